@@ -1,0 +1,9 @@
+// Public API of tag2pix (browser-safe). Node-only helpers live in 'tag2pix/node'.
+import '@tensorflow/tfjs-layers';
+
+export * from './layers/index.js';
+export * from './ops/index.js';
+export * from './io/index.js';
+export * from './losses/index.js';
+export * from './models/index.js';
+export * from './data/index.js';

@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import type { Shape } from '@tensorflow/tfjs-layers';
+import {
+  TorchLayer,
+  applyConv,
+  type ConvParams,
+  type Kwargs,
+  type LayerArgs,
+} from './torch_layer.js';
+
+/** Arguments of {@link GroupedConv2D}. */
+export interface GroupedConv2DArgs extends LayerArgs {
+  /** Number of output channels. Must be divisible by `groups`. */
+  filters: number;
+  /** Side of the square kernel. */
+  kernelSize: number;
+  /** Stride along height and width. Default 1. */
+  strides?: number;
+  /**
+   * Zero padding added symmetrically on every side, as PyTorch's `padding`. Default 0.
+   * (A stride-2, padding-1 convolution here equals PyTorch's, which TF's `'same'` does not.)
+   */
+  padding?: number;
+  /**
+   * Number of channel groups: input and output channels are split into this many contiguous
+   * ranges and group g only sees input range g. Default 1 (an ordinary convolution).
+   */
+  groups?: number;
+  /** Whether to add a bias. Default true, as PyTorch's `nn.Conv2d`. */
+  useBias?: boolean;
+}
+
+/**
+ * 2-D convolution with channel groups and PyTorch's padding, for NHWC inputs.
+ *
+ * TensorFlow.js has no grouped convolution (tfjs-layers' `conv2d` silently ignores `groups`).
+ * The kernel is `[k, k, inChannels / groups, filters]`, so each group's weights are really
+ * separate; its PyTorch key is `weight` (and `bias`).
+ */
+export class GroupedConv2D extends TorchLayer {
+  static readonly className = 'GroupedConv2D';
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly padding: number;
+  readonly groups: number;
+  readonly useBias: boolean;
+  private conv?: ConvParams;
+
+  constructor(args: GroupedConv2DArgs) {
+    super(args);
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize;
+    this.strides = args.strides ?? 1;
+    this.padding = args.padding ?? 0;
+    this.groups = args.groups ?? 1;
+    this.useBias = args.useBias ?? true;
+    for (const [name, v] of Object.entries({
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      groups: this.groups,
+    })) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new Error(`GroupedConv2D: ${name} must be a positive integer, got ${v}.`);
+      }
+    }
+    if (!Number.isInteger(this.padding) || this.padding < 0) {
+      throw new Error(`GroupedConv2D: padding must be a non-negative integer, got ${this.padding}.`);
+    }
+    if (this.filters % this.groups !== 0) {
+      throw new Error(
+        `GroupedConv2D: filters (${this.filters}) must be divisible by groups (${this.groups}).`,
+      );
+    }
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const inChannels = shape[shape.length - 1];
+    if (shape.length !== 4 || inChannels == null) {
+      throw new Error(
+        `GroupedConv2D expects NHWC input [batch, height, width, channels] with a known channel ` +
+          `count, got [${shape.join(', ')}].`,
+      );
+    }
+    if (inChannels % this.groups !== 0) {
+      throw new Error(
+        `GroupedConv2D: input channels (${inChannels}) must be divisible by groups (${this.groups}).`,
+      );
+    }
+    this.conv = this.addConv('', {
+      inChannels,
+      outChannels: this.filters,
+      kernelSize: this.kernelSize,
+      stride: this.strides,
+      padding: this.padding,
+      groups: this.groups,
+      bias: this.useBias,
+    });
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const out = (size: number | null) =>
+      size == null
+        ? null
+        : Math.floor((size + 2 * this.padding - this.kernelSize) / this.strides) + 1;
+    return [shape[0], out(shape[1]), out(shape[2]), this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    return applyConv(this.conv!, x);
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      groups: this.groups,
+      useBias: this.useBias,
+    };
+  }
+}
+serialization.registerClass(GroupedConv2D, 'tag2pix');

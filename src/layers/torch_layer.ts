@@ -1,0 +1,270 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
+import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { Initializer } from '@tensorflow/tfjs-layers/dist/initializers';
+import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
+import { conv2dTorch, conv2dTransposeTorch } from '../ops/conv.js';
+import { batchNormTorch } from '../ops/batch_norm.js';
+
+export type { LayerArgs, Kwargs };
+
+/**
+ * How a PyTorch tensor maps onto a TensorFlow.js weight:
+ * - `conv`: Conv2d `[out, in/groups, kh, kw]` or ConvTranspose2d `[in, out, kh, kw]` → transpose
+ *   `(2, 3, 1, 0)`;
+ * - `linear`: Linear `[out, in]` → `[in, out]`;
+ * - `conv1x1AsLinear`: a 1×1 Conv2d `[out, in, 1, 1]` used as a Linear → `[in, out]`;
+ * - `vector`: copied as is (biases, BatchNorm parameters and statistics).
+ */
+export type TorchLayout = 'conv' | 'linear' | 'conv1x1AsLinear' | 'vector';
+
+/** One weight of a layer and the PyTorch state-dict key (relative to the layer) it matches. */
+export interface TorchParam {
+  /** State-dict key relative to the layer, e.g. `conv1.weight`. */
+  key: string;
+  /** The layer's weight. */
+  variable: LayerVariable;
+  /** How the PyTorch tensor's layout converts to this weight's. */
+  layout: TorchLayout;
+}
+
+/** A layer whose weights map one to one onto a PyTorch module's state dict. */
+export interface TorchMappedLayer {
+  /** Every weight with its PyTorch key and layout. */
+  torchParams(): TorchParam[];
+  /** Keys PyTorch stores that have no weight here (e.g. BatchNorm's `num_batches_tracked`). */
+  torchIgnoredKeys(): string[];
+}
+
+export function isTorchMapped(layer: unknown): layer is TorchMappedLayer {
+  return (
+    typeof layer === 'object' &&
+    layer !== null &&
+    typeof (layer as TorchMappedLayer).torchParams === 'function' &&
+    typeof (layer as TorchMappedLayer).torchIgnoredKeys === 'function'
+  );
+}
+
+/** A convolution's weights and geometry (internal). */
+export interface ConvParams {
+  kernel: LayerVariable;
+  bias?: LayerVariable;
+  stride: number;
+  padding: number;
+  groups: number;
+  transpose: boolean;
+  outputPadding: number;
+}
+
+/** A PyTorch-style BatchNorm's weights (internal). */
+export interface BatchNormParams {
+  gamma: LayerVariable;
+  beta: LayerVariable;
+  runningMean: LayerVariable;
+  runningVar: LayerVariable;
+  epsilon: number;
+  momentum: number;
+}
+
+/** A Linear layer's weights (internal). */
+export interface LinearParams {
+  kernel: LayerVariable;
+  bias?: LayerVariable;
+}
+
+/** Options of {@link TorchLayer.addConv}. */
+export interface AddConvOptions {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride?: number;
+  padding?: number;
+  groups?: number;
+  bias?: boolean;
+  /** A ConvTranspose2d (`kernel` stored `[kh, kw, out, in]`). */
+  transpose?: boolean;
+  outputPadding?: number;
+}
+
+/** Running-statistics mode of the BatchNorms of a layer. */
+export type BatchNormMode = 'auto' | 'batch-stats';
+
+/**
+ * Base class of this library's layers: PyTorch-compatible weight creation (PyTorch's default
+ * initialisation, state-dict keys as weight names) and the conv / BatchNorm / Linear
+ * primitives that layers compose. Weights are owned directly by the layer, so a model that
+ * contains it saves, loads and trains like any tfjs layer.
+ */
+export abstract class TorchLayer extends layers.Layer implements TorchMappedLayer {
+  private readonly torchParamList: TorchParam[] = [];
+  private readonly torchIgnored: string[] = [];
+
+  constructor(args: LayerArgs = {}) {
+    super(args);
+  }
+
+  torchParams(): TorchParam[] {
+    return this.torchParamList.slice();
+  }
+
+  torchIgnoredKeys(): string[] {
+    return this.torchIgnored.slice();
+  }
+
+  /** Adds a weight registered under its PyTorch key (which is also its weight name). */
+  protected addTorchWeight(
+    key: string,
+    shape: number[],
+    layout: TorchLayout,
+    initializer: Initializer,
+    trainable = true,
+  ): LayerVariable {
+    const variable = this.addWeight(key, shape, 'float32', initializer, undefined, trainable);
+    this.torchParamList.push({ key, variable, layout });
+    return variable;
+  }
+
+  protected addConv(key: string, o: AddConvOptions): ConvParams {
+    const groups = o.groups ?? 1;
+    const transpose = o.transpose ?? false;
+    const k = o.kernelSize;
+    // PyTorch's fan-in for ConvTranspose2d is computed on its [in, out, kh, kw] weight: out·k².
+    const fanIn = transpose ? o.outChannels * k * k : (o.inChannels / groups) * k * k;
+    const bound = 1 / Math.sqrt(fanIn);
+    const shape = transpose
+      ? [k, k, o.outChannels, o.inChannels]
+      : [k, k, o.inChannels / groups, o.outChannels];
+    const kernel = this.addTorchWeight(
+      joinKey(key, 'weight'),
+      shape,
+      'conv',
+      initializers.randomUniform({ minval: -bound, maxval: bound }),
+    );
+    const bias = o.bias
+      ? this.addTorchWeight(
+          joinKey(key, 'bias'),
+          [o.outChannels],
+          'vector',
+          initializers.randomUniform({ minval: -bound, maxval: bound }),
+        )
+      : undefined;
+    return {
+      kernel,
+      bias,
+      stride: o.stride ?? 1,
+      padding: o.padding ?? 0,
+      groups,
+      transpose,
+      outputPadding: o.outputPadding ?? 0,
+    };
+  }
+
+  protected addBatchNorm(key: string, channels: number): BatchNormParams {
+    // num_batches_tracked is only read by PyTorch when momentum is None.
+    this.torchIgnored.push(joinKey(key, 'num_batches_tracked'));
+    return {
+      gamma: this.addTorchWeight(joinKey(key, 'weight'), [channels], 'vector', initializers.ones()),
+      beta: this.addTorchWeight(joinKey(key, 'bias'), [channels], 'vector', initializers.zeros()),
+      runningMean: this.addTorchWeight(
+        joinKey(key, 'running_mean'),
+        [channels],
+        'vector',
+        initializers.zeros(),
+        false,
+      ),
+      runningVar: this.addTorchWeight(
+        joinKey(key, 'running_var'),
+        [channels],
+        'vector',
+        initializers.ones(),
+        false,
+      ),
+      epsilon: 1e-5,
+      momentum: 0.1,
+    };
+  }
+
+  protected ignoreTorchKey(key: string): void {
+    this.torchIgnored.push(key);
+  }
+
+  protected addLinear(
+    key: string,
+    inFeatures: number,
+    outFeatures: number,
+    bias: boolean,
+    layout: 'linear' | 'conv1x1AsLinear' = 'linear',
+  ): LinearParams {
+    const bound = 1 / Math.sqrt(inFeatures);
+    const init = () => initializers.randomUniform({ minval: -bound, maxval: bound });
+    const kernel = this.addTorchWeight(joinKey(key, 'weight'), [inFeatures, outFeatures], layout, init());
+    const b = bias
+      ? this.addTorchWeight(joinKey(key, 'bias'), [outFeatures], 'vector', init())
+      : undefined;
+    return { kernel, bias: b };
+  }
+}
+
+/** Joins PyTorch module path parts: `joinKey('conv1', 'weight')` → `conv1.weight`. */
+export function joinKey(...parts: string[]): string {
+  return parts.filter((p) => p.length > 0).join('.');
+}
+
+export function applyConv(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const kernel = p.kernel.read() as tf.Tensor4D;
+    let y = p.transpose
+      ? conv2dTransposeTorch(x, kernel, {
+          stride: p.stride,
+          padding: p.padding,
+          outputPadding: p.outputPadding,
+        })
+      : conv2dTorch(x, kernel, { stride: p.stride, padding: p.padding, groups: p.groups });
+    if (p.bias) y = tf.add(y, p.bias.read());
+    return y;
+  });
+}
+
+/**
+ * BatchNorm in PyTorch's semantics. `training` normalises with batch statistics and updates the
+ * running ones; `mode: 'batch-stats'` always normalises with batch statistics (as the reference
+ * CIT extractor runs) but updates running statistics only in training.
+ */
+export function applyBatchNorm(
+  p: BatchNormParams,
+  x: tf.Tensor,
+  training: boolean,
+  mode: BatchNormMode = 'auto',
+): tf.Tensor {
+  const useBatchStats = training || mode === 'batch-stats';
+  const r = batchNormTorch(x, {
+    gamma: p.gamma.read() as tf.Tensor1D,
+    beta: p.beta.read() as tf.Tensor1D,
+    runningMean: p.runningMean.read() as tf.Tensor1D,
+    runningVar: p.runningVar.read() as tf.Tensor1D,
+    useBatchStats,
+    epsilon: p.epsilon,
+    momentum: p.momentum,
+  });
+  if (r.newRunningMean && r.newRunningVar) {
+    if (training) {
+      p.runningMean.write(r.newRunningMean);
+      p.runningVar.write(r.newRunningVar);
+    }
+    r.newRunningMean.dispose();
+    r.newRunningVar.dispose();
+  }
+  return r.y;
+}
+
+export function applyLinear(p: LinearParams, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy((): tf.Tensor2D => {
+    const y = tf.matMul(x, p.kernel.read() as tf.Tensor2D);
+    return p.bias ? tf.add(y, p.bias.read()) : y;
+  });
+}
+
+/** Whether a layer call is in training mode. */
+export function isTraining(kwargs: Kwargs | undefined): boolean {
+  return kwargs?.['training'] === true;
+}

@@ -1,0 +1,2 @@
+export { initBackend } from './backend.js';
+export type { BackendName, BackendReport } from './backend.js';

@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Parameters and options of {@link batchNormTorch}. */
+export interface BatchNormTorchArgs {
+  /** Per-channel scale (PyTorch `weight`). */
+  gamma: tf.Tensor1D;
+  /** Per-channel shift (PyTorch `bias`). */
+  beta: tf.Tensor1D;
+  /** Running mean, used when not normalising with batch statistics. */
+  runningMean: tf.Tensor1D;
+  /** Running (unbiased) variance, used when not normalising with batch statistics. */
+  runningVar: tf.Tensor1D;
+  /** Normalise with the batch's own statistics (PyTorch train mode). */
+  useBatchStats: boolean;
+  /** Variance epsilon. PyTorch's default 1e-5. */
+  epsilon?: number;
+  /** Weight of the new batch statistic in the running average. PyTorch's default 0.1. */
+  momentum?: number;
+}
+
+/** Output of {@link batchNormTorch}. */
+export interface BatchNormTorchResult {
+  /** The normalised tensor. */
+  y: tf.Tensor;
+  /** Updated running mean and variance, when batch statistics were used; else undefined. */
+  newRunningMean?: tf.Tensor1D;
+  newRunningVar?: tf.Tensor1D;
+}
+
+/**
+ * Batch normalisation over the last axis with PyTorch's `BatchNorm2d` semantics: batch
+ * statistics normalise with the biased variance, while the running variance is updated with
+ * the unbiased one (`var · n / (n − 1)`), `running = (1 − momentum)·running + momentum·batch`.
+ */
+export function batchNormTorch(x: tf.Tensor, args: BatchNormTorchArgs): BatchNormTorchResult {
+  const epsilon = args.epsilon ?? 1e-5;
+  const momentum = args.momentum ?? 0.1;
+  if (!args.useBatchStats) {
+    const y = tf.tidy(() => {
+      const scale = tf.mul(args.gamma, tf.rsqrt(tf.add(args.runningVar, epsilon)));
+      const shift = tf.sub(args.beta, tf.mul(args.runningMean, scale));
+      return tf.add(tf.mul(x, scale), shift);
+    });
+    return { y };
+  }
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const count = x.size / x.shape[x.rank - 1];
+  if (count < 2) {
+    throw new Error(
+      `batchNormTorch: batch statistics need more than one value per channel, got input shape ` +
+        `[${x.shape.join(', ')}]; use a larger batch or spatial size, or running statistics.`,
+    );
+  }
+  return tf.tidy(() => {
+    const mean = tf.mean(x, axes);
+    const centred = tf.sub(x, mean);
+    const variance = tf.mean(tf.square(centred), axes);
+    const scale = tf.mul(args.gamma, tf.rsqrt(tf.add(variance, epsilon)));
+    const y = tf.add(tf.mul(centred, scale), args.beta);
+    const newRunningMean = tf.add(
+      tf.mul(args.runningMean, 1 - momentum),
+      tf.mul(mean, momentum),
+    ) as tf.Tensor1D;
+    const newRunningVar = tf.add(
+      tf.mul(args.runningVar, 1 - momentum),
+      tf.mul(variance, (momentum * count) / (count - 1)),
+    ) as tf.Tensor1D;
+    return { y, newRunningMean, newRunningVar };
+  });
+}

@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Options of {@link conv2dTorch}, with PyTorch's `nn.Conv2d` meaning. */
+export interface Conv2dTorchOptions {
+  /** Stride, the same along height and width. Default 1. */
+  stride?: number;
+  /** Zero padding added on every side (PyTorch's symmetric `padding`). Default 0. */
+  padding?: number;
+  /** Number of channel groups; input and output channels must both divide by it. Default 1. */
+  groups?: number;
+}
+
+/**
+ * 2-D convolution with PyTorch semantics on NHWC tensors.
+ *
+ * `kernel` is `[kh, kw, inChannels / groups, outChannels]` (PyTorch's per-group weight,
+ * transposed to HWIO); groups are contiguous channel ranges, as in PyTorch. Padding is explicit
+ * and symmetric, so a stride-2 convolution lines up with PyTorch and not with TF's `'same'`.
+ */
+export function conv2dTorch(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  options: Conv2dTorchOptions = {},
+): tf.Tensor4D {
+  const stride = options.stride ?? 1;
+  const padding = options.padding ?? 0;
+  const groups = options.groups ?? 1;
+  const inChannels = x.shape[3];
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+    throw new Error(
+      `conv2dTorch: ${inChannels} input and ${outChannels} output channels must both be ` +
+        `divisible by groups=${groups}.`,
+    );
+  }
+  if (groupIn * groups !== inChannels) {
+    throw new Error(
+      `conv2dTorch: kernel expects ${groupIn * groups} input channels ` +
+        `(${groupIn} per group × ${groups} groups) but the input has ${inChannels}.`,
+    );
+  }
+  return tf.tidy(() => {
+    const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
+      padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+    if (groups === 1) {
+      return tf.conv2d(x, kernel, stride, pad);
+    }
+    if (groupIn === 1) {
+      // One input channel per group is a depthwise convolution whose multiplier is
+      // out/groups; PyTorch's output order (group-major) is depthwise's order too.
+      const multiplier = outChannels / groups;
+      const filter = tf.reshape(kernel, [kh, kw, inChannels, multiplier]) as tf.Tensor4D;
+      return tf.depthwiseConv2d(x, filter, stride, pad);
+    }
+    // Split, convolve each group, concatenate: measured fastest on cpu and wasm
+    // (docs/performance.md).
+    const xs = tf.split(x, groups, 3);
+    const ks = tf.split(kernel, groups, 3);
+    const ys = xs.map((xi, g) => tf.conv2d(xi as tf.Tensor4D, ks[g] as tf.Tensor4D, stride, pad));
+    return tf.concat(ys, 3);
+  });
+}
+
+/** Options of {@link conv2dTransposeTorch}, with PyTorch's `nn.ConvTranspose2d` meaning. */
+export interface Conv2dTransposeTorchOptions {
+  /** Stride. Default 1. */
+  stride?: number;
+  /** PyTorch's `padding`: removes this many rows/columns from each side of the full output. */
+  padding?: number;
+  /** PyTorch's `output_padding`: extra rows/columns added at the bottom/right. Default 0. */
+  outputPadding?: number;
+}
+
+/**
+ * Transposed convolution with PyTorch semantics on NHWC tensors.
+ *
+ * `kernel` is `[kh, kw, outChannels, inChannels]` (PyTorch's `[in, out, kh, kw]` transposed by
+ * `(2, 3, 1, 0)`). Output size: `(H − 1)·stride − 2·padding + kh + outputPadding`.
+ */
+export function conv2dTransposeTorch(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  options: Conv2dTransposeTorchOptions = {},
+): tf.Tensor4D {
+  const stride = options.stride ?? 1;
+  const padding = options.padding ?? 0;
+  const outputPadding = options.outputPadding ?? 0;
+  const [n, h, w, inChannels] = x.shape;
+  const [kh, kw, outChannels, kIn] = kernel.shape;
+  if (kIn !== inChannels) {
+    throw new Error(
+      `conv2dTransposeTorch: kernel expects ${kIn} input channels but the input has ${inChannels}.`,
+    );
+  }
+  if (outputPadding >= stride && outputPadding > 0) {
+    throw new Error(
+      `conv2dTransposeTorch: outputPadding (${outputPadding}) must be smaller than stride (${stride}).`,
+    );
+  }
+  const outH = (h - 1) * stride - 2 * padding + kh + outputPadding;
+  const outW = (w - 1) * stride - 2 * padding + kw + outputPadding;
+  // The transpose of a forward conv over the output grid with `padding` before and
+  // `padding - outputPadding` after; conv2dTranspose takes the forward conv's padding.
+  const before = padding;
+  const afterH = padding - outputPadding;
+  if (afterH < 0) {
+    return tf.tidy(() => {
+      // Grow the output on the bottom/right by computing without padding then slicing.
+      const full = conv2dTransposeTorch(x, kernel, { stride, padding: 0, outputPadding: 0 });
+      const padded = tf.pad(full, [[0, 0], [0, outputPadding], [0, outputPadding], [0, 0]]);
+      return tf.slice(padded, [0, padding, padding, 0], [n, outH, outW, outChannels]);
+    });
+  }
+  return tf.conv2dTranspose(x, kernel, [n, outH, outW, outChannels], stride, [
+    [0, 0],
+    [before, afterH],
+    [before, afterH],
+    [0, 0],
+  ]);
+}

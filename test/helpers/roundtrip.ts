@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { io } from '@tensorflow/tfjs-core';
+
+/**
+ * Saves a model to memory (topology JSON + weights) and loads it back, as a user would with
+ * `tf.io.withSaveHandler` / `tf.io.fromMemory`. Returns the restored model.
+ */
+export async function saveAndLoad(model: tfl.LayersModel): Promise<tfl.LayersModel> {
+  let saved: io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  // The topology goes through a JSON string, as it would on disk.
+  const artifacts = JSON.parse(
+    JSON.stringify({ ...saved!, weightData: undefined }),
+  ) as io.ModelArtifacts;
+  artifacts.weightData = saved!.weightData;
+  return tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+}
+
+/** Largest absolute difference between two tensors (or lists of tensors). */
+export function maxAbsDiff(a: tf.Tensor | tf.Tensor[], b: tf.Tensor | tf.Tensor[]): number {
+  const as = Array.isArray(a) ? a : [a];
+  const bs = Array.isArray(b) ? b : [b];
+  if (as.length !== bs.length) throw new Error(`maxAbsDiff: ${as.length} vs ${bs.length} tensors`);
+  let m = 0;
+  as.forEach((t, i) => {
+    if (t.shape.join(',') !== bs[i].shape.join(',')) {
+      throw new Error(`maxAbsDiff: shapes [${t.shape}] vs [${bs[i].shape}]`);
+    }
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(t, bs[i]))).dataSync()[0]);
+    m = Math.max(m, d);
+  });
+  return m;
+}

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+import { GroupedConv2D } from '../../src/index.js';
+import { conv2dTorch } from '../../src/ops/conv.js';
+import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { referenceConv2d } from '../helpers/reference.js';
+import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
+
+describe('conv2dTorch', () => {
+  const cases = [
+    { c: 8, out: 8, k: 3, stride: 1, padding: 1, groups: 4, h: 5 },
+    { c: 8, out: 16, k: 3, stride: 2, padding: 1, groups: 2, h: 7 },
+    { c: 6, out: 12, k: 3, stride: 2, padding: 0, groups: 6, h: 8 }, // depthwise, multiplier 2
+    { c: 4, out: 6, k: 1, stride: 1, padding: 0, groups: 1, h: 3 },
+    { c: 3, out: 4, k: 7, stride: 2, padding: 3, groups: 1, h: 9 },
+  ];
+  for (const cs of cases) {
+    it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, () => {
+      const xShape = [2, cs.h, cs.h + 1, cs.c];
+      const kShape = [cs.k, cs.k, cs.c / cs.groups, cs.out];
+      const x = randomTensor(xShape, 1) as tf.Tensor4D;
+      const k = randomTensor(kShape, 2) as tf.Tensor4D;
+      const y = conv2dTorch(x, k, cs);
+      const ref = referenceConv2d(
+        x.dataSync() as Float32Array, xShape, k.dataSync() as Float32Array, kShape,
+        cs.stride, cs.padding, cs.groups,
+      );
+      expect(y.shape).toEqual(ref.shape);
+      expect(maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
+    });
+  }
+
+  it('pads symmetrically like PyTorch for stride 2, not like TF "same"', () => {
+    // A 4×4 ramp, 3×3 all-ones kernel, stride 2, padding 1: PyTorch's first output window covers
+    // rows/cols -1..1, i.e. the 2×2 top-left corner.
+    const x = tf.reshape(tf.range(0, 16), [1, 4, 4, 1]) as tf.Tensor4D;
+    const k = tf.ones([3, 3, 1, 1]) as tf.Tensor4D;
+    const y = conv2dTorch(x, k, { stride: 2, padding: 1 });
+    expect(Array.from(y.dataSync())).toEqual([0 + 1 + 4 + 5, 1 + 2 + 3 + 5 + 6 + 7, 4 + 5 + 8 + 9 + 12 + 13, 5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15]);
+  });
+
+  it('names the problem when channels do not fit the groups', () => {
+    const x = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
+    const k = tf.zeros([3, 3, 2, 8]) as tf.Tensor4D;
+    expect(() => conv2dTorch(x, k, { groups: 4 })).toThrow(/divisible by groups=4/);
+  });
+});
+
+describe('GroupedConv2D', () => {
+  it('has a really grouped kernel and the PyTorch output shape', () => {
+    const layer = new GroupedConv2D({ filters: 32, kernelSize: 3, strides: 2, padding: 1, groups: 16 });
+    const y = layer.apply(tf.zeros([3, 9, 10, 64])) as tf.Tensor;
+    expect(y.shape).toEqual([3, 5, 5, 32]);
+    expect(layer.getWeights()[0].shape).toEqual([3, 3, 4, 32]);
+    expect(layer.countParams()).toBe(3 * 3 * 4 * 32 + 32);
+    expect(layer.computeOutputShape([null, 9, 10, 64])).toEqual([null, 5, 5, 32]);
+    expect(layer.torchParams().map((p) => p.key)).toEqual(['weight', 'bias']);
+  });
+
+  it('group g only sees input channels of group g', () => {
+    const layer = new GroupedConv2D({ filters: 4, kernelSize: 1, groups: 2, useBias: false });
+    layer.build([null, 1, 1, 4]);
+    layer.setWeights([tf.ones([1, 1, 2, 4])]);
+    const y = layer.apply(tf.tensor4d([1, 10, 100, 1000], [1, 1, 1, 4])) as tf.Tensor;
+    expect(Array.from(y.dataSync())).toEqual([11, 11, 1100, 1100]);
+  });
+
+  it('rejects bad arguments with a clear message', () => {
+    expect(() => new GroupedConv2D({ filters: 10, kernelSize: 3, groups: 4 })).toThrow(/filters \(10\)/);
+    const layer = new GroupedConv2D({ filters: 8, kernelSize: 3, groups: 4 });
+    expect(() => layer.apply(tf.zeros([1, 4, 4, 6]))).toThrow(/input channels \(6\)/);
+  });
+
+  it('passes a finite-difference gradient check (input, kernel, bias)', () => {
+    const layer = new GroupedConv2D({ filters: 8, kernelSize: 3, strides: 2, padding: 1, groups: 4 });
+    const x = randomTensor([2, 5, 5, 8], 3);
+    layer.apply(x);
+    const n = checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights);
+    expect(n).toBeGreaterThan(10);
+  });
+
+  it('survives a save/load round trip with identical outputs', async () => {
+    const input = tfl.input({ shape: [6, 6, 8] });
+    const output = new GroupedConv2D({ filters: 8, kernelSize: 3, padding: 1, groups: 2 }).apply(input) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: output });
+    const restored = await saveAndLoad(model);
+    expect(restored.layers[1]).toBeInstanceOf(GroupedConv2D);
+    const x = randomTensor([2, 6, 6, 8], 4);
+    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+  });
+});
