@@ -260,7 +260,7 @@ export function applyBatchNorm(
 export function applyLinear(p: LinearParams, x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy((): tf.Tensor2D => {
     const y = tf.matMul(x, p.kernel.read() as tf.Tensor2D);
-    return p.bias ? tf.add<tf.Tensor2D>(y, p.bias.read()) : y;
+    return (p.bias ? tf.add(y, p.bias.read()) : y) as tf.Tensor2D;
   });
 }
 
