@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+// Each command lives in its own file under ./commands and registers itself here.
+
+const program = new Command();
+program
+  .name('tag2pix')
+  .description('Tag2Pix line-art colourisation on TensorFlow.js')
+  .option('--backend <name>', 'tensorflow, wasm or cpu (default: the fastest available)')
+  .showHelpAfterError();
+
+// (command registrations go below, one line each)
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // A user error is reported as one clear line, never a stack trace.
+  console.error(`tag2pix: ${(err as Error).message}`);
+  process.exitCode = 1;
+});
