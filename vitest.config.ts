@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // tfjs backends are process-global; forks keep each file's backend state apart.
     pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

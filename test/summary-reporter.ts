@@ -1,0 +1,25 @@
+import { appendFileSync } from 'node:fs';
+import type { Reporter, TestModule } from 'vitest/node';
+
+// Prints one plain "N passed, N failed" line per run, and appends the counts to the file named by
+// TAG2PIX_TEST_TALLY so .ci/run can total several runs (cpu suite + wasm layer suite).
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+    let passed = 0;
+    let failed = 0;
+    let skipped = 0;
+    for (const module of testModules) {
+      for (const test of module.children.allTests()) {
+        const state = test.result().state;
+        if (state === 'passed') passed++;
+        else if (state === 'failed') failed++;
+        else skipped++;
+      }
+      if (module.state() === 'failed' && module.children.size === 0) failed++;
+    }
+    const backend = process.env['TAG2PIX_BACKEND'] || 'cpu';
+    console.log(`\n${backend}: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+    const tally = process.env['TAG2PIX_TEST_TALLY'];
+    if (tally) appendFileSync(tally, JSON.stringify({ backend, passed, failed, skipped }) + '\n');
+  }
+}
