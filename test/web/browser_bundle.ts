@@ -43,8 +43,8 @@ export async function checkBrowserBundle(contents: string): Promise<BrowserBundl
       plugins: [
         {
           name: 'node-leak-detector',
-          setup(build) {
-            build.onResolve({ filter: /.*/ }, async (args) => {
+          setup(build: esbuild.PluginBuild) {
+            build.onResolve({ filter: /.*/ }, async (args: esbuild.OnResolveArgs) => {
               if (args.pluginData === 'leak-check') return undefined;
               const isBuiltin = nodeBuiltins.has(args.path);
               const isNodePackage = nodeOnlyPackages.some((re) => re.test(args.path));
