@@ -1,1 +1,12 @@
-export {};
+export {
+  readSafetensors,
+  readSafetensorsHeader,
+  readSafetensorsMetadata,
+  writeSafetensors,
+} from './safetensors.js';
+export type {
+  ReadSafetensorsOptions,
+  SafetensorsDtype,
+  SafetensorsEntry,
+  SafetensorsHeader,
+} from './safetensors.js';
