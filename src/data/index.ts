@@ -1,1 +1,18 @@
-export {};
+export {
+  TagVocabulary,
+  UnknownTagError,
+  defaultVocabulary,
+  editDistance,
+  normaliseTagName,
+  PERSON_TAGS,
+} from './tags.js';
+export type { MultiHot, Tag, TagEntry, TagKind, TagVocabularyJson } from './tags.js';
+export {
+  EYE_COLOUR_TAGS,
+  HAIR_COLOUR_TAGS,
+  REFERENCE_TAG_FILTER,
+  filterByTags,
+  tagFilterFailure,
+  validateTagFilterRule,
+} from './filter.js';
+export type { TagFilterReport, TagFilterRule } from './filter.js';

@@ -1,0 +1,200 @@
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import {
+  REFERENCE_TAG_FILTER,
+  TagVocabulary,
+  UnknownTagError,
+  defaultVocabulary,
+  editDistance,
+  filterByTags,
+  validateTagFilterRule,
+} from '../../src/data/index.js';
+
+const shared = JSON.parse(fs.readFileSync('/work/shared/data/tag2pix-vocab.json', 'utf8')) as {
+  cit: Array<{ name: string; id: number; part: string }>;
+  cvt: Array<{ name: string; id: number; part: string }>;
+};
+
+describe('defaultVocabulary', () => {
+  const vocab = defaultVocabulary();
+
+  it('ships the published vocabulary in its order, with ids and parts', () => {
+    expect(vocab.numCit).toBe(370);
+    expect(vocab.numCvt).toBe(115);
+    // The bundled copy must equal the shared file entry for entry: weights index tags by position.
+    shared.cit.forEach((e, i) => {
+      const t = vocab.byIndex('cit', i);
+      expect([t.name, t.id, t.part, t.kind, t.index]).toEqual([e.name, e.id, e.part, 'cit', i]);
+    });
+    shared.cvt.forEach((e, i) => {
+      const t = vocab.byIndex('cvt', i);
+      expect([t.name, t.id, t.part, t.kind, t.index]).toEqual([e.name, e.id, e.part, 'cvt', i]);
+    });
+  });
+
+  it('maps name ↔ index ↔ id', () => {
+    const blue = shared.cvt.findIndex((e) => e.name === 'blue_hair');
+    expect(vocab.get('blue_hair').index).toBe(blue);
+    expect(vocab.get(shared.cvt[blue]!.id).name).toBe('blue_hair');
+    expect(vocab.byId(shared.cit[7]!.id)?.name).toBe(shared.cit[7]!.name);
+    expect(vocab.byName('Long Hair')?.kind).toBe('cit');
+    expect(vocab.get('1girl').kind).toBe('extra');
+    expect(() => vocab.byIndex('cvt', 115)).toThrow(/0\.\.114/);
+    expect(() => vocab.get(123456789)).toThrow(UnknownTagError);
+  });
+
+  it('encodes and decodes multi-hot vectors', () => {
+    const m = vocab.encode(['blue_hair', 'long_hair', 'red eyes', '1girl']);
+    expect(m.cit.length).toBe(370);
+    expect(m.cvt.length).toBe(115);
+    expect(m.cit.reduce((a, b) => a + b)).toBe(1);
+    expect(m.cvt.reduce((a, b) => a + b)).toBe(2);
+    expect(m.cit[vocab.get('long_hair').index]).toBe(1);
+    const decoded = vocab.decode(m.cit, m.cvt);
+    expect(decoded.cit).toEqual(['long_hair']);
+    expect(new Set(decoded.cvt)).toEqual(new Set(['blue_hair', 'red_eyes']));
+    // Ids outside the vocabulary are ignored (tags.txt lines carry every Danbooru tag).
+    const fromIds = vocab.encodeIds([vocab.get('blue_hair').id!, 999999999, 470575]);
+    expect(Array.from(fromIds.cvt)).toEqual(Array.from(vocab.encode('blue_hair').cvt));
+    expect(fromIds.cit.every((v) => v === 0)).toBe(true);
+    // Classifier scores decode by threshold.
+    const scores = new Float32Array(115).fill(0.1);
+    scores[vocab.get('green_eyes').index] = 0.7;
+    expect(vocab.decode(null, tf.tensor1d(scores)).cvt).toEqual(['green_eyes']);
+    expect(vocab.decode(null, scores, 0.05).cvt.length).toBe(115);
+    expect(() => vocab.decode(new Float32Array(10), null)).toThrow(/length 10.*370/);
+  });
+
+  it('encodes batches as [N, 370] / [N, 115] tensors', () => {
+    const before = tf.memory().numTensors;
+    const { cit, cvt } = vocab.encodeBatch(['long_hair blue_hair', ['skirt']]);
+    expect(cit.shape).toEqual([2, 370]);
+    expect(cvt.shape).toEqual([2, 115]);
+    expect(cit.dtype).toBe('float32');
+    const total = tf.sum(cit);
+    expect(total.dataSync()[0]).toBe(2);
+    tf.dispose([cit, cvt, total]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('parseTags', () => {
+  const vocab = defaultVocabulary();
+  const names = (s: string | string[]) => vocab.parseTags(s).map((t) => t.name);
+
+  it('accepts spaces, commas, underscores and spaced names', () => {
+    expect(names('blue_hair red_eyes')).toEqual(['blue_hair', 'red_eyes']);
+    expect(names('blue_hair,red_eyes')).toEqual(['blue_hair', 'red_eyes']);
+    expect(names('blue hair, red eyes')).toEqual(['blue_hair', 'red_eyes']);
+    expect(names('blue hair red eyes long hair')).toEqual(['blue_hair', 'red_eyes', 'long_hair']);
+    expect(names('  Blue_Hair ;\nlight brown hair  ')).toEqual(['blue_hair', 'light_brown_hair']);
+    expect(names(['very long hair', 'skirt blush'])).toEqual(['very_long_hair', 'skirt', 'blush']);
+    expect(names('red-framed eyewear')).toEqual(['red-framed_eyewear']);
+    expect(names('blue_hair blue hair')).toEqual(['blue_hair']);
+    expect(names('')).toEqual([]);
+  });
+
+  it('prefers the longest known tag', () => {
+    // `long_hair` is a tag, but so is `very_long_hair`; `brown_hair` is one and `light_brown_hair` too.
+    expect(names('very long hair')).toEqual(['very_long_hair']);
+    expect(names('light brown hair')).toEqual(['light_brown_hair']);
+  });
+
+  it('names unknown tags with their nearest known tags', () => {
+    let err: UnknownTagError | undefined;
+    try {
+      vocab.parseTags('blue hiar, red_eyes, lnog_hair');
+    } catch (e) {
+      err = e as UnknownTagError;
+    }
+    expect(err).toBeInstanceOf(UnknownTagError);
+    expect(err!.unknown.map((u) => u.tag)).toEqual(['blue_hiar', 'lnog_hair']);
+    expect(err!.unknown[0]!.suggestions[0]).toBe('blue_hair');
+    expect(err!.unknown[1]!.suggestions[0]).toBe('long_hair');
+    expect(err!.message).toMatch(/'blue_hiar' \(did you mean 'blue_hair'/);
+    expect(() => vocab.parseTags('blue_hair zzzzzz')).toThrow(/'zzzzzz'/);
+  });
+
+  it('edit distance is Levenshtein', () => {
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('flaw', 'lawn')).toBe(2);
+    expect(editDistance('same', 'same')).toBe(0);
+  });
+});
+
+describe('custom vocabularies', () => {
+  const json = JSON.stringify({
+    cit: [{ name: 'hat' }, { name: 'scarf', id: 5 }],
+    cvt: [{ name: 'red hat', id: 7, part: 'head' }],
+    extra: [{ name: '1cat' }],
+  });
+
+  it('loads from JSON text and round-trips', () => {
+    const v = TagVocabulary.fromJSON(json);
+    expect([v.numCit, v.numCvt]).toEqual([2, 1]);
+    expect(v.get('red_hat').id).toBe(7);
+    expect(Array.from(v.encode('hat, red hat').cit)).toEqual([1, 0]);
+    expect(Array.from(v.encodeIds([5, 7]).cit)).toEqual([0, 1]);
+    const again = TagVocabulary.fromJSON(JSON.parse(JSON.stringify(v.toJSON())));
+    expect(again.names()).toEqual(['hat', 'scarf', 'red_hat', '1cat']);
+    expect(again.get('red_hat').part).toBe('head');
+  });
+
+  it('rejects malformed vocabularies with a reason', () => {
+    expect(() => TagVocabulary.fromJSON('{')).toThrow(/not valid JSON/);
+    expect(() => TagVocabulary.fromJSON('{"cit": []}')).toThrow(/"cit" and "cvt" arrays/);
+    expect(() => TagVocabulary.fromJSON('{"cit": [{"name": "a"}], "cvt": [{"name": "A"}]}')).toThrow(
+      /'a' appears twice/,
+    );
+    expect(() => TagVocabulary.fromJSON('{"cit": [{"id": 3}], "cvt": []}')).toThrow(/cit\[0\] has no name/);
+    expect(() =>
+      TagVocabulary.fromJSON('{"cit": [{"name": "a", "id": 1}], "cvt": [{"name": "b", "id": 1}]}'),
+    ).toThrow(/id 1 is used by both/);
+  });
+
+  it('the reference filter needs its tags in the vocabulary', () => {
+    expect(() => validateTagFilterRule(REFERENCE_TAG_FILTER, TagVocabulary.fromJSON(json))).toThrow(
+      /'person' group.*1girl, 1boy/,
+    );
+    expect(() => validateTagFilterRule(REFERENCE_TAG_FILTER, defaultVocabulary())).not.toThrow();
+  });
+});
+
+describe('reference tag filter', () => {
+  const vocab = defaultVocabulary();
+  const samples: Record<string, string> = {
+    good: '1girl blue_hair red_eyes long_hair',
+    twoPeople: '1girl 1boy blue_hair red_eyes long_hair',
+    noPerson: 'blue_hair red_eyes long_hair',
+    twoHair: '1boy blue_hair red_hair red_eyes long_hair',
+    noEyes: '1girl blue_hair long_hair',
+    twoEyes: '1girl blue_hair red_eyes blue_eyes long_hair',
+    noCit: '1girl blue_hair red_eyes',
+    alsoGood: '1boy black_hair brown_eyes short_hair white_shirt',
+  };
+
+  it('keeps exactly the samples that pass and counts each drop by reason', () => {
+    const { kept, report } = filterByTags(Object.keys(samples), (k) => vocab.parseTags(samples[k]!));
+    expect(kept).toEqual(['good', 'alsoGood']);
+    expect(report).toEqual({
+      total: 8,
+      kept: 2,
+      dropped: 6,
+      droppedBy: {
+        'not exactly one person': 2,
+        'not exactly one hair colour': 1,
+        'not exactly one eye colour': 2,
+        'no CIT': 1,
+      },
+    });
+  });
+
+  it('requires a CVT besides hair and eye colour only through them', () => {
+    // Hair and eye colours are CVTs, so "no CVT" can only trigger with a custom rule.
+    const rule = { exactlyOne: [], requireCit: false, requireCvt: true };
+    const { report } = filterByTags(['long_hair', 'blush'], (s) => vocab.parseTags(s), rule);
+    expect(report.droppedBy).toEqual({ 'no CVT': 1 });
+  });
+});
