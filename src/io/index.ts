@@ -10,3 +10,15 @@ export type {
   SafetensorsEntry,
   SafetensorsHeader,
 } from './safetensors.js';
+export {
+  exportTorchStateDict,
+  loadTorchStateDict,
+  tfToTorchLayout,
+  torchShapeOf,
+  torchToTfLayout,
+} from './torch_state_dict.js';
+export type {
+  ExportTorchStateDictOptions,
+  LoadTorchStateDictOptions,
+  TorchLoadReport,
+} from './torch_state_dict.js';

@@ -34,6 +34,11 @@ export interface TorchMappedLayer {
   torchParams(): TorchParam[];
   /** Keys PyTorch stores that have no weight here (e.g. BatchNorm's `num_batches_tracked`). */
   torchIgnoredKeys(): string[];
+  /**
+   * The PyTorch module path of this layer's keys inside a model, when it is not the layer's
+   * name (e.g. `''` for weights at the top level of the PyTorch module).
+   */
+  readonly torchKeyPrefix?: string;
 }
 
 export function isTorchMapped(layer: unknown): layer is TorchMappedLayer {
