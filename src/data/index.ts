@@ -16,3 +16,5 @@ export {
   validateTagFilterRule,
 } from './filter.js';
 export type { TagFilterReport, TagFilterRule } from './filter.js';
+export { checkRaster, rasterToTensor, rgbToGrey, tensorToRaster, toFloatRaster, toUint8Raster } from './raster.js';
+export type { Raster, Raster8, RasterF } from './raster.js';

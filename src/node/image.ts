@@ -1,0 +1,177 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { type Raster, type Raster8, checkRaster, rasterToTensor, rgbToGrey, tensorToRaster, toUint8Raster } from '../data/raster.js';
+
+/** A file path, or the encoded bytes of a PNG/JPEG/WebP file. */
+export type ImageSource = string | Uint8Array;
+
+/** Resampling filter for resizing (libvips kernels). The reference resizes with Lanczos. */
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+
+/** Options of {@link readImage}. */
+export interface ReadImageOptions {
+  /** 3: RGB (default); 1: grey (BT.601 weights, see `rgbToGrey`). Alpha is flattened onto white. */
+  channels?: 1 | 3;
+  /** Resize to this size: a number for a square, or `{width, height}`. Aspect ratio is not kept. */
+  size?: number | { width: number; height: number };
+  /** Resampling filter when resizing (default `lanczos3`). */
+  kernel?: ResizeKernel;
+  /** Name used in error messages when `source` is a buffer (default `<buffer>`). */
+  name?: string;
+}
+
+/** Failure to read or decode an image; `file` names it. */
+export class ImageReadError extends Error {
+  /** The file path (or the name given for a buffer). */
+  readonly file: string;
+  /** `missing`: no such file; `corrupt`: unreadable or not a supported image. */
+  readonly reason: 'missing' | 'corrupt';
+
+  constructor(file: string, reason: 'missing' | 'corrupt', detail: string) {
+    super(
+      reason === 'missing'
+        ? `Image file '${file}' does not exist (${detail}).`
+        : `Cannot decode image '${file}': ${detail}. The file is corrupt or not a PNG, JPEG or WebP image.`,
+    );
+    this.name = 'ImageReadError';
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
+function sizeOf(size: ReadImageOptions['size']): { width: number; height: number } | undefined {
+  if (size === undefined) return undefined;
+  const s = typeof size === 'number' ? { width: size, height: size } : size;
+  if (!(Number.isInteger(s.width) && s.width > 0 && Number.isInteger(s.height) && s.height > 0)) {
+    throw new Error(`Invalid resize target ${JSON.stringify(size)}: width and height must be positive integers.`);
+  }
+  return s;
+}
+
+/** Dimensions of an image file without decoding its pixels. */
+export async function imageSize(source: ImageSource, name?: string): Promise<{ width: number; height: number }> {
+  const label = typeof source === 'string' ? source : (name ?? '<buffer>');
+  try {
+    const meta = await sharp(source).metadata();
+    if (!meta.width || !meta.height) throw new Error('no dimensions in the header');
+    // EXIF orientations 5-8 swap the axes once applied.
+    const swap = (meta.orientation ?? 1) >= 5;
+    return swap ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+  } catch (err) {
+    throw await classify(err, source, label);
+  }
+}
+
+async function classify(err: unknown, source: ImageSource, label: string): Promise<Error> {
+  if (err instanceof ImageReadError) return err;
+  if (typeof source === 'string') {
+    try {
+      await fs.access(source);
+    } catch (e) {
+      return new ImageReadError(label, 'missing', (e as NodeJS.ErrnoException).code ?? 'not found');
+    }
+  }
+  return new ImageReadError(label, 'corrupt', (err as Error).message.split('\n')[0] ?? String(err));
+}
+
+/**
+ * Reads a PNG, JPEG or WebP file (or its bytes) as 8-bit RGB or grey, alpha flattened onto white,
+ * EXIF orientation applied, optionally resized. Decoding runs on libvips' threads, so many reads
+ * can be in flight at once. A missing or undecodable file raises an {@link ImageReadError} naming it.
+ */
+export async function readImage(source: ImageSource, options: ReadImageOptions = {}): Promise<Raster8> {
+  const channels = options.channels ?? 3;
+  if (channels !== 1 && channels !== 3) {
+    throw new Error(`readImage: channels must be 1 or 3, got ${String(channels)}.`);
+  }
+  const label = typeof source === 'string' ? source : (options.name ?? '<buffer>');
+  const size = sizeOf(options.size);
+  try {
+    let pipeline = sharp(source, { failOn: 'error' })
+      .rotate()
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb');
+    if (size) {
+      pipeline = pipeline.resize(size.width, size.height, { fit: 'fill', kernel: options.kernel ?? 'lanczos3' });
+    }
+    const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels instead of 3`);
+    const rgb: Raster8 = {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+      channels: 3,
+    };
+    return channels === 1 ? rgbToGrey(rgb) : rgb;
+  } catch (err) {
+    throw await classify(err, source, label);
+  }
+}
+
+/** Options of {@link readImageTensor}. */
+export interface ReadImageTensorOptions extends ReadImageOptions {
+  /** Value range of the tensor: `[0, 1]` (default; line art) or `[-1, 1]` (colour images for the model). */
+  range?: [number, number];
+}
+
+/** Reads an image as a float32 `[H, W, C]` tensor scaled to `range` (default 0..1). */
+export async function readImageTensor(source: ImageSource, options: ReadImageTensorOptions = {}): Promise<tf.Tensor3D> {
+  const [lo, hi] = options.range ?? [0, 1];
+  return rasterToTensor(await readImage(source, options), lo, hi);
+}
+
+/** Resizes an 8-bit raster with libvips (default Lanczos 3, as the reference). */
+export async function resizeImage(
+  image: Raster8,
+  width: number,
+  height: number,
+  kernel: ResizeKernel = 'lanczos3',
+): Promise<Raster8> {
+  checkRaster(image);
+  sizeOf({ width, height });
+  const { data, info } = await sharp(image.data, {
+    raw: { width: image.width, height: image.height, channels: image.channels },
+  })
+    .resize(width, height, { fit: 'fill', kernel })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels: image.channels,
+  };
+}
+
+/** Options of {@link encodePng} and {@link writePng}. */
+export interface WritePngOptions {
+  /** Value range of float rasters and tensors (default `[0, 1]`; pass `[-1, 1]` for generator output). */
+  range?: [number, number];
+  /** zlib level 0-9 (default 6). */
+  compressionLevel?: number;
+}
+
+async function toRaster8(image: Raster | tf.Tensor, range: [number, number]): Promise<Raster8> {
+  if (image instanceof tf.Tensor) return tensorToRaster(image, range[0], range[1]);
+  checkRaster(image);
+  return image.data instanceof Uint8Array
+    ? (image as Raster8)
+    : toUint8Raster(image as Raster<Float32Array>, range[0], range[1]);
+}
+
+/** Encodes a raster (8-bit, or float in `range`) or an image tensor as PNG bytes. */
+export async function encodePng(image: Raster | tf.Tensor, options: WritePngOptions = {}): Promise<Buffer> {
+  const r = await toRaster8(image, options.range ?? [0, 1]);
+  let pipeline = sharp(r.data, { raw: { width: r.width, height: r.height, channels: r.channels } });
+  if (r.channels === 1) pipeline = pipeline.toColourspace('b-w');
+  return pipeline.png({ compressionLevel: options.compressionLevel ?? 6 }).toBuffer();
+}
+
+/** Writes a raster or an image tensor as a PNG file, creating the folder if needed. */
+export async function writePng(file: string, image: Raster | tf.Tensor, options: WritePngOptions = {}): Promise<void> {
+  const png = await encodePng(image, options);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, png);
+}
