@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeatureConv } from '../../src/index.js';
+import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
+import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { randomizeTrainableWeights } from '../helpers/randomize.js';
+import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
+import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+
+describe('FeatureConv', () => {
+  it('halves the CIT features to the bottleneck size with the reference keys', () => {
+    const layer = new FeatureConv();
+    const y = layer.apply(tf.zeros([2, 8, 8, 512])) as tf.Tensor;
+    expect(y.shape).toEqual([2, 4, 4, 256]);
+    expect(layer.computeOutputShape([null, 32, 32, 512])).toEqual([null, 16, 16, 256]);
+    expect(layer.computeOutputShape([null, 7, 7, 512])).toEqual([null, 4, 4, 256]);
+    expect(layer.torchParams().map((p) => p.key)).toEqual([
+      'network.0.weight', 'network.3.weight', 'network.6.weight',
+      'network.1.weight', 'network.1.bias', 'network.1.running_mean', 'network.1.running_var',
+      'network.4.weight', 'network.4.bias', 'network.4.running_mean', 'network.4.running_var',
+    ]);
+    expect(layer.torchIgnoredKeys()).toEqual(['network.1.num_batches_tracked', 'network.4.num_batches_tracked']);
+    // Trainable: three bias-free convs and two BatchNorm affines.
+    const trainable = layer.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a! * b!, 1)!, 0);
+    expect(trainable).toBe(512 * 256 * 9 + 2 * 256 * 256 * 9 + 2 * 2 * 256);
+  });
+
+  it('without BatchNorm has the renumbered keys of the reference Sequential', () => {
+    const layer = new FeatureConv({ filters: 4, batchNorm: false, strides: [2, 2] });
+    const y = layer.apply(tf.zeros([1, 8, 8, 3])) as tf.Tensor;
+    expect(y.shape).toEqual([1, 2, 2, 4]);
+    expect(layer.torchParams().map((p) => p.key)).toEqual(['network.0.weight', 'network.2.weight', 'network.4.weight']);
+  });
+
+  it('uses running statistics at inference and batch statistics in training or batch-stats mode', () => {
+    const eval_ = new FeatureConv({ filters: 4 });
+    const stats = new FeatureConv({ filters: 4, batchNormMode: 'batch-stats' });
+    const x = randomTensor([2, 4, 4, 3], 31);
+    eval_.apply(x);
+    stats.apply(x);
+    stats.setWeights(eval_.getWeights());
+    const a = eval_.apply(x) as tf.Tensor;
+    const b = stats.apply(x) as tf.Tensor;
+    const c = eval_.apply(x, { training: true }) as tf.Tensor;
+    expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(b, c)).toBeLessThan(1e-5);
+  });
+
+  it('rejects bad arguments and inputs with a clear message', () => {
+    expect(() => new FeatureConv({ strides: [2, 0] })).toThrow(/strides must be two positive integers/);
+    expect(() => new FeatureConv().apply(tf.zeros([2, 8]))).toThrow(/NHWC input/);
+  });
+
+  it('passes a finite-difference gradient check (input and every weight)', () => {
+    const layer = new FeatureConv({ filters: 3 });
+    const x = randomTensor([2, 4, 4, 3], 32);
+    layer.apply(x);
+    randomizeTrainableWeights(layer, 40);
+    const n = checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
+      eps: 1e-3,
+      samples: 4,
+    });
+    expect(n).toBeGreaterThan(20);
+  });
+
+  it('survives a save/load round trip with identical outputs', async () => {
+    const input = tfl.input({ shape: [6, 6, 5] });
+    const output = new FeatureConv({ filters: 4, strides: [1, 2] }).apply(input) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: output });
+    const restored = await saveAndLoad(model);
+    expect(restored.layers[1]).toBeInstanceOf(FeatureConv);
+    const x = randomTensor([2, 6, 6, 5], 33);
+    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+  });
+
+  it('does not leak tensors, in inference or training', () => {
+    const layer = new FeatureConv({ filters: 3 });
+    const x = randomTensor([2, 4, 4, 3], 34);
+    tf.dispose(layer.apply(x) as tf.Tensor);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      tf.dispose(layer.apply(x) as tf.Tensor);
+      tf.dispose(layer.apply(x, { training: true }) as tf.Tensor);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  describe('parity with the reference Generator (generator_small, 64 px)', () => {
+    let ref: Record<string, tf.Tensor>;
+    beforeAll(() => {
+      ref = readSharedFixture('generator_small');
+    });
+    afterAll(() => tf.dispose(Object.values(ref ?? {})));
+
+    it('matches intermediate.featureConv (eval mode) within 1e-4', () => {
+      const layer = new FeatureConv();
+      const x = nhwc(ref['input.feature_tensor']);
+      layer.build(x.shape);
+      loadTorchStateDict(layer, ref, { prefix: 'featureConv' });
+      expect(maxAbsDiff(layer.apply(x) as tf.Tensor, nhwc(ref['intermediate.featureConv']))).toBeLessThan(1e-4);
+    });
+  });
+});
