@@ -18,3 +18,14 @@ export {
 export type { TagFilterReport, TagFilterRule } from './filter.js';
 export { checkRaster, rasterToTensor, rgbToGrey, tensorToRaster, toFloatRaster, toUint8Raster } from './raster.js';
 export type { Raster, Raster8, RasterF } from './raster.js';
+export {
+  XDOG_DEFAULTS,
+  adjustIntensity,
+  blendSketchXdog,
+  gaussianBlurGrey,
+  gaussianKernel,
+  gaussianKernelSize,
+  xdog,
+  xdogThreshold,
+} from './xdog.js';
+export type { SketchBlendOptions, XDoGParams } from './xdog.js';
