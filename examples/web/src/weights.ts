@@ -1,0 +1,189 @@
+// Which networks a set of .safetensors files holds, and the generator configuration their
+// shapes imply. Pure functions over the files' headers (no tensor is created here), so the
+// page can refuse a wrong file before it allocates anything.
+import { readSafetensorsHeader, type SafetensorsHeader } from './tag2pix.js';
+
+/** A chosen file, already read into memory. */
+export interface WeightFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** The generator settings that can be read off its weights. */
+export interface InferredGeneratorConfig {
+  inputSize: number;
+  widthMultiplier: number;
+  decoderLayers: [number, number, number, number];
+  cvtCount: number;
+  batchNorm: boolean;
+  guideDecoder: boolean;
+  citFeatures: boolean;
+}
+
+/** Where in the files each network's weights are. */
+export interface WeightPlan {
+  generator: { file: WeightFile; prefix: string; config: InferredGeneratorConfig };
+  /** Absent when the generator was built without the CIT feature path. */
+  citExtractor?: { file: WeightFile; prefix: string };
+}
+
+const DATA_PARALLEL = 'module.';
+// Keys that only the networks we do not run here have.
+const DISCRIMINATOR_KEYS = /(^|\.)(adv_judge|cit_judge|cvt_judge)\./;
+
+type Shapes = Map<string, number[]>;
+
+function shapesOf(header: SafetensorsHeader): Shapes {
+  const shapes: Shapes = new Map();
+  for (const [key, entry] of Object.entries(header.tensors)) {
+    shapes.set(key.startsWith(DATA_PARALLEL) ? key.slice(DATA_PARALLEL.length) : key, entry.shape);
+  }
+  return shapes;
+}
+
+/** Parses a file's safetensors header, or explains why the file is not a weights file. */
+export function readWeightHeader(file: WeightFile): SafetensorsHeader {
+  const b = file.bytes;
+  const looksLike =
+    b[0] === 0x89 && b[1] === 0x50
+      ? 'a PNG image'
+      : b[0] === 0xff && b[1] === 0xd8
+        ? 'a JPEG image'
+        : b[0] === 0x50 && b[1] === 0x4b
+          ? 'a zip archive (a PyTorch .pth/.pkl checkpoint? convert it with tools/export_torch_checkpoint.py)'
+          : b[0] === 0x80
+            ? 'a Python pickle (a PyTorch checkpoint? convert it with tools/export_torch_checkpoint.py)'
+            : undefined;
+  if (looksLike) {
+    throw new Error(`'${file.name}' is ${looksLike}, not a .safetensors weights file.`);
+  }
+  try {
+    return readSafetensorsHeader(b);
+  } catch (err) {
+    throw new Error(`'${file.name}' is not a readable .safetensors weights file: ${(err as Error).message}`);
+  }
+}
+
+/** The prefix under which `suffix` appears as a whole key (e.g. 'generator.' or ''), if any. */
+function prefixOf(shapes: Shapes, suffix: string, exclude?: string): string | undefined {
+  for (const key of shapes.keys()) {
+    if (key === suffix || key.endsWith(`.${suffix}`)) {
+      const prefix = key.slice(0, key.length - suffix.length);
+      if (exclude !== undefined && exclude !== '' && prefix.startsWith(exclude)) continue;
+      return prefix;
+    }
+  }
+  return undefined;
+}
+
+function need(shapes: Shapes, file: string, key: string): number[] {
+  const shape = shapes.get(key);
+  if (!shape) throw new Error(`'${file}' looks like a Tag2Pix generator but has no '${key}'; the file is incomplete.`);
+  return shape;
+}
+
+/** Reads the generator's configuration off the shapes of its weights under `prefix`. */
+export function inferGeneratorConfig(shapes: Shapes, prefix: string, file: string): InferredGeneratorConfig {
+  const key = (k: string) => prefix + k;
+  const stem = need(shapes, file, key('conv1.0.weight'))[0]!; // 16 × width multiplier
+  const cvtCount = need(shapes, file, key('colorFC.0.weight'))[1]!;
+  const tagChannels = need(shapes, file, key('colorConv.0.weight'))[1]!;
+  const linearRows = need(shapes, file, key('Linear.weight'))[0]!; // tagChannels · (S/16)²
+  const side = Math.round(Math.sqrt(linearRows / tagChannels));
+  if (side * side * tagChannels !== linearRows) {
+    throw new Error(
+      `'${file}': Linear.weight has ${linearRows} rows, which is not ${tagChannels}·(S/16)² for any size S; ` +
+        'the file is not a Tag2Pix generator.',
+    );
+  }
+  const decoderLayers = [1, 2, 3, 4].map((block) => {
+    const blocks = new Set<string>();
+    const pattern = new RegExp(`^${escape(key(`deconv${block}.`))}[A-Za-z_]+\\.(\\d+)\\.`);
+    for (const k of shapes.keys()) {
+      const m = pattern.exec(k);
+      if (m) blocks.add(m[1]!);
+    }
+    return blocks.size;
+  }) as [number, number, number, number];
+  if (decoderLayers.some((n) => n === 0)) {
+    throw new Error(`'${file}': a decoder block (deconv1..deconv4) has no weights; the file is incomplete.`);
+  }
+  const keys = [...shapes.keys()].filter((k) => k.startsWith(prefix));
+  return {
+    inputSize: side * 16,
+    widthMultiplier: stem / 16,
+    decoderLayers,
+    cvtCount,
+    batchNorm: keys.some((k) => k.startsWith(key('deconv1.')) && k.endsWith('.running_mean')),
+    guideDecoder: keys.some((k) => k.startsWith(key('deconv_for_decoder.'))),
+    citFeatures: keys.some((k) => k.startsWith(key('featureConv.'))),
+  };
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Finds the generator and the CIT extractor among the chosen files: one file holding both
+ * (under prefixes such as `generator.` and `cit.`), or one file each, in any order.
+ */
+export function planWeights(files: readonly WeightFile[]): WeightPlan {
+  if (files.length === 0) throw new Error('Choose the weights: one or two .safetensors files.');
+  let generator: WeightPlan['generator'] | undefined;
+  let citExtractor: WeightPlan['citExtractor'] | undefined;
+  const unrecognised: string[] = [];
+  for (const file of files) {
+    const shapes = shapesOf(readWeightHeader(file));
+    const gPrefix = prefixOf(shapes, 'deconv5.0.weight');
+    if (gPrefix !== undefined) {
+      if (generator) throw new Error(`Both '${generator.file.name}' and '${file.name}' hold a generator; choose one.`);
+      generator = { file, prefix: gPrefix, config: inferGeneratorConfig(shapes, gPrefix, file.name) };
+    }
+    // The CIT extractor is an SE-ResNeXt cut after layer2; skip matches inside the generator.
+    const cPrefix = prefixOf(shapes, 'layer2.0.conv1.weight', gPrefix);
+    if (cPrefix !== undefined && shapes.has(`${cPrefix}conv1.weight`)) {
+      if (citExtractor) {
+        throw new Error(`Both '${citExtractor.file.name}' and '${file.name}' hold a CIT extractor; choose one.`);
+      }
+      citExtractor = { file, prefix: cPrefix };
+    }
+    if (gPrefix === undefined && cPrefix === undefined) {
+      const keys = [...shapes.keys()];
+      unrecognised.push(
+        keys.some((k) => DISCRIMINATOR_KEYS.test(k))
+          ? `'${file.name}' holds a Tag2Pix discriminator, which colourising does not use.`
+          : `'${file.name}' holds neither a Tag2Pix generator nor a CIT extractor ` +
+              `(${keys.length} tensors, e.g. ${keys.slice(0, 3).map((k) => `'${k}'`).join(', ') || 'none'}).`,
+      );
+    }
+  }
+  if (!generator) {
+    throw new Error(
+      [
+        'No Tag2Pix generator among the chosen weights (its keys end in deconv5.0.weight, colorFC.0.weight, …).',
+        ...unrecognised,
+      ].join('\n'),
+    );
+  }
+  if (generator.config.citFeatures && !citExtractor) {
+    throw new Error(
+      [
+        `The generator in '${generator.file.name}' takes CIT features, so it needs the CIT extractor's weights too ` +
+          '(an SE-ResNeXt whose keys start conv1.weight, layer1.0…): choose both files together.',
+        ...unrecognised,
+      ].join('\n'),
+    );
+  }
+  if (unrecognised.length > 0) throw new Error(unrecognised.join('\n'));
+  return { generator, citExtractor: generator.config.citFeatures ? citExtractor : undefined };
+}
+
+/** One line describing a plan, for the page. */
+export function describePlan(plan: WeightPlan): string {
+  const c = plan.generator.config;
+  const width = c.widthMultiplier === 1 ? 'full width' : `width × ${c.widthMultiplier}`;
+  const files = [...new Set([plan.generator.file.name, plan.citExtractor?.file.name].filter(Boolean))].join(' + ');
+  return `${files}: generator ${c.inputSize} px, ${width}, decoder blocks [${c.decoderLayers.join(', ')}]` +
+    (plan.citExtractor ? ', with CIT extractor' : ', no CIT features');
+}

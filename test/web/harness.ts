@@ -1,0 +1,72 @@
+// Builds the demo page, serves it on loopback and drives Debian's Chromium through
+// playwright-core. Never downloads a browser: it uses /usr/bin/chromium or fails saying how
+// to install it.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+import { repoRoot } from './browser_bundle.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const outputDir = join(repoRoot, 'test-output', 'web');
+const configFile = join(repoRoot, 'examples', 'web', 'vite.config.ts');
+
+/** Fails with the install instruction when Debian's Chromium is missing. */
+export function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `The browser test needs Debian's Chromium at ${CHROMIUM}, which is missing. Install it with ` +
+        '`apt-get update && apt-get install -y chromium` (as root). The test never downloads a browser.',
+    );
+  }
+}
+
+/** Builds the page into test-output/web/dist (what `vite build` would publish). */
+export async function buildPage(): Promise<string> {
+  const outDir = join(outputDir, 'dist');
+  await build({ configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  return outDir;
+}
+
+/** Serves a built page on 127.0.0.1 at a free port. */
+export async function servePage(outDir: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: PreviewServer = await preview({
+    configFile,
+    logLevel: 'warn',
+    build: { outDir },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  const address = server.httpServer.address();
+  if (address === null || typeof address === 'string') throw new Error('The preview server has no TCP address.');
+  return { url: `http://127.0.0.1:${address.port}/`, close: () => server.close() };
+}
+
+/** Launches headless Chromium with a fresh profile; closing the context removes the profile. */
+export async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+  requireChromium();
+  await mkdir(outputDir, { recursive: true });
+  const profile = await mkdtemp(join(tmpdir(), 'tag2pix-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+    viewport: { width: 1100, height: 900 },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
