@@ -7,3 +7,4 @@ export * from './io/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
+export * from './training/index.js';

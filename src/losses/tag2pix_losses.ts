@@ -53,7 +53,7 @@ export interface ClassificationLossTerms {
   cit: tf.Scalar;
   /** Unweighted mean BCE of the CVT head. */
   cvt: tf.Scalar;
-  /** `cvtWeight·cvt + citWeight·cit`. */
+  /** `cvtWeight·cvt + citWeight·cit`; a term with weight 0 is left out (no gradient path). */
   total: tf.Scalar;
 }
 
@@ -74,7 +74,13 @@ export function multiLabelClassificationLoss(
   return tf.tidy(() => {
     const cit = bce(outputs.cit, targets.cit, input);
     const cvt = bce(outputs.cvt, targets.cvt, input);
-    const total = tf.add(tf.mul(cvt, cvtWeight), tf.mul(cit, citWeight)) as tf.Scalar;
+    // A term weighted 0 stays out of the total, as the published code leaves the classification
+    // losses out in the segmentation step: the heads then get no gradient at all, and an
+    // optimizer with PyTorch's semantics skips them instead of counting zero-gradient steps.
+    const parts: tf.Tensor[] = [];
+    if (cvtWeight !== 0) parts.push(tf.mul(cvt, cvtWeight));
+    if (citWeight !== 0) parts.push(tf.mul(cit, citWeight));
+    const total = (parts.length === 0 ? tf.scalar(0) : parts.length === 1 ? parts[0] : tf.add(parts[0], parts[1])) as tf.Scalar;
     return { cit, cvt, total };
   });
 }

@@ -1,0 +1,230 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { ChangingLossScheduler } from '../../src/losses/index.js';
+import {
+  NonFiniteLossError,
+  Tag2PixTrainer,
+  TorchAdam,
+  disposeInspection,
+  namedWeights,
+} from '../../src/training/index.js';
+import { TINY, tinyBatch, tinyDiscriminator, tinyGenerator } from './tiny_models.js';
+
+function snapshot(model: ReturnType<typeof tinyGenerator>, prefix: string): Record<string, Float32Array> {
+  return Object.fromEntries(
+    namedWeights(model, prefix).map((p) => [p.key, p.variable.dataSync().slice() as Float32Array]),
+  );
+}
+
+function restore(model: ReturnType<typeof tinyGenerator>, prefix: string, values: Record<string, Float32Array>) {
+  for (const p of namedWeights(model, prefix)) p.variable.assign(tf.tensor(values[p.key], p.variable.shape));
+}
+
+describe('TorchAdam', () => {
+  it('matches a hand-computed PyTorch Adam update over two steps', () => {
+    const p = tf.variable(tf.tensor1d([1]));
+    const adam = new TorchAdam();
+    const lr = 2e-4;
+    adam.applyGradients([{ key: 'p', variable: p }], { p: tf.tensor1d([0.5]) });
+    // m = 0.25, v = 0.00025; m̂ = 0.5, v̂ = 0.25 → p −= lr·0.5/(0.5 + 1e-8)
+    const p1 = 1 - (lr * 0.5) / (0.5 + 1e-8);
+    expect(p.dataSync()[0]).toBeCloseTo(p1, 7);
+    adam.applyGradients([{ key: 'p', variable: p }], { p: tf.tensor1d([-1]) });
+    const m = 0.5 * 0.25 - 0.5;
+    const v = 0.999 * 0.00025 + 0.001;
+    const p2 = p1 - (lr / (1 - 0.25)) * (m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** 2) + 1e-8));
+    expect(p.dataSync()[0]).toBeCloseTo(p2, 7);
+    expect(adam.stepOf('p')).toBe(2);
+    adam.dispose();
+  });
+
+  it('agrees with tf.train.adam (same formula, eps after bias correction)', () => {
+    const a = tf.variable(tf.tensor1d([0.3, -2, 5]));
+    const b = tf.variable(tf.tensor1d([0.3, -2, 5]));
+    const ours = new TorchAdam({ learningRate: 0.01 });
+    const theirs = tf.train.adam(0.01, 0.5, 0.999, 1e-8);
+    for (let i = 0; i < 5; i++) {
+      const g = tf.tensor1d([Math.sin(i), 1e-9 * i, -3 + i]);
+      ours.applyGradients([{ key: 'a', variable: a }], { a: g });
+      theirs.applyGradients([{ name: b.name, tensor: g }]);
+    }
+    const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    expect(diff).toBeLessThan(1e-6);
+    ours.dispose();
+    theirs.dispose();
+  });
+
+  it('skips parameters without gradient (no step, as PyTorch)', () => {
+    const p = tf.variable(tf.tensor1d([1]));
+    const adam = new TorchAdam();
+    adam.applyGradients([{ key: 'p', variable: p }], {});
+    expect(p.dataSync()[0]).toBe(1);
+    expect(adam.stepOf('p')).toBe(0);
+  });
+
+  it('saves and restores its state so that training continues identically', () => {
+    const grads = [0.3, -0.1, 0.7, 0.2].map((g) => tf.tensor1d([g, -g]));
+    const a = tf.variable(tf.tensor1d([1, 2]));
+    const straight = new TorchAdam();
+    for (const g of grads) straight.applyGradients([{ key: 'w', variable: a }], { w: g });
+
+    const b = tf.variable(tf.tensor1d([1, 2]));
+    const first = new TorchAdam();
+    for (const g of grads.slice(0, 2)) first.applyGradients([{ key: 'w', variable: b }], { w: g });
+    const state = first.getState();
+    const resumed = new TorchAdam();
+    resumed.setState(state, [{ key: 'w', variable: b }]);
+    for (const g of grads.slice(2)) resumed.applyGradients([{ key: 'w', variable: b }], { w: g });
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    expect(resumed.stepOf('w')).toBe(4);
+    expect(() => new TorchAdam({ beta1: 0.9 }).setState(state, [{ key: 'w', variable: b }])).toThrow(/beta1 0.5/);
+    expect(() => resumed.setState(state, [])).toThrow(/parameter w the model does not have/);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new TorchAdam({ learningRate: 0 })).toThrow(/learningRate must be/);
+    expect(() => new TorchAdam({ beta2: 1 })).toThrow(/beta2 must be in \[0, 1\)/);
+  });
+});
+
+describe('Tag2PixTrainer (tiny stand-in models)', () => {
+  it('runs D step then G step with the scheduler’s weights and reports every term', async () => {
+    const G = tinyGenerator();
+    const D = tinyDiscriminator();
+    const trainer = new Tag2PixTrainer({
+      generator: G,
+      discriminator: D,
+      scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch: 1, citWeight: 40, cvtWeight: 30 }),
+    });
+    const g0 = snapshot(G, 'G');
+    const d0 = snapshot(D, 'D');
+    const batch = tinyBatch(1);
+    const r = await trainer.trainStep(batch);
+    expect(Object.keys(r.discriminator).sort()).toEqual(['advFake', 'advReal', 'citFake', 'citReal', 'cvtFake', 'cvtReal', 'total']);
+    expect(Object.keys(r.generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Colour', 'l1Guide', 'total']);
+    // Segmentation step: classification terms computed but weighted 0.
+    expect(r.weights.citWeight).toBe(0);
+    expect(r.discriminator.total).toBeCloseTo(r.discriminator.advReal + r.discriminator.advFake, 5);
+    expect(r.generator.total).toBeCloseTo(r.generator.adv + 1000 * (r.generator.l1Colour + 0.9 * r.generator.l1Guide), 2);
+    // Every weight moved, BatchNorm running statistics included (training mode), except D's
+    // tag heads: their terms are out of the loss, so they get no gradient and Adam skips them.
+    const g1 = snapshot(G, 'G');
+    const d1 = snapshot(D, 'D');
+    for (const [k, v] of Object.entries(g0)) expect(Array.from(g1[k]), k).not.toEqual(Array.from(v));
+    const heads = ['D:d/cit.weight', 'D:d/cit.bias', 'D:d/cvt.weight', 'D:d/cvt.bias'];
+    for (const [k, v] of Object.entries(d0)) {
+      if (heads.includes(k)) expect(Array.from(d1[k]), k).toEqual(Array.from(v));
+      else expect(Array.from(d1[k]), k).not.toEqual(Array.from(v));
+    }
+    expect(trainer.discriminatorOptimizer.stepOf('D:d/cit.weight')).toBe(0);
+    expect(trainer.discriminatorOptimizer.stepOf('D:d/adv.weight')).toBe(1);
+    expect([trainer.scheduler.epoch, trainer.scheduler.step]).toEqual([0, 1]);
+
+    trainer.endEpoch();
+    const r2 = await trainer.trainStep(batch);
+    expect([r2.epoch, r2.step, r2.weights.citWeight, r2.weights.cvtWeight]).toEqual([1, 0, 40, 30]);
+    // The heads' first update: PyTorch's per-parameter step count starts at 1 here too.
+    expect(trainer.discriminatorOptimizer.stepOf('D:d/cit.weight')).toBe(1);
+    expect(Array.from(snapshot(D, 'D')['D:d/cit.weight'])).not.toEqual(Array.from(d1['D:d/cit.weight']));
+    const d = r2.discriminator;
+    expect(d.total).toBeCloseTo(d.advReal + d.advFake + 30 * (d.cvtReal + d.cvtFake) + 40 * (d.citReal + d.citFake), 4);
+    trainer.dispose();
+  });
+
+  it('inspection (which also computes G’s discarded D-loss gradients) changes no result', async () => {
+    // G's gradients from the D loss are discarded as in PyTorch: two trainers on the same start
+    // agree whether or not they are computed.
+    const G1 = tinyGenerator();
+    const D1 = tinyDiscriminator();
+    const G2 = tinyGenerator();
+    const D2 = tinyDiscriminator();
+    restore(G2, 'G', snapshot(G1, 'G'));
+    restore(D2, 'D', snapshot(D1, 'D'));
+    const colourisation = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
+    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: colourisation() });
+    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: colourisation() });
+    const batch = tinyBatch(2);
+    const a = await t1.trainStep(batch);
+    const { result: b, inspection } = await t2.trainStepWithInspection(batch);
+    expect(b).toEqual(a);
+    expect(Object.keys(inspection.generatorGradientsFromDiscriminatorLoss).length).toBeGreaterThan(0);
+    expect(Object.keys(inspection.discriminatorGradients)).toEqual(t2.parameters.discriminator.map((p) => p.key));
+    expect(Object.keys(inspection.generatorGradients)).toEqual(t2.parameters.generator.map((p) => p.key));
+    disposeInspection(inspection);
+    const s1 = snapshot(G1, 'G');
+    const s2 = snapshot(G2, 'G');
+    for (const k of Object.keys(s1)) expect(Array.from(s2[k])).toEqual(Array.from(s1[k]));
+  });
+
+  it('stops on a NaN loss, names the term and applies no update', async () => {
+    const G = tinyGenerator();
+    const D = tinyDiscriminator();
+    const trainer = new Tag2PixTrainer({ generator: G, discriminator: D });
+    const batch = tinyBatch(3);
+    const broken = { ...batch, colour: tf.fill(batch.colour.shape, NaN) as tf.Tensor4D };
+    const d0 = snapshot(D, 'D');
+    const before = tf.memory().numTensors;
+    const err = await trainer.trainStep(broken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect((err as NonFiniteLossError).term).toBe('advReal');
+    expect((err as Error).message).toMatch(/discriminator loss term "advReal" is NaN/);
+    // Trainable weights untouched (running statistics did see the NaN batch in training mode).
+    const d1 = snapshot(D, 'D');
+    for (const p of trainer.parameters.discriminator) expect(Array.from(d1[p.key])).toEqual(Array.from(d0[p.key]));
+    expect(trainer.scheduler.step).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps tf.memory().numTensors flat from iteration 3 to iteration 50', async () => {
+    const trainer = new Tag2PixTrainer({
+      generator: tinyGenerator(),
+      discriminator: tinyDiscriminator(),
+      scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 }),
+    });
+    const batch = tinyBatch(4);
+    let after3 = -1;
+    for (let i = 1; i <= 50; i++) {
+      await trainer.trainStep(batch);
+      if (i === 3) after3 = tf.memory().numTensors;
+    }
+    expect(after3).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(after3);
+  });
+
+  it('computes CIT features with the extractor when the batch has none', async () => {
+    const { citFeatures, ...rest } = tinyBatch(5);
+    const G = tinyGenerator();
+    const D = tinyDiscriminator();
+    const noExtractor = new Tag2PixTrainer({ generator: G, discriminator: D });
+    await expect(noExtractor.trainStep(rest)).rejects.toThrow(/no citFeatures and the trainer no citExtractor/);
+    const calls: number[] = [];
+    // A stand-in extractor returning the precomputed features.
+    const extractor = {
+      apply: (x: tf.Tensor) => {
+        calls.push(x.shape[0]);
+        return tf.clone(citFeatures);
+      },
+    } as unknown as ReturnType<typeof tinyGenerator>;
+    const trainer = new Tag2PixTrainer({
+      generator: G,
+      discriminator: D,
+      citExtractor: extractor,
+      scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 }),
+    });
+    const before = tf.memory().numTensors;
+    await trainer.trainStep(rest);
+    expect(calls).toEqual([2]);
+    // Adam creates two moments per parameter on its first step; nothing else stays.
+    const moments = 2 * (trainer.parameters.generator.length + trainer.parameters.discriminator.length);
+    expect(tf.memory().numTensors).toBe(before + moments);
+  });
+
+  it('rejects a bad batch with a message naming the problem', async () => {
+    const trainer = new Tag2PixTrainer({ generator: tinyGenerator(), discriminator: tinyDiscriminator() });
+    const b = tinyBatch(6);
+    await expect(trainer.trainStep({ ...b, cvt: tf.zeros([3, TINY.cvt]) as tf.Tensor2D })).rejects.toThrow(
+      /cvt has batch size 3, lineArt 2/,
+    );
+    await expect(trainer.trainStep(tinyBatch(6, 1))).rejects.toThrow(/1 sample; BatchNorm in training mode needs at least 2/);
+  });
+});
