@@ -29,3 +29,50 @@ export {
   xdogThreshold,
 } from './xdog.js';
 export type { SketchBlendOptions, XDoGParams } from './xdog.js';
+export * from './synth/index.js';
+export { Rng } from './random.js';
+export {
+  applyGeometricTransform,
+  applyLineArtJitter,
+  augmentPair,
+  identityTransform,
+  resizeRaster,
+  rotationCropFraction,
+  sampleGeometricTransform,
+  sampleLineArtJitter,
+  transformSourcePoint,
+} from './augment.js';
+export type {
+  AugmentedPair,
+  GeometricAugmentOptions,
+  GeometricTransform,
+  LineArtJitter,
+  LineArtJitterOptions,
+  PairAugmentOptions,
+  ResampleFilter,
+} from './augment.js';
+export {
+  applyTagFilter,
+  collateBatch,
+  describeEmptyDataset,
+  epochOrder,
+  parseCsv,
+  parseManifest,
+  parseTagLines,
+  resolveManifestTags,
+  sampleRng,
+  tagsFromIds,
+  validateCursor,
+} from './dataset.js';
+export type {
+  Batch,
+  DataCursor,
+  Dataset,
+  DatasetReport,
+  ManifestRow,
+  PreparedSample,
+  SampleRecord,
+  TagLine,
+} from './dataset.js';
+export { DataLoader, SampleSizeError } from './loader.js';
+export type { DataLoaderOptions, DataWarning, PairReader, SkipCounts, SkipReason } from './loader.js';

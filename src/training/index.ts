@@ -14,3 +14,4 @@ export type {
   Tag2PixStepResult,
   Tag2PixTrainerOptions,
 } from './trainer.js';
+export { sampleGrid } from './sample_grid.js';

@@ -1,0 +1,156 @@
+import { fillCoverage, strokeCoverage, translate, type Path } from './raster.js';
+import { LINE_COLOUR, type RGB } from './palette.js';
+
+/** A region of a synthetic character; every pixel is split among the regions (masks sum to 1). */
+export type SynthRegion =
+  | 'background'
+  | 'skin'
+  | 'hair'
+  | 'eyes'
+  | 'shirt'
+  | 'skirt'
+  | 'dress'
+  | 'hat'
+  | 'bow'
+  | 'detail';
+
+/** Every region, in a fixed order. */
+export const SYNTH_REGIONS: readonly SynthRegion[] = [
+  'background', 'skin', 'hair', 'eyes', 'shirt', 'skirt', 'dress', 'hat', 'bow', 'detail',
+];
+
+/** How a filled shape is shaded (simple cel shading). */
+export interface ShadeOptions {
+  /** Shadow = the part of the shape that the shape moved by this offset (pixels) no longer covers. */
+  offset?: readonly [number, number];
+  /** Brightness factor in the shadow (e.g. 0.78). */
+  shadow?: number;
+  /** Brightness change from the top of the shape to its bottom (e.g. -0.08 darkens the bottom). */
+  gradient?: number;
+}
+
+/** Options of one filled shape. */
+export interface FillOptions {
+  shade?: ShadeOptions;
+  /** Outline widths in pixels (per vertex of the first polygon, cycled) or none. */
+  outline?: number | readonly number[];
+}
+
+/**
+ * Paints a character back to front. Keeps the colour image, the darkness of the line art, and
+ * the region masks consistent: a shape drawn later hides both the colour and the lines under it.
+ */
+export class Painter {
+  readonly colour: Float32Array;
+  /** Line darkness in [0, 1] (0 = paper). */
+  readonly ink: Float32Array;
+  readonly masks: Record<SynthRegion, Float32Array>;
+
+  constructor(readonly size: number) {
+    const n = size * size;
+    this.colour = new Float32Array(n * 3);
+    this.ink = new Float32Array(n);
+    this.masks = Object.fromEntries(SYNTH_REGIONS.map((r) => [r, new Float32Array(n)])) as Record<
+      SynthRegion,
+      Float32Array
+    >;
+  }
+
+  /** Fills the whole canvas (no lines). */
+  background(colour: RGB, gradient: number): void {
+    const s = this.size;
+    this.masks.background.fill(1);
+    for (let y = 0; y < s; y++) {
+      const f = 1 + gradient * (0.5 - y / s);
+      for (let x = 0; x < s; x++) {
+        const i = (y * s + x) * 3;
+        for (let c = 0; c < 3; c++) this.colour[i + c] = clamp01(colour[c]! * f);
+      }
+    }
+  }
+
+  /** Fills polygons with a colour as region `region`, shaded, then draws their outline. */
+  fill(polygons: readonly Path[], region: SynthRegion, colour: RGB, options: FillOptions = {}): Float32Array {
+    const s = this.size;
+    const cov = fillCoverage(polygons, s, s);
+    const { shade } = options;
+    let lit: Float32Array | undefined;
+    if (shade?.offset) {
+      const [dx, dy] = shade.offset;
+      lit = fillCoverage(
+        polygons.map((p) => translate(p, dx, dy)),
+        s,
+        s,
+      );
+    }
+    let top = Infinity;
+    let bottom = -Infinity;
+    for (const p of polygons) for (const [, y] of p) (top = Math.min(top, y)), (bottom = Math.max(bottom, y));
+    const span = Math.max(1, bottom - top);
+    const shadow = shade?.shadow ?? 1;
+    const gradient = shade?.gradient ?? 0;
+    for (let idx = 0; idx < cov.length; idx++) {
+      const a = Math.min(1, cov[idx]!);
+      if (a <= 0) continue;
+      const y = Math.floor(idx / s) + 0.5;
+      let f = 1 + gradient * ((y - top) / span - 0.5);
+      if (lit) f *= 1 - (1 - shadow) * (1 - Math.min(1, lit[idx]!));
+      const i = idx * 3;
+      for (let c = 0; c < 3; c++) this.colour[i + c] = this.colour[i + c]! * (1 - a) + clamp01(colour[c]! * f) * a;
+      this.ink[idx] = this.ink[idx]! * (1 - a);
+      for (const r of SYNTH_REGIONS) this.masks[r][idx] = this.masks[r][idx]! * (1 - a);
+      this.masks[region][idx] = this.masks[region][idx]! + a;
+    }
+    if (options.outline !== undefined) {
+      for (const p of polygons) this.line(p, options.outline, true);
+    }
+    return cov;
+  }
+
+  /** Tints the colour inside polygons (limited to `within`, a coverage) without touching masks or lines. */
+  tint(polygons: readonly Path[], colour: RGB, opacity: number, within?: Float32Array): void {
+    const s = this.size;
+    const cov = fillCoverage(polygons, s, s);
+    for (let idx = 0; idx < cov.length; idx++) {
+      let a = Math.min(1, cov[idx]!) * opacity;
+      if (within) a *= Math.min(1, within[idx]!);
+      if (a <= 0) continue;
+      const i = idx * 3;
+      for (let c = 0; c < 3; c++) this.colour[i + c] = this.colour[i + c]! * (1 - a) + colour[c]! * a;
+    }
+  }
+
+  /** Draws a line (closed or open) of varying width into the line art. */
+  line(path: Path, widths: number | readonly number[], closed: boolean, strength = 1): void {
+    const s = this.size;
+    const cov = strokeCoverage(path, widths, closed, s, s);
+    for (let idx = 0; idx < cov.length; idx++) {
+      const a = cov[idx]! * strength;
+      if (a > 0) this.ink[idx] = 1 - (1 - this.ink[idx]!) * (1 - a);
+    }
+  }
+
+  /** The colour image with the lines inked in, as RGB bytes. */
+  colourBytes(): Uint8Array {
+    const n = this.size * this.size;
+    const out = new Uint8Array(n * 3);
+    for (let idx = 0; idx < n; idx++) {
+      const a = this.ink[idx]!;
+      for (let c = 0; c < 3; c++) {
+        out[idx * 3 + c] = Math.round(clamp01(this.colour[idx * 3 + c]! * (1 - a) + LINE_COLOUR[c]! * a) * 255);
+      }
+    }
+    return out;
+  }
+
+  /** The line art, grey in [0, 1] with white = 1. */
+  lineArt(): Float32Array {
+    const out = new Float32Array(this.ink.length);
+    for (let i = 0; i < out.length; i++) out[i] = 1 - this.ink[i]!;
+    return out;
+  }
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}

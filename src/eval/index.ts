@@ -1,0 +1,23 @@
+export { srgbToLab, deltaE } from './colour.js';
+export type { Lab } from './colour.js';
+export { scoreColourings, tagAccuracy, formatTagAccuracy } from './tag_accuracy.js';
+export type {
+  ColourisableSample,
+  ColouriseFn,
+  ColouriseInput,
+  FamilyAccuracy,
+  JudgeableSample,
+  ModelTagAccuracyOptions,
+  RegionJudgement,
+  TagAccuracyOptions,
+  TagAccuracyReport,
+} from './tag_accuracy.js';
+export {
+  FeatureStatisticsAccumulator,
+  featureStatistics,
+  frechetDistance,
+  frechetInceptionDistance,
+  sqrtPsd,
+  symmetricEigen,
+} from './fid.js';
+export type { FeatureStatistics, SymmetricEigen } from './fid.js';
