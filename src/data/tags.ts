@@ -240,7 +240,7 @@ export class TagVocabulary {
     return (typeof nameOrId === 'number' ? this.byId(nameOrId) : this.byName(nameOrId)) !== undefined;
   }
 
-  /** The `count` known names nearest to `name` by edit distance (ties: more frequent order first). */
+  /** The `count` known names nearest to `name` by edit distance (ties in vocabulary order). */
   nearest(name: string, count = 3): string[] {
     const query = normaliseTagName(name);
     const scored: Array<{ name: string; d: number; order: number }> = [];
@@ -259,6 +259,19 @@ export class TagVocabulary {
    * {@link UnknownTagError} listing each with its nearest known tags. Duplicates are dropped.
    */
   parseTags(input: string | readonly string[]): Tag[] {
+    const { tags, unknown } = this.parseTagsLenient(input);
+    if (unknown.length > 0) throw new UnknownTagError(unknown);
+    return tags;
+  }
+
+  /**
+   * Like {@link parseTags}, but returns the unknown names (with suggestions) instead of throwing,
+   * for callers that skip them (e.g. a manifest read with `unknownTags: 'ignore'`).
+   */
+  parseTagsLenient(input: string | readonly string[]): {
+    tags: Tag[];
+    unknown: Array<{ tag: string; suggestions: string[] }>;
+  } {
     const segments = typeof input === 'string' ? input.split(/[,;\n]/) : input.flatMap((s) => s.split(/[,;\n]/));
     const found: Tag[] = [];
     const seen = new Set<Tag>();
@@ -297,8 +310,7 @@ export class TagVocabulary {
         i += best.used;
       }
     }
-    if (unknown.length > 0) throw new UnknownTagError(unknown);
-    return found;
+    return { tags: found, unknown };
   }
 
   /**

@@ -82,6 +82,17 @@ async function classify(err: unknown, source: ImageSource, label: string): Promi
  * can be in flight at once. A missing or undecodable file raises an {@link ImageReadError} naming it.
  */
 export async function readImage(source: ImageSource, options: ReadImageOptions = {}): Promise<Raster8> {
+  return (await readImageWithInfo(source, options)).image;
+}
+
+/**
+ * {@link readImage} that also reports the file's own size (after EXIF orientation), e.g. to check
+ * that two images are a pair before resizing them.
+ */
+export async function readImageWithInfo(
+  source: ImageSource,
+  options: ReadImageOptions = {},
+): Promise<{ image: Raster8; original: { width: number; height: number } }> {
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) {
     throw new Error(`readImage: channels must be 1 or 3, got ${String(channels)}.`);
@@ -89,7 +100,12 @@ export async function readImage(source: ImageSource, options: ReadImageOptions =
   const label = typeof source === 'string' ? source : (options.name ?? '<buffer>');
   const size = sizeOf(options.size);
   try {
-    let pipeline = sharp(source, { failOn: 'error' })
+    const input = sharp(source, { failOn: 'error' });
+    const meta = await input.metadata();
+    if (!meta.width || !meta.height) throw new Error('no dimensions in the header');
+    const original =
+      (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+    let pipeline = input
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb');
@@ -104,7 +120,7 @@ export async function readImage(source: ImageSource, options: ReadImageOptions =
       height: info.height,
       channels: 3,
     };
-    return channels === 1 ? rgbToGrey(rgb) : rgb;
+    return { image: channels === 1 ? rgbToGrey(rgb) : rgb, original };
   } catch (err) {
     throw await classify(err, source, label);
   }

@@ -5,8 +5,11 @@ export {
   encodePng,
   imageSize,
   readImage,
+  readImageWithInfo,
   readImageTensor,
   resizeImage,
   writePng,
 } from './image.js';
 export type { ImageSource, ReadImageOptions, ReadImageTensorOptions, ResizeKernel, WritePngOptions } from './image.js';
+export { REFERENCE_LINEART_STYLES, createDataLoader, nodePairReader, openDataset } from './dataset.js';
+export type { CreateDataLoaderOptions, OpenDatasetOptions, PairCheckOptions } from './dataset.js';

@@ -1,0 +1,313 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import {
+  type Dataset,
+  type DatasetReport,
+  type SampleRecord,
+  applyTagFilter,
+  describeEmptyDataset,
+  parseManifest,
+  parseTagLines,
+  resolveManifestTags,
+  tagsFromIds,
+} from '../data/dataset.js';
+import { REFERENCE_TAG_FILTER, type TagFilterRule } from '../data/filter.js';
+import { DataLoader, type DataLoaderOptions, type PairReader, SampleSizeError } from '../data/loader.js';
+import { type TagVocabulary, defaultVocabulary } from '../data/tags.js';
+import { readImageWithInfo } from './image.js';
+
+/** The line-art folders of the reference layout, in the order the reference lists them. */
+export const REFERENCE_LINEART_STYLES = ['keras_train', 'simpl_train', 'xdog_train'] as const;
+
+/** Options of {@link openDataset}. */
+export interface OpenDatasetOptions {
+  /** `auto` (default): a `.csv`/`.jsonl` file or a folder with `manifest.csv|jsonl` is a manifest; a folder with `tags.txt` the reference layout. */
+  layout?: 'auto' | 'reference' | 'manifest';
+  /** Tags to encode (default: the published vocabulary). */
+  vocabulary?: TagVocabulary;
+  /**
+   * Tag filter: `true` for the reference rule (exactly one of 1girl/1boy, one hair colour, one eye
+   * colour, at least one CIT and CVT), a custom rule, or `false`. Default: `true` for the reference
+   * layout's training split, `false` otherwise (as the reference).
+   */
+  filter?: boolean | TagFilterRule;
+  /** Reference layout: `train` (default) or `test` (colour in `benchmark`, line art in `keras_test`). */
+  split?: 'train' | 'test';
+  /** Reference layout: colour folder (default `rgb_train`, or `benchmark` for the test split). */
+  colourDir?: string;
+  /** Reference layout: line-art folders to use (default: those of `keras_train`, `simpl_train`, `xdog_train` that exist; `keras_test` for the test split). */
+  lineArtDirs?: string[];
+  /** Reference layout: tag file (default `tags.txt`). */
+  tagsFile?: string;
+  /** Image file extension in the reference layout (default `.png`). */
+  extension?: string;
+  /** Manifest: what to do with unknown tag names (default `error`). */
+  unknownTags?: 'error' | 'ignore';
+  /** Keep at most this many samples (after filtering), e.g. for a quick run. */
+  limit?: number;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `f` over items with at most `limit` in flight, keeping order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+/** Existing files among `paths`, by one directory listing per folder (fast for large folders). */
+function makeExistenceCheck(): (file: string) => Promise<boolean> {
+  const listings = new Map<string, Promise<Set<string> | null>>();
+  return async (file: string) => {
+    const dir = path.dirname(file);
+    let listing = listings.get(dir);
+    if (!listing) {
+      listing = fs.readdir(dir).then((names) => new Set(names), () => null);
+      listings.set(dir, listing);
+    }
+    const names = await listing;
+    return names !== null && names.has(path.basename(file));
+  };
+}
+
+/**
+ * Reads a dataset's index (no pixels yet): the reference layout (`rgb_train/<id>.png`, line-art
+ * folders `keras_train`, `simpl_train`, `xdog_train` — any subset —, `tags.txt` lines of Danbooru
+ * ids `<file id> <tag id> ...`), or a manifest (CSV or JSONL of colour, line art(s), tag names).
+ * Entries whose colour image or every line art is missing are left out and counted; the tag filter
+ * runs as configured. An empty result is an error that says why, before any training starts.
+ */
+export async function openDataset(source: string, options: OpenDatasetOptions = {}): Promise<Dataset> {
+  const vocabulary = options.vocabulary ?? defaultVocabulary();
+  let layout = options.layout ?? 'auto';
+  let manifestPath = source;
+  if (!(await exists(source))) {
+    throw new Error(`Dataset '${source}' does not exist. Give a dataset folder or a manifest .csv/.jsonl file.`);
+  }
+  if (layout === 'auto' || layout === 'manifest') {
+    if (await isDirectory(source)) {
+      const candidates = ['manifest.csv', 'manifest.jsonl'].map((f) => path.join(source, f));
+      const found = (await Promise.all(candidates.map(exists))).findIndex(Boolean);
+      if (found >= 0) {
+        layout = 'manifest';
+        manifestPath = candidates[found]!;
+      } else if (layout === 'auto') {
+        layout = 'reference';
+      } else {
+        throw new Error(`No manifest.csv or manifest.jsonl in '${source}'. Give the manifest file itself.`);
+      }
+    } else {
+      layout = 'manifest';
+    }
+  }
+  const dataset =
+    layout === 'reference'
+      ? await openReference(source, vocabulary, options)
+      : await openManifest(manifestPath, vocabulary, options);
+  if (options.limit !== undefined && dataset.samples.length > options.limit) {
+    dataset.samples = dataset.samples.slice(0, options.limit);
+    dataset.report.kept = dataset.samples.length;
+  }
+  if (dataset.samples.length === 0) throw new Error(describeEmptyDataset(dataset.source, dataset.report));
+  return dataset;
+}
+
+async function openReference(root: string, vocabulary: TagVocabulary, options: OpenDatasetOptions): Promise<Dataset> {
+  const split = options.split ?? 'train';
+  const ext = options.extension ?? '.png';
+  const tagsFile = path.resolve(root, options.tagsFile ?? 'tags.txt');
+  const colourDir = path.resolve(root, options.colourDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
+  if (!(await exists(tagsFile))) {
+    throw new Error(
+      `'${root}' is not a reference-layout dataset: '${tagsFile}' is missing. The reference layout is ` +
+        'rgb_train/<id>.png, line-art folders (keras_train, simpl_train, xdog_train) and tags.txt; ' +
+        'for your own data a manifest.csv (colour, lineart, tags) is simpler (see docs/data.md).',
+    );
+  }
+  if (!(await isDirectory(colourDir))) {
+    throw new Error(`The colour folder '${colourDir}' does not exist (reference layout, ${split} split).`);
+  }
+  const requested = options.lineArtDirs ?? (split === 'train' ? [...REFERENCE_LINEART_STYLES] : ['keras_test']);
+  const styleDirs: string[] = [];
+  for (const d of requested) if (await isDirectory(path.resolve(root, d))) styleDirs.push(d);
+  if (styleDirs.length === 0) {
+    throw new Error(
+      `No line-art folder in '${root}': looked for ${requested.join(', ')}. Extract line art with ` +
+        '`tag2pix extract-lineart <colour dir> <root>/xdog_train`.',
+    );
+  }
+  const lines = parseTagLines(await fs.readFile(tagsFile, 'utf8'), tagsFile);
+  const has = makeExistenceCheck();
+  const styles: Record<string, number> = Object.fromEntries(styleDirs.map((d) => [d, 0]));
+  let missingColour = 0;
+  let missingLineArt = 0;
+  const found = await mapLimited(lines, 64, async (line) => {
+    const colour = path.join(colourDir, `${line.id}${ext}`);
+    if (!(await has(colour))) return 'no-colour' as const;
+    const lineArts: string[] = [];
+    for (const d of styleDirs) {
+      const f = path.resolve(root, d, `${line.id}${ext}`);
+      if (await has(f)) {
+        lineArts.push(f);
+        styles[d]!++;
+      }
+    }
+    if (lineArts.length === 0) return 'no-lineart' as const;
+    const sample: SampleRecord = { id: line.id, colour, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
+    return sample;
+  });
+  const samples: SampleRecord[] = [];
+  for (const f of found) {
+    if (f === 'no-colour') missingColour++;
+    else if (f === 'no-lineart') missingLineArt++;
+    else samples.push(f);
+  }
+  const filter = options.filter ?? split === 'train';
+  const filtered = applyTagFilter(samples, vocabulary, filter, REFERENCE_TAG_FILTER);
+  const report: DatasetReport = {
+    layout: 'reference',
+    entries: lines.length,
+    kept: filtered.samples.length,
+    missingColour,
+    missingLineArt,
+    styles,
+  };
+  if (filtered.report) report.filter = filtered.report;
+  return { samples: filtered.samples, vocabulary, report, source: root };
+}
+
+async function openManifest(file: string, vocabulary: TagVocabulary, options: OpenDatasetOptions): Promise<Dataset> {
+  const lower = file.toLowerCase();
+  const format = lower.endsWith('.csv') ? 'csv' : lower.endsWith('.jsonl') || lower.endsWith('.ndjson') ? 'jsonl' : undefined;
+  if (format === undefined) {
+    throw new Error(`Manifest '${file}' must end in .csv or .jsonl (JSON Lines).`);
+  }
+  const rows = parseManifest(await fs.readFile(file, 'utf8'), format, file);
+  const { tags, unknown } = resolveManifestTags(rows, vocabulary, options.unknownTags ?? 'error', file);
+  const base = path.dirname(path.resolve(file));
+  const has = makeExistenceCheck();
+  const styles: Record<string, number> = {};
+  let missingColour = 0;
+  let missingLineArt = 0;
+  const found = await mapLimited(rows.map((row, i) => ({ row, i })), 64, async ({ row, i }) => {
+    const colour = path.resolve(base, row.colour);
+    if (!(await has(colour))) return 'no-colour' as const;
+    const lineArts: string[] = [];
+    for (const l of row.lineArts) {
+      const f = path.resolve(base, l);
+      if (await has(f)) {
+        lineArts.push(f);
+        const style = path.basename(path.dirname(f));
+        styles[style] = (styles[style] ?? 0) + 1;
+      }
+    }
+    if (lineArts.length === 0) return 'no-lineart' as const;
+    const sample: SampleRecord = {
+      id: row.id ?? path.basename(row.colour, path.extname(row.colour)),
+      colour,
+      lineArts,
+      tags: tags[i]!,
+    };
+    return sample;
+  });
+  const samples: SampleRecord[] = [];
+  for (const f of found) {
+    if (f === 'no-colour') missingColour++;
+    else if (f === 'no-lineart') missingLineArt++;
+    else samples.push(f);
+  }
+  const filtered = applyTagFilter(samples, vocabulary, options.filter ?? false, REFERENCE_TAG_FILTER);
+  const report: DatasetReport = {
+    layout: 'manifest',
+    entries: rows.length,
+    kept: filtered.samples.length,
+    missingColour,
+    missingLineArt,
+    styles,
+  };
+  if (filtered.report) report.filter = filtered.report;
+  if (Object.keys(unknown).length > 0) report.unknownTags = unknown;
+  return { samples: filtered.samples, vocabulary, report, source: file };
+}
+
+/** How the Node reader checks that a line art fits its colour image. */
+export interface PairCheckOptions {
+  /** Largest relative difference of the two aspect ratios still accepted (default 0.02). */
+  aspectTolerance?: number;
+  /** Smallest accepted side of either image, pixels (default 16). */
+  minSide?: number;
+}
+
+/**
+ * The Node {@link PairReader}: decodes both files with libvips (sharp), resized to S×S while
+ * decoding (Lanczos, as the reference), colour as RGB and line art as grey, alpha onto white.
+ * A line art whose aspect ratio differs from its colour image's, or an image smaller than
+ * `minSide`, is a {@link SampleSizeError}; unreadable files are `ImageReadError`s naming the file.
+ */
+export function nodePairReader(options: PairCheckOptions = {}): PairReader {
+  const tolerance = options.aspectTolerance ?? 0.02;
+  const minSide = options.minSide ?? 16;
+  return async (sample, lineArtFile, size) => {
+    const [c, l] = await Promise.all([
+      readImageWithInfo(sample.colour, { channels: 3, size }),
+      readImageWithInfo(lineArtFile, { channels: 1, size }),
+    ]);
+    for (const [file, info] of [[sample.colour, c.original], [lineArtFile, l.original]] as const) {
+      if (Math.min(info.width, info.height) < minSide) {
+        throw new SampleSizeError(file, `'${file}' is ${info.width}×${info.height}, smaller than ${minSide} px.`);
+      }
+    }
+    const ac = c.original.width / c.original.height;
+    const al = l.original.width / l.original.height;
+    if (Math.abs(ac - al) / ac > tolerance) {
+      throw new SampleSizeError(
+        lineArtFile,
+        `line art '${lineArtFile}' is ${l.original.width}×${l.original.height} but its colour image ` +
+          `'${sample.colour}' is ${c.original.width}×${c.original.height}: they cannot be the same picture.`,
+      );
+    }
+    return { colour: c.image, lineArt: l.image };
+  };
+}
+
+/** Options of {@link createDataLoader}: the loader's and the reader's. */
+export type CreateDataLoaderOptions = DataLoaderOptions & PairCheckOptions;
+
+/**
+ * A {@link DataLoader} reading files with {@link nodePairReader}. Typical use:
+ *
+ * ```ts
+ * const dataset = await openDataset('/data/tag2pix');                 // reference layout or manifest
+ * const loader = createDataLoader(dataset, { imageSize: 256, batchSize: 4, seed: 1 });
+ * for await (const batch of loader.epoch(0)) {                          // {lineArt, colour, cit, cvt, ids, cursor}
+ *   await trainStep(batch);
+ *   batch.dispose();
+ * }
+ * ```
+ */
+export function createDataLoader(dataset: Dataset, options: CreateDataLoaderOptions): DataLoader {
+  return new DataLoader(dataset, nodePairReader(options), options);
+}
