@@ -22,7 +22,11 @@ export interface CVTEncoderArgs extends LayerArgs {
   linearChannels?: number;
   /** Channels of the three 3×3 convs (`colorConv`), i.e. of the spatial output. Default 64. */
   channels?: number;
-  /** Width of the four Linear layers (`colorFC`), i.e. of the SECat tag vector. Default 64. */
+  /**
+   * Width of the four Linear layers (`colorFC`), i.e. of the SECat tag vector. Default 64.
+   * 0 leaves `colorFC` out: the layer then has the spatial feature as its only output (the
+   * paper's SE-ResNeXt ablation, whose decoder takes no tag vector).
+   */
   embeddingSize?: number;
   /**
    * Put a ReLU between the four `colorFC` Linear layers (the reference's `net_opt['relu']`).
@@ -44,7 +48,7 @@ export interface CVTEncoderArgs extends LayerArgs {
  * 2. the SECat vector `[N, embeddingSize]`: `colorFC` = four Linear layers (optionally with
  *    ReLU between them).
  *
- * Outputs `[spatial, vector]`. The PyTorch keys (`Linear.*`, `colorConv.*`, `colorFC.*`) sit at the
+ * Outputs `[spatial, vector]` (only `spatial` with `embeddingSize: 0`). The PyTorch keys (`Linear.*`, `colorConv.*`, `colorFC.*`) sit at the
  * top level of the reference Generator, so the weight names here are exactly those keys; see
  * {@link CVTEncoder.torchKeyPrefix}.
  */
@@ -77,11 +81,15 @@ export class CVTEncoder extends TorchLayer {
       spatialSize: this.spatialSize,
       linearChannels: this.linearChannels,
       channels: this.channels,
-      embeddingSize: this.embeddingSize,
     })) {
       if (!Number.isInteger(v) || v < 1) {
         throw new Error(`CVTEncoder: ${name} must be a positive integer, got ${v}.`);
       }
+    }
+    if (!Number.isInteger(this.embeddingSize) || this.embeddingSize < 0) {
+      throw new Error(
+        `CVTEncoder: embeddingSize must be a non-negative integer (0: no colorFC), got ${this.embeddingSize}.`,
+      );
     }
   }
 
@@ -107,19 +115,18 @@ export class CVTEncoder extends TorchLayer {
     );
     const e = this.embeddingSize;
     const step = this.fcRelu ? 2 : 1;
-    this.fcs = [cvtCount, e, e, e].map((inFeatures, i) =>
-      this.addLinear(`colorFC.${i * step}`, inFeatures, e, true),
-    );
+    this.fcs =
+      e === 0
+        ? []
+        : [cvtCount, e, e, e].map((inFeatures, i) => this.addLinear(`colorFC.${i * step}`, inFeatures, e, true));
     this.built = true;
   }
 
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
     const s = this.spatialSize;
-    return [
-      [shape[0], s, s, this.channels],
-      [shape[0], this.embeddingSize],
-    ];
+    const spatial: Shape = [shape[0], s, s, this.channels];
+    return this.embeddingSize === 0 ? spatial : [spatial, [shape[0], this.embeddingSize]];
   }
 
   /**
@@ -130,7 +137,7 @@ export class CVTEncoder extends TorchLayer {
     return applyLinear(this.linear!, cvt);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor[] {
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     const cvt = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D;
     return tf.tidy(() => {
       const n = cvt.shape[0];
@@ -142,6 +149,7 @@ export class CVTEncoder extends TorchLayer {
         const y = applyConv(conv, x);
         x = (i < this.convs.length - 1 ? tf.leakyRelu(y, this.alpha) : tf.tanh(y)) as tf.Tensor4D;
       });
+      if (this.fcs.length === 0) return x;
       let v: tf.Tensor2D = cvt;
       this.fcs.forEach((fc, i) => {
         v = applyLinear(fc, v);

@@ -1,0 +1,97 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import type { Shape } from '@tensorflow/tfjs-layers';
+import {
+  TorchLayer,
+  applyBatchNorm,
+  applyConv,
+  isTraining,
+  type BatchNormMode,
+  type BatchNormParams,
+  type ConvParams,
+  type Kwargs,
+  type LayerArgs,
+} from './torch_layer.js';
+
+/** Arguments of {@link ResNetStem}. */
+export interface ResNetStemArgs extends LayerArgs {
+  /** Output channels of the 7×7 conv. Default 64. */
+  filters?: number;
+  /** As the other layers' `batchNormMode` (`'batch-stats'`: as the reference CIT extractor runs). */
+  batchNormMode?: BatchNormMode;
+}
+
+/**
+ * The stem of a (SE-)ResNeXt: Conv 7×7 stride 2 padding 3 (no bias) → BatchNorm → ReLU →
+ * MaxPool 3×3 stride 2 padding 1, so `[N, S, S, C] → [N, S/4, S/4, filters]`.
+ *
+ * The PyTorch keys (`conv1.weight`, `bn1.*`) sit at the top level of the ResNet module, so its
+ * {@link ResNetStem.torchKeyPrefix} is empty.
+ */
+export class ResNetStem extends TorchLayer {
+  static readonly className = 'ResNetStem';
+  readonly filters: number;
+  readonly batchNormMode: BatchNormMode;
+  /** The keys `conv1.*` / `bn1.*` are top-level keys of the PyTorch ResNet. */
+  readonly torchKeyPrefix = '';
+  private conv?: ConvParams;
+  private bn?: BatchNormParams;
+
+  constructor(args: ResNetStemArgs = {}) {
+    super(args);
+    this.filters = args.filters ?? 64;
+    this.batchNormMode = args.batchNormMode ?? 'auto';
+    if (!Number.isInteger(this.filters) || this.filters < 1) {
+      throw new Error(`ResNetStem: filters must be a positive integer, got ${this.filters}.`);
+    }
+    if (this.batchNormMode !== 'auto' && this.batchNormMode !== 'batch-stats') {
+      throw new Error(`ResNetStem: batchNormMode must be 'auto' or 'batch-stats', got '${String(this.batchNormMode)}'.`);
+    }
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const inChannels = shape[shape.length - 1];
+    if (shape.length !== 4 || inChannels == null) {
+      throw new Error(
+        `ResNetStem expects NHWC images [batch, height, width, channels] with a known channel ` +
+          `count, got [${shape.join(', ')}].`,
+      );
+    }
+    this.conv = this.addConv('conv1', {
+      inChannels,
+      outChannels: this.filters,
+      kernelSize: 7,
+      stride: 2,
+      padding: 3,
+      bias: false,
+    });
+    this.bn = this.addBatchNorm('bn1', this.filters);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    // Conv (k7, s2, p3) then max pool (k3, s2, p1): each is floor((n − 1) / 2) + 1.
+    const half = (v: number) => Math.floor((v - 1) / 2) + 1;
+    const out = (v: number | null) => (v == null ? null : half(half(v)));
+    return [shape[0], out(shape[1]), out(shape[2]), this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const training = isTraining(kwargs);
+    return tf.tidy(() => {
+      const y = tf.relu(applyBatchNorm(this.bn!, applyConv(this.conv!, x), training, this.batchNormMode));
+      // PyTorch pads the max pool with -inf; after the ReLU every value is >= 0, so zero padding
+      // gives the same maxima and works on every backend.
+      const padded = tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor4D;
+      return tf.maxPool(padded, 3, 2, 'valid');
+    });
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return { ...super.getConfig(), filters: this.filters, batchNormMode: this.batchNormMode };
+  }
+}
+serialization.registerClass(ResNetStem, 'tag2pix');
