@@ -91,6 +91,22 @@ export interface AddConvOptions {
   outputPadding?: number;
 }
 
+/**
+ * Creates a layer's PyTorch-keyed weights under a module path (internal): lets shared building
+ * functions (a bottleneck, an SE block) add weights to whichever layer owns them.
+ */
+export interface TorchWeightBuilder {
+  conv(key: string, options: AddConvOptions): ConvParams;
+  batchNorm(key: string, channels: number): BatchNormParams;
+  linear(
+    key: string,
+    inFeatures: number,
+    outFeatures: number,
+    bias: boolean,
+    layout?: 'linear' | 'conv1x1AsLinear',
+  ): LinearParams;
+}
+
 /** Running-statistics mode of the BatchNorms of a layer. */
 export type BatchNormMode = 'auto' | 'batch-stats';
 
@@ -186,6 +202,16 @@ export abstract class TorchLayer extends layers.Layer implements TorchMappedLaye
       ),
       epsilon: 1e-5,
       momentum: 0.1,
+    };
+  }
+
+  /** Weight creation under the module path `prefix` (e.g. `secat_layer.3`), for shared builders. */
+  protected torchWeights(prefix: string): TorchWeightBuilder {
+    return {
+      conv: (key, options) => this.addConv(joinKey(prefix, key), options),
+      batchNorm: (key, channels) => this.addBatchNorm(joinKey(prefix, key), channels),
+      linear: (key, inFeatures, outFeatures, bias, layout) =>
+        this.addLinear(joinKey(prefix, key), inFeatures, outFeatures, bias, layout),
     };
   }
 
