@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+
+/** Geometry of a 2-D convolution in NHWC, as the kernels here need it. */
+export interface ConvGeometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** Reads the geometry of a (depthwise) convolution the way tfjs computes it. */
+export function convGeometry(
+  inShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: Pad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
+  return {
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/**
+ * Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor,
+ * or of a tensor whose spatial axes are the last two (`spatialAxis` = 2 for `[C, N, H, W]`).
+ */
+export function padOrCrop(
+  x: tf.Tensor,
+  before: [number, number],
+  after: [number, number],
+  spatialAxis: number,
+): tf.Tensor {
+  let y = x;
+  const cropBegin = x.shape.map(() => 0);
+  const cropSize = x.shape.slice();
+  const padding: Array<[number, number]> = x.shape.map(() => [0, 0]);
+  let needPad = false;
+  let needCrop = false;
+  for (let i = 0; i < 2; i++) {
+    const axis = spatialAxis + i;
+    const b = before[i]!;
+    const a = after[i]!;
+    padding[axis] = [Math.max(b, 0), Math.max(a, 0)];
+    if (b > 0 || a > 0) needPad = true;
+    if (b < 0 || a < 0) {
+      needCrop = true;
+      cropBegin[axis] = Math.max(-b, 0);
+      cropSize[axis] = x.shape[axis]! - Math.max(-b, 0) - Math.max(-a, 0);
+    }
+  }
+  if (needCrop) y = tf.slice(y, cropBegin, cropSize);
+  if (needPad) y = tf.pad(y, padding);
+  return y;
+}
+
+/**
+ * Inserts `stride − 1` zeros between neighbouring pixels of an NHWC tensor (the input of the
+ * transposed convolution that computes a strided convolution's input gradient). Done with a
+ * reshape, one pad and a reshape: no per-element loop. Trailing zeros after the last pixel are
+ * kept; the caller accounts for them (`(size − 1)·stride + 1` pixels are meaningful).
+ */
+export function dilateSpatial(x: tf.Tensor4D, strideHeight: number, strideWidth: number): tf.Tensor4D {
+  if (strideHeight === 1 && strideWidth === 1) return x;
+  const [n, h, w, c] = x.shape;
+  const spread = tf.reshape(x, [n, h, 1, w, 1, c]);
+  const padded = tf.pad(spread, [
+    [0, 0],
+    [0, 0],
+    [0, strideHeight - 1],
+    [0, 0],
+    [0, strideWidth - 1],
+    [0, 0],
+  ]);
+  return tf.reshape(padded, [n, h * strideHeight, w * strideWidth, c]);
+}
+
+/** Rows of `[C, N, H, W]` picked by a strided window: `[C, N, outH, outW]`. */
+export function windowSlice(
+  xChannelsFirst: tf.Tensor4D,
+  rowStart: number,
+  colStart: number,
+  outHeight: number,
+  outWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+): tf.Tensor4D {
+  const [c, n] = xChannelsFirst.shape;
+  if (strideHeight === 1 && strideWidth === 1) {
+    return tf.slice(xChannelsFirst, [0, 0, rowStart, colStart], [c, n, outHeight, outWidth]);
+  }
+  return tf.stridedSlice(
+    xChannelsFirst,
+    [0, 0, rowStart, colStart],
+    [c, n, rowStart + (outHeight - 1) * strideHeight + 1, colStart + (outWidth - 1) * strideWidth + 1],
+    [1, 1, strideHeight, strideWidth],
+  ) as tf.Tensor4D;
+}

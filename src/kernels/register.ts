@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
+
+export type { FastKernelName } from './kernels.js';
+
+const ALL_KERNELS = Object.keys(FAST_KERNEL_FUNCS) as FastKernelName[];
+
+/**
+ * Kernels a backend does not have at all: they are registered even before the backend's package
+ * is loaded (a backend never registers a kernel it lacks, so nothing conflicts later).
+ */
+const LACKING: Record<string, FastKernelName[]> = {
+  wasm: ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
+};
+
+/**
+ * A backend's own kernels that ours replace because they measured faster and match its results
+ * (docs/performance.md). Every other backend keeps its own kernels.
+ */
+const REPLACED: Record<string, FastKernelName[]> = {
+  wasm: ['Conv2DBackpropInput'],
+  cpu: ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
+};
+
+/** The backends' own kernels we replaced, so {@link unregisterFastKernels} can put them back. */
+const originals = new Map<string, tf.KernelConfig>();
+const key = (kernel: string, backend: string) => `${backend}/${kernel}`;
+
+/** True when the kernel registered for `backendName` is this library's. */
+export function isFastKernel(kernelName: FastKernelName, backendName: string): boolean {
+  return tf.getKernel(kernelName, backendName)?.kernelFunc === FAST_KERNEL_FUNCS[kernelName];
+}
+
+function backendLoaded(backendName: string): boolean {
+  return tf.findBackendFactory(backendName) != null;
+}
+
+function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig {
+  return { kernelName, backendName, kernelFunc: FAST_KERNEL_FUNCS[kernelName] };
+}
+
+/**
+ * Registers this library's convolution-gradient kernels, per backend:
+ * - a kernel the backend lacks (wasm has no `Conv2DBackpropFilter` nor depthwise gradients)
+ *   gets ours, so models can train there; for any other loaded backend that lacks one, ours
+ *   (built from its own ops) is the fallback;
+ * - a kernel the backend has is replaced only where ours measured faster (wasm's
+ *   `Conv2DBackpropInput`, cpu's convolution gradients) and only once the backend's package is
+ *   loaded, so a backend registering its own kernel later never clashes with ours;
+ * - every other kernel of every backend stays as it is.
+ *
+ * Importing `tag2pix` calls this once; call it again after importing a backend package that was
+ * loaded after `tag2pix` (`tag2pix/node`'s `initBackend` does). Idempotent. Returns the
+ * `backend/kernel` pairs registered by this call.
+ */
+export function registerFastKernels(backendNames?: string[]): string[] {
+  const candidates = new Set<string>(backendNames ?? ['wasm', 'cpu']);
+  if (backendNames == null) {
+    for (const name of Object.keys(tf.engine().registryFactory)) candidates.add(name);
+  }
+  const done: string[] = [];
+  for (const backend of candidates) {
+    const loaded = backendLoaded(backend);
+    for (const kernel of ALL_KERNELS) {
+      if (isFastKernel(kernel, backend)) continue;
+      const existing = tf.getKernel(kernel, backend);
+      if (existing == null) {
+        // Before the package loads we only know what it lacks from our list.
+        if (!loaded && !(LACKING[backend] ?? []).includes(kernel)) continue;
+        tf.registerKernel(ours(kernel, backend));
+        done.push(key(kernel, backend));
+      } else if ((REPLACED[backend] ?? []).includes(kernel)) {
+        originals.set(key(kernel, backend), existing);
+        tf.unregisterKernel(kernel, backend);
+        tf.registerKernel(ours(kernel, backend));
+        done.push(key(kernel, backend));
+      }
+    }
+  }
+  return done;
+}
+
+/**
+ * Removes this library's kernels from the given backends (default: all) and puts back the
+ * backends' own kernels they replaced. For comparisons and debugging; models need the kernels
+ * to train on wasm.
+ */
+export function unregisterFastKernels(backendNames?: string[]): void {
+  const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(tf.engine().registryFactory)];
+  for (const backend of new Set(backends)) {
+    for (const kernel of ALL_KERNELS) {
+      if (!isFastKernel(kernel, backend)) continue;
+      tf.unregisterKernel(kernel, backend);
+      const original = originals.get(key(kernel, backend));
+      if (original != null) {
+        tf.registerKernel(original);
+        originals.delete(key(kernel, backend));
+        // A kernel with per-backend setup (wasm binds its C function) needs it run again when
+        // the backend is already up, since the engine only runs setups at initialisation.
+        const instance = tf.engine().registry[backend];
+        if (instance != null && original.setupFunc != null) original.setupFunc(instance);
+      }
+    }
+  }
+}
+
+registerFastKernels();

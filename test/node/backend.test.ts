@@ -1,0 +1,112 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isFastKernel } from '../../src/kernels/register.js';
+import { initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
+
+// libtensorflow cannot be installed here, so the `tensorflow` packages are simulated through
+// the injectable importer: one that fails like a missing package, one that registers a
+// stand-in 'tensorflow' backend like tfjs-node does on import.
+const missing = async (specifier: string): Promise<never> => {
+  throw new Error(`Cannot find package '${specifier}' imported from tag2pix`);
+};
+const imported: string[] = [];
+const fakeTfjsNode = (providing: string) => async (specifier: string): Promise<unknown> => {
+  imported.push(specifier);
+  if (specifier !== providing) return missing(specifier);
+  if (tf.findBackendFactory('tensorflow') == null) {
+    tf.registerBackend('tensorflow', () => new MathBackendCPU(), 0);
+  }
+  return {};
+};
+
+afterEach(async () => {
+  imported.length = 0;
+  if (tf.findBackendFactory('tensorflow') != null) tf.removeBackend('tensorflow');
+  await tf.setBackend('cpu');
+});
+
+describe('initBackend', () => {
+  it('falls back to cpu when tensorflow is missing and wasm is unavailable', async () => {
+    // Run first, before wasm is ever initialised in this process: remove its factory for a while.
+    const wasmFactory = tf.findBackendFactory('wasm')!;
+    expect(wasmFactory).toBeDefined();
+    tf.removeBackend('wasm');
+    try {
+      const report = await initBackend(undefined, { importModule: missing, env: {} });
+      expect(report.backend).toBe('cpu');
+      expect(tf.getBackend()).toBe('cpu');
+      expect(report.skipped.map((s) => s.backend)).toEqual(['tensorflow', 'wasm']);
+      expect(report.skipped[0]!.reason).toMatch(/tfjs-node-gpu.*tfjs-node/);
+      expect(report.skipped[1]!.reason).toMatch(/'wasm' is not registered/);
+    } finally {
+      tf.registerBackend('wasm', wasmFactory, 2);
+    }
+  });
+
+  it('prefers tensorflow (tfjs-node-gpu first) when a package loads', async () => {
+    const report = await initBackend(undefined, { importModule: fakeTfjsNode('@tensorflow/tfjs-node-gpu'), env: {} });
+    expect(report).toMatchObject({ backend: 'tensorflow', source: 'auto', skipped: [], tensorflowPackage: '@tensorflow/tfjs-node-gpu' });
+    expect(tf.getBackend()).toBe('tensorflow');
+    expect(imported).toEqual(['@tensorflow/tfjs-node-gpu']);
+  });
+
+  it('tries tfjs-node when tfjs-node-gpu is missing', async () => {
+    const report = await initBackend(undefined, { importModule: fakeTfjsNode('@tensorflow/tfjs-node'), env: {} });
+    expect(report.tensorflowPackage).toBe('@tensorflow/tfjs-node');
+    expect(tf.getBackend()).toBe('tensorflow');
+    expect(imported).toEqual([...TENSORFLOW_PACKAGES]);
+  });
+
+  it('skips a package that loads but registers no backend', async () => {
+    const report = await initBackend(undefined, { importModule: async () => ({}), env: {} });
+    expect(report.backend).toBe('wasm');
+    expect(report.skipped[0]!.reason).toMatch(/registered no 'tensorflow' backend/);
+  });
+
+  it('chooses wasm when tensorflow is missing, with our kernels registered', async () => {
+    const report = await initBackend(undefined, { importModule: missing, env: {} });
+    expect(report).toMatchObject({ backend: 'wasm', source: 'auto' });
+    expect(report.skipped.map((s) => s.backend)).toEqual(['tensorflow']);
+    expect(tf.getBackend()).toBe('wasm');
+    expect(isFastKernel('Conv2DBackpropFilter', 'wasm')).toBe(true);
+    expect(isFastKernel('Conv2DBackpropInput', 'wasm')).toBe(true);
+    // wasm really computes: a conv gradient needs the kernel wasm lacks on its own.
+    const g = tf.grad((k: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid')));
+    expect(Array.from(g(tf.ones([3, 3, 2, 1])).dataSync())).toEqual(new Array(18).fill(4));
+  });
+
+  it('honours TAG2PIX_BACKEND, and an argument over it', async () => {
+    let report = await initBackend(undefined, { importModule: missing, env: { TAG2PIX_BACKEND: 'cpu' } });
+    expect(report).toMatchObject({ backend: 'cpu', source: 'TAG2PIX_BACKEND', skipped: [] });
+    report = await initBackend('wasm', { importModule: missing, env: { TAG2PIX_BACKEND: 'cpu' } });
+    expect(report).toMatchObject({ backend: 'wasm', source: 'argument' });
+    expect(tf.getBackend()).toBe('wasm');
+    report = await initBackend(undefined, { importModule: fakeTfjsNode('@tensorflow/tfjs-node'), env: { TAG2PIX_BACKEND: 'tensorflow' } });
+    expect(report).toMatchObject({ backend: 'tensorflow', source: 'TAG2PIX_BACKEND' });
+    // An empty variable means "choose automatically".
+    report = await initBackend(undefined, { importModule: missing, env: { TAG2PIX_BACKEND: '' } });
+    expect(report.source).toBe('auto');
+  });
+
+  it('names the problem when a forced backend cannot start or is unknown', async () => {
+    await expect(initBackend('tensorflow', { importModule: missing, env: {} })).rejects.toThrow(
+      /Backend 'tensorflow' could not start: .*Install @tensorflow\/tfjs-node/,
+    );
+    await expect(initBackend(undefined, { importModule: missing, env: { TAG2PIX_BACKEND: 'webgl2' } })).rejects.toThrow(
+      /Unknown backend 'webgl2' in TAG2PIX_BACKEND\. Choose one of: tensorflow, wasm, cpu/,
+    );
+    await expect(initBackend('gpu')).rejects.toThrow(/Unknown backend 'gpu'\./);
+  });
+
+  it('reads TAG2PIX_BACKEND from process.env by default', async () => {
+    const saved = process.env['TAG2PIX_BACKEND'];
+    process.env['TAG2PIX_BACKEND'] = 'cpu';
+    try {
+      expect((await initBackend()).source).toBe('TAG2PIX_BACKEND');
+    } finally {
+      if (saved == null) delete process.env['TAG2PIX_BACKEND'];
+      else process.env['TAG2PIX_BACKEND'] = saved;
+    }
+  });
+});
