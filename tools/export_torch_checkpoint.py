@@ -7,6 +7,8 @@ For the official Tag2Pix files:
                                           CIT extractor uses; --full-cit keeps the whole classifier)
 Any other file holding a state dict (or a dict with one) works too, see --entry.
 
+The files are read without torch.load and without running anything they contain: only tensors,
+state dicts and plain containers are accepted (a pickled nn.Module or other object is refused).
 Keys lose the 'module.' prefix that nn.DataParallel adds. Tensors are written as stored (F32, F16,
 BF16), float64 as F32, integer types as I64. Needs only PyTorch and the standard library (the
 `safetensors` package is used when installed).
@@ -94,14 +96,17 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self.load_storage(pid)
 
 
-def storage_from_bytes(raw, dtype):
-    if len(raw) == 0:
+def storage_from_bytes(buffer, dtype, offset=0, nbytes=None):
+    """A 1-D tensor over buffer[offset:offset + nbytes] (no copy when buffer is a bytearray)."""
+    nbytes = len(buffer) - offset if nbytes is None else nbytes
+    if nbytes == 0:
         return torch.empty(0, dtype=dtype)
-    return torch.frombuffer(bytearray(raw), dtype=dtype)
+    count = nbytes // torch.empty(0, dtype=dtype).element_size()
+    return torch.frombuffer(buffer, dtype=dtype, count=count, offset=offset)
 
 
-def load_zip(data):
-    archive = zipfile.ZipFile(io.BytesIO(data))
+def load_zip(f):
+    archive = zipfile.ZipFile(f)
     pickles = [n for n in archive.namelist() if n.endswith('data.pkl') and n.count('/') <= 1]
     if len(pickles) != 1:
         raise SystemExit('not a torch.save zip archive (no single data.pkl)')
@@ -111,14 +116,14 @@ def load_zip(data):
     def load_storage(pid):
         _, storage_type, key, _location, _numel = pid[:5]
         if key not in cache:
-            cache[key] = storage_from_bytes(archive.read(f'{prefix}data/{key}'), storage_type.dtype)
+            cache[key] = storage_from_bytes(bytearray(archive.read(f'{prefix}data/{key}')), storage_type.dtype)
         return cache[key]
 
     return RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), load_storage).load()
 
 
-def load_legacy(data):
-    f = io.BytesIO(data)
+def load_legacy(f, data):
+    """f: the open file (for the pickles); data: its whole content as a bytearray (for storages)."""
     if RestrictedUnpickler(f).load() != LEGACY_MAGIC:
         raise SystemExit('not a PyTorch checkpoint (no magic number)')
     RestrictedUnpickler(f).load()  # protocol version
@@ -140,10 +145,11 @@ def load_legacy(data):
         dtype, numel = found[key]
         count = int.from_bytes(f.read(8), 'little')
         nbytes = count * torch.empty(0, dtype=dtype).element_size()
-        raw = f.read(nbytes)
-        if count != numel or len(raw) != nbytes:
+        start = f.tell()
+        if count != numel or start + nbytes > len(data):
             raise SystemExit(f'storage {key} is truncated or corrupt')
-        storages[key] = storage_from_bytes(raw, dtype)
+        storages[key] = storage_from_bytes(data, dtype, start, nbytes)
+        f.seek(start + nbytes)
 
     def resolve(pid):
         storage = storages[pid[2]]
@@ -157,8 +163,11 @@ def load_legacy(data):
 
 
 def load(path):
-    data = Path(path).read_bytes()
-    return load_zip(data) if data[:4] == b'PK\x03\x04' else load_legacy(data)
+    with open(path, 'rb') as f:
+        data = bytearray(Path(path).stat().st_size)  # writable, so storages can be views of it
+        f.readinto(data)
+        f.seek(0)
+        return load_zip(f) if data[:4] == b'PK\x03\x04' else load_legacy(f, data)
 
 
 def is_state_dict(value):
