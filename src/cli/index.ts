@@ -9,6 +9,7 @@ program
   .showHelpAfterError();
 
 // (command registrations go below, one line each)
+(await import('./commands/synth.js')).registerSynthCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A user error is reported as one clear line, never a stack trace.

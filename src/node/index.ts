@@ -13,3 +13,5 @@ export {
 export type { ImageSource, ReadImageOptions, ReadImageTensorOptions, ResizeKernel, WritePngOptions } from './image.js';
 export { REFERENCE_LINEART_STYLES, createDataLoader, nodePairReader, openDataset } from './dataset.js';
 export type { CreateDataLoaderOptions, OpenDatasetOptions, PairCheckOptions } from './dataset.js';
+export { writeSynthDataset } from './synth.js';
+export type { SynthDatasetInfo, WriteSynthOptions, WriteSynthResult } from './synth.js';
