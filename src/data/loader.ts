@@ -64,7 +64,7 @@ export interface DataLoaderOptions {
   augment?: boolean | Pick<PairAugmentOptions, 'geometric' | 'jitter'>;
   /** Start with the brightness stage on (see {@link DataLoader.brightnessStage}). */
   brightnessStage?: boolean;
-  /** Batches prepared ahead of the consumer (default 2). */
+  /** Batches read ahead while the consumer works on the current one (default 2; 0 reads one sample at a time). */
   prefetch?: number;
   /** Drop a last batch smaller than `batchSize` (default false, as the reference). */
   dropLast?: boolean;
@@ -204,7 +204,8 @@ export class DataLoader {
     const { seed, shuffle, batchSize, imageSize, prefetch, dropLast } = this.options;
     const samples = this.dataset.samples;
     const order = epochOrder(samples.length, seed, epoch, shuffle);
-    const window = Math.max(1, (prefetch + 1) * batchSize);
+    // While the consumer holds a batch, the next `prefetch` batches are being read.
+    const window = Math.max(1, prefetch * batchSize);
     const pending = new Map<number, Promise<Outcome>>();
     let next = start;
     let scheduled = start;
