@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { readTorchCheckpoint, torchStateDictFrom, TorchTensor, type TorchValue } from '../../src/io/torch_checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 // Fixtures: test/fixtures/torch/make_fixtures.py (PyTorch 1.13); expected.json holds the values
 // torch itself reads from each file.
@@ -161,6 +163,38 @@ describe('readTorchCheckpoint: the official Tag2Pix layouts', () => {
       }
       tf.dispose([...Object.values(ours), ...Object.values(theirs)]);
     }
+  });
+});
+
+describe('the documented workflow: checkpoint → torchStateDictFrom → loadTorchStateDict', () => {
+  it("loads the G entry of the official-layout checkpoint into a model, key for key", () => {
+    // The G entry holds conv (Conv2d 3→4, 3×3), bn (BatchNorm2d 4) and fc (Linear 8→5); tfjs
+    // Conv2D / BatchNormalization / Dense layers named alike take them.
+    const image = tfl.input({ shape: [5, 5, 3] });
+    const features = tfl.input({ shape: [8] });
+    const conv = tfl.layers.conv2d({ name: 'conv', filters: 4, kernelSize: 3, padding: 'same' }).apply(image);
+    const bn = tfl.layers.batchNormalization({ name: 'bn', epsilon: 1e-5 }).apply(conv);
+    const fc = tfl.layers.dense({ name: 'fc', units: 5 }).apply(features);
+    const model = tfl.model({ inputs: [image, features], outputs: [bn as tfl.SymbolicTensor, fc as tfl.SymbolicTensor] });
+
+    const weights = torchStateDictFrom(readTorchCheckpoint(fixture('tag2pix_checkpoint_legacy.pkl')), 'G', {
+      filter: (k) => /^(conv|bn|fc)\./.test(k),
+    });
+    const report = loadTorchStateDict(model, weights);
+    expect(report.loaded.sort()).toEqual(
+      ['bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.weight', 'conv.bias', 'conv.weight', 'fc.bias', 'fc.weight'],
+    );
+    const expectedG = expected['tag2pix_checkpoint']!['G'] as Record<string, Expected>;
+    const want = (key: string) => tensorOf(expectedG[`module.${key}`]);
+    const w = (layer: string, i: number) => model.getLayer(layer).getWeights()[i]!;
+    // Conv2d [out, in, kh, kw] → HWIO; Linear [out, in] → [in, out].
+    const convWant = tf.tensor(want('conv.weight').values as number[], want('conv.weight').shape);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(w('conv', 0), tf.transpose(convWant, [2, 3, 1, 0])))).dataSync()[0])).toBe(0);
+    const fcWant = tf.tensor(want('fc.weight').values as number[], want('fc.weight').shape);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(w('fc', 0), tf.transpose(fcWant)))).dataSync()[0])).toBe(0);
+    expect(Array.from(w('bn', 2).dataSync())).toEqual((want('bn.running_mean').values as number[]).map(Math.fround));
+    tf.dispose([convWant, fcWant, ...Object.values(weights)]);
+    model.layers.forEach((l) => l.dispose());
   });
 });
 
