@@ -22,5 +22,5 @@ export type {
   LoadTorchStateDictOptions,
   TorchLoadReport,
 } from './torch_state_dict.js';
-export { readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
+export { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';

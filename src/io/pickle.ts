@@ -33,15 +33,25 @@ const OPCODE_NAMES: Record<number, string> = {
   0x84: 'EXT4',
 };
 
-/** Converts a Python dict key to the string under which it is stored in a {@link PickleDict}. */
+/**
+ * Converts a Python dict key to the string under which it is stored in a {@link PickleDict}:
+ * what Python's `str(key)` gives for strings, ints, bools, None and tuples of them.
+ */
 export function dictKey(key: unknown): string {
   if (typeof key === 'string') return key;
-  if (typeof key === 'number' || typeof key === 'bigint') return String(key);
-  if (key === true) return 'True';
-  if (key === false) return 'False';
-  if (key === null) return 'None';
-  if (Array.isArray(key)) return `(${key.map(dictKey).join(', ')})`;
-  throw new PickleError(`unsupported dict key of type ${Object.prototype.toString.call(key)}.`);
+  return pythonRepr(key);
+}
+
+function pythonRepr(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (value === null) return 'None';
+  if (Array.isArray(value)) {
+    return value.length === 1 ? `(${pythonRepr(value[0])},)` : `(${value.map(pythonRepr).join(', ')})`;
+  }
+  throw new PickleError(`unsupported dict key of type ${Object.prototype.toString.call(value)}.`);
 }
 
 /** Sets a key without ever touching the prototype chain (a key may be `__proto__`). */

@@ -598,6 +598,24 @@ export function readTorchCheckpoint(bytes: Uint8Array): TorchValue {
   );
 }
 
+/**
+ * Reads a plain Python pickle (protocols 2–5) with the same restrictions as
+ * {@link readTorchCheckpoint}: containers, numbers, strings, bytes, `OrderedDict`, sets; no
+ * tensors (they need a checkpoint's storages) and no other Python globals. Useful for small
+ * metadata pickles such as the official `loader/tag_dump.pkl` of Tag2Pix.
+ */
+export function readPickle(bytes: Uint8Array): TorchValue {
+  if (!(bytes instanceof Uint8Array)) {
+    fail(`expected the file's bytes as a Uint8Array, got ${Object.prototype.toString.call(bytes)}.`);
+  }
+  const hooks = torchHooks([], new Map(), () => {});
+  const plain: UnpickleHooks = {
+    ...hooks,
+    persistentLoad: () => fail('the pickle refers to tensor storages; read torch.save files with readTorchCheckpoint.'),
+  };
+  return unpickle(bytes, 0, plain, 'pickle').value as TorchValue;
+}
+
 /** Options of {@link torchStateDictFrom}. */
 export interface TorchStateDictOptions {
   /**
@@ -684,10 +702,14 @@ export function torchStateDictFrom(
 
   // Flatten nested dicts with '.', as PyTorch names submodule keys.
   const flat: [string, TorchTensor][] = [];
+  const open = new Set<unknown>();
   const visit = (value: unknown, key: string) => {
     if (value instanceof TorchTensor) flat.push([key, value]);
     else if (isPickleDict(value)) {
+      if (open.has(value)) fail(`${where} contains itself at '${key}'; it is not a state dict.`);
+      open.add(value);
       for (const [k, v] of Object.entries(value)) visit(v, key ? `${key}.${k}` : k);
+      open.delete(value);
     } else {
       fail(`${where} is not a state dict: '${key || '(root)'}' is ${summarise(value)}, not a tensor.`);
     }

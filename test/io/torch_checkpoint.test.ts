@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { readTorchCheckpoint, torchStateDictFrom, TorchTensor, type TorchValue } from '../../src/io/torch_checkpoint.js';
+import { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchTensor, type TorchValue } from '../../src/io/torch_checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -307,5 +307,60 @@ describe('readTorchCheckpoint: refusals and damaged files', () => {
       /no state dict found in the checkpoint \(it holds: int \(number\), negative \(number\)/,
     );
     expect(() => torchStateDictFrom([1, 2])).toThrow(/it holds: list/);
+  });
+});
+
+/** Our value in the JSON shape make_fixtures.py's describe_tree gives Python values. */
+function normalise(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return Number.isSafeInteger(Number(value)) ? Number(value) : { __bigint__: value.toString() };
+  }
+  if (value instanceof Uint8Array) return { __bytes__: Array.from(value) };
+  if (Array.isArray(value)) return value.map(normalise);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)]));
+  }
+  return value;
+}
+
+describe('readPickle and the unpickler', () => {
+  for (const protocol of [2, 3, 4, 5]) {
+    it(`reads Python's own protocol ${protocol} pickle of plain values`, () => {
+      const value = readPickle(fixture(`plain_protocol${protocol}.pkl`)) as Record<string, unknown>;
+      const sets = { ...value, set: [...(value['set'] as number[])].sort(), frozen: value['frozen'] };
+      expect(normalise(sets)).toEqual(expected['plain']);
+      // Non-string dict keys are stored as Python's str() of the key.
+      expect(Object.keys(value['keys'] as object).sort()).toEqual(["(1, 'a')", '(2,)', '7', 'False', 'None'].sort());
+    });
+  }
+
+  it('refuses tensors in a plain pickle and globals as everywhere else', () => {
+    // BININT1 1, BINPERSID: a storage reference, as in a checkpoint's data.pkl.
+    expect(() => readPickle(new Uint8Array([0x80, 2, 0x4b, 1, 0x51, 0x2e]))).toThrow(/refers to tensor storages.*readTorchCheckpoint/);
+    // GLOBAL 'os\nsystem\n' then STOP.
+    const global = new Uint8Array([0x80, 2, 0x63, ...new TextEncoder().encode('os\nsystem\n'), 0x2e]);
+    expect(() => readPickle(global)).toThrow(/refusing to load the Python global 'os\.system'/);
+  });
+
+  it('names corrupt pickles instead of crashing', () => {
+    const cases: [number[], RegExp][] = [
+      [[0x80, 2, 0x73, 0x2e], /stack is empty/], // SETITEM on an empty stack
+      [[0x80, 2, 0x74, 0x2e], /expects a MARK/], // TUPLE without MARK
+      [[0x80, 2, 0x68, 5, 0x2e], /memo entry 5 is read before it is written/], // BINGET of nothing
+      [[0x80, 2, 0x4b, 1, 0x4b, 2, 0x2e], /unbalanced stack/], // two values, one STOP
+      [[0x80, 2, 0x49, 0x31, 0x0a, 0x2e], /unsupported pickle opcode 0x49 'I' \(INT\)/], // protocol-0 INT
+      [[0x80, 2, 0x58, 0xff, 0xff, 0, 0], /data ends .* truncated or corrupt/], // BINUNICODE past the end
+      [[0x80, 2, 0x5d, 0x4b, 1, 0x73, 0x2e], /stack is empty|not a dict/], // SETITEM on a list
+      [[0x80, 9, 0x2e], /pickle protocol 9 is not supported/],
+    ];
+    for (const [bytes, message] of cases) {
+      expect(() => readPickle(new Uint8Array(bytes)), bytes.join(',')).toThrow(message);
+    }
+  });
+
+  it('torchStateDictFrom refuses a dict that contains itself', () => {
+    const looped: Record<string, TorchValue> = {};
+    looped['self'] = looped;
+    expect(() => torchStateDictFrom({ net: looped }, 'net')).toThrow(/contains itself at 'self'/);
   });
 });
