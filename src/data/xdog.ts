@@ -72,7 +72,14 @@ export function reflect101(i: number, n: number): number {
 export function gaussianBlurGrey(image: Raster8, sigma: number, size = gaussianKernelSize(sigma)): Raster8 {
   checkRaster(image);
   if (image.channels !== 1) throw new Error('gaussianBlurGrey expects a grey (1-channel) image.');
-  const { width: w, height: h, data } = image;
+  return { data: blurGreyData(image.data, image.width, image.height, sigma, size), width: image.width, height: image.height, channels: 1 };
+}
+
+// The functions below reference nothing but each other and globals: the line-art CLI ships their
+// source text to worker threads (see XDOG_KERNEL_FUNCTIONS).
+
+/** {@link gaussianBlurGrey} on bare pixels. */
+export function blurGreyData(data: Uint8Array, w: number, h: number, sigma: number, size: number): Uint8Array {
   const kernel = gaussianKernel(size, sigma);
   const r = (size - 1) / 2;
   const tmp = new Float64Array(w * h);
@@ -93,11 +100,11 @@ export function gaussianBlurGrey(image: Raster8, sigma: number, size = gaussianK
       out[y * w + x] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
-  return { data: out, width: w, height: h, channels: 1 };
+  return out;
 }
 
 /** NumPy's `float64 → uint8` cast on x86: truncate toward zero, keep the low 8 bits (510 → 254). */
-function numpyUint8(x: number): number {
+export function numpyUint8(x: number): number {
   return ((Math.trunc(x) % 256) + 256) % 256;
 }
 
@@ -115,21 +122,56 @@ export function xdog(image: Raster8, params: XDoGParams = {}): Raster8 {
   }
   if (!(p.sigma > 0 && p.k > 0)) throw new Error(`xdog: sigma and k must be positive (got sigma ${p.sigma}, k ${p.k}).`);
   const grey = rgbToGrey(image);
-  const narrow = gaussianBlurGrey(grey, p.sigma).data;
-  const wide = gaussianBlurGrey(grey, p.sigma * p.k).data;
-  return { data: xdogThreshold(narrow, wide, p), width: grey.width, height: grey.height, channels: 1 };
+  const data = xdogData(grey.data, grey.width, grey.height, p.sigma, p.k, p.gamma, p.epsilon, p.phi);
+  return { data, width: grey.width, height: grey.height, channels: 1 };
 }
 
 /** The XDoG soft threshold on the two 8-bit blurs (the step after the Gaussians in {@link xdog}). */
 export function xdogThreshold(narrow: Uint8Array, wide: Uint8Array, params: XDoGParams = {}): Uint8Array {
   const p = { ...XDOG_DEFAULTS, ...params };
+  return xdogThresholdData(narrow, wide, p.gamma, p.epsilon, p.phi);
+}
+
+/** {@link xdogThreshold} with explicit parameters. */
+export function xdogThresholdData(narrow: Uint8Array, wide: Uint8Array, gamma: number, epsilon: number, phi: number): Uint8Array {
   const out = new Uint8Array(narrow.length);
   for (let i = 0; i < out.length; i++) {
-    const d = (narrow[i]! - p.gamma * wide[i]!) / 255;
-    out[i] = d < p.epsilon ? 255 : numpyUint8(255 * (1 + Math.tanh(p.phi * d)));
+    const d = (narrow[i]! - gamma * wide[i]!) / 255;
+    out[i] = d < epsilon ? 255 : numpyUint8(255 * (1 + Math.tanh(phi * d)));
   }
   return out;
 }
+
+/** {@link xdog} on the bare pixels of a grey image, with explicit parameters. */
+export function xdogData(
+  grey: Uint8Array,
+  w: number,
+  h: number,
+  sigma: number,
+  k: number,
+  gamma: number,
+  epsilon: number,
+  phi: number,
+): Uint8Array {
+  const narrow = blurGreyData(grey, w, h, sigma, gaussianKernelSize(sigma));
+  const wide = blurGreyData(grey, w, h, sigma * k, gaussianKernelSize(sigma * k));
+  return xdogThresholdData(narrow, wide, gamma, epsilon, phi);
+}
+
+/**
+ * Self-contained functions that make up {@link xdogData}: their source text (`String(f)`) is a
+ * complete program for a worker thread, whatever bundler or test runner compiled this module.
+ */
+export const XDOG_KERNEL_FUNCTIONS: ReadonlyArray<(...args: never[]) => unknown> = [
+  roundHalfEven,
+  gaussianKernelSize,
+  gaussianKernel,
+  reflect101,
+  blurGreyData,
+  numpyUint8,
+  xdogThresholdData,
+  xdogData,
+];
 
 /**
  * The reference's intensity (gamma) adjustment of an 8-bit grey image:

@@ -15,3 +15,5 @@ export { REFERENCE_LINEART_STYLES, createDataLoader, nodePairReader, openDataset
 export type { CreateDataLoaderOptions, OpenDatasetOptions, PairCheckOptions } from './dataset.js';
 export { writeSynthDataset } from './synth.js';
 export type { SynthDatasetInfo, WriteSynthOptions, WriteSynthResult } from './synth.js';
+export { IMAGE_EXTENSIONS, XDoGWorkerPool, extractLineArtFolder } from './lineart.js';
+export type { ExtractLineArtOptions, ExtractLineArtResult } from './lineart.js';
