@@ -17,3 +17,14 @@ export { writeSynthDataset } from './synth.js';
 export type { SynthDatasetInfo, WriteSynthOptions, WriteSynthResult } from './synth.js';
 export { IMAGE_EXTENSIONS, XDoGWorkerPool, extractLineArtFolder } from './lineart.js';
 export type { ExtractLineArtOptions, ExtractLineArtResult } from './lineart.js';
+export { colorize, colorizeToPng } from './colorize.js';
+export type { ColorizeOptions } from './colorize.js';
+export {
+  HOW_TO_GET_WEIGHTS,
+  inferGeneratorConfig,
+  listWeightFiles,
+  loadColorizer,
+  readStateDicts,
+  stateDictKind,
+} from './weights.js';
+export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind } from './weights.js';

@@ -1,0 +1,221 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { readSafetensors } from '../io/safetensors.js';
+import { readTorchCheckpoint, torchStateDictFrom, type TorchValue } from '../io/torch_checkpoint.js';
+import { loadTorchStateDict } from '../io/torch_state_dict.js';
+import type { BatchNormMode } from '../layers/torch_layer.js';
+import { buildTag2PixGenerator, type Tag2PixGeneratorConfig } from '../models/generator.js';
+import { buildCITExtractor } from '../models/se_resnext50.js';
+
+/** What a state dict holds, judged from its keys. */
+export type StateDictKind = 'generator' | 'discriminator' | 'cit-extractor' | 'unknown';
+
+/** One state dict found in a weight file. */
+export interface FoundStateDict {
+  file: string;
+  /** Entry of a torch checkpoint it came from (`G`, `D`, `weight`), if any. */
+  entry?: string;
+  kind: StateDictKind;
+  tensors: Record<string, tf.Tensor>;
+}
+
+const WEIGHT_EXTENSIONS = ['.safetensors', '.pkl', '.pth', '.pt', '.ckpt', '.bin'];
+
+/** How to get weights, for error messages and the CLI. */
+export const HOW_TO_GET_WEIGHTS = [
+  'Tag2Pix needs two sets of weights: a generator and the CIT extractor it was trained with.',
+  '  - Published weights: download the official checkpoints linked from the Tag2Pix README',
+  '    (https://github.com/blandocs/Tag2Pix): tag2pix_256.pkl (or tag2pix_512.pkl) and the CIT',
+  '    network model.pth. Pass them as they are: --weights tag2pix_256.pkl model.pth (or a folder',
+  '    holding them). Or convert them once with PyTorch: python tools/export_torch_checkpoint.py',
+  '    (see docs/weights.md) and pass the .safetensors files.',
+  '  - Your own: train with the training loop (docs/training.md), then export the generator with',
+  "    exportTorchStateDict and writeSafetensors (docs/models.md); a CIT extractor is still needed",
+  '    unless the generator was built with citFeatures: false.',
+].join('\n');
+
+/** Classifies a state dict by its keys. */
+export function stateDictKind(tensors: Record<string, tf.Tensor>): StateDictKind {
+  const has = (k: string) => k in tensors;
+  if (has('Linear.weight') && has('conv1.0.weight')) return 'generator';
+  if (has('adv_judge.0.weight')) return 'discriminator';
+  if (has('conv1.weight') && has('layer1.0.conv1.weight')) return 'cit-extractor';
+  return 'unknown';
+}
+
+function stripModulePrefix(tensors: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
+  const keys = Object.keys(tensors);
+  if (keys.length === 0 || !keys.every((k) => k.startsWith('module.'))) return tensors;
+  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.slice('module.'.length), t]));
+}
+
+function isDict(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads every state dict of a weight file: a `.safetensors` file is one; a torch checkpoint may
+ * hold several (the official `tag2pix_*.pkl` holds `G` and `D`; the CIT `model.pth` holds
+ * `weight`).
+ */
+export async function readStateDicts(file: string): Promise<FoundStateDict[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await fs.readFile(file));
+  } catch (err) {
+    throw new Error(`Cannot read weight file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+  }
+  if (file.endsWith('.safetensors')) {
+    const tensors = stripModulePrefix(readSafetensors(bytes));
+    return [{ file, kind: stateDictKind(tensors), tensors }];
+  }
+  let checkpoint: TorchValue;
+  try {
+    checkpoint = readTorchCheckpoint(bytes);
+  } catch (err) {
+    throw new Error(`'${file}' is neither safetensors nor a readable PyTorch checkpoint: ${(err as Error).message}`);
+  }
+  const entries = isDict(checkpoint) ? ['G', 'D', 'weight'].filter((k) => k in checkpoint) : [];
+  if (entries.length === 0) {
+    const tensors = torchStateDictFrom(checkpoint);
+    return [{ file, kind: stateDictKind(tensors), tensors }];
+  }
+  return entries.map((entry) => {
+    const tensors = torchStateDictFrom(checkpoint, entry);
+    return { file, entry, kind: stateDictKind(tensors), tensors };
+  });
+}
+
+/** Expands folders into their weight files (sorted), keeping files as given. */
+export async function listWeightFiles(sources: string | readonly string[]): Promise<string[]> {
+  const list = typeof sources === 'string' ? [sources] : [...sources];
+  const files: string[] = [];
+  for (const source of list) {
+    let stat;
+    try {
+      stat = await fs.stat(source);
+    } catch {
+      throw new Error(`Weights '${source}' do not exist.\n${HOW_TO_GET_WEIGHTS}`);
+    }
+    if (stat.isDirectory()) {
+      const names = (await fs.readdir(source)).filter((n) => WEIGHT_EXTENSIONS.some((e) => n.endsWith(e))).sort();
+      if (names.length === 0) {
+        throw new Error(`The folder '${source}' holds no weight files (${WEIGHT_EXTENSIONS.join(', ')}).\n${HOW_TO_GET_WEIGHTS}`);
+      }
+      files.push(...names.map((n) => path.join(source, n)));
+    } else {
+      files.push(source);
+    }
+  }
+  return files;
+}
+
+/**
+ * The generator configuration a state dict was trained with, read off its keys and shapes:
+ * input size (from `Linear`), decoder block counts, BatchNorm, guide decoder, CIT path, colorFC
+ * ReLU and width multiplier. Only SECat generators (the published model) are recognised.
+ */
+export function inferGeneratorConfig(tensors: Record<string, tf.Tensor>): Tag2PixGeneratorConfig {
+  const shape = (k: string) => {
+    const t = tensors[k];
+    if (!t) throw new Error(`This is not a Tag2Pix generator state dict: it has no '${k}'.`);
+    return t.shape;
+  };
+  const keys = Object.keys(tensors);
+  if (!keys.some((k) => /^deconv1\.secat_layer\.0\.selayer\.fc\.0\.weight$/.test(k))) {
+    throw new Error(
+      'The generator state dict has no SECat decoder blocks (deconv1.secat_layer.0.selayer.fc.0.weight); ' +
+        'only SECat generators (the published model) can be loaded from files; build ablations with buildTag2PixGenerator.',
+    );
+  }
+  const stem = shape('conv1.0.weight')[0];
+  const [linearRows, cvtCount] = shape('Linear.weight');
+  const linearChannels = shape('colorConv.0.weight')[1] ?? 1;
+  const bottom = Math.round(Math.sqrt(linearRows / linearChannels));
+  const decoderLayers = [1, 2, 3, 4].map((d) => {
+    const indices = new Set(
+      keys.map((k) => new RegExp(`^deconv${d}\\.secat_layer\\.(\\d+)\\.`).exec(k)?.[1]).filter((v): v is string => v !== undefined),
+    );
+    return indices.size;
+  }) as [number, number, number, number];
+  const config: Tag2PixGeneratorConfig = {
+    inputSize: bottom * 16,
+    decoderLayers,
+    cvtCount,
+    batchNorm: keys.includes('deconv1.secat_layer.0.bn1.weight'),
+    guideDecoder: keys.includes('deconv_for_decoder.0.weight'),
+    citFeatures: keys.includes('featureConv.network.0.weight'),
+    colorFcRelu: keys.includes('colorFC.6.weight'),
+    widthMultiplier: stem / 16,
+  };
+  if (config.citFeatures) config.citChannels = shape('featureConv.network.0.weight')[1];
+  return config;
+}
+
+/** Options of {@link loadColorizer}. */
+export interface LoadColorizerOptions {
+  /** Expected generator size (256 or 512); an error if the weights are for another size. */
+  size?: number;
+  /** BatchNorm mode of the CIT extractor. Default `'batch-stats'`, as the published code runs it. */
+  citBatchNormMode?: BatchNormMode;
+}
+
+/** A generator and CIT extractor with weights, ready for `colorize`. */
+export interface Colorizer {
+  generator: LayersModel;
+  citExtractor?: LayersModel;
+  /** The inferred generator configuration. */
+  config: Tag2PixGeneratorConfig;
+  /** Which file each network came from. */
+  sources: { generator: string; citExtractor?: string };
+}
+
+/**
+ * Builds the generator and CIT extractor from weight files or folders (safetensors, or the
+ * official PyTorch checkpoints read directly), inferring the generator's configuration from its
+ * keys. Unused state dicts (a discriminator) are ignored.
+ */
+export async function loadColorizer(sources: string | readonly string[], options: LoadColorizerOptions = {}): Promise<Colorizer> {
+  const files = await listWeightFiles(sources);
+  const found: FoundStateDict[] = [];
+  try {
+    for (const f of files) found.push(...(await readStateDicts(f)));
+    const label = (d: FoundStateDict) => (d.entry ? `${d.file} (${d.entry})` : d.file);
+    const generators = found.filter((d) => d.kind === 'generator');
+    const cits = found.filter((d) => d.kind === 'cit-extractor');
+    if (generators.length !== 1) {
+      throw new Error(
+        generators.length === 0
+          ? `No generator weights among ${found.map(label).join(', ')}.\n${HOW_TO_GET_WEIGHTS}`
+          : `Several generators (${generators.map(label).join(', ')}); give the one to use.`,
+      );
+    }
+    const g = generators[0];
+    const config = inferGeneratorConfig(g.tensors);
+    if (options.size !== undefined && options.size !== config.inputSize) {
+      throw new Error(`--size ${options.size} was asked for, but ${label(g)} is a ${config.inputSize} px generator.`);
+    }
+    const generator = buildTag2PixGenerator(config);
+    loadTorchStateDict(generator, g.tensors);
+    const result: Colorizer = { generator, config, sources: { generator: label(g) } };
+    if (config.citFeatures) {
+      if (cits.length === 0) {
+        throw new Error(`${label(g)} needs a CIT extractor (the CIT network's model.pth), which is missing.\n${HOW_TO_GET_WEIGHTS}`);
+      }
+      const cit = cits[0];
+      const citExtractor = buildCITExtractor({
+        inputSize: config.inputSize,
+        batchNormMode: options.citBatchNormMode ?? 'batch-stats',
+      });
+      // The CIT classifier's model.pth also has layer3, layer4 and fc, which the extractor drops.
+      loadTorchStateDict(citExtractor, cit.tensors, { ignore: (k) => /^(layer3|layer4|fc)\./.test(k) });
+      result.citExtractor = citExtractor;
+      result.sources.citExtractor = label(cit);
+    }
+    return result;
+  } finally {
+    for (const d of found) tf.dispose(Object.values(d.tensors));
+  }
+}
