@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, dilateSpatial, padOrCrop, windowSlice } from './conv_util.js';
+import { convGeometry, dilateSpatial, padOrCrop, tapLayout, tapWindow } from './conv_util.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -13,7 +13,7 @@ function toNhwc<T extends tf.Tensor>(x: T, dataFormat: string | undefined): T {
 /**
  * Gradient of a 2-D convolution with respect to its filter (`Conv2DBackpropFilter`), as one
  * plain matrix product: the input is moved to `[C, N, H, W]` once, each of the kh·kw filter
- * taps picks a strided window of it (a slice), the windows are stacked into im2col rows
+ * taps picks a window of it (a plain slice, see `tapLayout`), the windows are stacked into im2col rows
  * `[kh·kw·C, N·outH·outW]` (a concat on the outer axis, so contiguous copies) and multiplied
  * by `dy` seen as `[N·outH·outW, outC]`. No operand is transposed inside the matMul, which
  * matters on wasm where a transposed operand is many times slower.
@@ -33,8 +33,6 @@ export function conv2dBackpropFilterImpl(
     const dys = toNhwc(dy, dataFormat);
     const g = convGeometry(xs.shape, filterShape, strides, dilations, pad, dimRoundingMode, false);
     const [kh, kw, inC, outC] = filterShape;
-    const neededHeight = (g.outHeight - 1) * g.strideHeight + (kh - 1) * g.dilationHeight + 1;
-    const neededWidth = (g.outWidth - 1) * g.strideWidth + (kw - 1) * g.dilationWidth + 1;
     const perItem = kh * kw * inC * g.outHeight * g.outWidth * 4;
     const chunk = Math.max(1, Math.min(g.batch, Math.floor(COLUMN_BUDGET_BYTES / Math.max(perItem, 1))));
     let total: tf.Tensor2D | undefined;
@@ -43,23 +41,11 @@ export function conv2dBackpropFilterImpl(
       const part: tf.Tensor2D = tf.tidy(() => {
         const xPart = count === g.batch ? xs : tf.slice(xs, [start, 0, 0, 0], [count, -1, -1, -1]);
         const dyPart = count === g.batch ? dys : tf.slice(dys, [start, 0, 0, 0], [count, -1, -1, -1]);
-        const channelsFirst = tf.transpose(xPart, [3, 0, 1, 2]) as tf.Tensor4D;
-        const padded = padOrCrop(
-          channelsFirst,
-          [g.padTop, g.padLeft],
-          [neededHeight - g.padTop - g.inHeight, neededWidth - g.padLeft - g.inWidth],
-          2,
-        ) as tf.Tensor4D;
+        const layout = tapLayout(xPart as tf.Tensor4D, g, kh, kw);
         const rows: tf.Tensor[] = [];
         const pixels = count * g.outHeight * g.outWidth;
         for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) {
-            const window = windowSlice(
-              padded, i * g.dilationHeight, j * g.dilationWidth,
-              g.outHeight, g.outWidth, g.strideHeight, g.strideWidth,
-            );
-            rows.push(tf.reshape(window, [inC, pixels]));
-          }
+          for (let j = 0; j < kw; j++) rows.push(tapWindow(layout, i * g.dilationHeight, j * g.dilationWidth));
         }
         const columns = rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
         return tf.matMul(columns as tf.Tensor2D, tf.reshape(dyPart, [pixels, outC]) as tf.Tensor2D) as tf.Tensor2D;

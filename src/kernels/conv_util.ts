@@ -114,24 +114,57 @@ export function dilateSpatial(x: tf.Tensor4D, strideHeight: number, strideWidth:
   return tf.reshape(padded, [n, h * strideHeight, w * strideWidth, c]);
 }
 
-/** Rows of `[C, N, H, W]` picked by a strided window: `[C, N, outH, outW]`. */
-export function windowSlice(
-  xChannelsFirst: tf.Tensor4D,
-  rowStart: number,
-  colStart: number,
-  outHeight: number,
-  outWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-): tf.Tensor4D {
-  const [c, n] = xChannelsFirst.shape;
-  if (strideHeight === 1 && strideWidth === 1) {
-    return tf.slice(xChannelsFirst, [0, 0, rowStart, colStart], [c, n, outHeight, outWidth]);
+/**
+ * The input of a convolution rearranged for its filter taps. `x` `[N, H, W, C]` is moved to
+ * `[C, N, H, W]`, padded by the convolution's padding (and to whole strides), and split by
+ * stride phase into `[sh·sw·C·N, H/sh, W/sw]`. The window a filter tap sees,
+ * `x[n, oh·sh + i − top, ow·sw + j − left, c]` for all output pixels, is then a plain rank-3
+ * slice ({@link tapWindow}). Everything stays rank ≤ 4: wasm's strided slices and its
+ * rank-6 slices/transposes run generic code that is 10–60× slower (docs/performance.md).
+ */
+export interface TapLayout {
+  phased: tf.Tensor3D;
+  channels: number;
+  batch: number;
+  outHeight: number;
+  outWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+}
+
+export function tapLayout(x: tf.Tensor4D, g: ConvGeometry, kh: number, kw: number): TapLayout {
+  const [n, , , c] = x.shape;
+  const sh = g.strideHeight;
+  const sw = g.strideWidth;
+  const neededHeight = (g.outHeight - 1) * sh + (kh - 1) * g.dilationHeight + 1;
+  const neededWidth = (g.outWidth - 1) * sw + (kw - 1) * g.dilationWidth + 1;
+  const height = Math.ceil(neededHeight / sh) * sh;
+  const width = Math.ceil(neededWidth / sw) * sw;
+  const framed = padOrCrop(
+    tf.transpose(x, [3, 0, 1, 2]),
+    [g.padTop, g.padLeft],
+    [height - g.padTop - g.inHeight, width - g.padLeft - g.inWidth],
+    2,
+  );
+  let phased: tf.Tensor3D;
+  if (sh === 1 && sw === 1) {
+    phased = tf.reshape(framed, [c * n, height, width]);
+  } else {
+    const rows = tf.reshape(framed, [c * n * (height / sh), sh, width / sw, sw]);
+    const byPhase = tf.transpose(rows, [1, 3, 0, 2]); // [sh, sw, C·N·H/sh, W/sw]
+    phased = tf.reshape(byPhase, [sh * sw * c * n, height / sh, width / sw]);
   }
-  return tf.stridedSlice(
-    xChannelsFirst,
-    [0, 0, rowStart, colStart],
-    [c, n, rowStart + (outHeight - 1) * strideHeight + 1, colStart + (outWidth - 1) * strideWidth + 1],
-    [1, 1, strideHeight, strideWidth],
-  ) as tf.Tensor4D;
+  return { phased, channels: c, batch: n, outHeight: g.outHeight, outWidth: g.outWidth, strideHeight: sh, strideWidth: sw };
+}
+
+/** What filter tap `(row, col)` (dilation included) sees: `[C, N·outH·outW]`. */
+export function tapWindow(layout: TapLayout, row: number, col: number): tf.Tensor2D {
+  const { phased, channels, batch, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = layout;
+  const phase = (row % sh) * sw + (col % sw);
+  const window = tf.slice(
+    phased,
+    [phase * channels * batch, Math.floor(row / sh), Math.floor(col / sw)],
+    [channels * batch, outHeight, outWidth],
+  );
+  return tf.reshape(window, [channels, batch * outHeight * outWidth]) as tf.Tensor2D;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, dilateSpatial, padOrCrop, windowSlice } from './conv_util.js';
+import { convGeometry, dilateSpatial, padOrCrop, tapLayout, tapWindow } from './conv_util.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -59,24 +59,12 @@ export function depthwiseBackpropFilterImpl(
   return tf.tidy(() => {
     const g = convGeometry(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, true);
     const [kh, kw, channels, multiplier] = filterShape;
-    const neededHeight = (g.outHeight - 1) * g.strideHeight + (kh - 1) * g.dilationHeight + 1;
-    const neededWidth = (g.outWidth - 1) * g.strideWidth + (kw - 1) * g.dilationWidth + 1;
-    const channelsFirst = tf.transpose(x, [3, 0, 1, 2]) as tf.Tensor4D;
-    const padded = padOrCrop(
-      channelsFirst,
-      [g.padTop, g.padLeft],
-      [neededHeight - g.padTop - g.inHeight, neededWidth - g.padLeft - g.inWidth],
-      2,
-    ) as tf.Tensor4D;
+    const layout = tapLayout(x, g, kh, kw);
     const pixels = g.batch * g.outHeight * g.outWidth;
     const taps: tf.Tensor[] = [];
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
-        const window = windowSlice(
-          padded, i * g.dilationHeight, j * g.dilationWidth,
-          g.outHeight, g.outWidth, g.strideHeight, g.strideWidth,
-        );
-        taps.push(tf.reshape(window, [channels, 1, pixels]));
+        taps.push(tf.reshape(tapWindow(layout, i * g.dilationHeight, j * g.dilationWidth), [channels, 1, pixels]));
       }
     }
     const columns = taps.length === 1 ? taps[0]! : tf.concat(taps, 1); // [C, kh·kw, pixels]

@@ -1,0 +1,32 @@
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Median of `runs` timings (ms) of `f` after `warmup` untimed calls; `f` must sync its result. */
+export function timeMedian(f: () => void, runs = 5, warmup = 1): { median: number; all: number[] } {
+  for (let i = 0; i < warmup; i++) f();
+  const all: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    f();
+    all.push(performance.now() - start);
+  }
+  const sorted = [...all].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, all };
+}
+
+/** Runs `f` inside tidy and waits for its outputs' data, so timings include the compute. */
+export function syncRun(f: () => tf.Tensor | tf.Tensor[]): void {
+  tf.tidy(() => {
+    const out = f();
+    for (const t of Array.isArray(out) ? out : [out]) t.dataSync();
+  });
+}
+
+/** One-line description of the machine load, for the record. */
+export function loadNote(): string {
+  const [one, five] = os.loadavg();
+  return `load average ${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min) on ${os.cpus().length} cores`;
+}
+
+export const fmtMs = (ms: number): string =>
+  ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
