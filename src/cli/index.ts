@@ -11,6 +11,8 @@ program
 // (command registrations go below, one line each)
 (await import('./commands/synth.js')).registerSynthCommand(program);
 (await import('./commands/extract-lineart.js')).registerExtractLineArtCommand(program);
+(await import('./commands/colorize.js')).registerColorizeCommand(program);
+(await import('./commands/tags.js')).registerTagsCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A user error is reported as one clear line, never a stack trace.

@@ -26,14 +26,14 @@ const WEIGHT_EXTENSIONS = ['.safetensors', '.pkl', '.pth', '.pt', '.ckpt', '.bin
 /** How to get weights, for error messages and the CLI. */
 export const HOW_TO_GET_WEIGHTS = [
   'Tag2Pix needs two sets of weights: a generator and the CIT extractor it was trained with.',
-  '  - Published weights: download the official checkpoints linked from the Tag2Pix README',
-  '    (https://github.com/blandocs/Tag2Pix): tag2pix_256.pkl (or tag2pix_512.pkl) and the CIT',
-  '    network model.pth. Pass them as they are: --weights tag2pix_256.pkl model.pth (or a folder',
-  '    holding them). Or convert them once with PyTorch: python tools/export_torch_checkpoint.py',
-  '    (see docs/weights.md) and pass the .safetensors files.',
-  '  - Your own: train with the training loop (docs/training.md), then export the generator with',
-  "    exportTorchStateDict and writeSafetensors (docs/models.md); a CIT extractor is still needed",
-  '    unless the generator was built with citFeatures: false.',
+  '  - Published weights: download tag2pix_256.pkl (or tag2pix_512.pkl) and the CIT network',
+  '    model.pth from https://github.com/blandocs/Tag2Pix/releases (non-commercial licence; not',
+  '    bundled). Pass them as they are, e.g. --weights tag2pix_256.pkl model.pth, or a folder',
+  '    holding them; or convert them once with python tools/export_torch_checkpoint.py and pass',
+  '    the .safetensors files (docs/weights.md).',
+  '  - Your own: train a generator (docs/training.md), write it with',
+  '    writeSafetensors(exportTorchStateDict(generator)) and pass that file with a CIT extractor',
+  '    (docs/models.md); a generator built with citFeatures: false needs none.',
 ].join('\n');
 
 /** Classifies a state dict by its keys. */
