@@ -19,7 +19,8 @@ const LACKING: Record<string, FastKernelName[]> = {
  */
 const REPLACED: Record<string, FastKernelName[]> = {
   wasm: ['Conv2DBackpropInput'],
-  cpu: ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter'],
+  // cpu's own Conv2DBackpropInput is a direct loop that beats a forward conv2d there.
+  cpu: ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter'],
 };
 
 /** The backends' own kernels we replaced, so {@link unregisterFastKernels} can put them back. */
@@ -45,7 +46,7 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   gets ours, so models can train there; for any other loaded backend that lacks one, ours
  *   (built from its own ops) is the fallback;
  * - a kernel the backend has is replaced only where ours measured faster (wasm's
- *   `Conv2DBackpropInput`, cpu's convolution gradients) and only once the backend's package is
+ *   `Conv2DBackpropInput`, cpu's filter gradients) and only once the backend's package is
  *   loaded, so a backend registering its own kernel later never clashes with ours;
  * - every other kernel of every backend stays as it is.
  *
