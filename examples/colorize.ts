@@ -19,10 +19,10 @@ const out = process.argv[3] ?? 'demo-output/colorize.png';
 const tags = process.argv[4] ?? 'blue_hair, red_eyes';
 const weights = process.argv.slice(5);
 
-/** Writes an untrained narrow 128 px generator and its CIT extractor as safetensors files. */
+/** Writes an untrained narrow 64 px generator and its CIT extractor as safetensors files. */
 function writeUntrainedWeights(dir: string): string[] {
-  const generator = buildTag2PixGenerator({ inputSize: 128, widthMultiplier: 0.25, decoderLayers: [1, 1, 1, 1] });
-  const citExtractor = buildCITExtractor({ inputSize: 128 });
+  const generator = buildTag2PixGenerator({ inputSize: 64, widthMultiplier: 0.25, decoderLayers: [1, 1, 1, 1] });
+  const citExtractor = buildCITExtractor({ inputSize: 64 });
   const files: string[] = [];
   for (const [name, model] of [['generator', generator], ['cit_extractor', citExtractor]] as const) {
     const dict = exportTorchStateDict(model);
