@@ -23,9 +23,12 @@ export function requireChromium(): void {
   }
 }
 
-/** Builds the page into test-output/web/dist (what `vite build` would publish). */
-export async function buildPage(): Promise<string> {
-  const outDir = join(outputDir, 'dist');
+/**
+ * Builds the page (what `vite build` would publish) into test-output/web/<name>; each test file
+ * uses its own folder, since vitest runs test files in parallel.
+ */
+export async function buildPage(name: string): Promise<string> {
+  const outDir = join(outputDir, name);
   await build({ configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
   return outDir;
 }

@@ -60,6 +60,8 @@ describe('planWeights (demo page)', () => {
         batchNorm: true,
         guideDecoder: true,
         citFeatures: true,
+        colorFcRelu: false,
+        citChannels: 512,
       });
       expect(describePlan(plan)).toContain('64 px');
     }

@@ -1,7 +1,7 @@
 // Colour-tag picker: search-as-you-type over the colour-variant tags (CVT), grouped by the
 // body part they colour. Typed text can also be added directly ("blue hair, red eyes"); it is
 // parsed by the library's vocabulary, which names the nearest known tags for a typo.
-import type { Tag, TagVocabulary } from './tag2pix.js';
+import { UnknownTagError, type Tag, type TagVocabulary } from './tag2pix.js';
 
 /** Display order and titles of the vocabulary's `part` values. */
 const PART_TITLES: Array<[string, string]> = [
@@ -76,7 +76,7 @@ export class TagPicker {
     try {
       parsed = this.options.vocabulary.parseTags(text);
     } catch (err) {
-      this.options.onError(err as Error);
+      this.options.onError(err instanceof UnknownTagError ? this.explainUnknown(err) : (err as Error));
       return false;
     }
     const notColour = parsed.filter((t) => t.kind !== 'cvt');
@@ -95,6 +95,23 @@ export class TagPicker {
     this.options.search.value = '';
     this.changed();
     return true;
+  }
+
+  /** The vocabulary's error, reworded for the page: only colour tags are worth suggesting here. */
+  private explainUnknown(err: UnknownTagError): Error {
+    const vocabulary = this.options.vocabulary;
+    const lines = err.unknown.map(({ tag, suggestions }) => {
+      const colour = vocabulary
+        .nearest(tag, 40)
+        .filter((name) => vocabulary.byName(name)?.kind === 'cvt')
+        .slice(0, 3);
+      const names = colour.length > 0 ? colour : suggestions;
+      return `'${tag.replace(/_/g, ' ')}': did you mean ${names.join(', ')}?`;
+    });
+    return new Error(
+      `Unknown tag${lines.length > 1 ? 's' : ''}: ${lines.join(' ')} ` +
+        'Pick a colour tag from the list, or type its name with spaces or underscores.',
+    );
   }
 
   toggle(tag: Tag): void {

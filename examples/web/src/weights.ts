@@ -18,6 +18,9 @@ export interface InferredGeneratorConfig {
   batchNorm: boolean;
   guideDecoder: boolean;
   citFeatures: boolean;
+  colorFcRelu: boolean;
+  /** Channels of the CIT features the generator takes (512 for the published extractor). */
+  citChannels?: number;
 }
 
 /** Where in the files each network's weights are. */
@@ -109,7 +112,7 @@ export function inferGeneratorConfig(shapes: Shapes, prefix: string, file: strin
     throw new Error(`'${file}': a decoder block (deconv1..deconv4) has no weights; the file is incomplete.`);
   }
   const keys = [...shapes.keys()].filter((k) => k.startsWith(prefix));
-  return {
+  const config: InferredGeneratorConfig = {
     inputSize: side * 16,
     widthMultiplier: stem / 16,
     decoderLayers,
@@ -117,7 +120,11 @@ export function inferGeneratorConfig(shapes: Shapes, prefix: string, file: strin
     batchNorm: keys.some((k) => k.startsWith(key('deconv1.')) && k.endsWith('.running_mean')),
     guideDecoder: keys.some((k) => k.startsWith(key('deconv_for_decoder.'))),
     citFeatures: keys.some((k) => k.startsWith(key('featureConv.'))),
+    // With ReLUs between the colorFC layers, PyTorch numbers them 0, 2, 4, 6.
+    colorFcRelu: shapes.has(key('colorFC.6.weight')),
   };
+  if (config.citFeatures) config.citChannels = need(shapes, file, key('featureConv.network.0.weight'))[1]!;
+  return config;
 }
 
 function escape(s: string): string {

@@ -1,0 +1,249 @@
+// End to end in headless Chromium: the demo page colourises a line art with weights the test
+// makes, and its numbers equal the Node colourisation of the same files.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportTorchStateDict, writeSafetensors } from '../../src/io/index.js';
+import { buildCITExtractor, buildTag2PixGenerator } from '../../src/models/index.js';
+import { colorize, loadColorizer } from '../../src/node/index.js';
+import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
+
+const SIZE = 64;
+const TAGS = ['blue_hair', 'red_eyes'];
+const dir = join(outputDir, 'colorize');
+const files = {
+  generator: join(dir, 'generator.safetensors'),
+  cit: join(dir, 'cit_extractor.safetensors'),
+  broken: join(dir, 'generator-broken.safetensors'),
+  lineArt: join(dir, 'lineart-64.png'),
+  wideLineArt: join(dir, 'lineart-96x72.png'),
+};
+
+let server: { url: string; close: () => Promise<void> };
+let browser: { context: BrowserContext; close: () => Promise<void> };
+
+/** A small line art: a head with hair strands and eyes, black strokes on white, grey PNG. */
+async function drawLineArt(path: string, width: number, height: number): Promise<void> {
+  const s = Math.min(width, height) / 64;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
+    <rect width="100%" height="100%" fill="white"/>
+    <g transform="translate(${(width - 64 * s) / 2} ${(height - 64 * s) / 2}) scale(${s})"
+       fill="none" stroke="black" stroke-width="1.6">
+      <circle cx="32" cy="34" r="17"/>
+      <path d="M14 30 Q32 4 50 30 M18 24 Q24 40 20 52 M46 24 Q40 40 44 52 M26 14 Q30 22 28 30"/>
+      <ellipse cx="25" cy="36" rx="3" ry="4"/><ellipse cx="39" cy="36" rx="3" ry="4"/>
+      <path d="M28 46 Q32 49 36 46 M10 64 Q32 52 54 64"/>
+    </g></svg>`;
+  await sharp(Buffer.from(svg)).greyscale().png().toFile(path);
+}
+
+/** A narrow generator and the CIT extractor, saved as PyTorch-keyed safetensors. */
+async function makeWeights(): Promise<void> {
+  const generator = buildTag2PixGenerator({ inputSize: SIZE, widthMultiplier: 0.25, decoderLayers: [1, 1, 1, 1] });
+  const cit = buildCITExtractor({ inputSize: SIZE });
+  const g = exportTorchStateDict(generator);
+  const c = exportTorchStateDict(cit);
+  // PyTorch's default init leaves an untrained generator's output nearly flat and nearly blind
+  // to the tags; amplify the tag path and the last convolution so both show.
+  for (const [key, factor] of [['Linear.weight', 20], ['colorFC.3.weight', 30], ['deconv5.2.weight', 8]] as const) {
+    const scaled = tf.mul(g[key]!, factor);
+    g[key]!.dispose();
+    g[key] = scaled;
+  }
+  await writeFile(files.generator, writeSafetensors(g));
+  await writeFile(files.cit, writeSafetensors(c));
+  // Weights that do not fit: one key missing, one of the wrong shape, one the network lacks.
+  const broken: Record<string, tf.Tensor> = { ...g };
+  delete broken['colorFC.1.bias'];
+  const wrongShape = tf.zeros([g['colorFC.2.weight']!.shape[0]!, 3]);
+  const extra = tf.zeros([2]);
+  broken['colorFC.2.weight'] = wrongShape;
+  broken['extra_head.weight'] = extra;
+  await writeFile(files.broken, writeSafetensors(broken));
+  tf.dispose([...Object.values(g), ...Object.values(c), wrongShape, extra]);
+  generator.dispose();
+  cit.dispose();
+}
+
+beforeAll(async () => {
+  await mkdir(dir, { recursive: true });
+  await Promise.all([
+    drawLineArt(files.lineArt, SIZE, SIZE),
+    drawLineArt(files.wideLineArt, 96, 72),
+    makeWeights(),
+  ]);
+  server = await servePage(await buildPage('dist-colorize'));
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function open(query: string): Promise<Page> {
+  const page = await browser.context.newPage();
+  page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+  await page.goto(server.url + query);
+  await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
+  await page.evaluate(() => window.tag2pixDemo.ready);
+  return page;
+}
+
+async function loadWeights(page: Page, paths: string[]): Promise<void> {
+  await page.setInputFiles('#weights-input', paths);
+  await page.waitForFunction(() => {
+    const info = document.getElementById('weights-info')!.textContent ?? '';
+    return info !== '' && !info.startsWith('Reading');
+  });
+}
+
+/** Colourises and waits for the result (or an error), returning the page's state. */
+async function colourise(page: Page) {
+  await page.click('#colorize');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), null, {
+    timeout: 60_000,
+  });
+  return page.evaluate(() => {
+    const s = window.tag2pixDemo;
+    return {
+      state: document.body.dataset['state'],
+      messages: s.messages.map((m) => m.text),
+      result: s.result && {
+        width: s.result.width,
+        height: s.result.height,
+        colourWidth: s.result.colourWidth,
+        colourHeight: s.result.colourHeight,
+        colour: Array.from(s.result.colour),
+        tags: s.result.tags,
+        backend: s.result.backend,
+        milliseconds: s.result.milliseconds,
+      },
+      lineArt: s.lineArt && { width: s.lineArt.width, height: s.lineArt.height, data: Array.from(s.lineArt.data) },
+    };
+  });
+}
+
+/** Pixels of the output canvas: size, and how many distinct colours it holds. */
+function canvasSummary(page: Page) {
+  return page.evaluate(() => {
+    const canvas = document.getElementById('output-canvas') as HTMLCanvasElement;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set<number>();
+    for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    return { width: canvas.width, height: canvas.height, colours: colours.size };
+  });
+}
+
+describe('colourising in Chromium', () => {
+  it('colourises with two tags on wasm, equal to the Node colourisation of the same files within 1e-3', async () => {
+    const page = await open('?backend=wasm');
+    await page.setInputFiles('#lineart-input', files.lineArt);
+    await loadWeights(page, [files.generator, files.cit]);
+    expect(await page.textContent('#weights-info')).toBe(
+      'generator.safetensors + cit_extractor.safetensors: generator 64 px, width × 0.25, decoder blocks [1, 1, 1, 1], with CIT extractor',
+    );
+    // Two tags: one picked from the search results, one typed.
+    await page.fill('#tag-search', 'blue h');
+    await page.click('#tag-groups .chip[data-tag="blue_hair"]');
+    await page.fill('#tag-search', 'red eyes');
+    await page.press('#tag-search', 'Enter');
+
+    const run = await colourise(page);
+    expect(run.messages).toEqual([]);
+    expect(run.state).toBe('done');
+    expect(run.result!.tags).toEqual(TAGS);
+    expect(run.result!.backend).toBe('wasm');
+    expect(await page.textContent('#timing')).toMatch(/^\d+\.\d\d s on wasm$/);
+
+    const canvas = await canvasSummary(page);
+    expect([canvas.width, canvas.height]).toEqual([SIZE, SIZE]);
+    expect(canvas.colours).toBeGreaterThan(50); // not blank, not flat
+    expect(await page.isVisible('#download')).toBe(true);
+    await page.screenshot({ path: join(outputDir, 'colorize-wasm.png'), fullPage: true });
+
+    // The page decoded the PNG to the same grey values as Node.
+    const { data: greyBytes } = await sharp(files.lineArt).greyscale().raw().toBuffer({ resolveWithObject: true });
+    expect(run.lineArt!.data.length).toBe(SIZE * SIZE);
+    let decodeError = 0;
+    for (let i = 0; i < greyBytes.length; i++) {
+      decodeError = Math.max(decodeError, Math.abs(run.lineArt!.data[i]! - greyBytes[i]! / 255));
+    }
+    expect(decodeError).toBeLessThan(1e-6);
+
+    // Node (cpu backend), from the same files.
+    const colorizer = await loadColorizer([files.generator, files.cit]);
+    const node = await colorize({
+      lineArt: files.lineArt,
+      tags: TAGS,
+      generator: colorizer.generator,
+      citExtractor: colorizer.citExtractor,
+    });
+    expect(node.shape).toEqual([SIZE, SIZE, 3]);
+    expect([run.result!.colourHeight, run.result!.colourWidth]).toEqual([SIZE, SIZE]);
+    const expected = await node.data();
+    node.dispose();
+    colorizer.generator.dispose();
+    colorizer.citExtractor?.dispose();
+    let maxError = 0;
+    for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(run.result!.colour[i]! - expected[i]!));
+    expect(run.result!.colour.length).toBe(expected.length);
+    expect(maxError).toBeLessThan(1e-3);
+    // The tags reach the network: without them the same page (same backend, deterministic) gives
+    // other colours. An untrained generator reacts only weakly to tags, hence the small bound.
+    await page.click('#chosen-tags .chip[data-tag="blue_hair"]');
+    await page.click('#chosen-tags .chip[data-tag="red_eyes"]');
+    const untagged = await colourise(page);
+    expect(untagged.result!.tags).toEqual([]);
+    let tagEffect = 0;
+    for (let i = 0; i < expected.length; i++) {
+      tagEffect = Math.max(tagEffect, Math.abs(untagged.result!.colour[i]! - run.result!.colour[i]!));
+    }
+    expect(tagEffect).toBeGreaterThan(1e-5);
+    await page.close();
+  });
+
+  it('keeps a non-square line art at its own size (scaled to the model and back)', async () => {
+    const page = await open('?backend=wasm&tags=green_hair,blue_eyes');
+    await page.setInputFiles('#lineart-input', files.wideLineArt);
+    await loadWeights(page, [files.cit, files.generator]);
+    const run = await colourise(page);
+    expect(run.messages).toEqual([]);
+    expect(run.result!.tags).toEqual(['green_hair', 'blue_eyes']);
+    // 96 × 72 fits the 64 px model as 64 × 48 (centred on a white square), then goes back.
+    expect([run.result!.colourWidth, run.result!.colourHeight]).toEqual([64, 48]);
+    const canvas = await canvasSummary(page);
+    await page.screenshot({ path: join(outputDir, 'colorize-wide.png'), fullPage: true });
+    expect([canvas.width, canvas.height]).toEqual([96, 72]);
+    expect(canvas.colours).toBeGreaterThan(50);
+    await page.close();
+  });
+
+  it('lists every weight that does not fit, and needs the CIT extractor', async () => {
+    const page = await open('?backend=wasm');
+    await loadWeights(page, [files.broken, files.cit]);
+    expect(await page.textContent('#weights-info')).toBe('No weights loaded.');
+    const shown = await page.evaluate(() => window.tag2pixDemo.messages.map((m) => m.text));
+    expect(shown).toHaveLength(1);
+    const lines = shown[0]!.split('\n');
+    expect(lines[0]).toMatch(/^The weights in 'generator-broken.safetensors' do not fit the generator .*\(3 problems\):$/);
+    expect(lines.slice(1).sort()).toEqual(
+      [
+        expect.stringMatching(/^missing: colorFC\.1\.bias \[16\]$/),
+        expect.stringMatching(/^not used by the network: extra_head\.weight \[2\]$/),
+        expect.stringMatching(/^wrong shape: colorFC\.2\.weight is \[16, 3\], the network needs \[16, 16\]$/),
+      ].sort(),
+    );
+    // Each problem is an item of a list in the page.
+    expect(await page.$$eval('#messages .message.error li', (items) => items.length)).toBe(3);
+
+    await loadWeights(page, [files.generator]);
+    const again = await page.evaluate(() => window.tag2pixDemo.messages.map((m) => m.text));
+    expect(again.at(-1)).toMatch(/needs the CIT extractor's weights too/);
+    expect(await page.isDisabled('#colorize')).toBe(true);
+    await page.close();
+  });
+});
