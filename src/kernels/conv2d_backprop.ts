@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, dilateSpatial, padOrCrop, tapLayout, tapWindow } from './conv_util.js';
+import { convGeometry, dilateSpatial, padOrCrop, rotateFilter, tapLayout, tapWindow } from './conv_util.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -97,7 +97,7 @@ export function conv2dBackpropInputImpl(
       g.inHeight + kh - 1 - spreadHeight - before[0],
       g.inWidth + kw - 1 - spreadWidth - before[1],
     ];
-    const rotated = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const rotated = rotateFilter(filter);
     let dx: tf.Tensor4D;
     if (before.every((v) => v >= 0) && after.every((v) => v >= 0)) {
       dx = tf.conv2d(spread, rotated, 1, [

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, dilateSpatial, padOrCrop, tapLayout, tapWindow } from './conv_util.js';
+import { convGeometry, dilateSpatial, padOrCrop, rotateFilter, tapLayout, tapWindow } from './conv_util.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -30,7 +30,11 @@ export function depthwiseBackpropInputImpl(
       g.inWidth + spanWidth - 1 - spread.shape[2] - before[1],
     ];
     const framed = padOrCrop(spread, before, after, 1) as tf.Tensor4D;
-    const rotated = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
+    // [kh, kw, C, M] → rotated [kh, kw, M, C] → per (channel, multiplier) pair [kh, kw, C·M, 1].
+    const rotated = tf.reshape(
+      tf.transpose(rotateFilter(filter), [0, 1, 3, 2]),
+      [kh, kw, channels * multiplier, 1],
+    ) as tf.Tensor4D;
     const perPair = tf.depthwiseConv2d(framed, rotated, 1, 'valid', 'NHWC', [
       g.dilationHeight,
       g.dilationWidth,

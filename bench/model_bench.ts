@@ -1,0 +1,95 @@
+// One measurement in a fresh process (so peak RSS belongs to it): a backend, a model, a task.
+// Usage: tsx bench/model_bench.ts --backend wasm --model small --task train [--runs 5] [--warmup 1]
+// Prints one JSON line. bench/run.ts drives it.
+import * as tf from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../src/node/backend.js';
+import { MODELS, type ModelName } from './models.js';
+import { timeMedian } from './util.js';
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    model: { type: 'string', default: 'small' },
+    task: { type: 'string', default: 'colourise' },
+    runs: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const spec = MODELS[values.model as ModelName];
+if (!spec) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}`);
+const task = values.task!;
+if (task !== 'colourise' && task !== 'train') throw new Error('--task must be colourise or train');
+
+await initBackend(values.backend);
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } =
+  await import('../src/index.js');
+
+const s = spec.size;
+const batch = task === 'train' ? spec.trainBatch : spec.colouriseBatch;
+const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers });
+const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
+const lineArt = tf.randomUniform([batch, s, s, 1]) as tf.Tensor4D;
+const cvt = tf.cast(tf.less(tf.randomUniform([batch, 115]), 0.05), 'float32') as tf.Tensor2D;
+
+let step: () => Promise<void>;
+if (task === 'colourise') {
+  step = async () => {
+    const out = tf.tidy(() => {
+      const features = citExtractor.apply(lineArt, { training: false }) as tf.Tensor;
+      return generator.apply([lineArt, features, cvt], { training: false }) as tf.Tensor[];
+    });
+    await out[0]!.data();
+    tf.dispose(out);
+  };
+} else {
+  const discriminator = buildTag2PixDiscriminator({ inputSize: s });
+  const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
+  const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
+  const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
+  step = async () => {
+    await trainer.trainStep({ lineArt, colour, cit, cvt });
+  };
+}
+
+const warmup = Number(values.warmup);
+const runs = Number(values.runs);
+for (let i = 0; i < warmup; i++) await step();
+const before = tf.memory().numTensors;
+const all: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const start = performance.now();
+  await step();
+  all.push(performance.now() - start);
+}
+const leaked = tf.memory().numTensors - before;
+
+let profile: Array<{ kernel: string; ms: number; calls: number }> | undefined;
+if (values.profile) {
+  // Kernel times of one more step, summed by kernel name.
+  const info = await tf.profile(async () => {
+    await step();
+  });
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += ms;
+    entry.calls += 1;
+    byKernel.set(k.name, entry);
+  }
+  profile = [...byKernel].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
+}
+const sorted = [...all].sort((a, b) => a - b);
+console.log(JSON.stringify({
+  backend: values.backend,
+  model: values.model,
+  task,
+  batch,
+  medianMs: sorted[Math.floor(sorted.length / 2)],
+  runsMs: all,
+  peakRssMB: process.resourceUsage().maxRSS / 1024,
+  leakedTensors: leaked,
+  profile,
+}));

@@ -1,0 +1,129 @@
+// `npm run bench`: colourisation (CIT + G forward) and one training iteration of the published
+// 256 px model and a small one (64 px, decoder [2,2,2,2]), per backend, each measurement in a
+// fresh process (median of ≥ 5 after warm-up, peak RSS), and the same work in PyTorch when
+// /usr/bin/python3 has torch, with the ratios. Not a test: numbers go to docs/performance.md.
+//
+// Options: --backends wasm,cpu  --models small,256  --tasks colourise,train  --runs 5
+//          --torch-threads 1,2  --no-torch  --cpu-256-train (off by default: tens of minutes)
+//          --json <file> (also write the raw results)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { MODELS, type ModelName } from './models.js';
+import { fmtMs, loadNote } from './util.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.dirname(here);
+const { values } = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'wasm,cpu' },
+    models: { type: 'string', default: 'small,256' },
+    tasks: { type: 'string', default: 'colourise,train' },
+    runs: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    'torch-threads': { type: 'string', default: '1,2' },
+    'no-torch': { type: 'boolean', default: false },
+    'cpu-256-train': { type: 'boolean', default: false },
+    json: { type: 'string' },
+  },
+});
+const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const backends = list(values.backends);
+const models = list(values.models) as ModelName[];
+const tasks = list(values.tasks) as Array<'colourise' | 'train'>;
+for (const m of models) if (!(m in MODELS)) throw new Error(`Unknown model '${m}'; use ${Object.keys(MODELS).join(', ')}.`);
+
+interface Result {
+  who: string;
+  model: ModelName;
+  task: string;
+  batch?: number;
+  medianMs?: number;
+  runsMs?: number[];
+  peakRssMB?: number;
+  note?: string;
+}
+
+function runChild(cmd: string, args: string[]): Record<string, unknown> {
+  const out = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const line = out.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  if (out.status !== 0 || !line) {
+    const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' | ');
+    return { error: `exit ${out.status}: ${why}` };
+  }
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+const torchAvailable = (() => {
+  if (values['no-torch'] || !existsSync('/usr/bin/python3')) return false;
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+const results: Result[] = [];
+console.log(`# tag2pix benchmark — ${new Date().toISOString()}\n${loadNote()} at start; node ${process.version}`);
+for (const model of models) {
+  for (const task of tasks) {
+    const who: Array<{ name: string; run: () => Record<string, unknown> }> = [];
+    for (const backend of backends) {
+      if (backend === 'cpu' && model === '256' && task === 'train' && !values['cpu-256-train']) {
+        results.push({ who: backend, model, task, note: 'skipped (cpu: tens of minutes per iteration; --cpu-256-train)' });
+        continue;
+      }
+      who.push({
+        name: backend,
+        run: () => runChild(tsx, [path.join(here, 'model_bench.ts'), '--backend', backend, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!]),
+      });
+    }
+    if (torchAvailable) {
+      for (const threads of list(values['torch-threads'])) {
+        who.push({
+          name: `pytorch ${threads}t`,
+          run: () => runChild('/usr/bin/python3', [path.join(here, 'torch_tag2pix.py'), '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!, '--threads', threads]),
+        });
+      }
+    }
+    for (const w of who) {
+      process.stderr.write(`running ${model} ${task} on ${w.name}… `);
+      const r = w.run();
+      const spec = MODELS[model];
+      const res: Result = {
+        who: w.name, model, task,
+        batch: task === 'train' ? spec.trainBatch : spec.colouriseBatch,
+        medianMs: r['medianMs'] as number | undefined,
+        runsMs: r['runsMs'] as number[] | undefined,
+        peakRssMB: r['peakRssMB'] as number | undefined,
+        note: r['error'] as string | undefined,
+      };
+      if (r['leakedTensors']) res.note = `${r['leakedTensors']} tensors leaked over the runs`;
+      process.stderr.write(`${res.medianMs != null ? fmtMs(res.medianMs) : res.note}\n`);
+      results.push(res);
+    }
+  }
+}
+
+// The table: every row against PyTorch with the same thread count as our backends (1), and
+// against PyTorch's best on this machine.
+const torchRows = (model: string, task: string) => results.filter((r) => r.model === model && r.task === task && r.who.startsWith('pytorch') && r.medianMs != null);
+console.log(`\n${loadNote()} at end\n`);
+console.log('| model | task | batch | runtime | median | peak RSS | × PyTorch 1 thread (time / memory) | × PyTorch best (time) |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  const torch = torchRows(r.model, r.task);
+  const one = torch.find((t) => t.who === 'pytorch 1t');
+  const best = torch.reduce<Result | undefined>((a, b) => (a == null || b.medianMs! < a.medianMs! ? b : a), undefined);
+  const ratio = (a?: number, b?: number) => (a != null && b != null ? `${(a / b).toFixed(2)}×` : '–');
+  const isTorch = r.who.startsWith('pytorch');
+  console.log(
+    `| ${r.model === '256' ? '256 px [12,8,5,5]' : '64 px [2,2,2,2]'} | ${r.task === 'train' ? 'training iteration' : 'colourise'} | ${r.batch ?? ''} | ${r.who} | ${r.medianMs != null ? fmtMs(r.medianMs) : r.note ?? ''} | ${r.peakRssMB != null ? `${r.peakRssMB.toFixed(0)} MB` : ''} | ${isTorch ? '' : `${ratio(r.medianMs, one?.medianMs)} / ${ratio(r.peakRssMB, one?.peakRssMB)}`} | ${isTorch ? '' : ratio(r.medianMs, best?.medianMs)} |`,
+  );
+}
+if (!torchAvailable) console.log('\nPyTorch not measured (/usr/bin/python3 without torch, or --no-torch).');
+if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
