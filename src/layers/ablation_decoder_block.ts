@@ -258,6 +258,14 @@ export class AblationDecoderBlock extends TorchLayer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const list = Array.isArray(inputs) ? inputs : [inputs];
+    const expected = this.takesTag ? 2 : 1;
+    if (list.length !== expected) {
+      throw new Error(
+        this.takesTag
+          ? `AblationDecoderBlock '${this.block}' takes [features, tag], got ${list.length} input(s).`
+          : `AblationDecoderBlock '${this.block}' takes only the features (it ignores tags), got ${list.length} inputs.`,
+      );
+    }
     const x = list[0] as tf.Tensor4D;
     const tag = list[1] as tf.Tensor2D | undefined;
     const training = isTraining(kwargs);
