@@ -10,6 +10,7 @@ program
 
 // (command registrations go below, one line each)
 (await import('./commands/synth.js')).registerSynthCommand(program);
+(await import('./commands/demo.js')).registerDemoCommand(program);
 (await import('./commands/extract-lineart.js')).registerExtractLineArtCommand(program);
 (await import('./commands/colorize.js')).registerColorizeCommand(program);
 (await import('./commands/tags.js')).registerTagsCommand(program);

@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import type { DecoderBlockKind } from '../../models/generator.js';
+import { runDemo, type DemoOptions } from '../../node/demo.js';
+
+const BLOCKS: readonly DecoderBlockKind[] = ['secat', 'resnext', 'se-resnext', 'concat-front', 'concat-all', 'adain'];
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name} must be a positive number, got '${value}'`);
+    return n;
+  };
+}
+
+interface DemoCliOptions {
+  out: string;
+  size: number;
+  trainCount: number;
+  testCount: number;
+  batch: number;
+  epochs: number;
+  twoStepEpoch: number;
+  width: number;
+  decoderLayers: string;
+  decoderBlock: string;
+  lr: number;
+  classificationWeight: number;
+  palette: string;
+  seed: number;
+  quick?: boolean;
+}
+
+/** `tag2pix demo`: synthetic data → a reduced Tag2Pix trained here → demo-output/. */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('Train a small Tag2Pix on synthetic characters (about 10 minutes on 2 CPU cores) and write a grid, loss curves and tag accuracy')
+    .option('--out <dir>', 'output folder', 'demo-output')
+    .option('--size <px>', 'image size (multiple of 16)', integer('--size', 32), 64)
+    .option('--train-count <n>', 'training characters', integer('--train-count', 8), 1024)
+    .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), 128)
+    .option('--batch <n>', 'batch size', integer('--batch', 2), 8)
+    .option('--epochs <n>', 'epochs', integer('--epochs', 1), 4)
+    .option('--two-step-epoch <n>', 'first epoch (0-based) with the classification losses', integer('--two-step-epoch', 0), 1)
+    .option('--width <m>', 'width multiplier of G and D', positive('--width'), 0.25)
+    .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', '1,1,1,1')
+    .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, 'secat')
+    .option('--lr <rate>', 'Adam learning rate', positive('--lr'), 2e-4)
+    .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), 1)
+    .option('--palette <name>', 'demo (a few colours per family) or full (every colour tag)', 'demo')
+    .option('--seed <n>', 'seed', integer('--seed', 0), 1)
+    .option('--quick', 'a smoke run of about a minute (64 characters, 2 epochs)')
+    .action(async (opts: DemoCliOptions, cmd: Command) => {
+      const layers = opts.decoderLayers.split(',').map((v) => Number(v.trim()));
+      if (layers.length !== 4 || layers.some((n) => !Number.isInteger(n) || n < 1)) {
+        throw new Error(`--decoder-layers needs four positive integers like 1,1,1,1, got '${opts.decoderLayers}'`);
+      }
+      if (!BLOCKS.includes(opts.decoderBlock as DecoderBlockKind)) {
+        throw new Error(`--decoder-block must be one of ${BLOCKS.join(', ')}, got '${opts.decoderBlock}'`);
+      }
+      if (opts.palette !== 'demo' && opts.palette !== 'full') throw new Error(`--palette must be demo or full, got '${opts.palette}'`);
+      const options: DemoOptions = {
+        out: opts.out,
+        size: opts.size,
+        trainCount: opts.quick ? 64 : opts.trainCount,
+        testCount: opts.quick ? 16 : opts.testCount,
+        batchSize: opts.batch,
+        epochs: opts.quick ? 2 : opts.epochs,
+        twoStepEpoch: opts.quick ? 1 : opts.twoStepEpoch,
+        widthMultiplier: opts.width,
+        decoderLayers: layers as [number, number, number, number],
+        decoderBlock: opts.decoderBlock as DecoderBlockKind,
+        learningRate: opts.lr,
+        classificationWeight: opts.classificationWeight,
+        palette: opts.palette,
+        seed: opts.seed,
+        backend: (cmd.optsWithGlobals() as { backend?: string }).backend,
+      };
+      await runDemo(options);
+    });
+}

@@ -1,0 +1,387 @@
+// The one-command demo: synthetic characters → a reduced Tag2Pix trained on this machine →
+// demo-output/ with a Figure-8-style grid, loss curves and measured tag accuracy.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { renderSample, synthBatch, generateCharacter, type SynthSample } from '../data/synth/dataset.js';
+import type { CharacterSpec } from '../data/synth/character.js';
+import { FAMILY_TAGS, type TagFamily } from '../data/synth/palette.js';
+import { SynthRandom } from '../data/synth/random.js';
+import { formatTagAccuracy, tagAccuracy, type TagAccuracyReport } from '../eval/tag_accuracy.js';
+import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
+import { buildTag2PixDiscriminator } from '../models/discriminator.js';
+import { buildTag2PixGenerator, type DecoderBlockKind } from '../models/generator.js';
+import { countParameters } from '../models/parameters.js';
+import { Tag2PixTrainer, type Tag2PixBatch } from '../training/trainer.js';
+import { initBackend } from './backend.js';
+import { encodePng } from './image.js';
+import { renderSvgToPng } from './loss_curve.js';
+import { runTraining, type ProgressMode, type TrainingDataSource } from './train.js';
+
+/**
+ * The colours the demo trains on: a subset of each family, far apart, so a CPU run of a few
+ * minutes can learn them. `--palette full` uses every colour tag of {@link FAMILY_TAGS}.
+ */
+export const DEMO_PALETTE: Readonly<Record<TagFamily, readonly string[]>> = {
+  hair: ['blonde_hair', 'brown_hair', 'black_hair', 'blue_hair', 'purple_hair', 'pink_hair', 'green_hair', 'red_hair', 'white_hair', 'aqua_hair'],
+  eyes: ['blue_eyes', 'red_eyes', 'green_eyes', 'purple_eyes', 'yellow_eyes', 'brown_eyes'],
+  shirt: FAMILY_TAGS.shirt,
+  skirt: ['black_skirt', 'blue_skirt', 'red_skirt', 'green_skirt', 'white_skirt', 'pink_skirt'],
+  dress: FAMILY_TAGS.dress,
+  hat: FAMILY_TAGS.hat,
+  bow: ['red_bow', 'blue_bow', 'white_bow', 'yellow_bow', 'black_bow'],
+  background: ['white_background', 'blue_background', 'pink_background', 'yellow_background', 'black_background', 'green_background'],
+};
+
+/** Rows of the Figure-8 grid: tag combinations; the `unseen` ones never occur in training. */
+export const DEMO_GRID_ROWS: ReadonlyArray<{ colours: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
+  { colours: { hair: 'blonde_hair', eyes: 'blue_eyes', background: 'white_background', shirt: 'white_shirt', skirt: 'blue_skirt', dress: 'blue_dress' }, unseen: false },
+  { colours: { hair: 'black_hair', eyes: 'red_eyes', background: 'pink_background', shirt: 'black_shirt', skirt: 'red_skirt', dress: 'black_dress' }, unseen: false },
+  { colours: { hair: 'pink_hair', eyes: 'green_eyes', background: 'blue_background', shirt: 'pink_shirt', skirt: 'white_skirt', dress: 'pink_dress' }, unseen: false },
+  { colours: { hair: 'green_hair', eyes: 'yellow_eyes', background: 'pink_background', shirt: 'red_shirt', skirt: 'black_skirt', dress: 'red_dress' }, unseen: true },
+  { colours: { hair: 'blue_hair', eyes: 'red_eyes', background: 'yellow_background', shirt: 'white_shirt', skirt: 'green_skirt', dress: 'white_dress' }, unseen: true },
+  { colours: { hair: 'red_hair', eyes: 'purple_eyes', background: 'black_background', shirt: 'blue_shirt', skirt: 'pink_skirt', dress: 'purple_dress' }, unseen: true },
+];
+
+/** Hair/background and hair/eye pairs held out of training (those of the unseen grid rows). */
+export function heldOutPairs(): Array<[string, string]> {
+  return DEMO_GRID_ROWS.filter((r) => r.unseen).flatMap((r) => [
+    [r.colours.hair!, r.colours.background!],
+    [r.colours.hair!, r.colours.eyes!],
+  ]);
+}
+
+function isHeldOut(spec: CharacterSpec, pairs: ReadonlyArray<[string, string]>): boolean {
+  const tags = new Set(Object.values(spec.colours));
+  return pairs.some(([a, b]) => tags.has(a) && tags.has(b));
+}
+
+/** Options of {@link runDemo}; the defaults fit in about 10 minutes on 2 CPU cores. */
+export interface DemoOptions {
+  /** Output folder (default `demo-output`). */
+  out?: string;
+  /** Image size (default 64). */
+  size?: number;
+  /** Training characters (default 1024). */
+  trainCount?: number;
+  /** Held-out test characters for the accuracy report (default 128). */
+  testCount?: number;
+  batchSize?: number;
+  /** Epochs over the training set (default 4). */
+  epochs?: number;
+  /** First epoch with the classification losses: the two-step schedule (default 1). */
+  twoStepEpoch?: number;
+  /** CIT/CVT classification weight from `twoStepEpoch` on (default 1). */
+  classificationWeight?: number;
+  /** Channel width of G and D relative to the published model (default 0.25). */
+  widthMultiplier?: number;
+  /** Bottlenecks per decoder block (default [1, 1, 1, 1]; published [12, 8, 5, 5]). */
+  decoderLayers?: [number, number, number, number];
+  /** Decoder block kind (default `secat`). */
+  decoderBlock?: DecoderBlockKind;
+  /** Adam learning rate of G and D (default 2e-4, as published). */
+  learningRate?: number;
+  /** `demo` (default: a few far-apart colours per family) or `full` (every colour tag). */
+  palette?: 'demo' | 'full';
+  seed?: number;
+  /** Backend (default: the fastest available). */
+  backend?: string;
+  progress?: ProgressMode;
+  print?: (line: string) => void;
+  /** Skip the Figure-8 grid and per-epoch images (for tests). */
+  skipImages?: boolean;
+}
+
+/** What {@link runDemo} measured and wrote. */
+export interface DemoResult {
+  backend: string;
+  /** Held-out characters with seen tag combinations. */
+  test: TagAccuracyReport;
+  /** Held-out characters with tag combinations never seen in training. */
+  unseen: TagAccuracyReport;
+  /** The generator's L1 (colour output) at every training step. */
+  l1PerStep: number[];
+  /** First and last 10-step mean of the generator's L1 (colour output). */
+  l1Start: number;
+  l1End: number;
+  seconds: { data: number; training: number; evaluation: number; total: number };
+  steps: number;
+  parameters: { generator: number; discriminator: number };
+  files: Record<string, string>;
+}
+
+/**
+ * The CIT extractor is a classifier pretrained on Danbooru line art; the demo has none, so its
+ * features are replaced by two pooled statistics of the line art at S/8 (mean and minimum).
+ */
+export function lineArtFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() =>
+    tf.concat([tf.avgPool(lineArt, 8, 8, 'valid'), tf.neg(tf.maxPool(tf.neg(lineArt), 8, 8, 'valid'))], 3),
+  ) as tf.Tensor4D;
+}
+
+/** In-memory synthetic samples as a deterministic, resumable training source. */
+export function synthTrainingSource(samples: readonly SynthSample[], batchSize: number, seed: number): TrainingDataSource {
+  const batchesPerEpoch = Math.floor(samples.length / batchSize);
+  if (batchesPerEpoch < 1) throw new Error(`The demo needs at least one batch: ${samples.length} samples < batch size ${batchSize}.`);
+  return {
+    batchesPerEpoch,
+    async *batches(epoch: number, start: number): AsyncIterable<Tag2PixBatch> {
+      const order = Array.from({ length: samples.length }, (_, i) => i);
+      const rng = new SynthRandom(seed * 7919 + epoch);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      for (let b = start; b < batchesPerEpoch; b++) {
+        const batch = synthBatch(order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!));
+        yield { ...batch, citFeatures: lineArtFeatures(batch.lineArt) };
+      }
+    },
+  };
+}
+
+function colouriser(trainer: Tag2PixTrainer) {
+  return ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
+    const features = lineArtFeatures(lineArt);
+    const [colour, guide] = trainer.generate(lineArt, cvt, features);
+    tf.dispose([guide, features]);
+    return colour;
+  };
+}
+
+/** Runs the whole demo; see {@link DemoOptions}. */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const t0 = performance.now();
+  const print = options.print ?? ((line: string) => console.log(line));
+  const out = options.out ?? 'demo-output';
+  const size = options.size ?? 64;
+  const trainCount = options.trainCount ?? 1024;
+  const testCount = options.testCount ?? 128;
+  const batchSize = options.batchSize ?? 8;
+  const epochs = options.epochs ?? 4;
+  const twoStepEpoch = options.twoStepEpoch ?? 1;
+  const seed = options.seed ?? 1;
+  const widthMultiplier = options.widthMultiplier ?? 0.25;
+  const decoderLayers = options.decoderLayers ?? [1, 1, 1, 1];
+  const decoderBlock = options.decoderBlock ?? 'secat';
+  const learningRate = options.learningRate ?? 2e-4;
+  const classificationWeight = options.classificationWeight ?? 1;
+  const palette = options.palette === 'full' ? FAMILY_TAGS : DEMO_PALETTE;
+  const backend = await initBackend(options.backend);
+  print(`backend: ${backend.backend}${backend.skipped.length ? ` (skipped: ${backend.skipped.map((s) => s.backend).join(', ')})` : ''}`);
+  await fs.mkdir(out, { recursive: true });
+
+  // Data: training characters avoid the held-out tag pairs; the "unseen" test set uses only them.
+  const pairs = heldOutPairs();
+  const synth = { size, colourChoices: palette };
+  const train = Array.from({ length: trainCount }, (_, i) =>
+    generateCharacter(i, { ...synth, seed, reject: (s) => isHeldOut(s, pairs) }),
+  );
+  const test = Array.from({ length: testCount }, (_, i) =>
+    generateCharacter(i, { ...synth, seed: seed + 1000, reject: (s) => isHeldOut(s, pairs) }),
+  );
+  const unseen = Array.from({ length: testCount }, (_, i) =>
+    generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s, pairs) }),
+  );
+  const tData = performance.now();
+  print(`data: ${trainCount} training, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
+
+  // A reduced Tag2Pix.
+  const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, citChannels: 2 });
+  const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier });
+  const parameters = { generator: countParameters(generator), discriminator: countParameters(discriminator) };
+  print(
+    `model: G ${parameters.generator.toLocaleString('en')} parameters (${decoderBlock}, decoder ${JSON.stringify(decoderLayers)}, width ×${widthMultiplier}), ` +
+      `D ${parameters.discriminator.toLocaleString('en')}; two-step schedule: classification losses from epoch ${twoStepEpoch + 1} of ${epochs}`,
+  );
+  const adam = { learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+  const trainer = new Tag2PixTrainer({
+    generator,
+    discriminator,
+    generatorOptimizer: adam,
+    discriminatorOptimizer: adam,
+    scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch, citWeight: classificationWeight, cvtWeight: classificationWeight }),
+  });
+  const runDir = path.join(out, 'run');
+  await fs.rm(runDir, { recursive: true, force: true });
+  const gridSamples = synthBatch(test.slice(0, 4));
+  const sampleInputs = { lineArt: gridSamples.lineArt, colour: gridSamples.colour, cvt: gridSamples.cvt, citFeatures: lineArtFeatures(gridSamples.lineArt) };
+  let result;
+  try {
+    result = await runTraining({
+      trainer,
+      data: synthTrainingSource(train, batchSize, seed),
+      out: runDir,
+      epochs,
+      seed,
+      config: { demo: true, size, widthMultiplier, decoderLayers, decoderBlock, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
+      samples: sampleInputs,
+      progress: options.progress ?? 'auto',
+      print,
+      skipImages: options.skipImages,
+    });
+  } finally {
+    tf.dispose(Object.values(gridSamples));
+    sampleInputs.citFeatures.dispose();
+  }
+  const tTrain = performance.now();
+
+  const colourise = colouriser(trainer);
+  // Judged among the colours the demo trains on, so chance is 1 / (colours in the family).
+  const testReport = await tagAccuracy(colourise, test, { families: palette });
+  const unseenReport = await tagAccuracy(colourise, unseen, { families: palette });
+  const files: Record<string, string> = {
+    lossCurve: path.join(runDir, 'loss-curve.png'),
+    log: path.join(runDir, 'log.jsonl'),
+    checkpoint: result.checkpoint,
+  };
+  if (!options.skipImages) {
+    files['grid'] = path.join(out, 'figure8-grid.png');
+    await fs.writeFile(files['grid'], await figure8Grid(trainer, test, size));
+    await fs.copyFile(files.lossCurve!, path.join(out, 'loss-curve.png'));
+    files.lossCurve = path.join(out, 'loss-curve.png');
+  }
+  const tEval = performance.now();
+  trainer.dispose();
+  const l1 = result.steps.map((s) => s.generator.l1Colour ?? NaN);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const demo: DemoResult = {
+    backend: backend.backend,
+    test: testReport,
+    unseen: unseenReport,
+    l1PerStep: l1,
+    l1Start: mean(l1.slice(0, 10)),
+    l1End: mean(l1.slice(-10)),
+    seconds: {
+      data: (tData - t0) / 1000,
+      training: (tTrain - tData) / 1000,
+      evaluation: (tEval - tTrain) / 1000,
+      total: (tEval - t0) / 1000,
+    },
+    steps: result.steps.length,
+    parameters,
+    files,
+  };
+  files['report'] = path.join(out, 'report.md');
+  files['json'] = path.join(out, 'report.json');
+  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, learningRate }));
+  await fs.writeFile(
+    files['json'],
+    JSON.stringify({ ...demo, l1PerStep: undefined, test: { ...testReport, judgements: undefined }, unseen: { ...unseenReport, judgements: undefined } }, null, 2) + '\n',
+  );
+  generator.dispose();
+  discriminator.dispose();
+  print('');
+  print('Tag accuracy on held-out characters (is the mean colour of each region nearest to the requested tag colour?):');
+  print(formatTagAccuracy(testReport));
+  print('');
+  print('Tag combinations never seen in training:');
+  print(formatTagAccuracy(unseenReport));
+  print('');
+  print(`L1 (colour output) ${demo.l1Start.toFixed(3)} → ${demo.l1End.toFixed(3)} over ${demo.steps} steps; ${demo.seconds.total.toFixed(0)} s in all (training ${demo.seconds.training.toFixed(0)} s) on ${demo.backend}.`);
+  print(`Wrote ${Object.values(files).join(', ')}`);
+  return demo;
+}
+
+function pct(x: number): string {
+  return Number.isNaN(x) ? '–' : `${(x * 100).toFixed(1)}%`;
+}
+
+function demoReport(d: DemoResult, options: DemoOptions, cfg: Record<string, unknown>): string {
+  const families = [...new Set([...Object.keys(d.test.perFamily), ...Object.keys(d.unseen.perFamily)])];
+  const rows = families.map((f) => {
+    const a = d.test.perFamily[f];
+    const b = d.unseen.perFamily[f];
+    return `| ${f} | ${a ? `${pct(a.accuracy)} (${a.correct}/${a.total})` : '–'} | ${b ? `${pct(b.accuracy)} (${b.correct}/${b.total})` : '–'} | ${pct((a ?? b)!.chance)} |`;
+  });
+  return [
+    '# Tag2Pix demo report',
+    '',
+    `Backend ${d.backend}; ${d.steps} training steps in ${d.seconds.training.toFixed(0)} s; whole run ${d.seconds.total.toFixed(0)} s.`,
+    `Generator ${d.parameters.generator.toLocaleString('en')} parameters, discriminator ${d.parameters.discriminator.toLocaleString('en')}.`,
+    '',
+    `Configuration: \`${JSON.stringify({ ...cfg, palette: options.palette ?? 'demo' })}\``,
+    '',
+    'Tag accuracy: for each region whose colour a tag sets, whether the mean colour of the generated pixels is nearer (CIELAB) to the requested colour than to every other colour of the family the demo trains on.',
+    '',
+    '| family | held-out characters | unseen tag combinations | chance |',
+    '|---|---|---|---|',
+    ...rows,
+    `| **overall** | **${pct(d.test.overall)}** | **${pct(d.unseen.overall)}** | |`,
+    '',
+    `L1 to ground truth (range [-1, 1]): ${d.test.l1.toFixed(4)} (held-out), ${d.unseen.l1.toFixed(4)} (unseen combinations).`,
+    `Training L1 of the colour output: ${d.l1Start.toFixed(4)} (first 10 steps) → ${d.l1End.toFixed(4)} (last 10 steps).`,
+    '',
+    'Files: `figure8-grid.png` (one line art per column pair, each row a tag combination; rows marked unseen never occur in training), `loss-curve.png`, `run/log.jsonl`, `run/samples/`, `run/checkpoint.safetensors`.',
+    '',
+  ].join('\n');
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+}
+
+/**
+ * The Figure-8-style grid: for three held-out line arts, each row recolours the same line art
+ * with another tag combination (ground truth beside the generated image).
+ */
+async function figure8Grid(trainer: Tag2PixTrainer, test: readonly SynthSample[], size: number): Promise<Buffer> {
+  // Three line arts with different hair styles (as varied as the test set allows).
+  const arts: SynthSample[] = [];
+  for (const s of test) if (arts.length < 3 && !arts.some((a) => a.spec.hairStyle === s.spec.hairStyle)) arts.push(s);
+  for (const s of test) if (arts.length < 3 && !arts.includes(s)) arts.push(s);
+  const scale = size < 128 ? 2 : 1;
+  const cell = size * scale;
+  const labelW = 250;
+  const pad = 6;
+  const headerH = cell + 24;
+  const rowH = cell + pad;
+  const width = labelW + arts.length * (2 * cell + 3 * pad);
+  const height = headerH + DEMO_GRID_ROWS.length * rowH + 30;
+  const png = async (raster: SynthSample['colour'] | SynthSample['lineArt'] | tf.Tensor3D): Promise<string> => {
+    const buffer = raster instanceof tf.Tensor ? await encodePng(raster, { range: [-1, 1] }) : await encodePng(raster);
+    return `data:image/png;base64,${buffer.toString('base64')}`;
+  };
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
+  const image = (href: string, x: number, y: number): string =>
+    `<image x="${x}" y="${y}" width="${cell}" height="${cell}" preserveAspectRatio="none" style="image-rendering:pixelated" xlink:href="${href}"/>`;
+  for (let a = 0; a < arts.length; a++) {
+    const x = labelW + a * (2 * cell + 3 * pad);
+    parts.push(image(await png(arts[a]!.lineArt), x + cell / 2 + pad, 0));
+    parts.push(`<text x="${x + pad}" y="${headerH - 6}">truth</text><text x="${x + cell + 2 * pad}" y="${headerH - 6}">Tag2Pix</text>`);
+  }
+  for (let r = 0; r < DEMO_GRID_ROWS.length; r++) {
+    const row = DEMO_GRID_ROWS[r]!;
+    const y = headerH + r * rowH;
+    const label = [row.colours.hair, row.colours.eyes, row.colours.background].join(' ');
+    parts.push(`<text x="4" y="${y + cell / 2 - 4}">${escapeXml(label)}</text>`);
+    parts.push(`<text x="4" y="${y + cell / 2 + 12}" fill="${row.unseen ? '#b00' : '#555'}">${row.unseen ? 'unseen combination' : 'shirt/skirt/dress vary'}</text>`);
+    const rendered = arts.map((art) => {
+      const colours: Partial<Record<TagFamily, string>> = { ...art.spec.colours };
+      for (const family of Object.keys(colours) as TagFamily[]) {
+        const wanted = row.colours[family];
+        if (wanted) colours[family] = wanted;
+      }
+      return renderSample({ ...art.spec, colours }, size);
+    });
+    const batch = synthBatch(rendered);
+    const features = lineArtFeatures(batch.lineArt);
+    const [colour, guide] = trainer.generate(batch.lineArt, batch.cvt, features);
+    for (let a = 0; a < arts.length; a++) {
+      const x = labelW + a * (2 * cell + 3 * pad);
+      const generated = tf.tidy(() => tf.squeeze(tf.slice(colour, a, 1), [0])) as tf.Tensor3D;
+      parts.push(image(await png(rendered[a]!.colour), x + pad, y));
+      parts.push(image(await png(generated), x + cell + 2 * pad, y));
+      generated.dispose();
+    }
+    tf.dispose([colour, guide, features, ...Object.values(batch)]);
+  }
+  parts.push(`<text x="4" y="${height - 10}" fill="#555">Each row asks for the tags on the left (other families keep the character's own colours); red rows never occur in training.</text>`);
+  parts.push('</svg>');
+  return renderSvgToPng(parts.join('\n'));
+}
