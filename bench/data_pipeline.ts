@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     );
 
     // 3. Under a (simulated, synchronous) training step.
-    for (const [stepMs, prefetch] of [[250, 2], [1000, 2], [1000, 0]] as const) {
+    for (const [stepMs, prefetch] of [[250, 2], [1000, 2], [1000, 0], [1000, 6]] as const) {
       const r = await epoch(stepMs, prefetch);
       results[`wait_ms_step${stepMs}_prefetch${prefetch}`] = { mean: +r.meanWait.toFixed(1), max: +r.maxWait.toFixed(1), first: +r.firstWait.toFixed(1) };
       console.log(
