@@ -254,6 +254,27 @@ describe('DataLoader', () => {
     expect(() => other.epoch(3, { from: { ...cursor, seed: 6 } })).toThrow(/cursor is for epoch 2/);
   });
 
+  it('resume() continues from a cursor into the following epochs, keeping the cursor\'s brightness stage', async () => {
+    const opts = { imageSize: 8, batchSize: 4, seed: 2, augment: { geometric: false } as const };
+    const a = createDataLoader(ds, opts);
+    a.brightnessStage = true;
+    const e1 = await collect(a, 1);
+    const e2 = await collect(a, 2);
+    expect(a.cursor()).toMatchObject({ epoch: 2, position: 10, brightnessStage: true });
+    const cursor = JSON.parse(e1[0]!.cursor);
+    const b = createDataLoader(ds, opts); // stage off here: the cursor's value wins for epoch 1
+    const got: string[] = [];
+    const it = b.resume(cursor);
+    for (let i = 0; i < e1.length - 1 + e2.length; i++) {
+      if (i === e1.length - 1) b.brightnessStage = true; // read when epoch 2 starts
+      const r = await it.next();
+      got.push(r.value!.ids.join() + Array.from(r.value!.lineArt.dataSync()).join());
+      r.value!.dispose();
+    }
+    await it.return(undefined);
+    expect(got).toEqual([...e1.slice(1), ...e2].map((x) => x.ids.join() + x.line.join()));
+  });
+
   it('switches the brightness stage at run time, from the next epoch on', async () => {
     // Flat mid-grey line art, no geometry: only the jitter changes it.
     const reader = async () => ({
