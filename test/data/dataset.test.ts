@@ -78,6 +78,8 @@ describe('reference layout', () => {
       [107, ...good()], // no colour image
     ];
     fs.writeFileSync(path.join(dir, 'tags.txt'), lines.map((l) => l.join(' ')).join('\n') + '\n');
+    // Test split: colour in benchmark/, line art in keras_test/.
+    await writePair(path.join(dir, 'benchmark'), [path.join(dir, 'keras_test')], '104', 4);
   });
 
   it('indexes samples, styles and drops, with the reference filter', async () => {
@@ -98,6 +100,15 @@ describe('reference layout', () => {
     const unfiltered = await openDataset(dir, { filter: false });
     expect(unfiltered.samples.length).toBe(6);
     expect(unfiltered.report.filter).toBeUndefined();
+  });
+
+  it('reads the test split unfiltered from benchmark/ and keras_test/', async () => {
+    const ds = await openDataset(dir, { split: 'test' });
+    expect(ds.samples.map((s) => s.id)).toEqual(['104']);
+    expect(ds.samples[0]!.colour).toBe(path.join(dir, 'benchmark', '104.png'));
+    expect(ds.samples[0]!.lineArts).toEqual([path.join(dir, 'keras_test', '104.png')]);
+    expect(ds.report).toMatchObject({ entries: 8, kept: 1, missingColour: 7, styles: { keras_test: 1 } });
+    expect(ds.report.filter).toBeUndefined();
   });
 
   it('an empty dataset is an error that says why', async () => {
