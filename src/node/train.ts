@@ -10,18 +10,27 @@ import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { writePng } from './image.js';
 import { lossCurveSvg, renderSvgToPng, type CurvePanel } from './loss_curve.js';
 
+/** A batch with the data source's resume point right after it. */
+export interface TrainingBatch<C = unknown> extends Tag2PixBatch {
+  /** Where to resume to continue right after this batch (stored in checkpoints). */
+  cursor: C;
+  /** Frees the batch's tensors (default: the loop disposes the tensor fields). */
+  dispose?(): void;
+}
+
 /**
- * Where the batches come from. `batches(epoch, start, …)` must give the same batches for the
- * same arguments every time (a function of the source's seed, the epoch and the brightness
- * stage): that is what makes a resumed run continue bit for bit.
+ * Where the batches come from; `DataLoader` from `tag2pix` (`createDataLoader` in
+ * `tag2pix/node`) is one. `epoch(e)` and `epoch(e, {from: cursor})` must give the same batches
+ * for the same arguments every time (a function of the source's seed, the epoch and the
+ * brightness stage): that is what makes a resumed run continue bit for bit.
  */
-export interface TrainingDataSource {
-  /** Batches in one epoch. */
+export interface TrainingDataSource<C = unknown> {
+  /** Batches in a full epoch (for progress display). */
   readonly batchesPerEpoch: number;
-  /** The batches of `epoch` from batch `start` on. The loop disposes each batch after its step. */
-  batches(epoch: number, start: number, options: { brightnessStage: boolean }): AsyncIterable<Tag2PixBatch>;
-  /** The source's position as JSON, stored in checkpoints (default `{epoch, step}`). */
-  cursor?(epoch: number, step: number): unknown;
+  /** Set by the loop before each epoch from the scheduler's `brightnessStage`. */
+  brightnessStage: boolean;
+  /** The batches of `epoch`, from its start or from a batch's `cursor`. */
+  epoch(epoch: number, options?: { from?: C }): AsyncIterable<TrainingBatch<C>>;
 }
 
 /** How progress is shown: a bar on a TTY, plain lines otherwise, or nothing. */
@@ -41,6 +50,11 @@ export interface RunTrainingOptions {
   config: Record<string, unknown>;
   /** Also checkpoint every this many steps (0 = only at the end of each epoch; default 0). */
   checkpointEvery?: number;
+  /**
+   * Where the data source resumes when the trainer's scheduler is in the middle of an epoch:
+   * the checkpoint's `dataCursor` (`readCheckpoint(…).state.dataCursor`).
+   */
+  resumeCursor?: unknown;
   /** Samples of the sample grid (default: up to 4 of the first batch of epoch 0). */
   samples?: Pick<Tag2PixBatch, 'lineArt' | 'colour' | 'cvt' | 'citFeatures'>;
   /** Progress display (default `auto`). */
@@ -107,8 +121,11 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
   if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) {
     throw new Error(`runTraining: checkpointEvery must be an integer >= 0, got ${checkpointEvery}.`);
   }
-  if (!Number.isInteger(data.batchesPerEpoch) || data.batchesPerEpoch < 1) {
-    throw new Error(`runTraining: the data source has ${data.batchesPerEpoch} batches per epoch; it needs at least one full batch.`);
+  if (trainer.scheduler.step > 0 && (o.resumeCursor === undefined || o.resumeCursor === null)) {
+    throw new Error(
+      `runTraining: the trainer is at step ${trainer.scheduler.step} of epoch ${trainer.scheduler.epoch + 1}; pass ` +
+        `resumeCursor (the checkpoint's state.dataCursor) so that the data continues there.`,
+    );
   }
   const files = {
     checkpoint: path.join(o.out, RUN_FILES.checkpoint),
@@ -123,13 +140,10 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
   const mode = resolveMode(o.progress ?? 'auto');
   const lineEvery = o.lineEvery ?? 10;
   const steps: StepLogRecord[] = [];
-  const cursor = (epoch: number, step: number) => (data.cursor ? data.cursor(epoch, step) : { epoch, step });
+  // The data position: the cursor after the last batch taken, or null at an epoch boundary.
+  let dataCursor: unknown = scheduler.step > 0 ? o.resumeCursor : null;
   const checkpoint = () =>
-    saveCheckpoint(files.checkpoint, trainer, {
-      seed: o.seed,
-      dataCursor: cursor(scheduler.epoch, scheduler.step),
-      config: o.config,
-    });
+    saveCheckpoint(files.checkpoint, trainer, { seed: o.seed, dataCursor, config: o.config });
   const samples = o.skipImages ? undefined : (o.samples ? cloneSamples(o.samples) : await firstSamples(data));
 
   try {
@@ -141,33 +155,31 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
       else print(`epoch ${epoch + 1}/${o.epochs}: resuming at step ${startStep + 1}/${data.batchesPerEpoch}`);
       const bar = mode === 'bar' ? startBar(epoch, o.epochs, data.batchesPerEpoch, startStep) : undefined;
       let aborted = false;
+      data.brightnessStage = weights.brightnessStage;
+      const from = startStep > 0 ? dataCursor : undefined;
       try {
-        for await (const batch of data.batches(epoch, startStep, { brightnessStage: weights.brightnessStage })) {
-          if (scheduler.step >= data.batchesPerEpoch) {
-            tf.dispose(Object.values(batch));
-            break;
-          }
+        for await (const batch of data.epoch(epoch, from === undefined || from === null ? {} : { from })) {
           const t0 = performance.now();
           let result: Tag2PixStepResult;
           try {
             result = await trainer.trainStep(batch);
           } finally {
-            tf.dispose(Object.values(batch) as tf.Tensor[]);
+            disposeBatch(batch);
           }
+          dataCursor = batch.cursor;
           const seconds = (performance.now() - t0) / 1000;
           const record = toRecord(result, scheduler.globalStep - 1, seconds, batch.lineArt.shape[0]);
           steps.push(record);
           await fs.appendFile(files.log, JSON.stringify(record) + '\n');
-          if (bar) bar.update(result.step + 1, barPayload(record));
+          if (bar) bar.update(Math.min(result.step + 1, data.batchesPerEpoch), barPayload(record));
           else if (mode === 'lines' && ((result.step + 1) % lineEvery === 0 || result.step + 1 === data.batchesPerEpoch)) {
             print(progressLine(record, o.epochs, data.batchesPerEpoch));
           }
-          const lastOfEpoch = scheduler.step >= data.batchesPerEpoch;
-          if (!lastOfEpoch && checkpointEvery > 0 && scheduler.globalStep % checkpointEvery === 0) await checkpoint();
           if (o.signal?.aborted) {
             aborted = true;
             break;
           }
+          if (checkpointEvery > 0 && scheduler.globalStep % checkpointEvery === 0) await checkpoint();
         }
       } finally {
         bar?.stop();
@@ -177,12 +189,11 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
         print(`stopped at epoch ${scheduler.epoch + 1} step ${scheduler.step}; checkpoint ${files.checkpoint} (resume with --resume)`);
         return { epochsCompleted: scheduler.epoch, globalStep: scheduler.globalStep, reason: 'aborted', steps, checkpoint: files.checkpoint };
       }
-      if (scheduler.step < data.batchesPerEpoch) {
-        throw new Error(
-          `The data source gave ${scheduler.step} batches in epoch ${epoch + 1}, but says it has ${data.batchesPerEpoch} per epoch.`,
-        );
+      if (scheduler.step === 0) {
+        throw new Error(`The data source gave no batch in epoch ${epoch + 1}; check the dataset.`);
       }
       trainer.endEpoch();
+      dataCursor = null;
       await checkpoint();
       if (!o.skipImages) {
         await writeEpochImages(trainer, samples!, files, epoch, data.batchesPerEpoch);
@@ -295,13 +306,18 @@ function cloneSamples(s: Samples, max = 4): Samples {
 }
 
 async function firstSamples(data: TrainingDataSource): Promise<Samples> {
-  const iterator = data.batches(0, 0, { brightnessStage: false })[Symbol.asyncIterator]();
+  const iterator = data.epoch(0)[Symbol.asyncIterator]();
   const first = await iterator.next();
-  await iterator.return?.();
+  await iterator.return?.(undefined);
   if (first.done) throw new Error('The data source gave no batch for the sample grid.');
   const samples = cloneSamples(first.value);
-  tf.dispose(Object.values(first.value) as tf.Tensor[]);
+  disposeBatch(first.value);
   return samples;
+}
+
+function disposeBatch(batch: TrainingBatch): void {
+  if (typeof batch.dispose === 'function') batch.dispose();
+  else tf.dispose([batch.lineArt, batch.colour, batch.cit, batch.cvt, ...(batch.citFeatures ? [batch.citFeatures] : [])]);
 }
 
 async function writeEpochImages(

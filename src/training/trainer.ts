@@ -10,7 +10,7 @@ import {
   discriminatorLoss,
   generatorLoss,
   type DiscriminatorLossTerms,
-  type DiscriminatorOutputs,
+  type DiscriminatorHeads,
   type GeneratorLossTerms,
 } from '../losses/tag2pix_losses.js';
 import { TorchAdam, type NamedParameter, type TorchAdamOptions } from './adam.js';
@@ -250,9 +250,6 @@ export class Tag2PixTrainer {
     expectRank('cit', 2);
     expectRank('cvt', 2);
     if (batch.citFeatures) expectRank('citFeatures', 4);
-    if (problems.length === 0 && n !== undefined && n < 2) {
-      problems.push('the batch has 1 sample; BatchNorm in training mode needs at least 2');
-    }
     if (problems.length > 0) {
       throw new Error(`Tag2PixTrainer.trainStep: bad batch: ${problems.join('; ')}.`);
     }
@@ -279,7 +276,7 @@ export class Tag2PixTrainer {
     const features = batch.citFeatures ?? this.extractFeatures(batch.lineArt);
     const G = this.generator;
     const D = this.discriminator;
-    const runD = (image: tf.Tensor): DiscriminatorOutputs => {
+    const runD = (image: tf.Tensor): DiscriminatorHeads => {
       const [adversarial, cit, cvt] = D.apply(image, { training: true }) as tf.Tensor[];
       return { adversarial, cit, cvt };
     };

@@ -6,8 +6,8 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChangingLossScheduler } from '../../src/losses/index.js';
 import { readCheckpoint, restoreTrainer } from '../../src/node/checkpoint.js';
-import { RUN_FILES, readStepLog, runTraining, type TrainingDataSource } from '../../src/node/train.js';
-import { NonFiniteLossError, Tag2PixTrainer, namedWeights, type Tag2PixBatch } from '../../src/training/index.js';
+import { RUN_FILES, readStepLog, runTraining, type TrainingBatch, type TrainingDataSource } from '../../src/node/train.js';
+import { NonFiniteLossError, Tag2PixTrainer, namedWeights } from '../../src/training/index.js';
 import { rng } from '../helpers/gradcheck.js';
 import { TINY, tinyDiscriminator, tinyGenerator } from './tiny_models.js';
 
@@ -52,16 +52,19 @@ function syntheticData(seed: number, poison?: { epoch: number; batch: number }):
   };
   return {
     batchesPerEpoch: n / batchSize,
-    async *batches(epoch, start) {
+    brightnessStage: false,
+    async *epoch(epoch, options = {}) {
       const o = order(epoch);
+      const start = (options.from as { next: number } | undefined)?.next ?? 0;
       for (let b = start; b < n / batchSize; b++) {
         const idx = o.slice(b * batchSize, (b + 1) * batchSize);
-        const batch: Tag2PixBatch = {
+        const batch: TrainingBatch = {
           lineArt: stack(idx, (s) => s.lineArt, [size, size, 1]) as tf.Tensor4D,
           colour: stack(idx, (s) => s.colour, [size, size, 3]) as tf.Tensor4D,
           citFeatures: stack(idx, (s) => s.feat, [size / 8, size / 8, features]) as tf.Tensor4D,
           cit: stack(idx, (s) => s.cit, [cit]) as tf.Tensor2D,
           cvt: stack(idx, (s) => s.cvt, [cvt]) as tf.Tensor2D,
+          cursor: { epoch, next: b + 1 },
         };
         if (poison && poison.epoch === epoch && poison.batch === b) {
           batch.colour.dispose();
@@ -141,10 +144,12 @@ describe('runTraining: checkpoints and --resume', () => {
     // Simulate a kill: the run stops taking steps after global step 5 without a final checkpoint.
     const killing: TrainingDataSource = {
       batchesPerEpoch: data.batchesPerEpoch,
-      async *batches(epoch, start, o) {
-        for await (const b of data.batches(epoch, start, o)) {
-          if (epoch * 3 + start >= 5) throw new Error('killed');
-          start++;
+      brightnessStage: false,
+      async *epoch(epoch, options = {}) {
+        let next = (options.from as { next: number } | undefined)?.next ?? 0;
+        for await (const b of data.epoch(epoch, options)) {
+          if (epoch * 3 + next >= 5) throw new Error('killed');
+          next++;
           yield b;
         }
       },
@@ -155,7 +160,9 @@ describe('runTraining: checkpoints and --resume', () => {
     const { trainer, state } = await resumedTrainer(out);
     // Steps 0-4 ran; the last checkpoint was after global step 4 (epoch 2, step 1).
     expect([state.epoch, state.step, state.globalStep]).toEqual([1, 1, 4]);
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out });
+    expect(state.dataCursor).toEqual({ epoch: 1, next: 1 });
+    await expect(runTraining({ ...common, trainer, data: syntheticData(11), out })).rejects.toThrow(/pass resumeCursor/);
+    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out, resumeCursor: state.dataCursor });
     expect(losses(second)).toEqual(straight.losses.slice(4));
     expect(weightsOf(trainer)).toEqual(straight.weights);
     // The log holds each step once, the redone step 4 included.
@@ -206,6 +213,6 @@ describe('runTraining: guard rails and outputs', () => {
     const r = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, signal: controller.signal });
     expect(r.reason).toBe('aborted');
     const { state } = await resumedTrainer(out);
-    expect([state.epoch, state.step]).toEqual([0, 1]);
+    expect([state.epoch, state.step, state.dataCursor]).toEqual([0, 1, { epoch: 0, next: 1 }]);
   });
 });
