@@ -7,8 +7,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTorchStateDict, writeSafetensors } from '../../src/io/index.js';
-import { buildCITExtractor, buildTag2PixGenerator } from '../../src/models/index.js';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, colorizeTensor } from '../../src/models/index.js';
+import { saveCheckpoint } from '../../src/node/checkpoint.js';
+import { lineArtFeatures } from '../../src/node/demo.js';
 import { colorize, loadColorizer } from '../../src/node/index.js';
+import { Tag2PixTrainer } from '../../src/training/index.js';
 import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
 
 const SIZE = 64;
@@ -18,6 +22,7 @@ const files = {
   generator: join(dir, 'generator.safetensors'),
   cit: join(dir, 'cit_extractor.safetensors'),
   broken: join(dir, 'generator-broken.safetensors'),
+  demoCheckpoint: join(dir, 'checkpoint.safetensors'),
   lineArt: join(dir, 'lineart-64.png'),
   wideLineArt: join(dir, 'lineart-96x72.png'),
 };
@@ -68,6 +73,25 @@ async function makeWeights(): Promise<void> {
   cit.dispose();
 }
 
+/**
+ * A training checkpoint as `npm run demo` writes it (the real writer): a narrow generator whose
+ * CIT features are the demo's pooled line-art statistics (2 channels). Returns its generator.
+ */
+async function makeDemoCheckpoint(): Promise<LayersModel> {
+  const generator = buildTag2PixGenerator({ inputSize: SIZE, widthMultiplier: 0.25, decoderLayers: [1, 1, 1, 1], citChannels: 2 });
+  const discriminator = buildTag2PixDiscriminator({ inputSize: SIZE, widthMultiplier: 0.25 });
+  for (const key of ['cvt_encoder/Linear.weight', 'deconv5.2/weight']) {
+    const w = generator.weights.find((v) => v.originalName === key)!;
+    w.write(tf.tidy(() => tf.mul(w.read(), 8)));
+  }
+  const trainer = new Tag2PixTrainer({ generator, discriminator });
+  await saveCheckpoint(files.demoCheckpoint, trainer, { seed: 1, dataCursor: null, config: { demo: true, size: SIZE } });
+  discriminator.dispose();
+  return generator;
+}
+
+let demoGenerator: LayersModel;
+
 beforeAll(async () => {
   await mkdir(dir, { recursive: true });
   await Promise.all([
@@ -75,11 +99,13 @@ beforeAll(async () => {
     drawLineArt(files.wideLineArt, 96, 72),
     makeWeights(),
   ]);
+  demoGenerator = await makeDemoCheckpoint();
   server = await servePage(await buildPage('dist-colorize'));
   browser = await launchChromium();
 });
 
 afterAll(async () => {
+  demoGenerator?.dispose();
   await browser?.close();
   await server?.close();
 });
@@ -219,6 +245,35 @@ describe('colourising in Chromium', () => {
     await page.screenshot({ path: join(outputDir, 'colorize-wide.png'), fullPage: true });
     expect([canvas.width, canvas.height]).toEqual([96, 72]);
     expect(canvas.colours).toBeGreaterThan(50);
+    await page.close();
+  });
+
+  it("colourises with the demo trainer's checkpoint, equal to Node's within 1e-3", async () => {
+    const page = await open('?backend=wasm&tags=pink_hair,green_eyes');
+    await page.setInputFiles('#lineart-input', files.lineArt);
+    await loadWeights(page, [files.demoCheckpoint]);
+    expect(await page.textContent('#weights-info')).toBe(
+      "checkpoint.safetensors (training checkpoint): generator 64 px, width × 0.25, decoder blocks [1, 1, 1, 1], with the demo's line-art statistics as CIT features",
+    );
+    const run = await colourise(page);
+    expect(run.messages).toEqual([]);
+    expect(run.result!.tags).toEqual(['pink_hair', 'green_eyes']);
+    // Node: the same generator, with the demo's own feature function.
+    const { data } = await sharp(files.lineArt).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const lineArt = tf.tidy(() => tf.div(tf.tensor3d(new Uint8Array(data), [SIZE, SIZE, 1], 'int32'), 255));
+    const demoFeatures = { predict: (x: tf.Tensor) => lineArtFeatures(x as tf.Tensor4D) } as unknown as LayersModel;
+    const node = colorizeTensor({
+      lineArt,
+      tags: ['pink_hair', 'green_eyes'],
+      generator: demoGenerator,
+      citExtractor: demoFeatures,
+    });
+    const expected = await node.data();
+    tf.dispose([lineArt, node]);
+    expect(run.result!.colour.length).toBe(expected.length);
+    let maxError = 0;
+    for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(run.result!.colour[i]! - expected[i]!));
+    expect(maxError).toBeLessThan(1e-3);
     await page.close();
   });
 

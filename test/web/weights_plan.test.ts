@@ -1,9 +1,13 @@
 // The demo page's weight-file triage: which file holds which network, the generator settings
 // read off its shapes, and the errors a user sees for a wrong file.
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { writeSafetensors } from '../../src/io/index.js';
+import { buildTag2PixGenerator } from '../../src/models/index.js';
 import { describePlan, planWeights, type WeightFile } from '../../examples/web/src/weights.js';
+
+// The page imports 'tag2pix' (mapped to the source by Vite and tsconfig); here it is the source.
+vi.mock('tag2pix', () => import('../../src/index.js'));
 
 /** A safetensors file with zero tensors of the given shapes (the triage reads only shapes). */
 function file(name: string, shapes: Record<string, number[]>): WeightFile {
@@ -97,5 +101,39 @@ describe('planWeights (demo page)', () => {
     );
     const g = file('g.safetensors', generatorShapes());
     expect(() => planWeights([g, file('g2.safetensors', generatorShapes())])).toThrow(/Both 'g.safetensors' and 'g2/);
+  });
+
+  it('reads a training checkpoint (G:<weight name>, TensorFlow.js layouts) and its demo flag', () => {
+    const generator = buildTag2PixGenerator({ inputSize: 32, widthMultiplier: 0.5, decoderLayers: [2, 1, 1, 1], citChannels: 2 });
+    const tensors: Record<string, tf.Tensor> = { 'D:conv1.0/weight': tf.zeros([3, 3, 3, 8]) };
+    for (const w of generator.weights) tensors[`G:${w.originalName}`] = w.read();
+    const checkpoint = (demo: boolean): WeightFile => ({
+      name: 'checkpoint.safetensors',
+      bytes: writeSafetensors(tensors, {
+        tag2pix_checkpoint: 'tag2pix-training-checkpoint/1',
+        state: JSON.stringify({ config: { demo, size: 32 } }),
+      }),
+    });
+    const plan = planWeights([checkpoint(true)]);
+    expect(plan.generator.format).toBe('checkpoint');
+    expect(plan.citSource).toBe('demo-statistics');
+    expect(plan.generator.config).toEqual({
+      inputSize: 32,
+      widthMultiplier: 0.5,
+      decoderLayers: [2, 1, 1, 1],
+      cvtCount: 115,
+      batchNorm: true,
+      guideDecoder: true,
+      citFeatures: true,
+      colorFcRelu: false,
+      citChannels: 2,
+    });
+    // Not the demo: 2-channel CIT features have no known source.
+    expect(() => planWeights([checkpoint(false)])).toThrow(/needs the CIT extractor/);
+    expect(() => planWeights([checkpoint(false), file('cit.safetensors', citShapes())])).toThrow(
+      /takes 2 CIT feature channels, but the CIT extractor gives 512/,
+    );
+    tf.dispose(tensors['D:conv1.0/weight']!);
+    generator.dispose();
   });
 });

@@ -4,7 +4,7 @@ import { requestedBackend, startBackend, type BackendStart } from './backend.js'
 import { decodeLineArt, drawGrey, drawRgb, type GreyImage } from './image.js';
 import { colourise, loadWeightFiles, type ColouriseResult, type LoadedModels } from './model.js';
 import { TagPicker } from './tag_picker.js';
-import { defaultVocabulary, type Tag } from './tag2pix.js';
+import { defaultVocabulary, type Tag } from 'tag2pix';
 
 /** What the page exposes for scripts and tests (`window.tag2pixDemo`). */
 export interface DemoState {

@@ -1,6 +1,7 @@
 // From chosen files to colours: read the .safetensors files, build the networks they describe,
 // load the weights (listing every mismatch), and colourise with the library.
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { GreyImage } from './image.js';
 import {
   buildCITExtractor,
@@ -11,7 +12,7 @@ import {
   readSafetensors,
   readSafetensorsHeader,
   type Tag,
-} from './tag2pix.js';
+} from 'tag2pix';
 import { describePlan, planWeights, type WeightFile, type WeightPlan } from './weights.js';
 
 type Model = ReturnType<typeof buildTag2PixGenerator>;
@@ -74,13 +75,15 @@ function mismatches(model: Model, file: WeightFile, prefix: string, ignore?: Reg
   return problems;
 }
 
+function refuse(file: WeightFile, what: string, problems: string[]): never {
+  const listed = problems.slice(0, MAX_LISTED);
+  if (problems.length > MAX_LISTED) listed.push(`… and ${problems.length - MAX_LISTED} more`);
+  throw new Error([`The weights in '${file.name}' do not fit the ${what} (${problems.length} problems):`, ...listed].join('\n'));
+}
+
 function load(model: Model, file: WeightFile, prefix: string, what: string, ignore?: RegExp): void {
   const problems = mismatches(model, file, prefix, ignore);
-  if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED);
-    if (problems.length > MAX_LISTED) listed.push(`… and ${problems.length - MAX_LISTED} more`);
-    throw new Error([`The weights in '${file.name}' do not fit the ${what} (${problems.length} problems):`, ...listed].join('\n'));
-  }
+  if (problems.length > 0) refuse(file, what, problems);
   const stateDict = readSafetensors(file.bytes, {
     filter: (key) => (key.startsWith('module.') ? key.slice('module.'.length) : key).startsWith(prefix),
   });
@@ -89,6 +92,61 @@ function load(model: Model, file: WeightFile, prefix: string, what: string, igno
   } finally {
     tf.dispose(Object.values(stateDict));
   }
+}
+
+/**
+ * Loads a training checkpoint's generator weights, keyed `G:<weight name>` in the model's own
+ * (TensorFlow.js) layouts; the discriminator and optimizer entries are not needed here.
+ */
+function loadCheckpoint(model: Model, file: WeightFile, what: string): void {
+  const header = readSafetensorsHeader(file.bytes);
+  const stored = new Map(
+    Object.entries(header.tensors)
+      .filter(([k]) => k.startsWith('G:'))
+      .map(([k, e]) => [k.slice(2), e.shape]),
+  );
+  const problems: string[] = [];
+  for (const w of model.weights) {
+    const shape = stored.get(w.originalName);
+    if (!shape) problems.push(`missing: G:${w.originalName} [${w.shape.join(', ')}]`);
+    else if (shape.join() !== w.shape.join()) {
+      problems.push(`wrong shape: G:${w.originalName} is [${shape.join(', ')}], the network needs [${w.shape.join(', ')}]`);
+    }
+    stored.delete(w.originalName);
+  }
+  for (const [name, shape] of stored) problems.push(`not used by the network: G:${name} [${shape.join(', ')}]`);
+  if (problems.length > 0) refuse(file, what, problems);
+  const tensors = readSafetensors(file.bytes, { filter: (key) => key.startsWith('G:') });
+  try {
+    for (const w of model.weights) w.write(tensors[`G:${w.originalName}`]!);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}
+
+/**
+ * The demo's stand-in for the CIT extractor, as a model: per 8×8 cell the mean and the minimum
+ * of the line art (`npm run demo` trains without a pretrained CIT classifier). The minimum is
+ * -maxPool(-x), with the negations as fixed 1×1 convolutions, so the numbers are the demo's.
+ */
+function buildDemoCitFeatures(size: number): Model {
+  const input = tfl.input({ shape: [size, size, 1], name: 'lineArt' });
+  const negate = (name: string) =>
+    tfl.layers.conv2d({
+      name,
+      filters: 1,
+      kernelSize: 1,
+      useBias: false,
+      trainable: false,
+      kernelInitializer: tfl.initializers.constant({ value: -1 }),
+    });
+  const mean = tfl.layers.averagePooling2d({ poolSize: 8, strides: 8, padding: 'valid' }).apply(input);
+  const negated = negate('negate_in').apply(input);
+  const minimum = negate('negate_out').apply(
+    tfl.layers.maxPooling2d({ poolSize: 8, strides: 8, padding: 'valid' }).apply(negated),
+  );
+  const features = tfl.layers.concatenate({ axis: 3 }).apply([mean, minimum] as tfl.SymbolicTensor[]);
+  return tfl.model({ name: 'demo_cit_features', inputs: input, outputs: features as tfl.SymbolicTensor });
 }
 
 /** Reads the chosen files, builds the networks they hold and loads their weights. */
@@ -102,7 +160,10 @@ export async function loadWeightFiles(files: readonly File[]): Promise<LoadedMod
   let citExtractor: Model | undefined;
   try {
     const size = `${config.inputSize} px, width × ${config.widthMultiplier}, decoder [${config.decoderLayers.join(', ')}]`;
-    load(generator, plan.generator.file, plan.generator.prefix, `generator its shapes describe (${size})`);
+    const what = `generator its shapes describe (${size})`;
+    if (plan.generator.format === 'checkpoint') loadCheckpoint(generator, plan.generator.file, what);
+    else load(generator, plan.generator.file, plan.generator.prefix, what);
+    if (plan.citSource === 'demo-statistics') citExtractor = buildDemoCitFeatures(config.inputSize);
     if (plan.citExtractor) {
       // Batch statistics in the CIT extractor's BatchNorm, as the published code runs it.
       citExtractor = buildCITExtractor({ inputSize: config.inputSize, batchNormMode: 'batch-stats' });

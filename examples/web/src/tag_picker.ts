@@ -1,7 +1,7 @@
 // Colour-tag picker: search-as-you-type over the colour-variant tags (CVT), grouped by the
 // body part they colour. Typed text can also be added directly ("blue hair, red eyes"); it is
 // parsed by the library's vocabulary, which names the nearest known tags for a typo.
-import { UnknownTagError, type Tag, type TagVocabulary } from './tag2pix.js';
+import { UnknownTagError, type Tag, type TagVocabulary } from 'tag2pix';
 
 /** Display order and titles of the vocabulary's `part` values. */
 const PART_TITLES: Array<[string, string]> = [

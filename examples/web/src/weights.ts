@@ -1,7 +1,7 @@
 // Which networks a set of .safetensors files holds, and the generator configuration their
 // shapes imply. Pure functions over the files' headers (no tensor is created here), so the
 // page can refuse a wrong file before it allocates anything.
-import { readSafetensorsHeader, type SafetensorsHeader } from './tag2pix.js';
+import { readSafetensorsHeader, type SafetensorsHeader } from 'tag2pix';
 
 /** A chosen file, already read into memory. */
 export interface WeightFile {
@@ -25,16 +25,58 @@ export interface InferredGeneratorConfig {
 
 /** Where in the files each network's weights are. */
 export interface WeightPlan {
-  generator: { file: WeightFile; prefix: string; config: InferredGeneratorConfig };
-  /** Absent when the generator was built without the CIT feature path. */
+  generator: {
+    file: WeightFile;
+    /**
+     * `torch`: PyTorch state-dict keys (an exported or converted model), under `prefix`.
+     * `checkpoint`: a tag2pix training checkpoint, whose generator weights are keyed
+     * `G:<tfjs weight name>` in TensorFlow.js layouts (what `npm run demo` and training write).
+     */
+    format: 'torch' | 'checkpoint';
+    prefix: string;
+    config: InferredGeneratorConfig;
+  };
+  /**
+   * Where the generator's CIT features come from: the CIT extractor's weights, the demo's
+   * stand-in (two pooled statistics of the line art; the demo trains without a CIT classifier),
+   * or nowhere (a generator built without the CIT path).
+   */
+  citSource: 'extractor' | 'demo-statistics' | 'none';
+  /** The CIT extractor's weights, when `citSource` is 'extractor'. */
   citExtractor?: { file: WeightFile; prefix: string };
 }
+
+/** Metadata marker of tag2pix training checkpoints. */
+export const CHECKPOINT_MARKER = 'tag2pix_checkpoint';
+/** Channels of the demo's CIT stand-in features (mean and minimum of each 8×8 cell). */
+export const DEMO_CIT_CHANNELS = 2;
 
 const DATA_PARALLEL = 'module.';
 // Keys that only the networks we do not run here have.
 const DISCRIMINATOR_KEYS = /(^|\.)(adv_judge|cit_judge|cvt_judge)\./;
 
 type Shapes = Map<string, number[]>;
+
+/**
+ * A training checkpoint's generator weights (`G:conv1.0/weight`, TensorFlow.js layouts) as the
+ * PyTorch keys and shapes the config inference reads (`conv1.0.weight`, OIHW / [out, in]). A
+ * weight name is `<layer>/<key in the layer>`; layers at the top of the PyTorch module (the CVT
+ * encoder's `Linear`, `colorFC`, `colorConv`) have no layer part in PyTorch, so both readings
+ * are recorded.
+ */
+function checkpointGeneratorShapes(header: SafetensorsHeader): Shapes {
+  const shapes: Shapes = new Map();
+  for (const [key, entry] of Object.entries(header.tensors)) {
+    if (!key.startsWith('G:')) continue;
+    const name = key.slice(2);
+    const s = entry.shape;
+    const torchShape = s.length === 4 ? [s[3]!, s[2]!, s[0]!, s[1]!] : s.length === 2 ? [s[1]!, s[0]!] : s;
+    shapes.set(name.replace(/\//g, '.'), torchShape);
+    const slash = name.indexOf('/');
+    if (slash >= 0) shapes.set(name.slice(slash + 1).replace(/\//g, '.'), torchShape);
+  }
+  return shapes;
+}
 
 function shapesOf(header: SafetensorsHeader): Shapes {
   const shapes: Shapes = new Map();
@@ -140,12 +182,28 @@ export function planWeights(files: readonly WeightFile[]): WeightPlan {
   let generator: WeightPlan['generator'] | undefined;
   let citExtractor: WeightPlan['citExtractor'] | undefined;
   const unrecognised: string[] = [];
+  let demo = false;
   for (const file of files) {
-    const shapes = shapesOf(readWeightHeader(file));
+    const header = readWeightHeader(file);
+    if (header.metadata[CHECKPOINT_MARKER]) {
+      if (generator) throw new Error(`Both '${generator.file.name}' and '${file.name}' hold a generator; choose one.`);
+      let state: { config?: { demo?: boolean } } = {};
+      try {
+        state = JSON.parse(header.metadata['state'] ?? '{}') as typeof state;
+      } catch {
+        // A checkpoint without readable state still has its weights.
+      }
+      const shapes = checkpointGeneratorShapes(header);
+      if (shapes.size === 0) throw new Error(`'${file.name}' is a training checkpoint without generator weights (G:…).`);
+      generator = { file, format: 'checkpoint', prefix: 'G:', config: inferGeneratorConfig(shapes, '', file.name) };
+      demo = state.config?.demo === true;
+      continue;
+    }
+    const shapes = shapesOf(header);
     const gPrefix = prefixOf(shapes, 'deconv5.0.weight');
     if (gPrefix !== undefined) {
       if (generator) throw new Error(`Both '${generator.file.name}' and '${file.name}' hold a generator; choose one.`);
-      generator = { file, prefix: gPrefix, config: inferGeneratorConfig(shapes, gPrefix, file.name) };
+      generator = { file, format: 'torch', prefix: gPrefix, config: inferGeneratorConfig(shapes, gPrefix, file.name) };
     }
     // The CIT extractor is an SE-ResNeXt cut after layer2; skip matches inside the generator.
     const cPrefix = prefixOf(shapes, 'layer2.0.conv1.weight', gPrefix);
@@ -173,17 +231,23 @@ export function planWeights(files: readonly WeightFile[]): WeightPlan {
       ].join('\n'),
     );
   }
-  if (generator.config.citFeatures && !citExtractor) {
+  const config = generator.config;
+  if (unrecognised.length > 0) throw new Error(unrecognised.join('\n'));
+  if (!config.citFeatures) return { generator, citSource: 'none' };
+  if (demo && config.citChannels === DEMO_CIT_CHANNELS) return { generator, citSource: 'demo-statistics' };
+  if (!citExtractor) {
     throw new Error(
-      [
-        `The generator in '${generator.file.name}' takes CIT features, so it needs the CIT extractor's weights too ` +
-          '(an SE-ResNeXt whose keys start conv1.weight, layer1.0…): choose both files together.',
-        ...unrecognised,
-      ].join('\n'),
+      `The generator in '${generator.file.name}' takes CIT features, so it needs the CIT extractor's weights too ` +
+        '(an SE-ResNeXt whose keys start conv1.weight, layer1.0…): choose both files together.',
     );
   }
-  if (unrecognised.length > 0) throw new Error(unrecognised.join('\n'));
-  return { generator, citExtractor: generator.config.citFeatures ? citExtractor : undefined };
+  if (config.citChannels !== 512) {
+    throw new Error(
+      `The generator in '${generator.file.name}' takes ${config.citChannels} CIT feature channels, but the CIT ` +
+        'extractor gives 512; these weights belong to a generator trained with other CIT features.',
+    );
+  }
+  return { generator, citSource: 'extractor', citExtractor };
 }
 
 /** One line describing a plan, for the page. */
@@ -191,6 +255,11 @@ export function describePlan(plan: WeightPlan): string {
   const c = plan.generator.config;
   const width = c.widthMultiplier === 1 ? 'full width' : `width × ${c.widthMultiplier}`;
   const files = [...new Set([plan.generator.file.name, plan.citExtractor?.file.name].filter(Boolean))].join(' + ');
-  return `${files}: generator ${c.inputSize} px, ${width}, decoder blocks [${c.decoderLayers.join(', ')}]` +
-    (plan.citExtractor ? ', with CIT extractor' : ', no CIT features');
+  const cit = {
+    extractor: ', with CIT extractor',
+    'demo-statistics': ", with the demo's line-art statistics as CIT features",
+    none: ', no CIT features',
+  }[plan.citSource];
+  const kind = plan.generator.format === 'checkpoint' ? ' (training checkpoint)' : '';
+  return `${files}${kind}: generator ${c.inputSize} px, ${width}, decoder blocks [${c.decoderLayers.join(', ')}]${cit}`;
 }
