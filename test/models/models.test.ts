@@ -9,6 +9,7 @@ import {
   buildTag2PixDiscriminator,
   buildTag2PixGenerator,
   countParameters,
+  initializeLikeReference,
   resolveGeneratorConfig,
   type DecoderBlockKind,
 } from '../../src/index.js';
@@ -193,4 +194,33 @@ describe('the ablation generators of the paper (Table 3)', () => {
       expect(tf.tidy(() => tf.all(tf.isFinite(colour)).dataSync()[0])).toBe(1);
     });
   }
+});
+
+describe('initializeLikeReference', () => {
+  it("re-draws weights as the official code's init loop: Kaiming normal, zero biases, ConvTranspose weights kept", () => {
+    const g = buildTag2PixGenerator({ inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.5 });
+    const guideBefore = g.getLayer('deconv_for_decoder').getWeights().map((w) => w.dataSync().slice());
+    const bn = (g.getLayer('deconv1') as unknown as { torchParams(): { key: string; variable: tfl.LayerVariable }[] }).torchParams();
+    const runningVar = bn.find((p) => p.key.endsWith('bn1.running_var'))!.variable;
+    runningVar.write(tf.fill(runningVar.shape as number[], 2));
+    const changed = initializeLikeReference(g, { seed: 1 });
+    expect(changed).toBeGreaterThan(50);
+
+    const std = (t: tf.Tensor) => tf.tidy(() => Math.sqrt(tf.moments(t).variance.dataSync()[0]));
+    // deconv1's first 1×1 conv, [1, 1, in, width]: fan_out = width.
+    const conv1 = bn.find((p) => p.key === 'secat_layer.0.conv1.weight')!.variable.read();
+    expect(std(conv1)).toBeCloseTo(Math.sqrt(2 / conv1.shape[3]), 2);
+    // The CVT Linear (115 → 32·2·2·0.5): N(0, 2 / 115).
+    const linear = g.getLayer('cvt_encoder').getWeights()[0];
+    expect(std(linear)).toBeCloseTo(Math.sqrt(2 / 115), 2);
+    for (const layer of g.layers) {
+      const named = (layer as unknown as { torchParams?(): { key: string; variable: tfl.LayerVariable }[] }).torchParams?.() ?? [];
+      for (const p of named.filter((q) => q.key.endsWith('.bias') || q.key === 'bias')) {
+        expect(tf.tidy(() => tf.max(tf.abs(p.variable.read())).dataSync()[0]), `${layer.name} ${p.key}`).toBe(0);
+      }
+    }
+    const guideAfter = g.getLayer('deconv_for_decoder').getWeights();
+    expect(Array.from(guideAfter[0].dataSync())).toEqual(Array.from(guideBefore[0]));
+    expect(Array.from(runningVar.read().dataSync()).every((v) => v === 2)).toBe(true);
+  });
 });
