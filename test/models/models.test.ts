@@ -209,8 +209,8 @@ describe('initializeLikeReference', () => {
     const std = (t: tf.Tensor) => tf.tidy(() => Math.sqrt(tf.moments(t).variance.dataSync()[0]));
     // deconv1's first 1×1 conv, [1, 1, in, width]: fan_out = width.
     const conv1 = bn.find((p) => p.key === 'secat_layer.0.conv1.weight')!.variable.read();
-    expect(std(conv1)).toBeCloseTo(Math.sqrt(2 / conv1.shape[3]), 2);
-    // The CVT Linear (115 → 32·2·2·0.5): N(0, 2 / 115).
+    expect(std(conv1)).toBeCloseTo(Math.sqrt(2 / (conv1.shape[3] as number)), 2);
+    // The CVT Linear (115 → 32·(S/16)²·m rows): N(0, 2 / 115).
     const linear = g.getLayer('cvt_encoder').getWeights()[0];
     expect(std(linear)).toBeCloseTo(Math.sqrt(2 / 115), 2);
     for (const layer of g.layers) {
