@@ -14,6 +14,7 @@ const { values } = parseArgs({
     task: { type: 'string', default: 'colourise' },
     runs: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -22,7 +23,7 @@ if (!spec) throw new Error(`--model must be one of ${Object.keys(MODELS).join(',
 const task = values.task!;
 if (task !== 'colourise' && task !== 'train') throw new Error('--task must be colourise or train');
 
-await initBackend(values.backend);
+const report = await initBackend(values.backend, { wasmThreads: Number(values.threads) });
 const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } =
   await import('../src/index.js');
 
@@ -84,6 +85,8 @@ if (values.profile) {
 const sorted = [...all].sort((a, b) => a - b);
 console.log(JSON.stringify({
   backend: values.backend,
+  threads: report.wasmThreads ?? 1,
+  threadsNote: report.wasmThreadsNote,
   model: values.model,
   task,
   batch,

@@ -3,7 +3,7 @@
 // fresh process (median of ≥ 5 after warm-up, peak RSS), and the same work in PyTorch when
 // /usr/bin/python3 has torch, with the ratios. Not a test: numbers go to docs/performance.md.
 //
-// Options: --backends wasm,cpu  --models small,256  --tasks colourise,train  --runs 5
+// Options: --backends wasm,wasm:2,cpu (wasm:N = N threads)  --models small,256  --tasks colourise,train  --runs 5
 //          --torch-threads 1,2  --no-torch  --cpu-256-train (off by default: tens of minutes)
 //          --json <file> (also write the raw results)
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,7 +18,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const { values } = parseArgs({
   options: {
-    backends: { type: 'string', default: 'wasm,cpu' },
+    backends: { type: 'string', default: 'wasm,wasm:2,cpu' },
     models: { type: 'string', default: 'small,256' },
     tasks: { type: 'string', default: 'colourise,train' },
     runs: { type: 'string', default: '5' },
@@ -77,9 +77,10 @@ for (const model of models) {
         results.push({ who: backend, model, task, note: 'skipped (cpu: tens of minutes per iteration; --cpu-256-train)' });
         continue;
       }
+      const [name, threads = '1'] = backend.split(':');
       who.push({
-        name: backend,
-        run: () => runChild(tsx, [path.join(here, 'model_bench.ts'), '--backend', backend, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!]),
+        name: threads === '1' ? name! : `${name} ${threads} threads`,
+        run: () => runChild(tsx, [path.join(here, 'model_bench.ts'), '--backend', name!, '--threads', threads, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!]),
       });
     }
     if (torchAvailable) {
@@ -103,6 +104,7 @@ for (const model of models) {
         note: r['error'] as string | undefined,
       };
       if (r['leakedTensors']) res.note = `${r['leakedTensors']} tensors leaked over the runs`;
+      if (r['threadsNote']) res.note = String(r['threadsNote']);
       process.stderr.write(`${res.medianMs != null ? fmtMs(res.medianMs) : res.note}\n`);
       results.push(res);
     }

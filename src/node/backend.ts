@@ -4,8 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 // Registers every gradient and layer; the Node build of tfjs-core registers no gradients.
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastKernels } from '../kernels/register.js';
+import { withNodeWasmWorkers } from './wasm_threads.js';
 
 /** A backend this library can run on. `tensorflow` needs the optional `@tensorflow/tfjs-node(-gpu)`. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -20,6 +21,10 @@ export interface BackendReport {
   skipped: Array<{ backend: BackendName; reason: string }>;
   /** The package that provided the `tensorflow` backend, when that one was chosen. */
   tensorflowPackage?: string;
+  /** Threads the wasm backend computes with, when wasm was chosen. */
+  wasmThreads?: number;
+  /** Why the threaded wasm build was not used although more than one thread was asked for. */
+  wasmThreadsNote?: string;
 }
 
 /** Options of {@link initBackend}; the defaults are what applications want. */
@@ -29,8 +34,15 @@ export interface InitBackendOptions {
    * fake loader to walk every path without installing libtensorflow.
    */
   importModule?: (specifier: string) => Promise<unknown>;
-  /** Environment to read `TAG2PIX_BACKEND` from (default `process.env`). */
+  /** Environment to read `TAG2PIX_BACKEND` and `TAG2PIX_WASM_THREADS` from (default `process.env`). */
   env?: Record<string, string | undefined>;
+  /**
+   * Threads of the wasm backend (default 1, or `TAG2PIX_WASM_THREADS`). More than 1 starts
+   * tfjs-backend-wasm's threaded build, which needs a workaround to run under Node
+   * (docs/performance.md, "Threads"); if it cannot start, the single-threaded build is used and
+   * the report says why. Only the first wasm initialisation of a process can choose.
+   */
+  wasmThreads?: number;
 }
 
 /** Preference order of the automatic choice. */
@@ -77,34 +89,93 @@ export function wasmDirectory(): string {
 
 let wasmPathsSet = false;
 
+interface Activation {
+  why?: string;
+  pkg?: string;
+  threadsNote?: string;
+}
+
+async function startWasm(threads: number): Promise<Activation> {
+  if (threads > 1) {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    setThreadsCount(threads);
+    try {
+      const ok = await withNodeWasmWorkers(() => tf.setBackend('wasm'), threads);
+      if (ok) return {};
+    } catch (err) {
+      return startSingleThreaded(`threaded build failed: ${firstLine(err)}`);
+    }
+    return startSingleThreaded('threaded build failed to initialise');
+  }
+  return startSingleThreaded();
+}
+
+async function startSingleThreaded(threadsNote?: string): Promise<Activation> {
+  if (threadsNote != null) {
+    // A failed factory is cached by the engine; register a fresh one for the plain build.
+    const factory = tf.findBackendFactory('wasm');
+    if (factory != null) {
+      tf.removeBackend('wasm');
+      tf.registerBackend('wasm', factory, 2);
+    }
+  }
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  const ok = await tf.setBackend('wasm');
+  return ok ? { threadsNote } : { why: `backend 'wasm' failed to initialise`, threadsNote };
+}
+
 async function activate(
   name: BackendName,
   importModule: (specifier: string) => Promise<unknown>,
-): Promise<{ why?: string; pkg?: string }> {
+  wasmThreads: number,
+): Promise<Activation> {
   try {
     let pkg: string | undefined;
+    let threadsNote: string | undefined;
     if (name === 'tensorflow') {
       const loaded = await loadTensorflow(importModule);
       if (loaded.why) return { why: loaded.why };
       pkg = loaded.pkg;
     }
-    if (name === 'wasm' && !wasmPathsSet && tf.engine().registry['wasm'] == null) {
-      // The threaded build cannot start its workers under Node as shipped
-      // (docs/performance.md, "Threads"), so the single-threaded SIMD build is used.
-      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-      setWasmPaths(wasmDirectory());
-      wasmPathsSet = true;
-    }
     if (tf.findBackendFactory(name) == null) return { why: `backend '${name}' is not registered` };
-    const ok = await tf.setBackend(name);
-    if (!ok) return { why: `backend '${name}' failed to initialise` };
+    if (name === 'wasm' && tf.engine().registry['wasm'] == null) {
+      if (!wasmPathsSet) {
+        setWasmPaths(wasmDirectory());
+        wasmPathsSet = true;
+      }
+      const started = await startWasm(wasmThreads);
+      if (started.why) return started;
+      threadsNote = started.threadsNote;
+    } else {
+      const ok = await tf.setBackend(name);
+      if (!ok) return { why: `backend '${name}' failed to initialise` };
+    }
     await tf.ready();
     // Backend packages loaded after tag2pix's import get our kernels now.
     registerFastKernels();
-    return { pkg };
+    return { pkg, threadsNote };
   } catch (err) {
     return { why: firstLine(err) };
   }
+}
+
+function describe(backend: BackendName, a: Activation): Partial<BackendReport> {
+  const extra: Partial<BackendReport> = {};
+  if (a.pkg) extra.tensorflowPackage = a.pkg;
+  if (backend === 'wasm') {
+    extra.wasmThreads = getThreadsCount();
+    if (a.threadsNote) extra.wasmThreadsNote = a.threadsNote;
+  }
+  return extra;
+}
+
+function parseThreads(value: number | string | undefined): number {
+  if (value == null || value === '') return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`wasm threads must be a positive integer, got '${value}' (TAG2PIX_WASM_THREADS or wasmThreads).`);
+  }
+  return n;
 }
 
 /**
@@ -126,6 +197,7 @@ export async function initBackend(
 ): Promise<BackendReport> {
   const importModule = options.importModule ?? ((specifier: string) => import(specifier));
   const env = options.env ?? process.env;
+  const wasmThreads = parseThreads(options.wasmThreads ?? env['TAG2PIX_WASM_THREADS']);
   const fromEnv = env['TAG2PIX_BACKEND'];
   const forced = name ?? (fromEnv !== '' ? fromEnv : undefined);
   const source: BackendReport['source'] =
@@ -137,7 +209,8 @@ export async function initBackend(
           `Choose one of: ${BACKEND_ORDER.join(', ')}.`,
       );
     }
-    const { why, pkg } = await activate(forced, importModule);
+    const activation = await activate(forced, importModule, wasmThreads);
+    const why = activation.why;
     if (why) {
       throw new Error(
         `Backend '${forced}' could not start: ${why}.` +
@@ -146,13 +219,13 @@ export async function initBackend(
             : ''),
       );
     }
-    return { backend: forced, source, skipped: [], ...(pkg ? { tensorflowPackage: pkg } : {}) };
+    return { backend: forced, source, skipped: [], ...describe(forced, activation) };
   }
   const skipped: BackendReport['skipped'] = [];
   for (const candidate of BACKEND_ORDER) {
-    const { why, pkg } = await activate(candidate, importModule);
-    if (!why) return { backend: candidate, source, skipped, ...(pkg ? { tensorflowPackage: pkg } : {}) };
-    skipped.push({ backend: candidate, reason: why });
+    const activation = await activate(candidate, importModule, wasmThreads);
+    if (!activation.why) return { backend: candidate, source, skipped, ...describe(candidate, activation) };
+    skipped.push({ backend: candidate, reason: activation.why });
   }
   throw new Error(
     `No TensorFlow.js backend could start: ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}.`,

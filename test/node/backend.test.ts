@@ -58,10 +58,29 @@ describe('initBackend', () => {
     expect(imported).toEqual([...TENSORFLOW_PACKAGES]);
   });
 
-  it('skips a package that loads but registers no backend', async () => {
-    const report = await initBackend(undefined, { importModule: async () => ({}), env: {} });
+  it('skips a package that loads but registers no backend; starts wasm threaded when asked', async () => {
+    // The first wasm initialisation of this process: it asks for the threaded build.
+    const report = await initBackend(undefined, { importModule: async () => ({}), env: { TAG2PIX_WASM_THREADS: '2' } });
     expect(report.backend).toBe('wasm');
     expect(report.skipped[0]!.reason).toMatch(/registered no 'tensorflow' backend/);
+    expect(report.wasmThreadsNote).toBeUndefined();
+    expect(report.wasmThreads).toBe(2);
+    // The threaded build computes like cpu.
+    const x = tf.tidy(() => tf.reshape(tf.range(0, 2 * 6 * 6 * 3), [2, 6, 6, 3]));
+    const k = tf.tidy(() => tf.reshape(tf.sin(tf.range(0, 27 * 4)), [3, 3, 3, 4]));
+    const onWasm = tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 1).dataSync();
+    await tf.setBackend('cpu');
+    const onCpu = tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 1).dataSync();
+    let err = 0;
+    onCpu.forEach((v, i) => (err = Math.max(err, Math.abs(v - onWasm[i]!))));
+    expect(err).toBeLessThan(1e-3);
+    expect(Math.max(...Array.from(onCpu, Math.abs))).toBeGreaterThan(10);
+  });
+
+  it('rejects a bad thread count with a clear message', async () => {
+    await expect(initBackend('cpu', { env: { TAG2PIX_WASM_THREADS: 'two' } })).rejects.toThrow(
+      /wasm threads must be a positive integer, got 'two'/,
+    );
   });
 
   it('chooses wasm when tensorflow is missing, with our kernels registered', async () => {
