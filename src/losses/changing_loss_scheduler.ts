@@ -50,11 +50,18 @@ export interface Tag2PixLossWeights extends ScheduleValues {
   brightnessStage: boolean;
 }
 
-/** Options of {@link ChangingLossScheduler.tag2pix}; defaults are the published ones. */
+/**
+ * Options of {@link ChangingLossScheduler.tag2pix}; the defaults are the published ones. Epoch
+ * options count epochs from 1 like the published `--two_step_epoch` / `--brightness_epoch`
+ * flags (the scheduler's own positions are 0-based).
+ */
 export interface Tag2PixScheduleOptions {
-  /** First epoch (0-based) with the classification losses; 0 = from the start (default 10). */
+  /**
+   * First epoch, counted from 1, with the classification losses: epochs 1 … twoStepEpoch − 1
+   * are the segmentation step. 0 or 1 = from the start (default 10, the published 256 px run).
+   */
   twoStepEpoch?: number;
-  /** First epoch of the brightness stage; `null` = never (default). */
+  /** First epoch, counted from 1, of the brightness stage; `null` or 0 = never (default). */
   brightnessEpoch?: number | null;
   /** CIT weight from `twoStepEpoch` on (default 1; the published runs use 40). */
   citWeight?: number;
@@ -110,28 +117,38 @@ export class ChangingLossScheduler<V extends ScheduleValues = Tag2PixLossWeights
 
   /**
    * Tag2Pix's schedule: classification weights 0 before `twoStepEpoch` (segmentation), then
-   * `citWeight`/`cvtWeight` (colourisation); the brightness stage from `brightnessEpoch`.
+   * `citWeight`/`cvtWeight` (colourisation); the brightness stage from `brightnessEpoch`. Both
+   * count epochs from 1 as the published flags do: `twoStepEpoch: 10` makes epochs 1–9 (positions
+   * 0–8) the segmentation step.
    */
   static tag2pix(options: Tag2PixScheduleOptions = {}): ChangingLossScheduler<Tag2PixLossWeights> {
     const twoStepEpoch = options.twoStepEpoch ?? 10;
-    const brightnessEpoch = options.brightnessEpoch ?? null;
+    const brightnessEpoch = options.brightnessEpoch ?? 0;
+    for (const [name, v] of [['twoStepEpoch', twoStepEpoch], ['brightnessEpoch', brightnessEpoch]] as const) {
+      if (!Number.isInteger(v) || v < 0) {
+        throw new Error(`ChangingLossScheduler.tag2pix: ${name} must be an integer >= 0 (an epoch counted from 1), got ${String(v)}.`);
+      }
+    }
+    // The published loop counts epochs from 1 and tests `epoch >= two_step_epoch` and
+    // `epoch == brightness_epoch`; our positions count from 0.
+    const classificationFrom = Math.max(0, twoStepEpoch - 1);
     const weights = {
       citWeight: options.citWeight ?? 1,
       cvtWeight: options.cvtWeight ?? 1,
     };
     const stages: LossStage<Tag2PixLossWeights>[] = [];
-    if (twoStepEpoch > 0) stages.push({ name: 'colourisation', fromEpoch: twoStepEpoch, values: weights });
-    if (brightnessEpoch !== null) {
-      stages.push({ name: 'brightness', fromEpoch: brightnessEpoch, values: { brightnessStage: true } });
+    if (classificationFrom > 0) stages.push({ name: 'colourisation', fromEpoch: classificationFrom, values: weights });
+    if (brightnessEpoch > 0) {
+      stages.push({ name: 'brightness', fromEpoch: brightnessEpoch - 1, values: { brightnessStage: true } });
     }
     return new ChangingLossScheduler<Tag2PixLossWeights>({
-      initialName: twoStepEpoch > 0 ? 'segmentation' : 'colourisation',
+      initialName: classificationFrom > 0 ? 'segmentation' : 'colourisation',
       initial: {
-        ...(twoStepEpoch > 0 ? { citWeight: 0, cvtWeight: 0 } : weights),
+        ...(classificationFrom > 0 ? { citWeight: 0, cvtWeight: 0 } : weights),
         lambdaRec: options.lambdaRec ?? 1000,
         beta: options.beta ?? 0.9,
         lambdaAdv: options.lambdaAdv ?? 1,
-        brightnessStage: brightnessEpoch !== null && brightnessEpoch <= 0,
+        brightnessStage: false,
       },
       stages,
     });

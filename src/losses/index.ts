@@ -19,7 +19,7 @@ export type {
   ClassifierLossOptions,
   DiscriminatorLossOptions,
   DiscriminatorLossTerms,
-  DiscriminatorOutputs,
+  DiscriminatorHeads,
   GeneratorLossOptions,
   GeneratorLossTerms,
   ReconstructionLossOptions,

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { bce, l1Loss, type LossInput } from './primitives.js';
 
 /** The three heads of the Tag2Pix discriminator for one batch of images. */
-export interface DiscriminatorOutputs {
+export interface DiscriminatorHeads {
   /** Real/fake head, `[N, 1]`. */
   adversarial: tf.Tensor;
   /** Colour-invariant tag head, `[N, 370]`. */
@@ -148,8 +148,8 @@ export interface DiscriminatorLossTerms {
  * With both classification weights 0 this is step 1 of the two-step curriculum (Eq. 1).
  */
 export function discriminatorLoss(
-  real: DiscriminatorOutputs,
-  fake: DiscriminatorOutputs,
+  real: DiscriminatorHeads,
+  fake: DiscriminatorHeads,
   targets: TagTargets,
   options: DiscriminatorLossOptions = {},
 ): DiscriminatorLossTerms {
@@ -205,7 +205,7 @@ export interface GeneratorLossTerms {
  * adversarial term.
  */
 export function generatorLoss(
-  fake: DiscriminatorOutputs,
+  fake: DiscriminatorHeads,
   generated: { colour: tf.Tensor; guide: tf.Tensor },
   groundTruth: tf.Tensor,
   targets: TagTargets,

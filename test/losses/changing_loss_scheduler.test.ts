@@ -2,37 +2,43 @@ import { describe, expect, it } from 'vitest';
 import { ChangingLossScheduler } from '../../src/losses/index.js';
 
 describe('ChangingLossScheduler.tag2pix', () => {
-  it('keeps the classification weights at 0 until twoStepEpoch, then uses the user’s', () => {
+  // Positions are 0-based; the options count epochs from 1 like the published flags.
+  it('keeps the classification weights at 0 before twoStepEpoch (counted from 1), then uses the user’s', () => {
     const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 10, citWeight: 40, cvtWeight: 30 });
     expect(s.valuesAt(0)).toMatchObject({ citWeight: 0, cvtWeight: 0, stage: 'segmentation' });
-    expect(s.valuesAt(9, 500)).toMatchObject({ citWeight: 0, cvtWeight: 0 });
-    expect(s.valuesAt(10)).toMatchObject({ citWeight: 40, cvtWeight: 30, stage: 'colourisation' });
+    expect(s.valuesAt(8, 500)).toMatchObject({ citWeight: 0, cvtWeight: 0 }); // epoch 9
+    expect(s.valuesAt(9)).toMatchObject({ citWeight: 40, cvtWeight: 30, stage: 'colourisation' }); // epoch 10
     expect(s.valuesAt(59)).toMatchObject({ citWeight: 40, cvtWeight: 30 });
   });
 
   it('has the published defaults', () => {
-    const v = ChangingLossScheduler.tag2pix().valuesAt(10);
+    const v = ChangingLossScheduler.tag2pix().valuesAt(9);
     expect(v).toEqual({
       citWeight: 1, cvtWeight: 1, lambdaRec: 1000, beta: 0.9, lambdaAdv: 1, brightnessStage: false,
       stage: 'colourisation',
     });
-    expect(ChangingLossScheduler.tag2pix().valuesAt(9).citWeight).toBe(0);
+    expect(ChangingLossScheduler.tag2pix().valuesAt(8).citWeight).toBe(0);
   });
 
-  it('twoStepEpoch 0 trains with classification from the start', () => {
-    const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 0, citWeight: 40, cvtWeight: 40 });
-    expect(s.valuesAt(0)).toMatchObject({ citWeight: 40, cvtWeight: 40, stage: 'colourisation' });
+  it('twoStepEpoch 0 or 1 trains with classification from the start', () => {
+    for (const twoStepEpoch of [0, 1]) {
+      const s = ChangingLossScheduler.tag2pix({ twoStepEpoch, citWeight: 40, cvtWeight: 40 });
+      expect(s.valuesAt(0)).toMatchObject({ citWeight: 40, cvtWeight: 40, stage: 'colourisation' });
+    }
   });
 
-  it('switches the brightness stage on at brightnessEpoch', () => {
+  it('switches the brightness stage on at brightnessEpoch (counted from 1; 0 or null = never)', () => {
     const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 5, brightnessEpoch: 24, citWeight: 40, cvtWeight: 40 });
-    expect(s.valuesAt(23).brightnessStage).toBe(false);
-    expect(s.valuesAt(24)).toMatchObject({ brightnessStage: true, citWeight: 40, stage: 'brightness' });
-    expect(ChangingLossScheduler.tag2pix({ brightnessEpoch: 0 }).valuesAt(0).brightnessStage).toBe(true);
+    expect(s.valuesAt(22).brightnessStage).toBe(false);
+    expect(s.valuesAt(23)).toMatchObject({ brightnessStage: true, citWeight: 40, stage: 'brightness' });
+    expect(ChangingLossScheduler.tag2pix({ brightnessEpoch: 1 }).valuesAt(0).brightnessStage).toBe(true);
+    expect(ChangingLossScheduler.tag2pix({ brightnessEpoch: 0 }).valuesAt(100).brightnessStage).toBe(false);
+    expect(ChangingLossScheduler.tag2pix({ brightnessEpoch: null }).valuesAt(100).brightnessStage).toBe(false);
+    expect(() => ChangingLossScheduler.tag2pix({ twoStepEpoch: -1 })).toThrow(/twoStepEpoch must be an integer >= 0/);
   });
 
   it('tracks the position in training and follows it in current()', () => {
-    const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 1, citWeight: 7 });
+    const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 2, citWeight: 7 });
     s.advanceStep();
     s.advanceStep();
     expect([s.epoch, s.step, s.globalStep]).toEqual([0, 2, 2]);
@@ -44,7 +50,7 @@ describe('ChangingLossScheduler.tag2pix', () => {
   });
 
   it('resumes from toJSON in the same epoch, step and stage (also through a JSON string)', () => {
-    const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 2, brightnessEpoch: 3, citWeight: 40, cvtWeight: 40 });
+    const s = ChangingLossScheduler.tag2pix({ twoStepEpoch: 3, brightnessEpoch: 4, citWeight: 40, cvtWeight: 40 });
     for (let e = 0; e < 2; e++) {
       for (let i = 0; i < 5; i++) s.advanceStep();
       s.advanceEpoch();
@@ -53,6 +59,7 @@ describe('ChangingLossScheduler.tag2pix', () => {
     const restored = ChangingLossScheduler.fromJSON(JSON.stringify(s));
     expect([restored.epoch, restored.step, restored.globalStep]).toEqual([2, 1, 11]);
     expect(restored.current()).toEqual(s.current());
+    expect(restored.current().citWeight).toBe(40);
     restored.advanceEpoch();
     s.advanceEpoch();
     expect(restored.current()).toEqual(s.current());

@@ -85,7 +85,7 @@ const initial = (() => {
   return snap;
 })();
 
-function freshTrainer(scheduler = ChangingLossScheduler.tag2pix({ twoStepEpoch: 1, brightnessEpoch: 2, citWeight: 40, cvtWeight: 40 })) {
+function freshTrainer(scheduler = ChangingLossScheduler.tag2pix({ twoStepEpoch: 2, brightnessEpoch: 3, citWeight: 40, cvtWeight: 40 })) {
   const G = tinyGenerator();
   const D = tinyDiscriminator();
   for (const p of [...namedWeights(G, 'G'), ...namedWeights(D, 'D')]) p.variable.assign(tf.tensor(initial[p.key], p.variable.shape));

@@ -94,7 +94,7 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     const trainer = new Tag2PixTrainer({
       generator: G,
       discriminator: D,
-      scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch: 1, citWeight: 40, cvtWeight: 30 }),
+      scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch: 2, citWeight: 40, cvtWeight: 30 }),
     });
     const g0 = snapshot(G, 'G');
     const d0 = snapshot(D, 'D');

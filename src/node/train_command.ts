@@ -1,0 +1,251 @@
+// `tag2pix train` as a function: builds the models, data loader, scheduler and trainer from
+// options (or from a run folder's checkpoint with `resume`) and runs the training loop.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { loadTorchStateDict } from '../io/torch_state_dict.js';
+import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
+import { buildCITExtractor } from '../models/se_resnext50.js';
+import { buildTag2PixDiscriminator } from '../models/discriminator.js';
+import { buildTag2PixGenerator } from '../models/generator.js';
+import { Tag2PixTrainer } from '../training/trainer.js';
+import { readCheckpoint, restoreTrainer, type TrainingCheckpoint } from './checkpoint.js';
+import { createDataLoader, openDataset } from './dataset.js';
+import { RUN_FILES, runTraining, type ProgressMode, type RunTrainingResult } from './train.js';
+import { HOW_TO_GET_WEIGHTS, listWeightFiles, readStateDicts } from './weights.js';
+
+/** Everything that defines a training run; stored in its checkpoints. */
+export interface TrainRunConfig {
+  /** Dataset folder (reference layout or manifest folder) or manifest file. */
+  data: string;
+  /** Image size S (multiple of 16). Default 256. */
+  size: number;
+  /** Batch size. Default 4. */
+  batch: number;
+  /** Epochs to train. Default 30. */
+  epochs: number;
+  /** First epoch, counted from 1, with classification losses (the published flag). Default 10. */
+  twoStepEpoch: number;
+  /** First epoch, counted from 1, of the brightness stage; null = never. Default null. */
+  brightnessEpoch: number | null;
+  /** CIT and CVT classification weights from `twoStepEpoch` on. Default 1, 1. */
+  citWeight: number;
+  cvtWeight: number;
+  /** Adam learning rate for G and D. Default 2e-4. */
+  learningRate: number;
+  /** Seed of data order and augmentation. Default 0. */
+  seed: number;
+  /** Checkpoint every this many steps (0 = only at epoch ends). Default 500. */
+  checkpointEvery: number;
+  /** Generator decoder bottlenecks per block. Default [12, 8, 5, 5]. */
+  layers: [number, number, number, number];
+  /** Channel width multiplier of G and D. Default 1. */
+  widthMultiplier: number;
+  /** Use the CIT feature path (needs `citWeights`). Default true. */
+  cit: boolean;
+  /** CIT extractor weights (the CIT network's model.pth or a safetensors export). */
+  citWeights?: string;
+  /** Starting weights for G and/or D (e.g. the official tag2pix_256.pkl), files or folders. */
+  init?: string[];
+  /** BatchNorm in the generator (the published 512 px model has none). Default true. */
+  batchNorm: boolean;
+  /** Use at most this many samples. */
+  limit?: number;
+}
+
+/** Options of {@link trainCommand}: the run configuration and how to run it. */
+export interface TrainCommandOptions extends Partial<TrainRunConfig> {
+  /** Run folder. */
+  out: string;
+  /** Continue the run in `out` from its checkpoint (its configuration wins; `epochs` may grow). */
+  resume?: boolean;
+  /** Progress display. Default `auto`. */
+  progress?: ProgressMode;
+  /** Where progress lines and messages go. Default console.log. */
+  print?: (line: string) => void;
+  /** Stop cleanly after this epoch (0-based), e.g. for time-boxed sessions. */
+  stopAfterEpoch?: number;
+  /** Stop cleanly (with a checkpoint) when aborted; the CLI aborts on Ctrl-C. */
+  signal?: AbortSignal;
+  /** Skip loss-curve and sample-grid images. */
+  skipImages?: boolean;
+}
+
+/** The published defaults (256 px run) where the CLI does not say otherwise. */
+export const TRAIN_DEFAULTS: Omit<TrainRunConfig, 'data'> = {
+  size: 256,
+  batch: 4,
+  epochs: 30,
+  twoStepEpoch: 10,
+  brightnessEpoch: null,
+  citWeight: 1,
+  cvtWeight: 1,
+  learningRate: 2e-4,
+  seed: 0,
+  checkpointEvery: 500,
+  layers: [12, 8, 5, 5],
+  widthMultiplier: 1,
+  cit: true,
+  batchNorm: true,
+};
+
+function validate(c: TrainRunConfig): void {
+  const posInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}.`);
+  };
+  posInt('--batch', c.batch);
+  posInt('--epochs', c.epochs);
+  if (!Number.isInteger(c.size) || c.size < 32 || c.size % 16 !== 0) {
+    throw new Error(`--size must be a multiple of 16 of at least 32, got ${c.size}.`);
+  }
+  if (!Number.isInteger(c.twoStepEpoch) || c.twoStepEpoch < 0) {
+    throw new Error(`--two-step-epoch must be an integer >= 0, got ${c.twoStepEpoch}.`);
+  }
+  if (c.brightnessEpoch !== null && (!Number.isInteger(c.brightnessEpoch) || c.brightnessEpoch < 0)) {
+    throw new Error(`--brightness-epoch must be an integer >= 0, got ${c.brightnessEpoch}.`);
+  }
+  for (const [n, v] of [['CIT weight', c.citWeight], ['CVT weight', c.cvtWeight]] as const) {
+    if (!Number.isFinite(v) || v < 0) throw new Error(`--cit-cvt-weight: the ${n} must be a number >= 0, got ${v}.`);
+  }
+  if (!(c.learningRate > 0)) throw new Error(`--lr must be > 0, got ${c.learningRate}.`);
+  if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) {
+    throw new Error(`--checkpoint-every must be an integer >= 0, got ${c.checkpointEvery}.`);
+  }
+  if (c.cit && !c.citWeights) {
+    throw new Error(
+      'the CIT feature path needs the pretrained CIT extractor: pass --cit-weights <model.pth or .safetensors>, ' +
+        `or --no-cit to train a generator without it.\n${HOW_TO_GET_WEIGHTS}`,
+    );
+  }
+}
+
+async function loadInitialWeights(sources: string[], generator: LayersModel, discriminator: LayersModel): Promise<string[]> {
+  const loaded: string[] = [];
+  for (const file of await listWeightFiles(sources)) {
+    for (const dict of await readStateDicts(file)) {
+      try {
+        const label = dict.entry ? `${file} (${dict.entry})` : file;
+        if (dict.kind === 'generator') {
+          loadTorchStateDict(generator, dict.tensors);
+          loaded.push(`generator from ${label}`);
+        } else if (dict.kind === 'discriminator') {
+          loadTorchStateDict(discriminator, dict.tensors);
+          loaded.push(`discriminator from ${label}`);
+        }
+      } finally {
+        tf.dispose(Object.values(dict.tensors));
+      }
+    }
+  }
+  if (loaded.length === 0) throw new Error(`--init: no generator or discriminator weights in ${sources.join(', ')}.`);
+  return loaded;
+}
+
+async function loadCitExtractor(file: string, size: number): Promise<LayersModel> {
+  const dicts = await readStateDicts(file);
+  try {
+    const dict = dicts.find((d) => d.kind === 'cit-extractor');
+    if (!dict) throw new Error(`--cit-weights: '${file}' holds no CIT extractor weights.\n${HOW_TO_GET_WEIGHTS}`);
+    // As the published code runs it: batch statistics always (it never calls eval() on it).
+    const extractor = buildCITExtractor({ inputSize: size, batchNormMode: 'batch-stats' });
+    loadTorchStateDict(extractor, dict.tensors, { ignore: (k) => /^(layer3|layer4|fc)\./.test(k) });
+    return extractor;
+  } finally {
+    for (const d of dicts) tf.dispose(Object.values(d.tensors));
+  }
+}
+
+/**
+ * Trains Tag2Pix as `tag2pix train` does: a new run in `out`, or with `resume` the run whose
+ * checkpoint is in `out`, continuing bit for bit.
+ */
+export async function trainCommand(options: TrainCommandOptions): Promise<RunTrainingResult> {
+  const print = options.print ?? ((l: string) => console.log(l));
+  const checkpointFile = path.join(options.out, RUN_FILES.checkpoint);
+  let checkpoint: TrainingCheckpoint | undefined;
+  let config: TrainRunConfig;
+  if (options.resume) {
+    checkpoint = await readCheckpoint(checkpointFile);
+    config = checkpoint.state.config as unknown as TrainRunConfig;
+    if (options.epochs !== undefined) config = { ...config, epochs: options.epochs };
+    print(`resuming ${options.out} at epoch ${checkpoint.state.epoch + 1} step ${checkpoint.state.step + 1} (saved ${checkpoint.state.savedAt})`);
+  } else {
+    const exists = await fs.stat(checkpointFile).then(() => true, () => false);
+    if (exists) {
+      throw new Error(`${options.out} already holds a training run (${RUN_FILES.checkpoint}); pass --resume to continue it or choose another --out.`);
+    }
+    if (!options.data) throw new Error('--data <dataset folder or manifest> is required.');
+    const { out: _o, resume: _r, progress: _p, print: _pr, stopAfterEpoch: _s, signal: _sg, skipImages: _si, ...given } = options;
+    const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+    config = { ...TRAIN_DEFAULTS, ...defined, data: options.data } as TrainRunConfig;
+    if (config.citWeights) config.citWeights = path.resolve(config.citWeights);
+    if (config.init) config.init = config.init.map((p) => path.resolve(p));
+    config.data = path.resolve(config.data);
+  }
+  validate(config);
+
+  const generator = buildTag2PixGenerator({
+    inputSize: config.size,
+    decoderLayers: config.layers,
+    widthMultiplier: config.widthMultiplier,
+    citFeatures: config.cit,
+    batchNorm: config.batchNorm,
+  });
+  const discriminator = buildTag2PixDiscriminator({ inputSize: config.size, widthMultiplier: config.widthMultiplier });
+  const citExtractor = config.cit ? await loadCitExtractor(config.citWeights!, config.size) : undefined;
+  if (!checkpoint && config.init) {
+    for (const line of await loadInitialWeights(config.init, generator, discriminator)) print(`initial ${line}`);
+  }
+  const scheduler = checkpoint
+    ? ChangingLossScheduler.fromJSON(checkpoint.state.scheduler)
+    : ChangingLossScheduler.tag2pix({
+        twoStepEpoch: config.twoStepEpoch,
+        brightnessEpoch: config.brightnessEpoch,
+        citWeight: config.citWeight,
+        cvtWeight: config.cvtWeight,
+      });
+  const adam = { learningRate: config.learningRate };
+  const trainer = new Tag2PixTrainer({
+    generator,
+    discriminator,
+    citExtractor,
+    scheduler,
+    generatorOptimizer: adam,
+    discriminatorOptimizer: adam,
+  });
+  if (checkpoint) restoreTrainer(trainer, checkpoint);
+
+  const dataset = await openDataset(config.data, config.limit !== undefined ? { limit: config.limit } : {});
+  // As published: full batches only (the reference stops each epoch at len // batch_size).
+  const loader = createDataLoader(dataset, { imageSize: config.size, batchSize: config.batch, seed: config.seed, dropLast: true });
+  if (loader.batchesPerEpoch === 0) {
+    throw new Error(`The dataset has ${dataset.samples.length} samples, fewer than one batch of ${config.batch}; lower --batch.`);
+  }
+  print(
+    `training ${dataset.samples.length} samples, ${loader.batchesPerEpoch} batches of ${config.batch} per epoch, ` +
+      `${config.size} px, epochs ${config.epochs}, backend ${tf.getBackend()}; run folder ${options.out}`,
+  );
+  try {
+    return await runTraining({
+      trainer,
+      data: loader,
+      out: options.out,
+      epochs: config.epochs,
+      seed: config.seed,
+      config: config as unknown as Record<string, unknown>,
+      checkpointEvery: config.checkpointEvery,
+      resumeCursor: checkpoint?.state.dataCursor,
+      progress: options.progress,
+      print,
+      stopAfterEpoch: options.stopAfterEpoch,
+      signal: options.signal,
+      skipImages: options.skipImages,
+    });
+  } finally {
+    trainer.dispose();
+    generator.dispose();
+    discriminator.dispose();
+    citExtractor?.dispose();
+  }
+}
