@@ -188,7 +188,13 @@ describe('colourising in Chromium', () => {
     const canvas = await canvasSummary(page);
     expect([canvas.width, canvas.height]).toEqual([SIZE, SIZE]);
     expect(canvas.colours).toBeGreaterThan(50); // not blank, not flat
-    expect(await page.isVisible('#download')).toBe(true);
+    // Download PNG gives the picture on the canvas, at the line art's size.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    expect(download.suggestedFilename()).toBe('tag2pix.png');
+    const downloaded = join(dir, 'downloaded.png');
+    await download.saveAs(downloaded);
+    const meta = await sharp(downloaded).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', SIZE, SIZE]);
     await page.screenshot({ path: join(outputDir, 'colorize-wasm.png'), fullPage: true });
 
     // The page decoded the PNG to the same grey values as Node.

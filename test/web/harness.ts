@@ -64,7 +64,10 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       '--no-first-run',
     ],
     viewport: { width: 1100, height: 900 },
+    acceptDownloads: true,
   });
+  // The whole suite shares 2 cores: allow slow steps rather than fail on them.
+  context.setDefaultTimeout(90_000);
   return {
     context,
     close: async () => {

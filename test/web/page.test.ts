@@ -80,6 +80,34 @@ describe('demo page in Chromium', () => {
     await page.close();
   });
 
+  it('takes a line art dropped on the drop zone', async () => {
+    const page = await open('?backend=cpu');
+    // Drop a 40 × 30 PNG made in the page, as a file manager would.
+    await page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(40, 30);
+      const ctx = canvas.getContext('2d')!;
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(0, 0, 40, 30);
+      ctx.fillStyle = '#000';
+      ctx.fillRect(10, 5, 3, 20);
+      const blob = await canvas.convertToBlob({ type: 'image/png' });
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+      document.getElementById('lineart-drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true }));
+    });
+    await page.waitForFunction(() => window.tag2pixDemo.lineArt !== undefined);
+    expect(await page.textContent('#lineart-info')).toBe('dropped.png: 40 × 30 px');
+    const art = await page.evaluate(() => {
+      const a = window.tag2pixDemo.lineArt!;
+      return { width: a.width, height: a.height, stroke: a.data[10 * 40 + 11], paper: a.data[0] };
+    });
+    expect(art).toEqual({ width: 40, height: 30, stroke: 0, paper: 1 });
+    expect(await page.$eval('#lineart-canvas', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([
+      40, 30,
+    ]);
+    await page.close();
+  });
+
   it('says a weights file is not a weights file', async () => {
     const page = await open('?backend=cpu');
     const notes = join(outputDir, 'notes.txt');
