@@ -14,6 +14,7 @@ program
 (await import('./commands/extract-lineart.js')).registerExtractLineArtCommand(program);
 (await import('./commands/colorize.js')).registerColorizeCommand(program);
 (await import('./commands/tags.js')).registerTagsCommand(program);
+(await import('./commands/train.js')).registerTrainCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // A user error is reported as one clear line, never a stack trace.

@@ -34,7 +34,10 @@ export interface Tag2PixBatch {
 
 /** Options of {@link Tag2PixTrainer}; the defaults are the published ones. */
 export interface Tag2PixTrainerOptions {
-  /** Generator: inputs `[lineArt, citFeatures, cvt]`, outputs `[colour, guide]`. */
+  /**
+   * Generator: inputs `[lineArt, citFeatures, cvt]` (or `[lineArt, cvt]` when built without the
+   * CIT path), outputs `[colour, guide]`.
+   */
   generator: LayersModel;
   /** Discriminator: input an image, outputs `[adversarial, cit, cvt]`. */
   discriminator: LayersModel;
@@ -155,6 +158,8 @@ export class Tag2PixTrainer {
   private readonly discriminatorOutput: LossInput;
   private readonly checkFinite: boolean;
   private readonly gParams: NamedParameter[];
+  /** False for a generator built without the CIT path (inputs `[lineArt, cvt]`). */
+  private readonly usesCitFeatures: boolean;
   private readonly dParams: NamedParameter[];
 
   constructor(options: Tag2PixTrainerOptions) {
@@ -169,6 +174,7 @@ export class Tag2PixTrainer {
     this.checkFinite = options.checkFinite ?? true;
     this.generatorOptimizer = new TorchAdam(options.generatorOptimizer);
     this.discriminatorOptimizer = new TorchAdam(options.discriminatorOptimizer);
+    this.usesCitFeatures = this.generator.inputs.length !== 2;
     this.gParams = namedTrainableWeights(this.generator, 'G');
     this.dParams = namedTrainableWeights(this.discriminator, 'D');
     namedWeights(this.generator, 'G');
@@ -210,8 +216,8 @@ export class Tag2PixTrainer {
   /** Generator outputs `[colour, guide]` in inference mode, for sample grids. */
   generate(lineArt: tf.Tensor4D, cvt: tf.Tensor2D, citFeatures?: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
     return tf.tidy(() => {
-      const features = citFeatures ?? this.extractFeatures(lineArt);
-      const out = this.generator.apply([lineArt, features, cvt], { training: false }) as tf.Tensor[];
+      const inputs = this.usesCitFeatures ? [lineArt, citFeatures ?? this.extractFeatures(lineArt), cvt] : [lineArt, cvt];
+      const out = this.generator.apply(inputs, { training: false }) as tf.Tensor[];
       return [out[0] as tf.Tensor4D, out[1] as tf.Tensor4D];
     });
   }
@@ -272,16 +278,16 @@ export class Tag2PixTrainer {
       beta: weights.beta,
     };
     const targets = { cit: batch.cit, cvt: batch.cvt };
-    const ownFeatures = batch.citFeatures === undefined;
-    const features = batch.citFeatures ?? this.extractFeatures(batch.lineArt);
+    const ownFeatures = this.usesCitFeatures && batch.citFeatures === undefined;
+    const features = this.usesCitFeatures ? (batch.citFeatures ?? this.extractFeatures(batch.lineArt)) : undefined;
     const G = this.generator;
     const D = this.discriminator;
     const runD = (image: tf.Tensor): DiscriminatorHeads => {
       const [adversarial, cit, cvt] = D.apply(image, { training: true }) as tf.Tensor[];
       return { adversarial, cit, cvt };
     };
-    const runG = (): tf.Tensor[] =>
-      G.apply([batch.lineArt, features, batch.cvt], { training: true }) as tf.Tensor[];
+    const gInputs = features ? [batch.lineArt, features, batch.cvt] : [batch.lineArt, batch.cvt];
+    const runG = (): tf.Tensor[] => G.apply(gInputs, { training: true }) as tf.Tensor[];
 
     let inspection: Tag2PixStepInspection | undefined;
     const kept: tf.Tensor[] = [];
@@ -358,7 +364,7 @@ export class Tag2PixTrainer {
     } finally {
       tf.dispose(kept);
       for (const g of gradients) tf.dispose(Object.values(g));
-      if (ownFeatures) features.dispose();
+      if (ownFeatures) features?.dispose();
     }
   }
 

@@ -1,0 +1,125 @@
+// `tag2pix train` end to end on a tiny synthetic dataset on disk with tiny real Tag2Pix models.
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSafetensors } from '../../src/io/safetensors.js';
+import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
+import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/models/index.js';
+import { writeSynthDataset } from '../../src/node/synth.js';
+import { RUN_FILES, readStepLog } from '../../src/node/train.js';
+import { trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SIZE = 32;
+const MODEL = { layers: [1, 1, 1, 1] as [number, number, number, number], widthMultiplier: 0.25, cit: false };
+let root: string;
+let data: string;
+let init: string[];
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-train-cmd-'));
+  data = path.join(root, 'data');
+  await writeSynthDataset({ out: data, count: 6, size: SIZE, seed: 3 });
+  // Fixed starting weights, so that separate runs start from the same point.
+  const G = buildTag2PixGenerator({ inputSize: SIZE, decoderLayers: MODEL.layers, widthMultiplier: MODEL.widthMultiplier, citFeatures: false });
+  const D = buildTag2PixDiscriminator({ inputSize: SIZE, widthMultiplier: MODEL.widthMultiplier });
+  init = [path.join(root, 'g.safetensors'), path.join(root, 'd.safetensors')];
+  for (const [model, file] of [[G, init[0]], [D, init[1]]] as const) {
+    const dict = exportTorchStateDict(model);
+    await fs.writeFile(file, writeSafetensors(dict));
+    tf.dispose(Object.values(dict));
+    model.dispose();
+  }
+});
+
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const base = (): TrainCommandOptions => ({
+  out: '',
+  data,
+  size: SIZE,
+  batch: 2,
+  epochs: 3,
+  twoStepEpoch: 2,
+  brightnessEpoch: 3,
+  citWeight: 40,
+  cvtWeight: 40,
+  checkpointEvery: 0,
+  seed: 5,
+  limit: 4, // 2 steps per epoch keep this test near a minute on cpu
+  init,
+  ...MODEL,
+  progress: 'silent',
+});
+
+const losses = (records: Awaited<ReturnType<typeof readStepLog>>) =>
+  records.map((r) => ({ step: r.globalStep, stage: r.stage, d: r.discriminator, g: r.generator }));
+
+describe('trainCommand', () => {
+  it('a 3-epoch run stopped after epoch 1 and resumed gives the same losses as an uninterrupted one', async () => {
+    const straight = path.join(root, 'straight');
+    const a = await trainCommand({ ...base(), out: straight });
+    expect(a.reason).toBe('finished');
+    const expected = losses(await readStepLog(path.join(straight, RUN_FILES.log)));
+    expect(expected).toHaveLength(6);
+    expect(expected.map((r) => r.stage)).toEqual([
+      ...Array(2).fill('segmentation'), ...Array(2).fill('colourisation'), ...Array(2).fill('brightness'),
+    ]);
+
+    const split = path.join(root, 'split');
+    await trainCommand({ ...base(), out: split, epochs: 1 });
+    expect(await readStepLog(path.join(split, RUN_FILES.log))).toHaveLength(2);
+    const resumed = await trainCommand({ out: split, resume: true, epochs: 3, progress: 'silent' });
+    expect(resumed.steps.map((s) => s.globalStep)).toEqual([2, 3, 4, 5]);
+    expect(losses(await readStepLog(path.join(split, RUN_FILES.log)))).toEqual(expected);
+
+    for (const e of ['001', '002', '003']) {
+      await expect(fs.stat(path.join(split, RUN_FILES.samples, `epoch-${e}.png`))).resolves.toBeTruthy();
+    }
+    await expect(fs.stat(path.join(split, RUN_FILES.lossCurve))).resolves.toBeTruthy();
+  });
+
+  it('refuses to overwrite a run, and to resume where there is none', async () => {
+    const out = path.join(root, 'straight');
+    await expect(trainCommand({ ...base(), out })).rejects.toThrow(/already holds a training run .* pass --resume/);
+    await expect(trainCommand({ out: path.join(root, 'nothing'), resume: true })).rejects.toThrow(/No checkpoint at .*start without --resume/);
+  });
+
+  it('asks for the CIT extractor unless --no-cit', async () => {
+    await expect(trainCommand({ ...base(), out: path.join(root, 'cit'), cit: true })).rejects.toThrow(/--cit-weights .* or --no-cit/);
+  });
+});
+
+describe('tag2pix train (CLI)', () => {
+  const run = (args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'cpu', 'train', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, TAG2PIX_BACKEND: '' },
+    });
+
+  it('trains one epoch with plain progress lines and writes the run folder', async () => {
+    const out = path.join(root, 'cli');
+    const { stdout } = await run([
+      '--data', data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
+      '--width-multiplier', '0.25', '--no-cit', '--limit', '4', '--cit-cvt-weight', '40,40', '--two-step-epoch', '0',
+      '--progress', 'lines',
+    ]);
+    expect(stdout).toMatch(/epoch 1\/1 step 2\/2 D [\d.]+ .* img\/s/);
+    expect(stdout).toMatch(/trained 1 epochs \(2 steps\)/);
+    const log = await readStepLog(path.join(out, RUN_FILES.log));
+    expect(log.map((r) => r.weights['citWeight'])).toEqual([40, 40]);
+  });
+
+  it('reports a bad option in one line', async () => {
+    const err = await run(['--out', path.join(root, 'bad'), '--cit-cvt-weight', '40']).catch((e: { stderr: string; code: number }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toMatch(/--cit-cvt-weight takes 2 comma-separated numbers >= 0, got '40'/);
+  });
+});
