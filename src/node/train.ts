@@ -196,7 +196,7 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
       dataCursor = null;
       await checkpoint();
       if (!o.skipImages) {
-        await writeEpochImages(trainer, samples!, files, epoch, data.batchesPerEpoch);
+        await writeEpochImages(trainer, samples!, files, epoch);
       }
       const last = steps[steps.length - 1];
       if (last) {
@@ -325,7 +325,6 @@ async function writeEpochImages(
   samples: Samples,
   files: { lossCurve: string; samples: string; log: string },
   epoch: number,
-  perEpoch: number,
 ): Promise<void> {
   const [colour, guide] = trainer.generate(samples.lineArt, samples.cvt, samples.citFeatures);
   const grid = sampleGrid(samples.lineArt, guide, colour, samples.colour);
@@ -370,6 +369,6 @@ async function writeEpochImages(
       ],
     },
   ];
-  const epochStarts = Array.from({ length: epoch + 1 }, (_, e) => e * perEpoch);
+  const epochStarts = records.filter((r) => r.step === 0).map((r) => r.globalStep);
   await writeFileAtomic(files.lossCurve, await renderSvgToPng(lossCurveSvg(panels, epochStarts)));
 }

@@ -63,7 +63,7 @@ export function registerTrainCommand(program: Command): void {
   program
     .command('train')
     .description('Train the Tag2Pix generator and discriminator (two-step curriculum, resumable checkpoints)')
-    .option('--data <path>', 'dataset: reference layout folder, or manifest folder/file (see docs/datasets.md)')
+    .option('--data <path>', 'dataset: reference layout folder, or manifest folder/file (see docs/data.md)')
     .requiredOption('--out <dir>', 'run folder: checkpoint, log.jsonl, loss-curve.png, samples/')
     .option('--size <px>', `image size, a multiple of 16 (default ${d.size})`, integer('--size', 32))
     .option('--batch <n>', `batch size (default ${d.batch})`, integer('--batch', 1))
