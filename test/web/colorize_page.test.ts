@@ -228,8 +228,10 @@ describe('colourising in Chromium', () => {
     // other colours. An untrained generator reacts only weakly to tags, hence the small bound.
     await page.click('#chosen-tags .chip[data-tag="blue_hair"]');
     await page.click('#chosen-tags .chip[data-tag="red_eyes"]');
+    const tensorsBefore = await page.evaluate(() => window.tag2pixDemo.numTensors());
     const untagged = await colourise(page);
     expect(untagged.result!.tags).toEqual([]);
+    expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(tensorsBefore); // no leak
     let tagEffect = 0;
     for (let i = 0; i < expected.length; i++) {
       tagEffect = Math.max(tagEffect, Math.abs(untagged.result!.colour[i]! - run.result!.colour[i]!));
@@ -242,6 +244,11 @@ describe('colourising in Chromium', () => {
     const page = await open('?backend=wasm&tags=green_hair,blue_eyes');
     await page.setInputFiles('#lineart-input', files.wideLineArt);
     await loadWeights(page, [files.cit, files.generator]);
+    // Choosing weights again replaces the networks without leaking the old ones.
+    const loadedOnce = await page.evaluate(() => window.tag2pixDemo.numTensors());
+    await page.setInputFiles('#weights-input', []);
+    await loadWeights(page, [files.cit, files.generator]);
+    expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(loadedOnce);
     const run = await colourise(page);
     expect(run.messages).toEqual([]);
     expect(run.result!.tags).toEqual(['green_hair', 'blue_eyes']);
@@ -285,6 +292,7 @@ describe('colourising in Chromium', () => {
 
   it('lists every weight that does not fit, and needs the CIT extractor', async () => {
     const page = await open('?backend=wasm');
+    const tensorsAtStart = await page.evaluate(() => window.tag2pixDemo.numTensors());
     await loadWeights(page, [files.broken, files.cit]);
     expect(await page.textContent('#weights-info')).toBe('No weights loaded.');
     const shown = await page.evaluate(() => window.tag2pixDemo.messages.map((m) => m.text));
@@ -304,6 +312,8 @@ describe('colourising in Chromium', () => {
     await loadWeights(page, [files.generator]);
     const again = await page.evaluate(() => window.tag2pixDemo.messages.map((m) => m.text));
     expect(again.at(-1)).toMatch(/needs the CIT extractor's weights too/);
+    // Networks built for weights that did not fit are disposed.
+    expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(tensorsAtStart);
     expect(await page.isDisabled('#colorize')).toBe(true);
     await page.close();
   });

@@ -18,6 +18,8 @@ export interface DemoState {
   result?: ColouriseResult & { tags: string[]; milliseconds: number; backend: string };
   /** Every message shown to the user, oldest first. */
   messages: Array<{ kind: MessageKind; text: string }>;
+  /** Live TensorFlow.js tensors (a leak check: colourising again must not raise it). */
+  numTensors(): number;
 }
 
 declare global {
@@ -55,6 +57,7 @@ const state: DemoState = {
   ready: startBackend(requestedBackend(location.search)),
   tags: [],
   messages: [],
+  numTensors: () => tf.memory().numTensors,
 };
 window.tag2pixDemo = state;
 
