@@ -13,11 +13,11 @@ import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../models/discriminator.js';
 import { buildTag2PixGenerator, type DecoderBlockKind } from '../models/generator.js';
 import { countParameters } from '../models/parameters.js';
-import { Tag2PixTrainer, type Tag2PixBatch } from '../training/trainer.js';
+import { Tag2PixTrainer } from '../training/trainer.js';
 import { initBackend } from './backend.js';
 import { encodePng } from './image.js';
 import { renderSvgToPng } from './loss_curve.js';
-import { runTraining, type ProgressMode, type TrainingDataSource } from './train.js';
+import { runTraining, type ProgressMode, type StepLogRecord, type TrainingBatch, type TrainingDataSource } from './train.js';
 
 /**
  * The colours the demo trains on: a subset of each family, far apart, so a CPU run of a few
@@ -74,8 +74,15 @@ export interface DemoOptions {
   twoStepEpoch?: number;
   /** CIT/CVT classification weight from `twoStepEpoch` on (default 1). */
   classificationWeight?: number;
-  /** Channel width of G and D relative to the published model (default 0.25). */
+  /** Channel width of G relative to the published model (default 0.25). */
   widthMultiplier?: number;
+  /** Channel width of D (default half of G's): the demo's D only needs to be a critic. */
+  discriminatorWidth?: number;
+  /**
+   * Training time budget in seconds (default 480): training stops at the end of the epoch after
+   * which another epoch would pass it, so the demo ends in about 10 minutes on slow machines too.
+   */
+  trainingBudgetSeconds?: number;
   /** Bottlenecks per decoder block (default [1, 1, 1, 1]; published [12, 8, 5, 5]). */
   decoderLayers?: [number, number, number, number];
   /** Decoder block kind (default `secat`). */
@@ -93,6 +100,20 @@ export interface DemoOptions {
   skipImages?: boolean;
 }
 
+/** Tag accuracy after one epoch of the demo. */
+export interface DemoEpoch {
+  epoch: number;
+  /** Training steps so far. */
+  steps: number;
+  /** Training seconds so far (including these measurements). */
+  seconds: number;
+  overall: number;
+  hair: number;
+  eyes: number;
+  background: number;
+  l1: number;
+}
+
 /** What {@link runDemo} measured and wrote. */
 export interface DemoResult {
   backend: string;
@@ -107,6 +128,8 @@ export interface DemoResult {
   l1End: number;
   seconds: { data: number; training: number; evaluation: number; total: number };
   steps: number;
+  /** Tag accuracy on (up to 64) held-out characters after each epoch. */
+  history: DemoEpoch[];
   parameters: { generator: number; discriminator: number };
   files: Record<string, string>;
 }
@@ -121,22 +144,30 @@ export function lineArtFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
   ) as tf.Tensor4D;
 }
 
+/** Where a {@link synthTrainingSource} continues: the epoch and the next batch in it. */
+export interface SynthCursor {
+  epoch: number;
+  batch: number;
+}
+
 /** In-memory synthetic samples as a deterministic, resumable training source. */
-export function synthTrainingSource(samples: readonly SynthSample[], batchSize: number, seed: number): TrainingDataSource {
+export function synthTrainingSource(samples: readonly SynthSample[], batchSize: number, seed: number): TrainingDataSource<SynthCursor> {
   const batchesPerEpoch = Math.floor(samples.length / batchSize);
   if (batchesPerEpoch < 1) throw new Error(`The demo needs at least one batch: ${samples.length} samples < batch size ${batchSize}.`);
   return {
     batchesPerEpoch,
-    async *batches(epoch: number, start: number): AsyncIterable<Tag2PixBatch> {
+    brightnessStage: false,
+    async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
       const order = Array.from({ length: samples.length }, (_, i) => i);
       const rng = new SynthRandom(seed * 7919 + epoch);
       for (let i = order.length - 1; i > 0; i--) {
         const j = rng.int(i + 1);
         [order[i], order[j]] = [order[j]!, order[i]!];
       }
+      const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < batchesPerEpoch; b++) {
         const batch = synthBatch(order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!));
-        yield { ...batch, citFeatures: lineArtFeatures(batch.lineArt) };
+        yield { ...batch, citFeatures: lineArtFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
       }
     },
   };
@@ -164,6 +195,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const twoStepEpoch = options.twoStepEpoch ?? 1;
   const seed = options.seed ?? 1;
   const widthMultiplier = options.widthMultiplier ?? 0.25;
+  const discriminatorWidth = options.discriminatorWidth ?? widthMultiplier / 2;
   const decoderLayers = options.decoderLayers ?? [1, 1, 1, 1];
   const decoderBlock = options.decoderBlock ?? 'secat';
   const learningRate = options.learningRate ?? 2e-4;
@@ -190,7 +222,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   // A reduced Tag2Pix.
   const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, citChannels: 2 });
-  const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier });
+  const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: discriminatorWidth });
   const parameters = { generator: countParameters(generator), discriminator: countParameters(discriminator) };
   print(
     `model: G ${parameters.generator.toLocaleString('en')} parameters (${decoderBlock}, decoder ${JSON.stringify(decoderLayers)}, width ×${widthMultiplier}), ` +
@@ -208,34 +240,58 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   await fs.rm(runDir, { recursive: true, force: true });
   const gridSamples = synthBatch(test.slice(0, 4));
   const sampleInputs = { lineArt: gridSamples.lineArt, colour: gridSamples.colour, cvt: gridSamples.cvt, citFeatures: lineArtFeatures(gridSamples.lineArt) };
-  let result;
+  const colourise = colouriser(trainer);
+  const history: DemoEpoch[] = [];
+  const steps: StepLogRecord[] = [];
+  const budget = options.trainingBudgetSeconds ?? 480;
+  const trainStart = performance.now();
+  let checkpoint = '';
   try {
-    result = await runTraining({
-      trainer,
-      data: synthTrainingSource(train, batchSize, seed),
-      out: runDir,
-      epochs,
-      seed,
-      config: { demo: true, size, widthMultiplier, decoderLayers, decoderBlock, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
-      samples: sampleInputs,
-      progress: options.progress ?? 'auto',
-      print,
-      skipImages: options.skipImages,
-    });
+    // One epoch per call, so the demo can measure as it goes and stop within its time budget.
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const epochStart = performance.now();
+      const result = await runTraining({
+        trainer,
+        data: synthTrainingSource(train, batchSize, seed),
+        out: runDir,
+        epochs,
+        stopAfterEpoch: epoch - 1,
+        seed,
+        config: { demo: true, size, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
+        samples: sampleInputs,
+        progress: options.progress ?? 'auto',
+        print,
+        skipImages: options.skipImages,
+      });
+      steps.push(...result.steps);
+      checkpoint = result.checkpoint;
+      const probe = await tagAccuracy(colourise, test.slice(0, Math.min(test.length, 64)), { families: palette });
+      const seconds = (performance.now() - trainStart) / 1000;
+      const family = (f: string): number => probe.perFamily[f]?.accuracy ?? NaN;
+      history.push({ epoch, steps: steps.length, seconds, overall: probe.overall, hair: family('hair'), eyes: family('eyes'), background: family('background'), l1: probe.l1 });
+      print(
+        `after epoch ${epoch}: tag accuracy ${pct(probe.overall)} (hair ${pct(family('hair'))}, eyes ${pct(family('eyes'))}, background ${pct(family('background'))}), ` +
+          `L1 ${probe.l1.toFixed(3)}, ${seconds.toFixed(0)} s`,
+      );
+      const epochSeconds = (performance.now() - epochStart) / 1000;
+      if (epoch < epochs && seconds + epochSeconds > budget) {
+        print(`stopping after epoch ${epoch} of ${epochs}: another epoch would pass the training budget of ${budget} s (--budget).`);
+        break;
+      }
+    }
   } finally {
     tf.dispose(Object.values(gridSamples));
     sampleInputs.citFeatures.dispose();
   }
   const tTrain = performance.now();
 
-  const colourise = colouriser(trainer);
   // Judged among the colours the demo trains on, so chance is 1 / (colours in the family).
   const testReport = await tagAccuracy(colourise, test, { families: palette });
   const unseenReport = await tagAccuracy(colourise, unseen, { families: palette });
   const files: Record<string, string> = {
     lossCurve: path.join(runDir, 'loss-curve.png'),
     log: path.join(runDir, 'log.jsonl'),
-    checkpoint: result.checkpoint,
+    checkpoint,
   };
   if (!options.skipImages) {
     files['grid'] = path.join(out, 'figure8-grid.png');
@@ -245,7 +301,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   }
   const tEval = performance.now();
   trainer.dispose();
-  const l1 = result.steps.map((s) => s.generator.l1Colour ?? NaN);
+  const l1 = steps.map((s) => s.generator.l1Colour ?? NaN);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const demo: DemoResult = {
     backend: backend.backend,
@@ -260,7 +316,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       evaluation: (tEval - tTrain) / 1000,
       total: (tEval - t0) / 1000,
     },
-    steps: result.steps.length,
+    steps: steps.length,
+    history,
     parameters,
     files,
   };

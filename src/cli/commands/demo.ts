@@ -29,6 +29,8 @@ interface DemoCliOptions {
   epochs: number;
   twoStepEpoch: number;
   width: number;
+  dWidth?: number;
+  budget: number;
   decoderLayers: string;
   decoderBlock: string;
   lr: number;
@@ -50,7 +52,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--batch <n>', 'batch size', integer('--batch', 2), 8)
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), 4)
     .option('--two-step-epoch <n>', 'first epoch (0-based) with the classification losses', integer('--two-step-epoch', 0), 1)
-    .option('--width <m>', 'width multiplier of G and D', positive('--width'), 0.25)
+    .option('--width <m>', 'width multiplier of G', positive('--width'), 0.25)
+    .option('--d-width <m>', 'width multiplier of D (default: half of --width)', positive('--d-width'))
+    .option('--budget <seconds>', 'training time budget: stop at the epoch end that would pass it', positive('--budget'), 480)
     .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', '1,1,1,1')
     .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, 'secat')
     .option('--lr <rate>', 'Adam learning rate', positive('--lr'), 2e-4)
@@ -76,6 +80,8 @@ export function registerDemoCommand(program: Command): void {
         epochs: opts.quick ? 2 : opts.epochs,
         twoStepEpoch: opts.quick ? 1 : opts.twoStepEpoch,
         widthMultiplier: opts.width,
+        discriminatorWidth: opts.dWidth,
+        trainingBudgetSeconds: opts.budget,
         decoderLayers: layers as [number, number, number, number],
         decoderBlock: opts.decoderBlock as DecoderBlockKind,
         learningRate: opts.lr,
