@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastKernels } from '../kernels/register.js';
-import { withNodeWasmWorkers } from './wasm_threads.js';
+import { releaseWasmWorkers, withNodeWasmWorkers } from './wasm_threads.js';
 
 /** A backend this library can run on. `tensorflow` needs the optional `@tensorflow/tfjs-node(-gpu)`. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -101,7 +101,10 @@ async function startWasm(threads: number): Promise<Activation> {
     setThreadsCount(threads);
     try {
       const ok = await withNodeWasmWorkers(() => tf.setBackend('wasm'), threads);
-      if (ok) return {};
+      if (ok) {
+        releaseWasmWorkers(tf.engine().registry['wasm']);
+        return {};
+      }
     } catch (err) {
       return startSingleThreaded(`threaded build failed: ${firstLine(err)}`);
     }

@@ -59,3 +59,18 @@ export async function withNodeWasmWorkers<T>(initialise: () => Promise<T>, threa
     nodeOs.cpus = cpus;
   }
 }
+
+interface PThreadPool {
+  runningWorkers?: Array<{ unref?: () => void }>;
+  unusedWorkers?: Array<{ unref?: () => void }>;
+}
+
+/**
+ * Lets the process exit while the backend's thread pool waits for work: emscripten keeps a
+ * reference on every worker that runs a thread, and the pool's threads run until the backend
+ * is disposed, so a script would otherwise never end.
+ */
+export function releaseWasmWorkers(backend: unknown): void {
+  const pool = (backend as { wasm?: { PThread?: PThreadPool } })?.wasm?.PThread;
+  for (const worker of [...(pool?.runningWorkers ?? []), ...(pool?.unusedWorkers ?? [])]) worker.unref?.();
+}
