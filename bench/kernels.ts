@@ -1,6 +1,7 @@
 // Per-kernel timings: our convolution-gradient kernels against each backend's stock kernel, and
 // the matMul lead (plain vs transposed operand). Usage: tsx bench/kernels.ts [wasm|cpu ...]
 import * as tf from '@tensorflow/tfjs-core';
+import { FAST_KERNEL_FUNCS } from '../src/kernels/kernels.js';
 import { registerFastKernels, unregisterFastKernels } from '../src/kernels/register.js';
 import { initBackend } from '../src/node/backend.js';
 import { fmtMs, loadNote, syncRun, timeMedian } from './util.js';
@@ -43,6 +44,40 @@ for (const backend of backends) {
     console.log(`| ${s.n}, ${s.h}, ${s.c}→${s.out}, s${s.stride} | ${fmtMs(fwd)} | ${fmtMs(stockInput)} | ${fmtMs(input)} | ${hasStockFilter ? fmtMs(stockFilter) : 'missing'} | ${fmtMs(filter)} |`);
     c.dispose();
   }
+  console.log(`\n| depthwise 3×3 (N, H, C × multiplier, stride) | forward | backprop input stock | ours | backprop filter stock | ours |\n|---|---|---|---|---|---|`);
+  const dwShapes = backend === 'cpu'
+    ? [{ n: 2, h: 16, c: 64, m: 4, stride: 1 }]
+    : [{ n: 4, h: 32, c: 64, m: 4, stride: 1 }, { n: 4, h: 16, c: 128, m: 8, stride: 1 }, { n: 1, h: 64, c: 128, m: 1, stride: 2 }];
+  for (const d of dwShapes) {
+    const x = tf.randomNormal([d.n, d.h, d.h, d.c]) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, d.c, d.m]) as tf.Tensor4D;
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+    const dy = tf.depthwiseConv2d(x, f, d.stride, pad);
+    const attrs = { strides: d.stride, pad, dilations: 1, dimRoundingMode: undefined };
+    const fwd = () => syncRun(() => tf.depthwiseConv2d(x, f, d.stride, pad));
+    const input = () => syncRun(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: x.shape } as never) as tf.Tensor);
+    const filter = () => syncRun(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: f.shape } as never) as tf.Tensor);
+    const runs = backend === 'cpu' ? 3 : 5;
+    const tFwd = timeMedian(fwd, runs).median;
+    unregisterFastKernels([backend]);
+    const stockInput = tf.getKernel('DepthwiseConv2dNativeBackpropInput', backend) ? fmtMs(timeMedian(input, runs).median) : 'missing';
+    const stockFilter = tf.getKernel('DepthwiseConv2dNativeBackpropFilter', backend) ? fmtMs(timeMedian(filter, runs).median) : 'missing';
+    registerFastKernels([backend]);
+    const ours = (name: 'DepthwiseConv2dNativeBackpropInput' | 'DepthwiseConv2dNativeBackpropFilter', g: () => void) => {
+      const registered = tf.getKernel(name, backend)!;
+      tf.unregisterKernel(name, backend);
+      tf.registerKernel({ kernelName: name, backendName: backend, kernelFunc: FAST_KERNEL_FUNCS[name] });
+      try {
+        return fmtMs(timeMedian(g, runs).median);
+      } finally {
+        tf.unregisterKernel(name, backend);
+        tf.registerKernel(registered);
+      }
+    };
+    console.log(`| ${d.n}, ${d.h}, ${d.c}×${d.m}, s${d.stride} | ${fmtMs(tFwd)} | ${stockInput} | ${ours('DepthwiseConv2dNativeBackpropInput', input)} | ${stockFilter} | ${ours('DepthwiseConv2dNativeBackpropFilter', filter)} |`);
+    tf.dispose([x, f, dy]);
+  }
+
   const size = backend === 'cpu' ? 512 : 1024;
   const a = tf.randomNormal([size, size]);
   const b = tf.randomNormal([size, size]);
