@@ -53,7 +53,7 @@ const base = (): TrainCommandOptions => ({
   cvtWeight: 40,
   checkpointEvery: 0,
   seed: 5,
-  limit: 4, // 2 steps per epoch keep this test near a minute on cpu
+  limit: 2, // one step per epoch keeps this test short on cpu (mid-epoch resume: run.test.ts)
   init,
   ...MODEL,
   progress: 'silent',
@@ -68,16 +68,13 @@ describe('trainCommand', () => {
     const a = await trainCommand({ ...base(), out: straight });
     expect(a.reason).toBe('finished');
     const expected = losses(await readStepLog(path.join(straight, RUN_FILES.log)));
-    expect(expected).toHaveLength(6);
-    expect(expected.map((r) => r.stage)).toEqual([
-      ...Array(2).fill('segmentation'), ...Array(2).fill('colourisation'), ...Array(2).fill('brightness'),
-    ]);
+    expect(expected.map((r) => r.stage)).toEqual(['segmentation', 'colourisation', 'brightness']);
 
     const split = path.join(root, 'split');
     await trainCommand({ ...base(), out: split, epochs: 1 });
-    expect(await readStepLog(path.join(split, RUN_FILES.log))).toHaveLength(2);
+    expect(await readStepLog(path.join(split, RUN_FILES.log))).toHaveLength(1);
     const resumed = await trainCommand({ out: split, resume: true, epochs: 3, progress: 'silent' });
-    expect(resumed.steps.map((s) => s.globalStep)).toEqual([2, 3, 4, 5]);
+    expect(resumed.steps.map((s) => s.globalStep)).toEqual([1, 2]);
     expect(losses(await readStepLog(path.join(split, RUN_FILES.log)))).toEqual(expected);
 
     for (const e of ['001', '002', '003']) {
