@@ -183,13 +183,17 @@ export async function loadColorizer(sources: string | readonly string[], options
   try {
     for (const f of files) found.push(...(await readStateDicts(f)));
     const label = (d: FoundStateDict) => (d.entry ? `${d.file} (${d.entry})` : d.file);
-    const generators = found.filter((d) => d.kind === 'generator');
+    let generators = found.filter((d) => d.kind === 'generator');
     const cits = found.filter((d) => d.kind === 'cit-extractor');
+    if (generators.length > 1 && options.size !== undefined) {
+      // e.g. a folder with both published generators: --size picks one.
+      generators = generators.filter((d) => inferGeneratorConfig(d.tensors).inputSize === options.size);
+    }
     if (generators.length !== 1) {
       throw new Error(
         generators.length === 0
-          ? `No generator weights among ${found.map(label).join(', ')}.\n${HOW_TO_GET_WEIGHTS}`
-          : `Several generators (${generators.map(label).join(', ')}); give the one to use.`,
+          ? `No generator weights${options.size ? ` for ${options.size} px` : ''} among ${found.map(label).join(', ')}.\n${HOW_TO_GET_WEIGHTS}`
+          : `Several generators (${generators.map(label).join(', ')}); give the one to use${options.size ? '' : ', or --size'}.`,
       );
     }
     const g = generators[0];

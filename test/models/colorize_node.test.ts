@@ -102,6 +102,18 @@ describe('loadColorizer and colorize from files', () => {
     expect(rgb.shape).toEqual([100, 60, 3]);
   });
 
+  it('picks the generator of the requested size when a folder holds several', async () => {
+    const both = path.join(dir, 'both');
+    fs.mkdirSync(both, { recursive: true });
+    for (const f of fs.readdirSync(path.join(dir, 'weights'))) fs.copyFileSync(path.join(dir, 'weights', f), path.join(both, f));
+    writeWeights(both, 'generator_16', buildTag2PixGenerator({ inputSize: 16, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] }));
+    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*or --size/);
+    const c = await loadColorizer(both, { size: 32 });
+    expect(c.config.inputSize).toBe(32);
+    expect(c.sources.generator).toMatch(/generator\.safetensors$/);
+    await expect(loadColorizer(both, { size: 64 })).rejects.toThrow(/No generator weights for 64 px/);
+  });
+
   it('explains what is missing: no weights, no CIT extractor, wrong size', async () => {
     const empty = path.join(dir, 'empty');
     fs.mkdirSync(empty, { recursive: true });
