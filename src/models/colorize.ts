@@ -69,7 +69,8 @@ export function encodeColourTags(
     const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
     throw new Error(
       `colorize: ${notColour.map((t) => `'${t.name}'`).join(', ')} ${notColour.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
-        `(colour-invariant tags are found in the line art by the CIT extractor). Give colour-variant tags such as ${examples}; ` +
+        `(the generator takes colour-variant tags only; the CIT extractor reads colour-invariant ones from the line art). ` +
+        `Give colour tags such as ${examples}; ` +
         `'tag2pix tags --kind cvt' lists them.`,
     );
   }
