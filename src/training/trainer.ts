@@ -43,7 +43,11 @@ export interface Tag2PixTrainerOptions {
   discriminator: LayersModel;
   /** Frozen CIT extractor (line art → features); needed unless batches bring `citFeatures`. */
   citExtractor?: LayersModel;
-  /** Whether the discriminator outputs probabilities (default, as published) or logits. */
+  /**
+   * Which discriminator outputs the losses read: `probabilities` (default, as published: BCE with
+   * PyTorch's clamp) or `logits` (stable BCE-with-logits) — build the discriminator with
+   * `outputs: 'logits'` or `'both'` for the latter.
+   */
   discriminatorOutput?: LossInput;
   /** Adam options for G (default lr 2e-4, betas 0.5/0.999, eps 1e-8). */
   generatorOptimizer?: TorchAdamOptions;
@@ -283,7 +287,10 @@ export class Tag2PixTrainer {
     const G = this.generator;
     const D = this.discriminator;
     const runD = (image: tf.Tensor): DiscriminatorHeads => {
-      const [adversarial, cit, cvt] = D.apply(image, { training: true }) as tf.Tensor[];
+      const outs = D.apply(image, { training: true }) as tf.Tensor[];
+      // A discriminator built with outputs 'both' returns probabilities, then logits.
+      const offset = outs.length === 6 && this.discriminatorOutput === 'logits' ? 3 : 0;
+      const [adversarial, cit, cvt] = outs.slice(offset, offset + 3);
       return { adversarial, cit, cvt };
     };
     const gInputs = features ? [batch.lineArt, features, batch.cvt] : [batch.lineArt, batch.cvt];

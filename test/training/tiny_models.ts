@@ -58,6 +58,8 @@ class TinyGeneratorLayer extends TorchLayer {
 
 class TinyDiscriminatorLayer extends TorchLayer {
   static readonly className = 'TinyDiscriminatorLayer';
+  /** What call() returns: probabilities, logits, or both (probabilities first). */
+  outputs: 'probabilities' | 'logits' | 'both' = 'probabilities';
   private conv1!: ConvParams;
   private bn1!: BatchNormParams;
   private adv!: LinearParams;
@@ -76,7 +78,8 @@ class TinyDiscriminatorLayer extends TorchLayer {
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape[] {
     const n = (inputShape as Shape)[0];
-    return [[n, 1], [n, TINY.cit], [n, TINY.cvt]];
+    const heads: Shape[] = [[n, 1], [n, TINY.cit], [n, TINY.cvt]];
+    return this.outputs === 'both' ? [...heads, ...heads] : heads;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor[] {
@@ -84,11 +87,9 @@ class TinyDiscriminatorLayer extends TorchLayer {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const h = tf.leakyRelu(applyBatchNorm(this.bn1, applyConv(this.conv1, x), isTraining(kwargs)), 0.2);
       const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
-      return [
-        tf.sigmoid(applyLinear(this.adv, pooled)),
-        tf.sigmoid(applyLinear(this.citHead, pooled)),
-        tf.sigmoid(applyLinear(this.cvtHead, pooled)),
-      ];
+      const logits = [applyLinear(this.adv, pooled), applyLinear(this.citHead, pooled), applyLinear(this.cvtHead, pooled)];
+      const probabilities = logits.map((l) => tf.sigmoid(l));
+      return this.outputs === 'logits' ? logits : this.outputs === 'both' ? [...probabilities, ...logits] : probabilities;
     });
   }
 }
@@ -104,10 +105,12 @@ export function tinyGenerator(): tfl.LayersModel {
   return tfl.model({ inputs, outputs, name: 'tiny_generator' });
 }
 
-export function tinyDiscriminator(): tfl.LayersModel {
+export function tinyDiscriminator(outputs: 'probabilities' | 'logits' | 'both' = 'probabilities'): tfl.LayersModel {
   const input = tfl.input({ shape: [TINY.size, TINY.size, 3] });
-  const outputs = new TinyDiscriminatorLayer({ name: 'd' }).apply(input) as tfl.SymbolicTensor[];
-  return tfl.model({ inputs: input, outputs, name: 'tiny_discriminator' });
+  const layer = new TinyDiscriminatorLayer({ name: 'd' });
+  layer.outputs = outputs;
+  const heads = layer.apply(input) as tfl.SymbolicTensor[];
+  return tfl.model({ inputs: input, outputs: heads, name: 'tiny_discriminator' });
 }
 
 /** A deterministic tiny batch. */

@@ -156,6 +156,30 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     for (const k of Object.keys(s1)) expect(Array.from(s2[k])).toEqual(Array.from(s1[k]));
   });
 
+  it('trains from logits (stable BCE) as it does from probabilities', async () => {
+    const G = tinyGenerator();
+    const start = snapshot(G, 'G');
+    const Dp = tinyDiscriminator('probabilities');
+    const dStart = snapshot(Dp, 'D');
+    const results = [];
+    for (const [outputs, input] of [['probabilities', 'probabilities'], ['logits', 'logits'], ['both', 'logits']] as const) {
+      const g = tinyGenerator();
+      const d = tinyDiscriminator(outputs);
+      restore(g, 'G', start);
+      restore(d, 'D', dStart);
+      const t = new Tag2PixTrainer({
+        generator: g, discriminator: d, discriminatorOutput: input,
+        scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 }),
+      });
+      results.push(await t.trainStep(tinyBatch(7)));
+      t.dispose();
+    }
+    for (const r of results.slice(1)) {
+      for (const [k, v] of Object.entries(results[0].discriminator)) expect(r.discriminator[k as 'total'], k).toBeCloseTo(v, 4);
+      for (const [k, v] of Object.entries(results[0].generator)) expect(r.generator[k as 'total'] / v, k).toBeCloseTo(1, 5);
+    }
+  });
+
   it('stops on a NaN loss, names the term and applies no update', async () => {
     const G = tinyGenerator();
     const D = tinyDiscriminator();
