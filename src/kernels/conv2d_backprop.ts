@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, dilateSpatial, padOrCrop, rotateFilter, tapLayout, tapWindow } from './conv_util.js';
+import { convGeometry, padOrCrop, rotateFilter, tapLayout, tapWindow, type ConvGeometry } from './conv_util.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -63,12 +63,51 @@ export function conv2dBackpropFilterImpl(
   });
 }
 
+/** One stride phase along one axis of a strided convolution's input gradient. */
+interface AxisPhase {
+  /** Filter taps of this phase, `r, r + s, r + 2s, …`, in the order the sub-filter uses them. */
+  taps: number[];
+  /** First position of the input this phase fills (`start + i·stride`). */
+  start: number;
+  /** How many input positions it fills. */
+  count: number;
+  /** `dy` padding before/after (negative: crop) for a valid stride-1 convolution. */
+  before: number;
+  after: number;
+}
+
+/**
+ * The phases of one axis: input position `i` with `i + padBefore = q·s + r` receives
+ * `Σ_j dy[q − j] · w[r + j·s]`, a stride-1 correlation of `dy` with the taps of phase `r`.
+ */
+function axisPhases(inSize: number, outSize: number, k: number, stride: number, padBefore: number): AxisPhase[] {
+  const phases: AxisPhase[] = [];
+  for (let r = 0; r < stride; r++) {
+    const tapCount = r < k ? Math.ceil((k - r) / stride) : 0;
+    const first = Math.ceil((padBefore - r) / stride);
+    const last = Math.floor((inSize - 1 + padBefore - r) / stride);
+    const taps = Array.from({ length: tapCount }, (_, t) => r + (tapCount - 1 - t) * stride);
+    phases.push({
+      taps,
+      start: first * stride + r - padBefore,
+      count: Math.max(0, last - first + 1),
+      before: tapCount - 1 - first,
+      after: last - (outSize - 1),
+    });
+  }
+  return phases.sort((a, b) => a.start - b.start);
+}
+
 /**
  * Gradient of a 2-D convolution with respect to its input (`Conv2DBackpropInput`, also the
- * forward pass of `conv2dTranspose`), as one forward convolution: `dy` gets `stride − 1`
- * zeros between its pixels, is padded so every input pixel sees every filter tap it touched,
- * and is convolved with the filter rotated by 180° and with in/out channels swapped. The
- * backend's forward convolution (XNNPACK on wasm) does the work.
+ * forward pass of `conv2dTranspose`), from the backend's forward convolution (XNNPACK on wasm).
+ *
+ * Stride 1: one convolution of `dy` with the filter rotated by 180° and in/out swapped.
+ * Stride s > 1: the input splits into s×s phases (position mod s); each phase is a stride-1
+ * convolution of `dy` with the sub-filter of the taps that reach it (2×2, 2×1, 1×2 and 1×1 taps
+ * for a 3×3 filter at stride 2), and the phases are interleaved with concats and reshapes.
+ * That does the forward convolution's arithmetic once, where convolving a zero-spread `dy`
+ * would do it s² times.
  */
 export function conv2dBackpropInputImpl(
   dy: tf.Tensor4D,
@@ -86,30 +125,72 @@ export function conv2dBackpropInputImpl(
         ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]]
         : inputShape;
     const g = convGeometry(nhwcInput, filter.shape, strides, 1, pad, dimRoundingMode, false);
-    const [kh, kw] = filter.shape;
-    const spread = dilateSpatial(dys, g.strideHeight, g.strideWidth);
-    // Meaningful rows of the spread dy: (outH − 1)·stride + 1; the rest are trailing zeros.
-    const spreadHeight = spread.shape[1];
-    const spreadWidth = spread.shape[2];
-    const before: [number, number] = [kh - 1 - g.padTop, kw - 1 - g.padLeft];
-    // A stride-1 valid convolution over (inH + kh − 1) rows gives inH rows.
-    const after: [number, number] = [
-      g.inHeight + kh - 1 - spreadHeight - before[0],
-      g.inWidth + kw - 1 - spreadWidth - before[1],
-    ];
-    const rotated = rotateFilter(filter);
-    let dx: tf.Tensor4D;
-    if (before.every((v) => v >= 0) && after.every((v) => v >= 0)) {
-      dx = tf.conv2d(spread, rotated, 1, [
-        [0, 0],
-        [before[0], after[0]],
-        [before[1], after[1]],
-        [0, 0],
-      ]);
-    } else {
-      const framed = padOrCrop(spread, before, after, 1) as tf.Tensor4D;
-      dx = tf.conv2d(framed, rotated, 1, 'valid');
-    }
+    const dx =
+      g.strideHeight === 1 && g.strideWidth === 1
+        ? stridelessInputGradient(dys, filter, g)
+        : phasedInputGradient(dys, filter, g);
     return dataFormat === 'NCHW' ? (tf.transpose(dx, [0, 3, 1, 2]) as tf.Tensor4D) : dx;
   });
+}
+
+function stridelessInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [kh, kw] = filter.shape;
+  const before: [number, number] = [kh - 1 - g.padTop, kw - 1 - g.padLeft];
+  // A stride-1 valid convolution over (inH + kh − 1) rows gives inH rows.
+  const after: [number, number] = [
+    g.inHeight + kh - 1 - dy.shape[1] - before[0],
+    g.inWidth + kw - 1 - dy.shape[2] - before[1],
+  ];
+  const rotated = rotateFilter(filter);
+  if (before.every((v) => v >= 0) && after.every((v) => v >= 0)) {
+    return tf.conv2d(dy, rotated, 1, [
+      [0, 0],
+      [before[0], after[0]],
+      [before[1], after[1]],
+      [0, 0],
+    ]);
+  }
+  return tf.conv2d(padOrCrop(dy, before, after, 1) as tf.Tensor4D, rotated, 1, 'valid');
+}
+
+function phasedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [kh, kw, inC, outC] = filter.shape;
+  const n = dy.shape[0];
+  const sh = g.strideHeight;
+  const sw = g.strideWidth;
+  const rowPhases = axisPhases(g.inHeight, g.outHeight, kh, sh, g.padTop);
+  const colPhases = axisPhases(g.inWidth, g.outWidth, kw, sw, g.padLeft);
+  const rowsPerPhase = Math.ceil(g.inHeight / sh);
+  const colsPerPhase = Math.ceil(g.inWidth / sw);
+  // Filter taps as rows of [out, in] matrices, to pick sub-filters with slices.
+  const taps = tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [kh * kw, outC * inC]);
+  const rowBands: tf.Tensor[] = [];
+  for (const rp of rowPhases) {
+    const band: tf.Tensor[] = [];
+    for (const cp of colPhases) {
+      let phase: tf.Tensor4D;
+      if (rp.taps.length === 0 || cp.taps.length === 0 || rp.count === 0 || cp.count === 0) {
+        phase = tf.zeros([n, rp.count, cp.count, inC]);
+      } else {
+        const picked: tf.Tensor[] = [];
+        for (const i of rp.taps) for (const j of cp.taps) picked.push(tf.slice(taps, [i * kw + j, 0], [1, outC * inC]));
+        const sub = tf.reshape(picked.length === 1 ? picked[0]! : tf.concat(picked, 0), [
+          rp.taps.length, cp.taps.length, outC, inC,
+        ]) as tf.Tensor4D;
+        const framed = padOrCrop(dy, [rp.before, cp.before], [rp.after, cp.after], 1) as tf.Tensor4D;
+        phase = tf.conv2d(framed, sub, 1, 'valid');
+      }
+      // Same size for every phase, so they interleave with a reshape; the excess is cropped.
+      band.push(padOrCrop(phase, [0, 0], [rowsPerPhase - rp.count, colsPerPhase - cp.count], 1));
+    }
+    // [N, R, C, sw·inC] → [N, R, C·sw, inC]: column phases interleaved.
+    const interleaved = tf.reshape(band.length === 1 ? band[0]! : tf.concat(band, 3), [
+      n, rowsPerPhase, colsPerPhase * sw, inC,
+    ]);
+    rowBands.push(tf.reshape(interleaved, [n, rowsPerPhase, 1, colsPerPhase * sw * inC]));
+  }
+  const rows = tf.reshape(rowBands.length === 1 ? rowBands[0]! : tf.concat(rowBands, 2), [
+    n, rowsPerPhase * sh, colsPerPhase * sw, inC,
+  ]);
+  return tf.slice(rows, [0, 0, 0, 0], [n, g.inHeight, g.inWidth, inC]) as tf.Tensor4D;
 }

@@ -26,6 +26,10 @@ const CONV_CASES: ConvCase[] = [
   { n: 2, h: 5, w: 5, c: 3, out: 2, k: 3, stride: 1, pad: 'same' },
   { n: 2, h: 9, w: 8, c: 3, out: 2, k: 3, stride: 2, pad: 'same' },
   { n: 1, h: 6, w: 7, c: 2, out: 3, k: 3, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { n: 2, h: 9, w: 8, c: 3, out: 4, k: 3, stride: 2, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { n: 2, h: 7, w: 6, c: 4, out: 5, k: 1, stride: 2, pad: 'valid' }, // projection shortcut
+  { n: 2, h: 10, w: 11, c: 2, out: 3, k: 4, stride: 3, pad: explicit(1) },
+  { n: 1, h: 5, w: 5, c: 2, out: 2, k: 2, stride: 3, pad: 'valid' }, // taps < stride: empty phases
 ];
 
 const BACKENDS = ['wasm', 'cpu'];
