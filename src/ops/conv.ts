@@ -52,13 +52,48 @@ export function conv2dTorch(
       const filter = tf.reshape(kernel, [kh, kw, inChannels, multiplier]) as tf.Tensor4D;
       return tf.depthwiseConv2d(x, filter, stride, pad);
     }
-    // Split, convolve each group, concatenate: measured fastest on cpu and wasm
-    // (docs/performance.md).
+    if (groupIn <= DEPTHWISE_SUM_MAX_GROUP_IN) {
+      return depthwiseThenSum(x, kernel, groups, stride, pad);
+    }
+    // Wider groups: split, convolve each group, concatenate (fastest there on cpu and wasm,
+    // docs/performance.md, "Grouped convolution").
     const xs = tf.split(x, groups, 3);
     const ks = tf.split(kernel, groups, 3);
     const ys = xs.map((xi, g) => tf.conv2d(xi as tf.Tensor4D, ks[g] as tf.Tensor4D, stride, pad));
     return tf.concat(ys, 3);
   });
+}
+
+/**
+ * Up to this many input channels per group, a grouped conv runs as one depthwise conv plus a sum
+ * (measured faster than split/conv/concat on cpu and wasm for 2 and 4 channels per group,
+ * slower from 8 on: docs/performance.md, "Grouped convolution").
+ */
+const DEPTHWISE_SUM_MAX_GROUP_IN = 4;
+
+/**
+ * Grouped conv as a depthwise conv whose multiplier is the group's output count (every input
+ * channel against every output of its group), then a sum over the group's input channels.
+ */
+function depthwiseThenSum(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  groups: number,
+  stride: number,
+  pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]],
+): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  const groupOut = outChannels / groups;
+  // filter[.., g·groupIn + i, o] = kernel[.., i, g·groupOut + o]
+  const filter = tf.reshape(
+    tf.transpose(tf.reshape(kernel, [kh, kw, groupIn, groups, groupOut]), [0, 1, 3, 2, 4]),
+    [kh, kw, groups * groupIn, groupOut],
+  ) as tf.Tensor4D;
+  // Output channel (g·groupIn + i)·groupOut + o.
+  const y = tf.depthwiseConv2d(x, filter, stride, pad);
+  const [n, h, w] = y.shape;
+  const perInput = tf.reshape(y, [n, h, w, groups, groupIn, groupOut]);
+  return tf.reshape(tf.sum(perInput, 4), [n, h, w, outChannels]) as tf.Tensor4D;
 }
 
 /** Options of {@link conv2dTransposeTorch}, with PyTorch's `nn.ConvTranspose2d` meaning. */

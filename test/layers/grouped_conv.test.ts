@@ -9,7 +9,8 @@ import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 
 describe('conv2dTorch', () => {
   const cases = [
-    { c: 8, out: 8, k: 3, stride: 1, padding: 1, groups: 4, h: 5 },
+    { c: 8, out: 8, k: 3, stride: 1, padding: 1, groups: 4, h: 5 }, // 2 per group: depthwise + sum
+    { c: 16, out: 8, k: 3, stride: 2, padding: 1, groups: 2, h: 6 }, // 8 per group: split/concat
     { c: 8, out: 16, k: 3, stride: 2, padding: 1, groups: 2, h: 7 },
     { c: 6, out: 12, k: 3, stride: 2, padding: 0, groups: 6, h: 8 }, // depthwise, multiplier 2
     { c: 4, out: 6, k: 1, stride: 1, padding: 0, groups: 1, h: 3 },
