@@ -68,48 +68,53 @@ const torchAvailable = (() => {
 
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 const results: Result[] = [];
-console.log(`# tag2pix benchmark — ${new Date().toISOString()}\n${loadNote()} at start; node ${process.version}`);
+interface Job { who: string; model: ModelName; task: 'colourise' | 'train'; run: () => Record<string, unknown> }
+const jobs: Job[] = [];
 for (const model of models) {
   for (const task of tasks) {
-    const who: Array<{ name: string; run: () => Record<string, unknown> }> = [];
     for (const backend of backends) {
       if (backend === 'cpu' && model === '256' && task === 'train' && !values['cpu-256-train']) {
         results.push({ who: backend, model, task, note: 'skipped (cpu: tens of minutes per iteration; --cpu-256-train)' });
         continue;
       }
       const [name, threads = '1'] = backend.split(':');
-      who.push({
-        name: threads === '1' ? name! : `${name} ${threads} threads`,
+      jobs.push({
+        who: threads === '1' ? name! : `${name} ${threads} threads`, model, task,
         run: () => runChild(tsx, [path.join(here, 'model_bench.ts'), '--backend', name!, '--threads', threads, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!]),
       });
     }
     if (torchAvailable) {
       for (const threads of list(values['torch-threads'])) {
-        who.push({
-          name: `pytorch ${threads}t`,
+        jobs.push({
+          who: `pytorch ${threads}t`, model, task,
           run: () => runChild('/usr/bin/python3', [path.join(here, 'torch_tag2pix.py'), '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!, '--threads', threads]),
         });
       }
     }
-    for (const w of who) {
-      process.stderr.write(`running ${model} ${task} on ${w.name}… `);
-      const r = w.run();
-      const spec = MODELS[model];
-      const res: Result = {
-        who: w.name, model, task,
-        batch: task === 'train' ? spec.trainBatch : spec.colouriseBatch,
-        medianMs: r['medianMs'] as number | undefined,
-        runsMs: r['runsMs'] as number[] | undefined,
-        peakRssMB: r['peakRssMB'] as number | undefined,
-        note: r['error'] as string | undefined,
-      };
-      if (r['leakedTensors']) res.note = `${r['leakedTensors']} tensors leaked over the runs`;
-      if (r['threadsNote']) res.note = String(r['threadsNote']);
-      process.stderr.write(`${res.medianMs != null ? fmtMs(res.medianMs) : res.note}\n`);
-      results.push(res);
-    }
   }
 }
+// The slow pure-JS cpu backend goes last, so the other figures arrive first.
+jobs.sort((a, b) => Number(a.who === 'cpu') - Number(b.who === 'cpu'));
+console.log(`# tag2pix benchmark — ${new Date().toISOString()}\n${loadNote()} at start; node ${process.version}`);
+for (const job of jobs) {
+  process.stderr.write(`running ${job.model} ${job.task} on ${job.who}… `);
+  const r = job.run();
+  const spec = MODELS[job.model];
+  const res: Result = {
+    who: job.who, model: job.model, task: job.task,
+    batch: job.task === 'train' ? spec.trainBatch : spec.colouriseBatch,
+    medianMs: r['medianMs'] as number | undefined,
+    runsMs: r['runsMs'] as number[] | undefined,
+    peakRssMB: r['peakRssMB'] as number | undefined,
+    note: r['error'] as string | undefined,
+  };
+  if (r['leakedTensors']) res.note = `${r['leakedTensors']} tensors leaked over the runs`;
+  if (r['threadsNote']) res.note = String(r['threadsNote']);
+  process.stderr.write(`${res.medianMs != null ? fmtMs(res.medianMs) : res.note}\n`);
+  results.push(res);
+}
+const order = (r: Result) => models.indexOf(r.model) * 100 + tasks.indexOf(r.task as 'train') * 10;
+results.sort((a, b) => order(a) - order(b));
 
 // The table: every row against PyTorch with the same thread count as our backends (1), and
 // against PyTorch's best on this machine.
