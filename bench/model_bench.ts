@@ -68,18 +68,31 @@ const leaked = tf.memory().numTensors - before;
 
 let profile: Array<{ kernel: string; ms: number; calls: number }> | undefined;
 if (values.profile) {
-  // Kernel times of one more step, summed by kernel name.
-  const info = await tf.profile(async () => {
-    await step();
-  });
+  // Exclusive time per kernel over one more step: the engine's kernel runner is wrapped, and a
+  // kernel's time excludes the kernels it runs itself (ours are built from other kernels; cpu
+  // and wasm kernels are synchronous, so wall time inside the call is compute time).
+  const engine = tf.engine() as unknown as { runKernelFunc: (p: { kernelName?: string }) => unknown };
+  const original = engine.runKernelFunc;
   const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-    entry.ms += ms;
-    entry.calls += 1;
-    byKernel.set(k.name, entry);
-  }
+  const childTime: number[] = [];
+  engine.runKernelFunc = function (this: unknown, params: { kernelName?: string }) {
+    childTime.push(0);
+    const start = performance.now();
+    try {
+      return original.call(this, params);
+    } finally {
+      const total = performance.now() - start;
+      const children = childTime.pop()!;
+      if (childTime.length > 0) childTime[childTime.length - 1]! += total;
+      const name = params.kernelName ?? 'custom op';
+      const entry = byKernel.get(name) ?? { ms: 0, calls: 0 };
+      entry.ms += total - children;
+      entry.calls += 1;
+      byKernel.set(name, entry);
+    }
+  };
+  await step();
+  engine.runKernelFunc = original;
   profile = [...byKernel].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
 }
 const sorted = [...all].sort((a, b) => a - b);
