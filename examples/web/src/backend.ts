@@ -20,6 +20,11 @@ export interface BackendStart {
   failures: { backend: BrowserBackend; reason: string }[];
 }
 
+// tfjs-backend-wasm's threaded build starts its workers from the source text of a function,
+// which bundlers' minifiers break (the workers die with "e is not defined"). Use the
+// single-threaded SIMD build even on cross-origin-isolated hosts, where threads would be chosen.
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmPlain,
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
