@@ -1,9 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
+import type { KernelArgs } from './tensor_kernel.js';
+import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
 
 export type { FastKernelName } from './kernels.js';
 
 const ALL_KERNELS = Object.keys(FAST_KERNEL_FUNCS) as FastKernelName[];
+
+type Wrapper = (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo | tf.TensorInfo[];
+
+/**
+ * Backend-specific replacements that wrap the backend's own kernel (their fallback for what they
+ * do not handle, e.g. strings). Only registered when the backend has the kernel.
+ */
+const WRAPPERS: Record<string, Record<string, Wrapper>> = {
+  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat },
+};
+
+/** Every kernel function this library registered, to recognise them. */
+const ownFuncs = new WeakSet<tf.KernelFunc>(Object.values(FAST_KERNEL_FUNCS));
 
 /**
  * Kernels a backend does not have at all: they are registered even before the backend's package
@@ -28,8 +43,9 @@ const originals = new Map<string, tf.KernelConfig>();
 const key = (kernel: string, backend: string) => `${backend}/${kernel}`;
 
 /** True when the kernel registered for `backendName` is this library's. */
-export function isFastKernel(kernelName: FastKernelName, backendName: string): boolean {
-  return tf.getKernel(kernelName, backendName)?.kernelFunc === FAST_KERNEL_FUNCS[kernelName];
+export function isFastKernel(kernelName: string, backendName: string): boolean {
+  const kernel = tf.getKernel(kernelName, backendName);
+  return kernel != null && ownFuncs.has(kernel.kernelFunc);
 }
 
 function backendLoaded(backendName: string): boolean {
@@ -48,6 +64,8 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  * - a kernel the backend has is replaced only where ours measured faster (wasm's
  *   `Conv2DBackpropInput`, cpu's filter gradients) and only once the backend's package is
  *   loaded, so a backend registering its own kernel later never clashes with ours;
+ * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
+ *   copies its whole input out of the wasm heap first), with the stock kernel as fallback;
  * - every other kernel of every backend stays as it is.
  *
  * Importing `tag2pix` calls this once; call it again after importing a backend package that was
@@ -77,6 +95,17 @@ export function registerFastKernels(backendNames?: string[]): string[] {
         done.push(key(kernel, backend));
       }
     }
+    for (const [kernel, wrapper] of Object.entries(WRAPPERS[backend] ?? {})) {
+      const existing = tf.getKernel(kernel, backend);
+      if (!loaded || existing == null || ownFuncs.has(existing.kernelFunc)) continue;
+      const fallback = existing.kernelFunc;
+      const kernelFunc = ((args: KernelArgs) => wrapper(args, fallback)) as tf.KernelFunc;
+      ownFuncs.add(kernelFunc);
+      originals.set(key(kernel, backend), existing);
+      tf.unregisterKernel(kernel, backend);
+      tf.registerKernel({ ...existing, kernelFunc });
+      done.push(key(kernel, backend));
+    }
   }
   return done;
 }
@@ -89,7 +118,7 @@ export function registerFastKernels(backendNames?: string[]): string[] {
 export function unregisterFastKernels(backendNames?: string[]): void {
   const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(tf.engine().registryFactory)];
   for (const backend of new Set(backends)) {
-    for (const kernel of ALL_KERNELS) {
+    for (const kernel of [...ALL_KERNELS, ...Object.keys(WRAPPERS[backend] ?? {})]) {
       if (!isFastKernel(kernel, backend)) continue;
       tf.unregisterKernel(kernel, backend);
       const original = originals.get(key(kernel, backend));
