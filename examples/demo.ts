@@ -8,7 +8,9 @@ const result = await runDemo({
   // Everything below is the default; change it to trade time for quality.
   size: 64,
   trainCount: 1024,
-  epochs: 4,
+  epochs: 8,
+  learningRate: 2e-3,
+  trainingBudgetSeconds: 480,
   twoStepEpoch: 1,
   widthMultiplier: 0.25,
   decoderLayers: [1, 1, 1, 1],

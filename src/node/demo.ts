@@ -68,7 +68,7 @@ export interface DemoOptions {
   /** Held-out test characters for the accuracy report (default 128). */
   testCount?: number;
   batchSize?: number;
-  /** Epochs over the training set (default 4). */
+  /** Epochs over the training set (default 8; the time budget may stop earlier). */
   epochs?: number;
   /** First epoch with the classification losses: the two-step schedule (default 1). */
   twoStepEpoch?: number;
@@ -87,7 +87,10 @@ export interface DemoOptions {
   decoderLayers?: [number, number, number, number];
   /** Decoder block kind (default `secat`). */
   decoderBlock?: DecoderBlockKind;
-  /** Adam learning rate of G and D (default 2e-4, as published). */
+  /**
+   * Adam learning rate of G and D (default 2e-3: ten times the published 2e-4, which learns
+   * too slowly for a run of a few hundred steps; see docs/results.md).
+   */
   learningRate?: number;
   /** `demo` (default: a few far-apart colours per family) or `full` (every colour tag). */
   palette?: 'demo' | 'full';
@@ -191,14 +194,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const trainCount = options.trainCount ?? 1024;
   const testCount = options.testCount ?? 128;
   const batchSize = options.batchSize ?? 8;
-  const epochs = options.epochs ?? 4;
+  const epochs = options.epochs ?? 8;
   const twoStepEpoch = options.twoStepEpoch ?? 1;
   const seed = options.seed ?? 1;
   const widthMultiplier = options.widthMultiplier ?? 0.25;
   const discriminatorWidth = options.discriminatorWidth ?? widthMultiplier / 2;
   const decoderLayers = options.decoderLayers ?? [1, 1, 1, 1];
   const decoderBlock = options.decoderBlock ?? 'secat';
-  const learningRate = options.learningRate ?? 2e-4;
+  const learningRate = options.learningRate ?? 2e-3;
   const classificationWeight = options.classificationWeight ?? 1;
   const palette = options.palette === 'full' ? FAMILY_TAGS : DEMO_PALETTE;
   const backend = await initBackend(options.backend);
