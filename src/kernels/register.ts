@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
+import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
 
 export type { FastKernelName } from './kernels.js';
@@ -14,7 +15,7 @@ type Wrapper = (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo | tf
  * do not handle, e.g. strings). Only registered when the backend has the kernel.
  */
 const WRAPPERS: Record<string, Record<string, Wrapper>> = {
-  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat },
+  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean },
 };
 
 /** Every kernel function this library registered, to recognise them. */
@@ -65,7 +66,8 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   `Conv2DBackpropInput`, cpu's filter gradients) and only once the backend's package is
  *   loaded, so a backend registering its own kernel later never clashes with ours;
  * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
- *   copies its whole input out of the wasm heap first), with the stock kernel as fallback;
+ *   copies its whole input out of the wasm heap first), and `Sum`/`Mean` over leading axes
+ *   become a matMul with a row of ones (no transpose), each with the stock kernel as fallback;
  * - every other kernel of every backend stays as it is.
  *
  * Importing `tag2pix` calls this once; call it again after importing a backend package that was
