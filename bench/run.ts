@@ -50,8 +50,10 @@ function runChild(cmd: string, args: string[]): Record<string, unknown> {
   const out = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   const line = out.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
   if (out.status !== 0 || !line) {
-    const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' | ');
-    return { error: `exit ${out.status}: ${why}` };
+    const lines = `${out.stderr}\n${out.stdout}`.split('\n').map((l) => l.trim());
+    const why = lines.find((l) => /^(RuntimeError|Error|TypeError|RangeError)\b/.test(l)) ?? lines.filter(Boolean).slice(-1)[0] ?? '';
+    const memory = /Aborted\(\)/.test(why) ? ' (wasm heap exhausted: 4 GB limit)' : '';
+    return { error: `failed, exit ${out.status ?? out.signal}: ${why.slice(0, 160)}${memory}` };
   }
   return JSON.parse(line) as Record<string, unknown>;
 }
