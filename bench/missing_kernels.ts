@@ -1,12 +1,14 @@
 // Lists the kernels a forward + backward pass of every op our layers use reaches on a backend
-// but that the backend has not registered. Usage: tsx bench/missing_kernels.ts [wasm|cpu]
+// but that the backend has not registered: stock TensorFlow.js by default, with this library's
+// kernels given --with-kernels. Usage: tsx bench/missing_kernels.ts [wasm|cpu] [--with-kernels]
 import * as tf from '@tensorflow/tfjs-core';
+import { unregisterFastKernels } from '../src/kernels/register.js';
 import { initBackend } from '../src/node/backend.js';
 
 const backend = process.argv[2] ?? 'wasm';
 const useOurs = process.argv.includes('--with-kernels');
-if (useOurs) await import('../src/kernels/register.js');
 await initBackend(backend);
+if (!useOurs) unregisterFastKernels([backend]);
 
 const missing = new Map<string, string[]>();
 function probe(name: string, f: () => void): void {
