@@ -5,7 +5,7 @@
 //
 // Options: --backends wasm,wasm:2,cpu (wasm:N = N threads)  --models small,256  --tasks colourise,train  --runs 5
 //          --torch-threads 1,2  --no-torch  --cpu-256-train (off by default: tens of minutes)
-//          --json <file> (also write the raw results)
+//          --json <file> (also write the raw results)  --cell-timeout <s> (default 1200)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     'no-torch': { type: 'boolean', default: false },
     'cpu-256-train': { type: 'boolean', default: false },
     json: { type: 'string' },
+    'cell-timeout': { type: 'string', default: '1200' },
   },
 });
 const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -47,7 +48,12 @@ interface Result {
 }
 
 function runChild(cmd: string, args: string[]): Record<string, unknown> {
-  const out = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = spawnSync(cmd, args, {
+    cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, timeout: Number(values['cell-timeout']) * 1000, killSignal: 'SIGKILL',
+  });
+  if (out.error && (out.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    return { error: `no result within ${values['cell-timeout']} s (stopped; the threaded wasm build hangs instead of failing when its heap is exhausted)` };
+  }
   const line = out.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
   if (out.status !== 0 || !line) {
     const lines = `${out.stderr}\n${out.stdout}`.split('\n').map((l) => l.trim());
