@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import cliProgress from 'cli-progress';
 import { NonFiniteLossError, type Tag2PixBatch, type Tag2PixStepResult, type Tag2PixTrainer } from '../training/trainer.js';
 import { sampleGrid } from '../training/sample_grid.js';
+import { exportTorchStateDict } from '../io/torch_state_dict.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { writePng } from './image.js';
 import { lossCurveSvg, renderSvgToPng, type CurvePanel } from './loss_curve.js';
@@ -101,6 +103,8 @@ export interface RunTrainingResult {
 /** File names inside the run folder. */
 export const RUN_FILES = {
   checkpoint: 'checkpoint.safetensors',
+  /** The generator alone under PyTorch's keys: for `tag2pix colorize --weights` and PyTorch. */
+  generator: 'generator.safetensors',
   log: 'log.jsonl',
   lossCurve: 'loss-curve.png',
   samples: 'samples',
@@ -129,6 +133,7 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
   }
   const files = {
     checkpoint: path.join(o.out, RUN_FILES.checkpoint),
+    generator: path.join(o.out, RUN_FILES.generator),
     log: path.join(o.out, RUN_FILES.log),
     lossCurve: path.join(o.out, RUN_FILES.lossCurve),
     samples: path.join(o.out, RUN_FILES.samples),
@@ -195,6 +200,7 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
       trainer.endEpoch();
       dataCursor = null;
       await checkpoint();
+      await writeGeneratorExport(trainer, files.generator);
       if (!o.skipImages) {
         await writeEpochImages(trainer, samples!, files, epoch);
       }
@@ -217,6 +223,16 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
     if (samples) tf.dispose(Object.values(samples) as tf.Tensor[]);
   }
   return { epochsCompleted: scheduler.epoch, globalStep: scheduler.globalStep, reason: 'finished', steps, checkpoint: files.checkpoint };
+}
+
+/** Writes the generator under PyTorch's state-dict keys (loadable by `loadColorizer` and PyTorch). */
+async function writeGeneratorExport(trainer: Tag2PixTrainer, file: string): Promise<void> {
+  const tensors = exportTorchStateDict(trainer.generator);
+  try {
+    await writeFileAtomic(file, writeSafetensors(tensors, { network: 'tag2pix-generator' }));
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
 }
 
 /** Reads `log.jsonl` (every step record so far). */

@@ -31,9 +31,9 @@ export const HOW_TO_GET_WEIGHTS = [
   '    bundled). Pass them as they are, e.g. --weights tag2pix_256.pkl model.pth, or a folder',
   '    holding them; or convert them once with python tools/export_torch_checkpoint.py and pass',
   '    the .safetensors files (docs/weights.md).',
-  '  - Your own: train a generator (docs/training.md), write it with',
-  '    writeSafetensors(exportTorchStateDict(generator)) and pass that file with a CIT extractor',
-  '    (docs/models.md); a generator built with citFeatures: false needs none.',
+  '  - Your own: `tag2pix train --out runs/x` writes runs/x/generator.safetensors at each epoch',
+  '    (docs/training.md); pass it with the CIT extractor it was trained with (a generator trained',
+  '    with --no-cit needs none). From code: writeSafetensors(exportTorchStateDict(generator)).',
 ].join('\n');
 
 /** Classifies a state dict by its keys. */

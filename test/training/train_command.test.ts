@@ -12,6 +12,7 @@ import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/models/index.js';
 import { writeSynthDataset } from '../../src/node/synth.js';
 import { RUN_FILES, readStepLog } from '../../src/node/train.js';
+import { loadColorizer } from '../../src/node/weights.js';
 import { trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -112,6 +113,11 @@ describe('tag2pix train (CLI)', () => {
     expect(stdout).toMatch(/trained 1 epochs \(2 steps\)/);
     const log = await readStepLog(path.join(out, RUN_FILES.log));
     expect(log.map((r) => r.weights['citWeight'])).toEqual([40, 40]);
+    // The run folder's generator export loads (strictly, key for key) for `tag2pix colorize`.
+    const colorizer = await loadColorizer([path.join(out, RUN_FILES.generator)]);
+    expect(colorizer.config).toMatchObject({ inputSize: SIZE, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.25, citFeatures: false });
+    expect(colorizer.citExtractor).toBeUndefined();
+    colorizer.generator.dispose();
   });
 
   it('reports a bad option in one line', async () => {
