@@ -4,20 +4,19 @@ import { checkGradients, randomTensor } from './gradcheck.js';
 
 // The gradient-check helper guards every layer test, so it must itself be able to fail.
 describe('checkGradients', () => {
-  const square = tf.customGrad((x, save) => {
-    save([x as tf.Tensor]);
-    return {
-      value: tf.square(x as tf.Tensor),
-      gradFunc: (dy, saved) => tf.mul(dy, tf.mul(saved[0], 2)),
-    };
-  });
-  const wrongSquare = tf.customGrad((x, save) => {
-    save([x as tf.Tensor]);
-    return {
-      value: tf.square(x as tf.Tensor),
-      gradFunc: (dy, saved) => tf.mul(dy, tf.mul(saved[0], 2.2)),
-    };
-  });
+  // d/dx x² with a chosen factor: 2 is right, 2.2 is 10% off.
+  const squareWithSlope = (factor: number) =>
+    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const x = args[0] as tf.Tensor;
+      (args[1] as tf.GradSaveFunc)([x]);
+      return {
+        value: tf.square(x),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          tf.mul(dy as tf.Tensor, tf.mul(saved[0], factor)),
+      };
+    });
+  const square = squareWithSlope(2);
+  const wrongSquare = squareWithSlope(2.2);
 
   it('passes a correct gradient', () => {
     const x = randomTensor([3, 4], 1);
