@@ -47,7 +47,10 @@ describe('wasm Sum and Mean', () => {
     { shape: [4, 16, 16, 24], axis: [0, 1, 2], keepDims: false }, // BatchNorm statistics
     { shape: [4, 16, 16, 24], axis: [2, 0, 1], keepDims: true }, // unordered axes, keepDims
     { shape: [64, 96], axis: 0, keepDims: false }, // bias gradient
-    { shape: [4, 16, 16, 24], axis: [1, 2], keepDims: false }, // not a prefix: stock kernel
+    { shape: [4, 16, 16, 24], axis: [1, 2], keepDims: false }, // SE squeeze: batched product
+    { shape: [4, 16, 16, 24], axis: [2, 1], keepDims: true },
+    { shape: [4, 16, 16, 24], axis: [0, 2], keepDims: false }, // not contiguous: stock kernel
+    { shape: [4, 16, 16, 24], axis: [2, 3], keepDims: false }, // innermost: stock kernel
     { shape: [2, 3, 4], axis: [0, 1], keepDims: false }, // small: stock kernel
     { shape: [4, 16, 16, 24], axis: [0, 1, 2, 3], keepDims: false }, // everything: stock kernel
   ];
