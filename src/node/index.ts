@@ -1,5 +1,5 @@
 export { initBackend } from './backend.js';
-export type { BackendName, BackendReport } from './backend.js';
+export type { BackendName, BackendReport, InitBackendOptions } from './backend.js';
 export {
   ImageReadError,
   encodePng,
