@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNormTraining } from '../kernels/batch_norm_train.js';
 
 /** Parameters and options of {@link batchNormTorch}. */
 export interface BatchNormTorchArgs {
@@ -43,7 +44,6 @@ export function batchNormTorch(x: tf.Tensor, args: BatchNormTorchArgs): BatchNor
     });
     return { y };
   }
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1];
   if (count < 2) {
     throw new Error(
@@ -51,20 +51,19 @@ export function batchNormTorch(x: tf.Tensor, args: BatchNormTorchArgs): BatchNor
         `[${x.shape.join(', ')}]; use a larger batch or spatial size, or running statistics.`,
     );
   }
-  return tf.tidy(() => {
-    const mean = tf.mean(x, axes);
-    const centred = tf.sub(x, mean);
-    const variance = tf.mean(tf.square(centred), axes);
-    const scale = tf.mul(args.gamma, tf.rsqrt(tf.add(variance, epsilon)));
-    const y = tf.add(tf.mul(centred, scale), args.beta);
-    const newRunningMean = tf.add(
-      tf.mul(args.runningMean, 1 - momentum),
-      tf.mul(mean, momentum),
-    ) as tf.Tensor1D;
-    const newRunningVar = tf.add(
+  // A hand-written gradient keeps only x and per-channel vectors on the tape (composed ops keep
+  // about six activation-sized tensors per layer, which fills wasm's 4 GB at 256 px).
+  const { y, mean, variance } = batchNormTraining(x, args.gamma, args.beta, epsilon);
+  const newRunningMean = tf.tidy(() =>
+    tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
+  ) as tf.Tensor1D;
+  const newRunningVar = tf.tidy(() =>
+    tf.add(
       tf.mul(args.runningVar, 1 - momentum),
       tf.mul(variance, (momentum * count) / (count - 1)),
-    ) as tf.Tensor1D;
-    return { y, newRunningMean, newRunningVar };
-  });
+    ),
+  ) as tf.Tensor1D;
+  mean.dispose();
+  variance.dispose();
+  return { y, newRunningMean, newRunningVar };
 }
