@@ -54,6 +54,9 @@ const PYTORCH_AFTER: Record<string, { max: number; count: number }> = {
   'after.G.deconv1.secat_layer.0.bn1.running_mean': { max: 5.96e-8, count: 0 },
   'after.G.deconv1.secat_layer.0.bn1.running_var': { max: 2.38e-7, count: 0 },
 };
+// wasm (XNNPACK) sums in another order than cpu and PyTorch: one loss term (D advFake, whose
+// logits come through the whole generator) lands at 4.8e-5 relative there, the rest below 1e-5.
+const LOSS_RTOL = tf.getBackend() === 'wasm' ? 1e-4 : 1e-5;
 const tolerance = (item: string, issue: number) => Math.max(issue, 3 * (PYTORCH_REPRODUCIBILITY[item] ?? 0));
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -162,12 +165,12 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     for (const [ours, key] of Object.entries(dTerms)) {
       const rel = Math.abs(result.discriminator[ours as keyof typeof result.discriminator] - scalar(key)) / Math.abs(scalar(key));
       report.push(`D ${ours} ${rel.toExponential(2)}`);
-      check(rel < tolerance(`D ${ours}`, 1e-5), `D ${ours}: ours ${result.discriminator[ours as 'total']} vs ${scalar(key)}`);
+      check(rel < tolerance(`D ${ours}`, LOSS_RTOL), `D ${ours}: ours ${result.discriminator[ours as 'total']} vs ${scalar(key)}`);
     }
     for (const [ours, key] of Object.entries(gTerms)) {
       const rel = Math.abs(result.generator[ours as keyof typeof result.generator] - scalar(key)) / Math.abs(scalar(key));
-      report.push(`G ${ours} ${rel.toExponential(2)} (tolerance ${tolerance(`G ${ours}`, 1e-5).toExponential(1)})`);
-      check(rel < tolerance(`G ${ours}`, 1e-5), `G ${ours}: ours ${result.generator[ours as 'total']} vs ${scalar(key)}`);
+      report.push(`G ${ours} ${rel.toExponential(2)} (tolerance ${tolerance(`G ${ours}`, LOSS_RTOL).toExponential(1)})`);
+      check(rel < tolerance(`G ${ours}`, LOSS_RTOL), `G ${ours}: ours ${result.generator[ours as 'total']} vs ${scalar(key)}`);
     }
     check(Math.abs(result.discriminator.total - 5.500657) < 1e-4, 'D total vs the README value');
 
