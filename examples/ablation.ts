@@ -1,31 +1,36 @@
 // The synthetic counterpart of the paper's Table 3/4: the demo's budget for three decoder blocks,
 // SECat (tags injected in every bottleneck's squeeze-excitation), concat-front (tags concatenated
 // once, before the decoder) and plain SE-ResNeXt (tags only through the bottom feature map).
-// Usage: npx tsx examples/ablation.ts [--epochs 4] [--train-count 1024] [--seeds 1]
+// Usage: npx tsx examples/ablation.ts [--epochs 8] [--train-count 1024] [--seeds 1] [--budget 480]
+//        [--blocks secat,concat-front,se-resnext] [--out demo-output/ablation]
 // Writes demo-output/ablation/<block>/ and prints tag accuracy per family; record the table in
 // docs/results.md whatever it shows.
 import type { DecoderBlockKind } from '../src/models/generator.js';
 import { runDemo, type DemoResult } from '../src/node/demo.js';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number): number => {
+const text = (name: string, fallback: string): string => {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
+  return i >= 0 ? args[i + 1]! : fallback;
 };
-const epochs = arg('epochs', 4);
+const arg = (name: string, fallback: number): number => Number(text(name, String(fallback)));
+const epochs = arg('epochs', 8);
 const trainCount = arg('train-count', 1024);
 const seeds = arg('seeds', 1);
-const blocks: DecoderBlockKind[] = ['secat', 'concat-front', 'se-resnext'];
+const budget = arg('budget', 480);
+const out = text('out', 'demo-output/ablation');
+const blocks = text('blocks', 'secat,concat-front,se-resnext').split(',') as DecoderBlockKind[];
 
 const results: Array<{ block: DecoderBlockKind; seed: number; result: DemoResult }> = [];
 for (let seed = 1; seed <= seeds; seed++) {
   for (const block of blocks) {
     console.log(`\n=== ${block}, seed ${seed} ===`);
     const result = await runDemo({
-      out: `demo-output/ablation/${block}-seed${seed}`,
+      out: `${out}/${block}-seed${seed}`,
       decoderBlock: block,
       epochs,
       trainCount,
+      trainingBudgetSeconds: budget,
       seed,
       progress: 'lines',
       skipImages: true,
