@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { pixelShuffle } from '../ops/pixel_shuffle.js';
+import { addReluKeepingOutput, reluKeepingOutput } from '../kernels/relu_train.js';
 import {
   EXCITATIONS,
   applyExcitation,
@@ -113,12 +114,12 @@ export function applyBottleneck(
   return tf.tidy((): tf.Tensor4D => {
     const norm = (bn: BatchNormParams | undefined, t: tf.Tensor4D) =>
       bn ? (applyBatchNorm(bn, t, o.training, o.batchNormMode) as tf.Tensor4D) : t;
-    let out = tf.relu(norm(p.bn1, applyConv(p.conv1, x)));
-    out = tf.relu(norm(p.bn2, applyConv(p.conv2, out)));
+    let out = reluKeepingOutput(norm(p.bn1, applyConv(p.conv1, x)));
+    out = reluKeepingOutput(norm(p.bn2, applyConv(p.conv2, out)));
     out = norm(p.bn3, applyConv(p.conv3, out));
     if (p.excitation) out = applyExcitation(p.excitation, out, tag);
     const residual = p.downsample ? norm(p.downsample.bn, applyConv(p.downsample.conv, x)) : x;
-    return tf.relu(tf.add(out, residual)) as tf.Tensor4D;
+    return addReluKeepingOutput(out, residual);
   });
 }
 

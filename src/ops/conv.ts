@@ -52,17 +52,105 @@ export function conv2dTorch(
       const filter = tf.reshape(kernel, [kh, kw, inChannels, multiplier]) as tf.Tensor4D;
       return tf.depthwiseConv2d(x, filter, stride, pad);
     }
-    if (groupIn <= DEPTHWISE_SUM_MAX_GROUP_IN) {
-      return depthwiseThenSum(x, kernel, groups, stride, pad);
-    }
-    // Wider groups: split, convolve each group, concatenate (fastest there on cpu and wasm,
-    // docs/performance.md, "Grouped convolution").
-    const xs = tf.split(x, groups, 3);
-    const ks = tf.split(kernel, groups, 3);
-    const ys = xs.map((xi, g) => tf.conv2d(xi as tf.Tensor4D, ks[g] as tf.Tensor4D, stride, pad));
-    return tf.concat(ys, 3);
+    return groupedConvKeepingInputs(x, kernel, groups, stride, pad);
   });
 }
+
+type ExplicitPad = 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+/** The grouped conv composed from ops (depthwise-then-sum or split/conv/concat). */
+function composedGroupedConv(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  groups: number,
+  stride: number,
+  pad: ExplicitPad,
+): tf.Tensor4D {
+  if (kernel.shape[2] <= DEPTHWISE_SUM_MAX_GROUP_IN) {
+    return depthwiseThenSum(x, kernel, groups, stride, pad);
+  }
+  // Wider groups: split, convolve each group, concatenate (fastest there on cpu and wasm,
+  // docs/performance.md, "Grouped convolution").
+  const xs = tf.split(x, groups, 3);
+  const ks = tf.split(kernel, groups, 3);
+  const ys = xs.map((xi, g) => tf.conv2d(xi as tf.Tensor4D, ks[g] as tf.Tensor4D, stride, pad));
+  return tf.concat(ys, 3);
+}
+
+/**
+ * {@link composedGroupedConv} with a hand-written gradient that keeps only `x` and `kernel` on
+ * the tape. Composed, the tape also holds the split inputs or the depthwise output (2–4× the
+ * output's size), a large part of a 256 px training step's memory (docs/performance.md,
+ * "Memory"). The gradient runs the same backprop kernels, on the same operands, as the
+ * composition's gradient would, so values and gradients are those of the composition.
+ */
+function groupedConvKeepingInputs(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  groups: number,
+  stride: number,
+  pad: ExplicitPad,
+): tf.Tensor4D {
+  const conv = tf.customGrad(((input: tf.Tensor4D, k: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([input, k]);
+    return {
+      value: composedGroupedConv(input, k, groups, stride, pad),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return groupedConvGrads(xs, ks, dy as tf.Tensor4D, groups, stride, pad);
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (conv as unknown as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D)(x, kernel);
+}
+
+/** Gradients of {@link composedGroupedConv} with respect to `x` and `kernel`. */
+function groupedConvGrads(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  groups: number,
+  stride: number,
+  pad: ExplicitPad,
+): [tf.Tensor4D, tf.Tensor4D] {
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  const groupOut = outChannels / groups;
+  const strides: [number, number] = [stride, stride];
+  const engine = tf.engine();
+  if (groupIn <= DEPTHWISE_SUM_MAX_GROUP_IN) {
+    // The sum's gradient broadcasts dy over the group's inputs; then the depthwise conv's.
+    const [n, h, w] = dy.shape;
+    const dyDepthwise = tf.reshape(
+      tf.broadcastTo(tf.reshape(dy, [n, h, w, groups, 1, groupOut]), [n, h, w, groups, groupIn, groupOut]),
+      [n, h, w, groups * groupIn * groupOut],
+    );
+    const filter = depthwiseFilter(kernel, groups);
+    const dx = engine.runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dyDepthwise, filter }, {
+      strides, pad, dilations: [1, 1], inputShape: x.shape,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    const dFilter = engine.runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: dyDepthwise }, {
+      strides, pad, dilations: [1, 1], filterShape: filter.shape,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dKernel = tf.reshape(
+      tf.transpose(tf.reshape(dFilter, [kh, kw, groups, groupIn, groupOut]), [0, 1, 3, 2, 4]),
+      kernel.shape,
+    ) as tf.Tensor4D;
+    return [dx, dKernel];
+  }
+  const xs = tf.split(x, groups, 3);
+  const ks = tf.split(kernel, groups, 3);
+  const dys = tf.split(dy, groups, 3);
+  const dxs = dys.map((d, g) => engine.runKernel('Conv2DBackpropInput', { dy: d, filter: ks[g]! }, {
+    strides, pad, dataFormat: 'NHWC', inputShape: xs[g]!.shape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
+  const dks = dys.map((d, g) => engine.runKernel('Conv2DBackpropFilter', { x: xs[g]!, dy: d }, {
+    strides, pad, dataFormat: 'NHWC', filterShape: ks[g]!.shape,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
+  return [tf.concat(dxs, 3), tf.concat(dks, 3)];
+}
+
+/** The composed grouped convolution, without the memory-saving gradient (for tests). */
+export const composedGroupedConvForTest = composedGroupedConv;
 
 /**
  * Up to this many input channels per group, a grouped conv runs as one depthwise conv plus a sum
@@ -80,20 +168,26 @@ function depthwiseThenSum(
   kernel: tf.Tensor4D,
   groups: number,
   stride: number,
-  pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]],
+  pad: ExplicitPad,
 ): tf.Tensor4D {
-  const [kh, kw, groupIn, outChannels] = kernel.shape;
-  const groupOut = outChannels / groups;
-  // filter[.., g·groupIn + i, o] = kernel[.., i, g·groupOut + o]
-  const filter = tf.reshape(
-    tf.transpose(tf.reshape(kernel, [kh, kw, groupIn, groups, groupOut]), [0, 1, 3, 2, 4]),
-    [kh, kw, groups * groupIn, groupOut],
-  ) as tf.Tensor4D;
+  const groupIn = kernel.shape[2];
+  const groupOut = kernel.shape[3] / groups;
+  const filter = depthwiseFilter(kernel, groups);
   // Output channel (g·groupIn + i)·groupOut + o.
   const y = tf.depthwiseConv2d(x, filter, stride, pad);
   const [n, h, w] = y.shape;
   const perInput = tf.reshape(y, [n, h, w, groups, groupIn, groupOut]);
-  return tf.reshape(tf.sum(perInput, 4), [n, h, w, outChannels]) as tf.Tensor4D;
+  return tf.reshape(tf.sum(perInput, 4), [n, h, w, groups * groupOut]) as tf.Tensor4D;
+}
+
+/** The depthwise filter of a grouped kernel: `filter[.., g·groupIn + i, o] = kernel[.., i, g·groupOut + o]`. */
+function depthwiseFilter(kernel: tf.Tensor4D, groups: number): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  const groupOut = outChannels / groups;
+  return tf.reshape(
+    tf.transpose(tf.reshape(kernel, [kh, kw, groupIn, groups, groupOut]), [0, 1, 3, 2, 4]),
+    [kh, kw, groups * groupIn, groupOut],
+  ) as tf.Tensor4D;
 }
 
 /** Options of {@link conv2dTransposeTorch}, with PyTorch's `nn.ConvTranspose2d` meaning. */
