@@ -309,10 +309,17 @@ export class Tag2PixTrainer {
       let dStepColour: tf.Tensor | undefined;
       const dVariables = this.dParams.map((p) => p.variable);
       const dGradVariables = inspect ? [...dVariables, ...this.gParams.map((p) => p.variable)] : dVariables;
+      // Only D's variables are differentiated here, so without inspection G runs outside the
+      // tape: same values and BatchNorm updates, without a second recorded generator forward.
+      const fakeOutside = inspect ? undefined : tf.tidy(() => runG()[0]);
+      if (fakeOutside) kept.push(fakeOutside);
       const dResult = tf.variableGrads(() => {
         const real = runD(batch.colour);
-        const [fakeColour] = runG();
-        if (inspect) dStepColour = keep(fakeColour);
+        let fakeColour = fakeOutside;
+        if (!fakeColour) {
+          fakeColour = runG()[0];
+          if (inspect) dStepColour = keep(fakeColour);
+        }
         const fake = runD(fakeColour);
         dTerms = discriminatorLoss(real, fake, targets, lossOptions);
         for (const t of Object.values(dTerms)) keep(t);
