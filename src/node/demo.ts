@@ -70,7 +70,10 @@ export interface DemoOptions {
   batchSize?: number;
   /** Epochs over the training set (default 8; the time budget may stop earlier). */
   epochs?: number;
-  /** First epoch with the classification losses: the two-step schedule (default 1). */
+  /**
+   * First epoch with the classification losses, counted from 1 as `tag2pix train`'s
+   * `--two-step-epoch` (default 1: from the start; 2 makes epoch 1 segmentation only).
+   */
   twoStepEpoch?: number;
   /** CIT/CVT classification weight from `twoStepEpoch` on (default 1). */
   classificationWeight?: number;
@@ -229,7 +232,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const parameters = { generator: countParameters(generator), discriminator: countParameters(discriminator) };
   print(
     `model: G ${parameters.generator.toLocaleString('en')} parameters (${decoderBlock}, decoder ${JSON.stringify(decoderLayers)}, width ×${widthMultiplier}), ` +
-      `D ${parameters.discriminator.toLocaleString('en')}; two-step schedule: classification losses from epoch ${twoStepEpoch + 1} of ${epochs}`,
+      `D ${parameters.discriminator.toLocaleString('en')}; two-step schedule: classification losses from epoch ${Math.max(1, twoStepEpoch)} of ${epochs}`,
   );
   const adam = { learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
   const trainer = new Tag2PixTrainer({

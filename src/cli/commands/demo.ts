@@ -51,7 +51,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), 128)
     .option('--batch <n>', 'batch size', integer('--batch', 2), 8)
     .option('--epochs <n>', 'epochs (the time budget may stop earlier)', integer('--epochs', 1), 8)
-    .option('--two-step-epoch <n>', 'first epoch (0-based) with the classification losses', integer('--two-step-epoch', 0), 1)
+    .option('--two-step-epoch <n>', 'first epoch with the classification losses, counted from 1 (1: from the start)', integer('--two-step-epoch', 0), 1)
     .option('--width <m>', 'width multiplier of G', positive('--width'), 0.25)
     .option('--d-width <m>', 'width multiplier of D (default: half of --width)', positive('--d-width'))
     .option('--budget <seconds>', 'training time budget: stop at the epoch end that would pass it', positive('--budget'), 480)
