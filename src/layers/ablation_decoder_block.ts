@@ -7,6 +7,7 @@ import {
   buildBottleneck,
   needsDownsample,
   type BottleneckParams,
+  type PixelShuffleDecoderBlockArgs,
 } from './se_resnext.js';
 import { applyExcitation, buildExcitation, type ExcitationParams } from './squeeze_excitation.js';
 import {
@@ -18,7 +19,6 @@ import {
   type BatchNormParams,
   type ConvParams,
   type Kwargs,
-  type LayerArgs,
   type TorchParam,
 } from './torch_layer.js';
 
@@ -43,24 +43,12 @@ export function ablationBlockTakesTag(kind: AblationBlockKind): boolean {
   return kind !== 'resnext' && kind !== 'se-resnext';
 }
 
-/** Arguments of {@link AblationDecoderBlock}. */
-export interface AblationDecoderBlockArgs extends LayerArgs {
+/** Arguments of {@link AblationDecoderBlock}: those of a PixelShuffle decoder block, and which block. */
+export interface AblationDecoderBlockArgs extends PixelShuffleDecoderBlockArgs {
   /** Which block of the paper's Figure 11. */
   block: AblationBlockKind;
-  /** Output channels of the bottlenecks, before the shuffle (e.g. 1024 for deconv1). */
-  filters: number;
-  /** Number of bottlenecks. */
-  blocks: number;
-  /** Groups of each bottleneck's 3×3 conv. Default 16. */
-  cardinality?: number;
-  /** SE hidden width is `filters // reduction`. Default 16. */
-  reduction?: number;
   /** BatchNorm in the bottlenecks (all kinds but `'adain'`, which has none). Default true. */
   batchNorm?: boolean;
-  /** As the other layers' `batchNormMode`. Default `'auto'`. */
-  batchNormMode?: BatchNormMode;
-  /** PixelShuffle factor. Default 2. */
-  upscaleFactor?: number;
 }
 
 /** One AdaIN: the Linear producing `[gamma | beta]` from the tag (internal). */
