@@ -57,6 +57,13 @@ export interface Tag2PixGeneratorConfig {
   decoderBlock?: DecoderBlockKind;
   /** BatchNorm statistics mode of the generator's BatchNorms. Default `'auto'`. */
   batchNormMode?: BatchNormMode;
+  /**
+   * The decoder bottlenecks' SE/SECat hidden width is `filters / seReduction`. Default 16 (the
+   * published value). A narrow model (`widthMultiplier` < 1) keeps the published hidden widths
+   * with `16 × widthMultiplier`: at ×0.25 and 16 the last blocks' SECat has 4 hidden units to
+   * carry every colour tag.
+   */
+  seReduction?: number;
   /** Model name. Default `'tag2pix_generator'`. */
   name?: string;
 }
@@ -92,6 +99,7 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
     widthMultiplier: config.widthMultiplier ?? 1,
     decoderBlock: config.decoderBlock ?? 'secat',
     batchNormMode: config.batchNormMode ?? 'auto',
+    seReduction: config.seReduction ?? 16,
     name: config.name ?? 'tag2pix_generator',
   };
   const known = new Set([...Object.keys(c)]);
@@ -114,6 +122,7 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
   checkPositiveInteger(owner, 'cvtCount', c.cvtCount);
   checkPositiveInteger(owner, 'citCount', c.citCount);
   checkPositiveInteger(owner, 'citChannels', c.citChannels);
+  checkPositiveInteger(owner, 'seReduction', c.seReduction);
   checkWidthMultiplier(owner, c.widthMultiplier);
   if (!DECODER_BLOCKS.includes(c.decoderBlock)) {
     throw new Error(`${owner}: decoderBlock must be one of ${DECODER_BLOCKS.join(', ')}, got '${String(c.decoderBlock)}'.`);
@@ -224,6 +233,7 @@ export function buildTag2PixGenerator(config: Tag2PixGeneratorConfig = {}): tfl.
       blocks: c.decoderLayers[i],
       batchNorm: c.batchNorm,
       batchNormMode: c.batchNormMode,
+      reduction: c.seReduction,
     };
     if (c.decoderBlock === 'secat') {
       x = new PixelShuffleDecoderBlock(blockArgs).apply([x, tagVector!]) as tfl.SymbolicTensor;

@@ -34,6 +34,9 @@ export const DEMO_PALETTE: Readonly<Record<TagFamily, readonly string[]>> = {
   background: ['white_background', 'blue_background', 'pink_background', 'yellow_background', 'black_background', 'green_background'],
 };
 
+/** The demo's SECat reduction (see {@link DemoOptions.seReduction}). */
+export const DEMO_SE_REDUCTION = 16;
+
 /** Rows of the Figure-8 grid: tag combinations; the `unseen` ones never occur in training. */
 export const DEMO_GRID_ROWS: ReadonlyArray<{ colours: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
   { colours: { hair: 'blonde_hair', eyes: 'blue_eyes', background: 'white_background', shirt: 'white_shirt', skirt: 'blue_skirt', dress: 'blue_dress' }, unseen: false },
@@ -88,6 +91,10 @@ export interface DemoOptions {
   trainingBudgetSeconds?: number;
   /** Bottlenecks per decoder block (default [1, 1, 1, 1]; published [12, 8, 5, 5]). */
   decoderLayers?: [number, number, number, number];
+  /**
+   * SECat hidden width is bottleneck channels / `seReduction` (default {@link DEMO_SE_REDUCTION}).
+   */
+  seReduction?: number;
   /** Decoder block kind (default `secat`). */
   decoderBlock?: DecoderBlockKind;
   /**
@@ -204,6 +211,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const discriminatorWidth = options.discriminatorWidth ?? widthMultiplier / 2;
   const decoderLayers = options.decoderLayers ?? [1, 1, 1, 1];
   const decoderBlock = options.decoderBlock ?? 'secat';
+  const seReduction = options.seReduction ?? DEMO_SE_REDUCTION;
   const learningRate = options.learningRate ?? 2e-3;
   const classificationWeight = options.classificationWeight ?? 1;
   const palette = options.palette === 'full' ? FAMILY_TAGS : DEMO_PALETTE;
@@ -227,7 +235,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   print(`data: ${trainCount} training, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
 
   // A reduced Tag2Pix.
-  const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, citChannels: 2 });
+  const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, seReduction, citChannels: 2 });
   const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: discriminatorWidth });
   const parameters = { generator: countParameters(generator), discriminator: countParameters(discriminator) };
   print(
@@ -263,7 +271,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         epochs,
         stopAfterEpoch: epoch - 1,
         seed,
-        config: { demo: true, size, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
+        config: { demo: true, size, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, seReduction, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
         samples: sampleInputs,
         progress: options.progress ?? 'auto',
         print,
@@ -329,7 +337,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   files['report'] = path.join(out, 'report.md');
   files['json'] = path.join(out, 'report.json');
-  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, learningRate }));
+  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, seReduction, learningRate }));
   await fs.writeFile(
     files['json'],
     JSON.stringify({ ...demo, l1PerStep: undefined, test: { ...testReport, judgements: undefined }, unseen: { ...unseenReport, judgements: undefined } }, null, 2) + '\n',

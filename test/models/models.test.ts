@@ -115,6 +115,16 @@ describe('buildTag2PixGenerator options', () => {
     expect(resolveGeneratorConfig().channels.decoderWidths).toEqual([256, 128, 64, 32]);
   });
 
+  it('seReduction sets the SECat hidden width of every decoder bottleneck', () => {
+    const hidden = (g: ReturnType<typeof buildTag2PixGenerator>) =>
+      [1, 2, 3, 4].map((k) => JSON.parse(ourKeys(g).get(`deconv${k}.secat_layer.0.selayer.fc.0.weight`)!) as number[]);
+    // Bottleneck channels at ×0.25: 256, 128, 64, 64; the SECat input adds the tag vector (16).
+    expect(hidden(buildTag2PixGenerator(small)).map((s) => s[0])).toEqual([16, 8, 4, 4]);
+    expect(hidden(buildTag2PixGenerator({ ...small, seReduction: 4 })).map((s) => s[0])).toEqual([64, 32, 16, 16]);
+    expect(() => buildTag2PixGenerator({ ...small, seReduction: 0 })).toThrow(/seReduction must be a positive integer/);
+    expect(() => buildTag2PixGenerator({ ...small, seReduction: 128 })).toThrow(/leave no hidden units/);
+  });
+
   it('without the guide decoder returns the colour output twice', () => {
     const g = buildTag2PixGenerator({ ...small, guideDecoder: false });
     expect(g.layers.some((l) => l.name === 'deconv_for_decoder')).toBe(false);

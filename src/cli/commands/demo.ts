@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { DecoderBlockKind } from '../../models/generator.js';
-import { runDemo, type DemoOptions } from '../../node/demo.js';
+import { DEMO_SE_REDUCTION, runDemo, type DemoOptions } from '../../node/demo.js';
 
 const BLOCKS: readonly DecoderBlockKind[] = ['secat', 'resnext', 'se-resnext', 'concat-front', 'concat-all', 'adain'];
 
@@ -34,6 +34,7 @@ interface DemoCliOptions {
   decoderLayers: string;
   decoderBlock: string;
   lr: number;
+  seReduction: number;
   classificationWeight: number;
   palette: string;
   seed: number;
@@ -57,6 +58,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--budget <seconds>', 'training time budget: stop at the epoch end that would pass it', positive('--budget'), 480)
     .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', '1,1,1,1')
     .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, 'secat')
+    .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), DEMO_SE_REDUCTION)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), 2e-3)
     .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), 1)
     .option('--palette <name>', 'demo (a few colours per family) or full (every colour tag)', 'demo')
@@ -85,6 +87,7 @@ export function registerDemoCommand(program: Command): void {
         decoderLayers: layers as [number, number, number, number],
         decoderBlock: opts.decoderBlock as DecoderBlockKind,
         learningRate: opts.lr,
+        seReduction: opts.seReduction,
         classificationWeight: opts.classificationWeight,
         palette: opts.palette,
         seed: opts.seed,
