@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { pixelShuffle } from '../ops/pixel_shuffle.js';
+import { recomputeInBackward } from '../kernels/recompute.js';
 import { addReluKeepingOutput, reluKeepingOutput } from '../kernels/relu_train.js';
 import {
   EXCITATIONS,
@@ -99,6 +100,11 @@ export function buildBottleneck(b: TorchWeightBuilder, key: string, owner: strin
 export interface BottleneckCallOptions {
   training: boolean;
   batchNormMode: BatchNormMode;
+  /**
+   * In a training call, update the BatchNorms' running statistics. Default true; false when the
+   * forward pass is recomputed for a gradient (the statistics were updated by the first pass).
+   */
+  updateRunningStats?: boolean;
 }
 
 /**
@@ -111,9 +117,14 @@ export function applyBottleneck(
   tag: tf.Tensor2D | undefined,
   o: BottleneckCallOptions,
 ): tf.Tensor4D {
+  // A training call that must not update the running statistics normalises with batch
+  // statistics exactly as a training call does ('batch-stats' outside training).
+  const frozenStats = o.training && o.updateRunningStats === false;
+  const training = o.training && !frozenStats;
+  const mode: BatchNormMode = frozenStats ? 'batch-stats' : o.batchNormMode;
   return tf.tidy((): tf.Tensor4D => {
     const norm = (bn: BatchNormParams | undefined, t: tf.Tensor4D) =>
-      bn ? (applyBatchNorm(bn, t, o.training, o.batchNormMode) as tf.Tensor4D) : t;
+      bn ? (applyBatchNorm(bn, t, training, mode) as tf.Tensor4D) : t;
     let out = reluKeepingOutput(norm(p.bn1, applyConv(p.conv1, x)));
     out = reluKeepingOutput(norm(p.bn2, applyConv(p.conv2, out)));
     out = norm(p.bn3, applyConv(p.conv3, out));
@@ -121,6 +132,44 @@ export function applyBottleneck(
     const residual = p.downsample ? norm(p.downsample.bn, applyConv(p.downsample.conv, x)) : x;
     return addReluKeepingOutput(out, residual);
   });
+}
+
+/** The trainable weights a bottleneck's forward pass reads, as the tf.Variables gradients reach. */
+export function bottleneckVariables(p: BottleneckParams): tf.Variable[] {
+  const convs = [p.conv1, p.conv2, p.conv3, p.downsample?.conv];
+  const norms = [p.bn1, p.bn2, p.bn3, p.downsample?.bn];
+  const linears = p.excitation ? [p.excitation.fc1, p.excitation.fc2] : [];
+  const weights = [
+    ...convs.flatMap((c) => (c ? [c.kernel, c.bias] : [])),
+    ...norms.flatMap((bn) => (bn ? [bn.gamma, bn.beta] : [])),
+    ...linears.flatMap((l) => [l.kernel, l.bias]),
+  ];
+  return weights.filter((w) => w != null && w.trainable).map((w) => w!.read() as tf.Variable);
+}
+
+/**
+ * {@link applyBottleneck} with gradient checkpointing: in a training call under a gradient tape
+ * the whole bottleneck is one tape node that keeps only `x` and `tag`, and its gradient runs the
+ * bottleneck again (same batch statistics, running statistics left alone) to back-propagate
+ * through it. Same values and gradients as {@link applyBottleneck}; about one more forward pass
+ * of time, a fraction of the tape's memory. Other calls take the plain path.
+ */
+export function applyBottleneckRecomputed(
+  p: BottleneckParams,
+  x: tf.Tensor4D,
+  tag: tf.Tensor2D | undefined,
+  o: BottleneckCallOptions,
+): tf.Tensor4D {
+  if (!o.training) return applyBottleneck(p, x, tag, o);
+  return recomputeInBackward(
+    ([xs, tags], recomputing) =>
+      applyBottleneck(p, xs as tf.Tensor4D, tags as tf.Tensor2D | undefined, {
+        ...o,
+        updateRunningStats: !recomputing && o.updateRunningStats !== false,
+      }),
+    tag ? [x, tag] : [x],
+    bottleneckVariables(p),
+  );
 }
 
 function checkPositiveInteger(owner: string, values: Record<string, number>): void {
@@ -194,6 +243,12 @@ export interface SEResNeXtBottleneckArgs extends LayerArgs {
    * is never put in eval mode); running statistics still only update in training calls.
    */
   batchNormMode?: BatchNormMode;
+  /**
+   * Gradient checkpointing: in training calls under a gradient tape, the bottleneck keeps only its inputs
+   * for the backward pass and recomputes the rest there (same values and gradients; about one
+   * more forward pass of time for a much smaller tape). Default false. See `docs/training.md`.
+   */
+  recompute?: boolean;
 }
 
 /**
@@ -219,6 +274,7 @@ export class SEResNeXtBottleneck extends TorchLayer {
   readonly reduction: number;
   readonly batchNorm: boolean;
   readonly batchNormMode: BatchNormMode;
+  readonly recompute: boolean;
   private block?: BottleneckParams;
 
   constructor(args: SEResNeXtBottleneckArgs) {
@@ -231,6 +287,7 @@ export class SEResNeXtBottleneck extends TorchLayer {
     this.reduction = args.reduction ?? 16;
     this.batchNorm = args.batchNorm ?? true;
     this.batchNormMode = args.batchNormMode ?? 'auto';
+    this.recompute = args.recompute ?? false;
     const owner = 'SEResNeXtBottleneck';
     checkPositiveInteger(owner, {
       filters: this.filters,
@@ -284,12 +341,13 @@ export class SEResNeXtBottleneck extends TorchLayer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const options = { training: isTraining(kwargs), batchNormMode: this.batchNormMode };
+    const run = this.recompute ? applyBottleneckRecomputed : applyBottleneck;
     if (this.excitation === 'secat') {
       const [x, tag] = twoTensors("SEResNeXtBottleneck with excitation 'secat'", inputs);
-      return applyBottleneck(this.block!, x, tag, options);
+      return run(this.block!, x, tag, options);
     }
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return applyBottleneck(this.block!, x, undefined, options);
+    return run(this.block!, x, undefined, options);
   }
 
   override getConfig(): serialization.ConfigDict {
@@ -303,6 +361,7 @@ export class SEResNeXtBottleneck extends TorchLayer {
       reduction: this.reduction,
       batchNorm: this.batchNorm,
       batchNormMode: this.batchNormMode,
+      recompute: this.recompute,
     };
   }
 }
@@ -327,6 +386,12 @@ export interface PixelShuffleDecoderBlockArgs extends LayerArgs {
   batchNormMode?: BatchNormMode;
   /** PixelShuffle factor. Default 2. */
   upscaleFactor?: number;
+  /**
+   * Gradient checkpointing: in training calls under a gradient tape, each bottleneck keeps only its inputs
+   * for the backward pass and recomputes the rest there (same values and gradients; about one
+   * more forward pass of time for a much smaller tape). Default false. See `docs/training.md`.
+   */
+  recompute?: boolean;
 }
 
 /**
@@ -346,6 +411,7 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
   readonly batchNorm: boolean;
   readonly batchNormMode: BatchNormMode;
   readonly upscaleFactor: number;
+  readonly recompute: boolean;
   private bottlenecks: BottleneckParams[] = [];
 
   constructor(args: PixelShuffleDecoderBlockArgs) {
@@ -357,6 +423,7 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
     this.batchNorm = args.batchNorm ?? true;
     this.batchNormMode = args.batchNormMode ?? 'auto';
     this.upscaleFactor = args.upscaleFactor ?? 2;
+    this.recompute = args.recompute ?? false;
     const owner = 'PixelShuffleDecoderBlock';
     checkPositiveInteger(owner, {
       filters: this.filters,
@@ -419,9 +486,10 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
     }
     const [x, tag] = twoTensors('PixelShuffleDecoderBlock', inputs);
     const options = { training: isTraining(kwargs), batchNormMode: this.batchNormMode };
+    const run = this.recompute ? applyBottleneckRecomputed : applyBottleneck;
     return tf.tidy(() => {
       let out = x;
-      for (const p of this.bottlenecks) out = applyBottleneck(p, out, tag, options);
+      for (const p of this.bottlenecks) out = run(p, out, tag, options);
       return out;
     });
   }
@@ -440,6 +508,7 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
       batchNorm: this.batchNorm,
       batchNormMode: this.batchNormMode,
       upscaleFactor: this.upscaleFactor,
+      recompute: this.recompute,
     };
   }
 }

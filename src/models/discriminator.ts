@@ -28,6 +28,12 @@ export interface Tag2PixDiscriminatorConfig {
   outputs?: DiscriminatorOutputs;
   /** BatchNorm statistics mode of the bottlenecks. Default `'auto'`. */
   batchNormMode?: BatchNormMode;
+  /**
+   * Gradient checkpointing in the SE-ResNeXt bottlenecks: a training forward pass under a
+   * gradient tape keeps only each bottleneck's input and recomputes the rest in the backward
+   * pass (same values and gradients). Default false. See `docs/training.md`.
+   */
+  recompute?: boolean;
   /** Model name. Default `'tag2pix_discriminator'`. */
   name?: string;
 }
@@ -61,6 +67,7 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
     widthMultiplier: config.widthMultiplier ?? 1,
     outputs: config.outputs ?? 'probabilities',
     batchNormMode: config.batchNormMode ?? 'auto',
+    recompute: config.recompute ?? false,
     name: config.name ?? 'tag2pix_discriminator',
   };
   for (const key of Object.keys(config)) {
@@ -69,6 +76,9 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
   for (const k of ['inputSize', 'inputChannels', 'cvtCount', 'citCount'] as const) checkPositiveInteger(owner, k, c[k]);
   if (c.inputSize < 3) throw new Error(`${owner}: inputSize must be at least 3, got ${c.inputSize}.`);
   checkWidthMultiplier(owner, c.widthMultiplier);
+  if (typeof c.recompute !== 'boolean') {
+    throw new Error(`${owner}: recompute must be true or false, got ${JSON.stringify(c.recompute)}.`);
+  }
   if (!OUTPUTS.includes(c.outputs)) {
     throw new Error(`${owner}: outputs must be one of ${OUTPUTS.join(', ')}, got '${String(c.outputs)}'.`);
   }
@@ -79,7 +89,14 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
   const input = tfl.input({ shape: [c.inputSize, c.inputSize, c.inputChannels], name: 'colour' });
   const lrelu = (name: string) => tfl.layers.leakyReLU({ alpha: 0.2, name });
   const bottleneck = (name: string, width: number) =>
-    new SEResNeXtBottleneck({ name, filters: 4 * width, width, excitation: 'se', batchNormMode: c.batchNormMode });
+    new SEResNeXtBottleneck({
+      name,
+      filters: 4 * width,
+      width,
+      excitation: 'se',
+      batchNormMode: c.batchNormMode,
+      recompute: c.recompute,
+    });
 
   let x = new GroupedConv2D({ name: 'conv1.0', filters: stem, kernelSize: 3, padding: 1 }).apply(input) as tfl.SymbolicTensor;
   x = lrelu('conv1.1').apply(x) as tfl.SymbolicTensor;

@@ -64,6 +64,13 @@ export interface Tag2PixGeneratorConfig {
    * carry every colour tag.
    */
   seReduction?: number;
+  /**
+   * Gradient checkpointing in the SECat decoder bottlenecks: a training forward pass under a
+   * gradient tape keeps only each bottleneck's inputs and recomputes the rest in the backward
+   * pass. Same values and gradients, a much smaller tape, about one more decoder forward pass
+   * of time. Default false; only for `decoderBlock: 'secat'`. See `docs/training.md`.
+   */
+  recompute?: boolean;
   /** Model name. Default `'tag2pix_generator'`. */
   name?: string;
 }
@@ -100,6 +107,7 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
     decoderBlock: config.decoderBlock ?? 'secat',
     batchNormMode: config.batchNormMode ?? 'auto',
     seReduction: config.seReduction ?? 16,
+    recompute: config.recompute ?? false,
     name: config.name ?? 'tag2pix_generator',
   };
   const known = new Set([...Object.keys(c)]);
@@ -132,6 +140,15 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
   }
   if (c.batchNormMode !== 'auto' && c.batchNormMode !== 'batch-stats') {
     throw new Error(`${owner}: batchNormMode must be 'auto' or 'batch-stats', got '${String(c.batchNormMode)}'.`);
+  }
+  if (typeof c.recompute !== 'boolean') {
+    throw new Error(`${owner}: recompute must be true or false, got ${JSON.stringify(c.recompute)}.`);
+  }
+  if (c.recompute && c.decoderBlock !== 'secat') {
+    throw new Error(
+      `${owner}: recompute is implemented for the 'secat' decoder block only, got decoderBlock ` +
+        `'${c.decoderBlock}'; leave recompute false for the ablation blocks.`,
+    );
   }
   const m = c.widthMultiplier;
   return {
@@ -236,7 +253,8 @@ export function buildTag2PixGenerator(config: Tag2PixGeneratorConfig = {}): tfl.
       reduction: c.seReduction,
     };
     if (c.decoderBlock === 'secat') {
-      x = new PixelShuffleDecoderBlock(blockArgs).apply([x, tagVector!]) as tfl.SymbolicTensor;
+      const block = new PixelShuffleDecoderBlock({ ...blockArgs, recompute: c.recompute });
+      x = block.apply([x, tagVector!]) as tfl.SymbolicTensor;
     } else {
       const layer = new AblationDecoderBlock({ ...blockArgs, block: c.decoderBlock });
       x = layer.apply(ablationBlockTakesTag(c.decoderBlock) ? [x, tagVector!] : x) as tfl.SymbolicTensor;
