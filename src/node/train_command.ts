@@ -50,6 +50,11 @@ export interface TrainRunConfig {
   init?: string[];
   /** BatchNorm in the generator (the published 512 px model has none). Default true. */
   batchNorm: boolean;
+  /**
+   * Gradient checkpointing in G's and D's bottlenecks (same results, much less memory, a slower
+   * step; see docs/training.md). Default false. Not part of the results, so `resume` may change it.
+   */
+  recompute: boolean;
   /** Use at most this many samples. */
   limit?: number;
 }
@@ -88,6 +93,7 @@ export const TRAIN_DEFAULTS: Omit<TrainRunConfig, 'data'> = {
   widthMultiplier: 1,
   cit: true,
   batchNorm: true,
+  recompute: false,
 };
 
 function validate(c: TrainRunConfig): void {
@@ -169,6 +175,8 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
     checkpoint = await readCheckpoint(checkpointFile);
     config = checkpoint.state.config as unknown as TrainRunConfig;
     if (options.epochs !== undefined) config = { ...config, epochs: options.epochs };
+    // Recompute changes memory and time, not the values: a resumed run may switch it.
+    config = { ...config, recompute: options.recompute ?? config.recompute ?? false };
     print(`resuming ${options.out} at epoch ${checkpoint.state.epoch + 1} step ${checkpoint.state.step + 1} (saved ${checkpoint.state.savedAt})`);
   } else {
     const exists = await fs.stat(checkpointFile).then(() => true, () => false);
@@ -191,8 +199,13 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
     widthMultiplier: config.widthMultiplier,
     citFeatures: config.cit,
     batchNorm: config.batchNorm,
+    recompute: config.recompute,
   });
-  const discriminator = buildTag2PixDiscriminator({ inputSize: config.size, widthMultiplier: config.widthMultiplier });
+  const discriminator = buildTag2PixDiscriminator({
+    inputSize: config.size,
+    widthMultiplier: config.widthMultiplier,
+    recompute: config.recompute,
+  });
   const citExtractor = config.cit ? await loadCitExtractor(config.citWeights!, config.size) : undefined;
   if (!checkpoint && config.init) {
     for (const line of await loadInitialWeights(config.init, generator, discriminator)) print(`initial ${line}`);

@@ -1,0 +1,103 @@
+// `tag2pix train --recompute`: the option reaches both models, a run with it gives the losses of a
+// run without it, and a resumed run may switch it.
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSafetensors } from '../../src/io/safetensors.js';
+import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
+import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/models/index.js';
+import { readCheckpoint } from '../../src/node/checkpoint.js';
+import { writeSynthDataset } from '../../src/node/synth.js';
+import { RUN_FILES, readStepLog } from '../../src/node/train.js';
+import { trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SIZE = 32;
+const MODEL = { layers: [1, 1, 1, 1] as [number, number, number, number], widthMultiplier: 0.25, cit: false };
+let root: string;
+let data: string;
+let init: string[];
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-recompute-'));
+  data = path.join(root, 'data');
+  await writeSynthDataset({ out: data, count: 4, size: SIZE, seed: 4 });
+  const G = buildTag2PixGenerator({ inputSize: SIZE, decoderLayers: MODEL.layers, widthMultiplier: MODEL.widthMultiplier, citFeatures: false });
+  const D = buildTag2PixDiscriminator({ inputSize: SIZE, widthMultiplier: MODEL.widthMultiplier });
+  init = [path.join(root, 'g.safetensors'), path.join(root, 'd.safetensors')];
+  for (const [model, file] of [[G, init[0]!], [D, init[1]!]] as const) {
+    const dict = exportTorchStateDict(model);
+    await fs.writeFile(file, writeSafetensors(dict));
+    tf.dispose(Object.values(dict));
+    model.dispose();
+  }
+});
+
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const base = (out: string): TrainCommandOptions => ({
+  out,
+  data,
+  size: SIZE,
+  batch: 2,
+  epochs: 2,
+  twoStepEpoch: 0,
+  seed: 2,
+  limit: 2,
+  checkpointEvery: 0,
+  init,
+  ...MODEL,
+  progress: 'silent',
+  skipImages: true,
+});
+
+async function runConfig(out: string): Promise<Record<string, unknown>> {
+  return (await readCheckpoint(path.join(out, RUN_FILES.checkpoint))).state.config;
+}
+
+describe('trainCommand recompute', () => {
+  it('trains as without it, is stored in the run config, and may change on resume', async () => {
+    const plain = path.join(root, 'plain');
+    await trainCommand(base(plain));
+    expect(await runConfig(plain)).toMatchObject({ recompute: false });
+    const expected = await readStepLog(path.join(plain, RUN_FILES.log));
+
+    const switched = path.join(root, 'switched');
+    await trainCommand({ ...base(switched), epochs: 1, recompute: true });
+    expect(await runConfig(switched)).toMatchObject({ recompute: true });
+    await trainCommand({ out: switched, resume: true, epochs: 2, recompute: false, progress: 'silent', skipImages: true });
+    expect(await runConfig(switched)).toMatchObject({ recompute: false, epochs: 2 });
+    const got = await readStepLog(path.join(switched, RUN_FILES.log));
+
+    expect(got.map((r) => r.globalStep)).toEqual(expected.map((r) => r.globalStep));
+    got.forEach((r, i) => {
+      for (const side of ['discriminator', 'generator'] as const) {
+        for (const [term, v] of Object.entries(expected[i]![side])) {
+          const w = (r[side] as Record<string, number>)[term]!;
+          expect(Math.abs(w - v), `step ${r.globalStep} ${side} ${term}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)));
+        }
+      }
+    });
+  });
+
+  it('the CLI passes --recompute through', async () => {
+    const out = path.join(root, 'cli');
+    await promisify(execFile)(
+      process.execPath,
+      [
+        '--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'cpu', 'train',
+        '--data', data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
+        '--width-multiplier', '0.25', '--no-cit', '--limit', '2', '--progress', 'lines', '--recompute',
+      ],
+      { cwd: repoRoot, env: { ...process.env, TAG2PIX_BACKEND: '' } },
+    );
+    expect(await runConfig(out)).toMatchObject({ recompute: true });
+  });
+});
