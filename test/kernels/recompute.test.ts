@@ -64,6 +64,42 @@ describe('gradientsInsideGradient (tfjs engine internals)', () => {
     tf.dispose([x, g!]);
   });
 
+  it('tape nodes still carry inputs, outputs, gradient and saved tensors', () => {
+    let node: Record<string, unknown> | undefined;
+    const x = tf.tensor1d([1, -2]);
+    const [g] = tf.grads((t: tf.Tensor) => {
+      const y = tf.relu(t);
+      node = tf.engine().state.activeTape.at(-1) as unknown as Record<string, unknown>;
+      return tf.sum(y);
+    })([x]);
+    expect(node!['kernelName']).toBe('Relu');
+    expect(Object.values(node!['inputs'] as object)[0]).toBe(x);
+    expect(Array.isArray(node!['outputs'])).toBe(true);
+    expect(typeof node!['gradient']).toBe('function');
+    expect((node!['saved'] as tf.Tensor[]).length).toBe(1);
+    expect(Array.from(g!.dataSync())).toEqual([1, 0]);
+    tf.dispose([x, g!]);
+  });
+
+  it('accumulates gradients that are the incoming gradient itself without freeing them', () => {
+    // A customGrad whose gradient returns dy unchanged, used twice: the same tensor object is
+    // both an output gradient and an input gradient during the pass.
+    const passThrough = tf.customGrad(((a: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([]);
+      return { value: tf.clone(a), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [dy as tf.Tensor] };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor) => tf.Tensor;
+    const x = tf.tensor1d([1, 2, 3]);
+    const f = (t: tf.Tensor) =>
+      tf.sum(recomputeInBackward(([a]) => tf.mul(tf.add(passThrough(passThrough(a!)), passThrough(a!)), 3), [t], []));
+    const [g] = tf.grads(f)([x]);
+    expect(Array.from(g!.dataSync())).toEqual([6, 6, 6]);
+    g!.dispose();
+    const before = tf.memory().numTensors;
+    tf.dispose(tf.grads(f)([x]));
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
   it('restores the outer tape: nested gradients give the right values and leak nothing', () => {
     const x = tf.tensor1d([0.5, -1, 2]);
     const w = tf.variable(tf.tensor1d([3, 1, -2]));
@@ -105,6 +141,13 @@ describe('gradientsInsideGradient (tfjs engine internals)', () => {
     expect(Array.from(gx!.dataSync())).toEqual([3, 4]);
     expect(Array.from(gu!.dataSync())).toEqual([0, 0, 0]);
     tf.dispose([x, unused, w, idle, r.value, ...Object.values(r.grads), gx!, gu!]);
+  });
+
+  it('refuses higher-order gradients with a clear message', () => {
+    const x = tf.tensor1d([1, 2]);
+    const inner = (t: tf.Tensor) => tf.sum(recomputeInBackward(([a]) => tf.square(a!), [t], []));
+    expect(() => tf.grads((t: tf.Tensor) => tf.sum(tf.grads(inner)([t])[0]!))([x])).toThrow(/cannot be differentiated twice/);
+    x.dispose();
   });
 
   it('without a gradient tape runs the forward once, as a plain call', () => {
@@ -264,6 +307,27 @@ describe('recompute: tape and memory', () => {
       // The plain bottleneck keeps every BatchNorm's, conv's and ReLU's tensors.
       expect(measure(plain)).toBeGreaterThan(4 * inputBytes);
     }
+  });
+
+  it('lowers the peak of a bottleneck step (tf.profile peak bytes)', async () => {
+    const { plain, recomputed, inputs } = twins({ what: '', args: { filters: 64, width: 16, cardinality: 4, reduction: 4, excitation: 'secat' }, x: [2, 12, 12, 64], tag: 4 }, 8);
+    const peak = async (layer: SEResNeXtBottleneck) => {
+      const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const step = () => {
+        const r = tf.variableGrads(() => tf.sum(layer.apply(inputs, { training: true }) as tf.Tensor) as tf.Scalar, weights);
+        tf.dispose([r.value, ...Object.values(r.grads)]);
+      };
+      step();
+      const base = tf.memory().numBytes;
+      const info = await tf.profile(step);
+      return info.peakBytes - base;
+    };
+    const activation = inputs[0]!.size * 4;
+    const plainPeak = await peak(plain);
+    const recomputedPeak = await peak(recomputed);
+    expect(plainPeak).toBeGreaterThan(10 * activation);
+    expect(recomputedPeak).toBeLessThan(0.75 * plainPeak);
+    tf.dispose(inputs);
   });
 
   it('keeps tf.memory() flat over repeated variableGrads through recomputed decoder blocks', () => {
