@@ -1,5 +1,5 @@
 // One measurement in a fresh process (so peak RSS belongs to it): a backend, a model, a task.
-// Usage: tsx bench/model_bench.ts --backend wasm --model small --task train [--runs 5] [--warmup 1]
+// Usage: tsx bench/model_bench.ts --backend wasm --model small --task train [--runs 5] [--warmup 1] [--recompute]
 // Prints one JSON line. bench/run.ts drives it.
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    // Build G and D with gradient checkpointing (bottlenecks recomputed in the backward pass).
+    recompute: { type: 'boolean', default: false },
   },
 });
 const spec = MODELS[values.model as ModelName];
@@ -29,7 +31,8 @@ const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag
 
 const s = spec.size;
 const batch = task === 'train' ? spec.trainBatch : spec.colouriseBatch;
-const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers });
+const recompute = values.recompute!;
+const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers, recompute });
 const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
 const lineArt = tf.randomUniform([batch, s, s, 1]) as tf.Tensor4D;
 const cvt = tf.cast(tf.less(tf.randomUniform([batch, 115]), 0.05), 'float32') as tf.Tensor2D;
@@ -45,7 +48,7 @@ if (task === 'colourise') {
     tf.dispose(out);
   };
 } else {
-  const discriminator = buildTag2PixDiscriminator({ inputSize: s });
+  const discriminator = buildTag2PixDiscriminator({ inputSize: s, recompute });
   const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
   const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
   const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
@@ -102,6 +105,7 @@ console.log(JSON.stringify({
   threadsNote: report.wasmThreadsNote,
   model: values.model,
   task,
+  recompute,
   batch,
   medianMs: sorted[Math.floor(sorted.length / 2)],
   runsMs: all,

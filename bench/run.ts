@@ -6,6 +6,7 @@
 // Options: --backends wasm,wasm:2,cpu (wasm:N = N threads)  --models small,256  --tasks colourise,train  --runs 5
 //          --torch-threads 1,2  --no-torch  --cpu-256-train (off by default: tens of minutes)
 //          --json <file> (also write the raw results)  --cell-timeout <s> (default 1200)
+//          --recompute off|on|both (training cells of our backends with gradient checkpointing; default off)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -28,12 +29,15 @@ const { values } = parseArgs({
     'cpu-256-train': { type: 'boolean', default: false },
     json: { type: 'string' },
     'cell-timeout': { type: 'string', default: '1200' },
+    recompute: { type: 'string', default: 'off' },
   },
 });
 const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 const backends = list(values.backends);
 const models = list(values.models) as ModelName[];
 const tasks = list(values.tasks) as Array<'colourise' | 'train'>;
+const recomputeModes = { off: [false], on: [true], both: [false, true] }[values.recompute!];
+if (!recomputeModes) throw new Error(`--recompute must be off, on or both, got '${values.recompute}'.`);
 for (const m of models) if (!(m in MODELS)) throw new Error(`Unknown model '${m}'; use ${Object.keys(MODELS).join(', ')}.`);
 
 interface Result {
@@ -86,10 +90,12 @@ for (const model of models) {
         continue;
       }
       const [name, threads = '1'] = backend.split(':');
-      jobs.push({
-        who: threads === '1' ? name! : `${name} ${threads} threads`, model, task,
-        run: () => runChild(tsx, [path.join(here, 'model_bench.ts'), '--backend', name!, '--threads', threads, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!]),
-      });
+      // Recompute changes only the training iteration.
+      for (const recompute of task === 'train' ? recomputeModes : [false]) {
+        const who = `${threads === '1' ? name! : `${name} ${threads} threads`}${recompute ? ', recompute' : ''}`;
+        const args = [path.join(here, 'model_bench.ts'), '--backend', name!, '--threads', threads, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!];
+        jobs.push({ who, model, task, run: () => runChild(tsx, recompute ? [...args, '--recompute'] : args) });
+      }
     }
     if (torchAvailable) {
       for (const threads of list(values['torch-threads'])) {
@@ -102,7 +108,7 @@ for (const model of models) {
   }
 }
 // The slow pure-JS cpu backend goes last, so the other figures arrive first.
-jobs.sort((a, b) => Number(a.who === 'cpu') - Number(b.who === 'cpu'));
+jobs.sort((a, b) => Number(a.who.startsWith('cpu')) - Number(b.who.startsWith('cpu')));
 console.log(`# tag2pix benchmark — ${new Date().toISOString()}\n${loadNote()} at start; node ${process.version}`);
 for (const job of jobs) {
   process.stderr.write(`running ${job.model} ${job.task} on ${job.who}… `);
