@@ -7,7 +7,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { renderSample, synthBatch, generateCharacter, type SynthSample } from '../data/synth/dataset.js';
 import type { CharacterSpec } from '../data/synth/character.js';
 import { FAMILY_TAGS, type TagFamily } from '../data/synth/palette.js';
-import { SynthRandom } from '../data/synth/random.js';
+import { SynthRandom, sampleSeed } from '../data/synth/random.js';
 import { formatTagAccuracy, tagAccuracy, type TagAccuracyReport } from '../eval/tag_accuracy.js';
 import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../models/discriminator.js';
@@ -36,6 +36,9 @@ export const DEMO_PALETTE: Readonly<Record<TagFamily, readonly string[]>> = {
 
 /** The demo's SECat reduction (see {@link DemoOptions.seReduction}). */
 export const DEMO_SE_REDUCTION = 16;
+
+/** The demo's colourings of each line art per batch (see {@link DemoOptions.coloursPerLineArt}). */
+export const DEMO_COLOURS_PER_LINE_ART = 1;
 
 /** Rows of the Figure-8 grid: tag combinations; the `unseen` ones never occur in training. */
 export const DEMO_GRID_ROWS: ReadonlyArray<{ colours: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
@@ -66,8 +69,15 @@ export interface DemoOptions {
   out?: string;
   /** Image size (default 64). */
   size?: number;
-  /** Training characters (default 1024). */
+  /** Training characters per epoch (default 1024). */
   trainCount?: number;
+  /**
+   * `fresh` (default): new characters for every batch, so no line art repeats; `fixed`: the same
+   * `trainCount` characters every epoch.
+   */
+  trainingData?: 'fresh' | 'fixed';
+  /** With `fresh` data, colourings of each line art in a batch (default {@link DEMO_COLOURS_PER_LINE_ART}). */
+  coloursPerLineArt?: number;
   /** Held-out test characters for the accuracy report (default 128). */
   testCount?: number;
   batchSize?: number;
@@ -102,6 +112,11 @@ export interface DemoOptions {
    * too slowly for a run of a few hundred steps; see docs/results.md).
    */
   learningRate?: number;
+  /**
+   * Lower the learning rate linearly over the second half of the epochs that fit the budget
+   * (planned after the first epoch), down to a quarter-step above zero (default true).
+   */
+  learningRateDecay?: boolean;
   /** `demo` (default: a few far-apart colours per family) or `full` (every colour tag). */
   palette?: 'demo' | 'full';
   seed?: number;
@@ -186,6 +201,74 @@ export function synthTrainingSource(samples: readonly SynthSample[], batchSize: 
   };
 }
 
+/** Options of {@link freshSynthSource}. */
+export interface FreshSynthOptions {
+  batchSize: number;
+  batchesPerEpoch: number;
+  seed: number;
+  size: number;
+  colourChoices: Readonly<Record<TagFamily, readonly string[]>>;
+  /** Tag combinations training must not contain. */
+  reject?: (spec: CharacterSpec) => boolean;
+  /**
+   * Colourings of each line art in a batch (default 1). With 2, a batch holds batchSize / 2 line
+   * arts, each twice with different colours, so only the tags tell the two targets apart.
+   */
+  coloursPerLineArt?: number;
+}
+
+/**
+ * New characters for every batch of every epoch (deterministic in seed, epoch and batch, so
+ * resumable): a fixed set of a thousand line arts lets the generator recall a training
+ * character's colours from its line art instead of reading the tags.
+ */
+export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<SynthCursor> {
+  const k = o.coloursPerLineArt ?? 1;
+  if (!Number.isInteger(k) || k < 1 || o.batchSize % k !== 0) {
+    throw new Error(`coloursPerLineArt must be a positive integer dividing the batch size ${o.batchSize}, got ${k}.`);
+  }
+  const arts = o.batchSize / k;
+  const synth = { size: o.size, colourChoices: o.colourChoices, seed: o.seed, reject: o.reject };
+  const batchAt = (epoch: number, b: number): SynthSample[] => {
+    const out: SynthSample[] = [];
+    for (let a = 0; a < arts; a++) {
+      const index = ((epoch - 1) * o.batchesPerEpoch + b) * arts + a;
+      const base = generateCharacter(index, synth);
+      out.push(base);
+      const rng = new SynthRandom(sampleSeed(o.seed + 7777, index));
+      for (let j = 1; j < k; j++) out.push(renderSample(recoloured(base.spec, rng, o.colourChoices, o.reject), o.size));
+    }
+    return out;
+  };
+  return {
+    batchesPerEpoch: o.batchesPerEpoch,
+    brightnessStage: false,
+    async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
+      const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
+      for (let b = start; b < o.batchesPerEpoch; b++) {
+        const batch = synthBatch(batchAt(epoch, b));
+        yield { ...batch, citFeatures: lineArtFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
+      }
+    },
+  };
+}
+
+/** The same character with new colours for the families it has (avoiding `reject`ed specs). */
+function recoloured(
+  spec: CharacterSpec,
+  rng: SynthRandom,
+  choices: Readonly<Record<TagFamily, readonly string[]>>,
+  reject?: (spec: CharacterSpec) => boolean,
+): CharacterSpec {
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const colours: Partial<Record<TagFamily, string>> = {};
+    for (const family of Object.keys(spec.colours) as TagFamily[]) colours[family] = rng.pick(choices[family]);
+    const next = { ...spec, colours };
+    if (!reject || !reject(next)) return next;
+  }
+  throw new Error('recoloured: every colouring was rejected.');
+}
+
 function colouriser(trainer: Tag2PixTrainer) {
   return ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
     const features = lineArtFeatures(lineArt);
@@ -222,9 +305,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // Data: training characters avoid the held-out tag pairs; the "unseen" test set uses only them.
   const pairs = heldOutPairs();
   const synth = { size, colourChoices: palette };
-  const train = Array.from({ length: trainCount }, (_, i) =>
-    generateCharacter(i, { ...synth, seed, reject: (s) => isHeldOut(s, pairs) }),
-  );
+  const trainingData = options.trainingData ?? 'fresh';
+  const coloursPerLineArt = options.coloursPerLineArt ?? DEMO_COLOURS_PER_LINE_ART;
+  const reject = (s: CharacterSpec) => isHeldOut(s, pairs);
+  const train =
+    trainingData === 'fixed' ? Array.from({ length: trainCount }, (_, i) => generateCharacter(i, { ...synth, seed, reject })) : [];
+  const trainingSource = (): TrainingDataSource<SynthCursor> =>
+    trainingData === 'fixed'
+      ? synthTrainingSource(train, batchSize, seed)
+      : freshSynthSource({ batchSize, batchesPerEpoch: Math.max(1, Math.floor(trainCount / batchSize)), seed, size, colourChoices: palette, reject, coloursPerLineArt });
   const test = Array.from({ length: testCount }, (_, i) =>
     generateCharacter(i, { ...synth, seed: seed + 1000, reject: (s) => isHeldOut(s, pairs) }),
   );
@@ -232,7 +321,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s, pairs) }),
   );
   const tData = performance.now();
-  print(`data: ${trainCount} training, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
+  print(`data: ${trainingData === 'fresh' ? `new characters every batch (${trainCount} per epoch, ${coloursPerLineArt} colourings per line art)` : `${trainCount} training characters`}, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
 
   // A reduced Tag2Pix.
   const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, seReduction, citChannels: 2 });
@@ -260,18 +349,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const budget = options.trainingBudgetSeconds ?? 480;
   const trainStart = performance.now();
   let checkpoint = '';
+  let plannedEpochs = epochs;
   try {
     // One epoch per call, so the demo can measure as it goes and stop within its time budget.
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const epochStart = performance.now();
+      if (options.learningRateDecay ?? true) {
+        const lr = learningRate * decayFactor(epoch, plannedEpochs);
+        trainer.generatorOptimizer.setLearningRate(lr);
+        trainer.discriminatorOptimizer.setLearningRate(lr);
+      }
       const result = await runTraining({
         trainer,
-        data: synthTrainingSource(train, batchSize, seed),
+        data: trainingSource(),
         out: runDir,
         epochs,
         stopAfterEpoch: epoch - 1,
         seed,
-        config: { demo: true, size, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, seReduction, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
+        config: { demo: true, size, trainingData, coloursPerLineArt, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, seReduction, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
         samples: sampleInputs,
         progress: options.progress ?? 'auto',
         print,
@@ -285,9 +380,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       history.push({ epoch, steps: steps.length, seconds, overall: probe.overall, hair: family('hair'), eyes: family('eyes'), background: family('background'), l1: probe.l1 });
       print(
         `after epoch ${epoch}: tag accuracy ${pct(probe.overall)} (hair ${pct(family('hair'))}, eyes ${pct(family('eyes'))}, background ${pct(family('background'))}), ` +
-          `L1 ${probe.l1.toFixed(3)}, ${seconds.toFixed(0)} s`,
+          `L1 ${probe.l1.toFixed(3)}, lr ${trainer.generatorOptimizer.options.learningRate.toExponential(2)}, ${seconds.toFixed(0)} s`,
       );
       const epochSeconds = (performance.now() - epochStart) / 1000;
+      if (epoch === 1) plannedEpochs = Math.max(1, Math.min(epochs, Math.floor(budget / epochSeconds)));
       if (epoch < epochs && seconds + epochSeconds > budget) {
         print(`stopping after epoch ${epoch} of ${epochs}: another epoch would pass the training budget of ${budget} s (--budget).`);
         break;
@@ -337,7 +433,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   files['report'] = path.join(out, 'report.md');
   files['json'] = path.join(out, 'report.json');
-  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, seReduction, learningRate }));
+  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, seReduction, learningRate }));
   await fs.writeFile(
     files['json'],
     JSON.stringify({ ...demo, l1PerStep: undefined, test: { ...testReport, judgements: undefined }, unseen: { ...unseenReport, judgements: undefined } }, null, 2) + '\n',
@@ -354,6 +450,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   print(`L1 (colour output) ${demo.l1Start.toFixed(3)} → ${demo.l1End.toFixed(3)} over ${demo.steps} steps; ${demo.seconds.total.toFixed(0)} s in all (training ${demo.seconds.training.toFixed(0)} s) on ${demo.backend}.`);
   print(`Wrote ${Object.values(files).join(', ')}`);
   return demo;
+}
+
+/** The demo's learning-rate factor in `epoch` of `planned`: 1 for the first half, then linear. */
+export function decayFactor(epoch: number, planned: number): number {
+  const flat = Math.ceil(planned / 2);
+  if (epoch <= flat) return 1;
+  return Math.max(1, planned - epoch + 1) / (planned - flat + 1);
 }
 
 function pct(x: number): string {

@@ -106,6 +106,17 @@ export class TorchAdam {
     }
   }
 
+  /**
+   * Changes the learning rate from the next update on (a schedule); the moments and step counts
+   * are kept, as when PyTorch's schedulers edit `param_groups[i]['lr']`.
+   */
+  setLearningRate(learningRate: number): void {
+    if (!(learningRate > 0) || !Number.isFinite(learningRate)) {
+      throw new Error(`TorchAdam.setLearningRate: learningRate must be a finite number > 0, got ${learningRate}.`);
+    }
+    this.options.learningRate = learningRate;
+  }
+
   /** Step count of a parameter (0 before its first update). */
   stepOf(key: string): number {
     return this.slots.get(key)?.step ?? 0;

@@ -3,9 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateCharacter, synthBatch } from '../../src/index.js';
+import { defaultVocabulary, generateCharacter, synthBatch } from '../../src/index.js';
 import { initBackend } from '../../src/node/index.js';
-import { heldOutPairs, lineArtFeatures, runDemo, synthTrainingSource } from '../../src/node/demo.js';
+import { DEMO_PALETTE, freshSynthSource, heldOutPairs, lineArtFeatures, runDemo, synthTrainingSource } from '../../src/node/demo.js';
+import type { CharacterSpec } from '../../src/data/synth/character.js';
 
 describe('demo training on synthetic characters', () => {
   beforeAll(async () => {
@@ -37,6 +38,52 @@ describe('demo training on synthetic characters', () => {
     expect(cell[0]).toBeCloseTo((await mean!.data())[0]!, 5);
     expect(cell[1]).toBeCloseTo((await min!.data())[0]!, 5);
     tf.dispose([f, mean!, min!, ...Object.values(batch)]);
+  });
+
+  it('fresh source: new characters every batch, each line art in several colourings, deterministic and resumable', async () => {
+    const pairs = heldOutPairs();
+    const heldOut = (colours: Record<string, string>) => pairs.some(([a, b]) => Object.values(colours).includes(a) && Object.values(colours).includes(b));
+    const options = { batchSize: 4, batchesPerEpoch: 3, seed: 5, size: 32, colourChoices: DEMO_PALETTE, reject: (s: CharacterSpec) => heldOut(s.colours as Record<string, string>), coloursPerLineArt: 2 };
+    const read = async (epoch: number, from?: number) => {
+      const batches: Array<{ lineArt: number[][]; cvt: number[][]; cursor: unknown }> = [];
+      for await (const b of freshSynthSource(options).epoch(epoch, from ? { from: { epoch, batch: from } } : {})) {
+        expect(b.citFeatures!.shape).toEqual([4, 4, 4, 2]);
+        batches.push({ lineArt: (await b.lineArt.array()).map((x) => x.flat(2)), cvt: await b.cvt.array(), cursor: b.cursor });
+        tf.dispose([b.lineArt, b.colour, b.cit, b.cvt, b.citFeatures!]);
+      }
+      return batches;
+    };
+    const before = tf.memory().numTensors;
+    const epoch1 = await read(1);
+    expect(epoch1.map((b) => b.cursor)).toEqual([1, 2, 3].map((batch) => ({ epoch: 1, batch })));
+    for (const b of epoch1) {
+      // Samples 0/1 and 2/3 share a line art and differ in their colour tags.
+      expect(b.lineArt[0]).toEqual(b.lineArt[1]);
+      expect(b.lineArt[2]).toEqual(b.lineArt[3]);
+      expect(b.lineArt[0]).not.toEqual(b.lineArt[2]);
+      expect(b.cvt[0]).not.toEqual(b.cvt[1]);
+    }
+    expect(epoch1[1]!.lineArt[0]).not.toEqual(epoch1[0]!.lineArt[0]);
+    const epoch2 = await read(2);
+    expect(epoch2[0]!.lineArt[0]).not.toEqual(epoch1[0]!.lineArt[0]);
+    expect(await read(1)).toEqual(epoch1);
+    expect(await read(1, 2)).toEqual(epoch1.slice(2));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => freshSynthSource({ ...options, coloursPerLineArt: 3 })).toThrow(/dividing the batch size 4/);
+  });
+
+  it('fresh source never draws a held-out tag pair, in recolourings too', async () => {
+    const pairs = heldOutPairs();
+    const tagNames = defaultVocabulary().cvt.map((t) => t.name);
+    const reject = (s: CharacterSpec) => pairs.some(([a, b]) => Object.values(s.colours).includes(a) && Object.values(s.colours).includes(b));
+    const source = freshSynthSource({ batchSize: 8, batchesPerEpoch: 8, seed: 3, size: 32, colourChoices: DEMO_PALETTE, reject, coloursPerLineArt: 4 });
+    for await (const b of source.epoch(1)) {
+      for (const row of (await b.cvt.array())) {
+        const tags = row.flatMap((v, i) => (v ? [tagNames[i]!] : []));
+        expect(pairs.some(([x, y]) => tags.includes(x) && tags.includes(y))).toBe(false);
+      }
+      tf.dispose([b.lineArt, b.colour, b.cit, b.cvt, b.citFeatures!]);
+    }
   });
 
   it('keeps held-out tag pairs out of training', () => {

@@ -81,6 +81,29 @@ describe('TorchAdam', () => {
     expect(() => resumed.setState(state, [])).toThrow(/parameter w the model does not have/);
   });
 
+  it('setLearningRate scales the next updates and keeps the moments and step counts', () => {
+    const run = (secondLr?: number): number[] => {
+      const p = tf.variable(tf.tensor1d([1]));
+      const adam = new TorchAdam({ learningRate: 0.1 });
+      const values = [1];
+      for (const [i, g] of [0.5, -0.2, 0.3].entries()) {
+        if (i === 1 && secondLr !== undefined) adam.setLearningRate(secondLr);
+        adam.applyGradients([{ key: 'p', variable: p }], { p: tf.tensor1d([g]) });
+        values.push(p.dataSync()[0]!);
+      }
+      expect(adam.stepOf('p')).toBe(3);
+      adam.dispose();
+      return values.slice(1).map((v, i) => v - values[i]!);
+    };
+    const constant = run();
+    const scheduled = run(0.01);
+    expect(scheduled[0]).toBeCloseTo(constant[0]!, 7);
+    // Same moments, a tenth of the step size.
+    expect(scheduled[1]! / constant[1]!).toBeCloseTo(0.1, 5);
+    expect(scheduled[2]! / constant[2]!).toBeCloseTo(0.1, 5);
+    expect(() => new TorchAdam().setLearningRate(-1)).toThrow(/learningRate must be a finite number > 0/);
+  });
+
   it('rejects bad options', () => {
     expect(() => new TorchAdam({ learningRate: 0 })).toThrow(/learningRate must be/);
     expect(() => new TorchAdam({ beta2: 1 })).toThrow(/beta2 must be in \[0, 1\)/);

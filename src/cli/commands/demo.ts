@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { DecoderBlockKind } from '../../models/generator.js';
-import { DEMO_SE_REDUCTION, runDemo, type DemoOptions } from '../../node/demo.js';
+import { DEMO_COLOURS_PER_LINE_ART, DEMO_SE_REDUCTION, runDemo, type DemoOptions } from '../../node/demo.js';
 
 const BLOCKS: readonly DecoderBlockKind[] = ['secat', 'resnext', 'se-resnext', 'concat-front', 'concat-all', 'adain'];
 
@@ -34,7 +34,10 @@ interface DemoCliOptions {
   decoderLayers: string;
   decoderBlock: string;
   lr: number;
+  lrDecay: boolean;
   seReduction: number;
+  trainingData: string;
+  coloursPerLineArt: number;
   classificationWeight: number;
   palette: string;
   seed: number;
@@ -48,7 +51,9 @@ export function registerDemoCommand(program: Command): void {
     .description('Train a small Tag2Pix on synthetic characters (about 10 minutes on 2 CPU cores) and write a grid, loss curves and tag accuracy')
     .option('--out <dir>', 'output folder', 'demo-output')
     .option('--size <px>', 'image size (multiple of 16)', integer('--size', 32), 64)
-    .option('--train-count <n>', 'training characters', integer('--train-count', 8), 1024)
+    .option('--train-count <n>', 'training characters (per epoch with fresh data)', integer('--train-count', 8), 1024)
+    .option('--training-data <kind>', 'fresh (new characters every batch) or fixed (the same --train-count characters every epoch)', 'fresh')
+    .option('--colours-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colours-per-line-art', 1), DEMO_COLOURS_PER_LINE_ART)
     .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), 128)
     .option('--batch <n>', 'batch size', integer('--batch', 2), 8)
     .option('--epochs <n>', 'epochs (the time budget may stop earlier)', integer('--epochs', 1), 8)
@@ -60,6 +65,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, 'secat')
     .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), DEMO_SE_REDUCTION)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), 2e-3)
+    .option('--no-lr-decay', 'keep the learning rate constant (default: lower it linearly over the second half of the epochs that fit the budget)')
     .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), 1)
     .option('--palette <name>', 'demo (a few colours per family) or full (every colour tag)', 'demo')
     .option('--seed <n>', 'seed', integer('--seed', 0), 1)
@@ -72,6 +78,7 @@ export function registerDemoCommand(program: Command): void {
       if (!BLOCKS.includes(opts.decoderBlock as DecoderBlockKind)) {
         throw new Error(`--decoder-block must be one of ${BLOCKS.join(', ')}, got '${opts.decoderBlock}'`);
       }
+      if (opts.trainingData !== 'fresh' && opts.trainingData !== 'fixed') throw new Error(`--training-data must be fresh or fixed, got '${opts.trainingData}'`);
       if (opts.palette !== 'demo' && opts.palette !== 'full') throw new Error(`--palette must be demo or full, got '${opts.palette}'`);
       const options: DemoOptions = {
         out: opts.out,
@@ -87,7 +94,10 @@ export function registerDemoCommand(program: Command): void {
         decoderLayers: layers as [number, number, number, number],
         decoderBlock: opts.decoderBlock as DecoderBlockKind,
         learningRate: opts.lr,
+        learningRateDecay: opts.lrDecay,
         seReduction: opts.seReduction,
+        trainingData: opts.trainingData,
+        coloursPerLineArt: opts.coloursPerLineArt,
         classificationWeight: opts.classificationWeight,
         palette: opts.palette,
         seed: opts.seed,
