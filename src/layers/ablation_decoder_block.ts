@@ -105,6 +105,11 @@ export class AblationDecoderBlock extends TorchLayer {
     this.batchNormMode = args.batchNormMode ?? 'auto';
     this.upscaleFactor = args.upscaleFactor ?? 2;
     const owner = 'AblationDecoderBlock';
+    // The args extend PixelShuffleDecoderBlockArgs, so `recompute` type-checks here; refuse it
+    // rather than silently keep the full tape.
+    if (args.recompute) {
+      throw new Error(`${owner}: recompute is implemented for PixelShuffleDecoderBlock (the 'secat' block) only; leave it false here.`);
+    }
     if (!KINDS.includes(this.block)) {
       throw new Error(`${owner}: block must be one of ${KINDS.join(', ')}, got '${String(this.block)}'.`);
     }
