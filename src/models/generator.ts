@@ -65,6 +65,13 @@ export interface Tag2PixGeneratorConfig {
    */
   seReduction?: number;
   /**
+   * Width multiplier of the CVT encoder alone (`Linear`, `colorConv`, `colorFC`); default
+   * `widthMultiplier`. Its output is the only route of the colour tags into the network, and a
+   * narrow model's 16-value tag embedding (at ×0.25) must carry every family's colour at once;
+   * 1 keeps the published 64 at little cost (the encoder is a small part of the model).
+   */
+  tagEncoderWidthMultiplier?: number;
+  /**
    * Gradient checkpointing in the SECat decoder bottlenecks: a training forward pass under a
    * gradient tape keeps only each bottleneck's inputs and recomputes the rest in the backward
    * pass. Same values and gradients, a much smaller tape, about one more decoder forward pass
@@ -107,6 +114,7 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
     decoderBlock: config.decoderBlock ?? 'secat',
     batchNormMode: config.batchNormMode ?? 'auto',
     seReduction: config.seReduction ?? 16,
+    tagEncoderWidthMultiplier: config.tagEncoderWidthMultiplier ?? config.widthMultiplier ?? 1,
     recompute: config.recompute ?? false,
     name: config.name ?? 'tag2pix_generator',
   };
@@ -131,6 +139,9 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
   checkPositiveInteger(owner, 'citCount', c.citCount);
   checkPositiveInteger(owner, 'citChannels', c.citChannels);
   checkPositiveInteger(owner, 'seReduction', c.seReduction);
+  if (typeof c.tagEncoderWidthMultiplier !== 'number' || !(c.tagEncoderWidthMultiplier > 0) || !Number.isFinite(c.tagEncoderWidthMultiplier)) {
+    throw new Error(`${owner}: tagEncoderWidthMultiplier must be a number > 0, got ${String(c.tagEncoderWidthMultiplier)}.`);
+  }
   checkWidthMultiplier(owner, c.widthMultiplier);
   if (!DECODER_BLOCKS.includes(c.decoderBlock)) {
     throw new Error(`${owner}: decoderBlock must be one of ${DECODER_BLOCKS.join(', ')}, got '${String(c.decoderBlock)}'.`);
@@ -151,14 +162,15 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
     );
   }
   const m = c.widthMultiplier;
+  const mt = c.tagEncoderWidthMultiplier;
   return {
     ...c,
     channels: {
       encoder: [16, 32, 64, 128, 256].map((ch) => scaled(ch, m)),
-      linear: scaled(32, m),
-      colorConv: scaled(64, m),
+      linear: scaled(32, mt),
+      colorConv: scaled(64, mt),
       // A multiple of 16 so that 'concat-all' keeps its 16-group convs valid.
-      embedding: scaledGrouped(64, m),
+      embedding: scaledGrouped(64, mt),
       featureConv: scaled(256, m),
       decoderWidths: [256, 128, 64, 32].map((ch) => scaledGrouped(ch, m)),
       deconv5: scaled(32, m),

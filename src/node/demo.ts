@@ -34,6 +34,9 @@ export const DEMO_PALETTE: Readonly<Record<TagFamily, readonly string[]>> = {
   background: ['white_background', 'blue_background', 'pink_background', 'yellow_background', 'black_background', 'green_background'],
 };
 
+/** The demo's CVT-encoder width multiplier (see {@link DemoOptions.tagEncoderWidth}); undefined = G's width. */
+export const DEMO_TAG_ENCODER_WIDTH: number | undefined = undefined;
+
 /** The demo's SECat reduction (see {@link DemoOptions.seReduction}). */
 export const DEMO_SE_REDUCTION = 16;
 
@@ -92,6 +95,8 @@ export interface DemoOptions {
   classificationWeight?: number;
   /** Channel width of G relative to the published model (default 0.25). */
   widthMultiplier?: number;
+  /** Width of G's CVT encoder alone (default {@link DEMO_TAG_ENCODER_WIDTH}). */
+  tagEncoderWidth?: number;
   /** Channel width of D (default half of G's): the demo's D only needs to be a critic. */
   discriminatorWidth?: number;
   /**
@@ -295,6 +300,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const decoderLayers = options.decoderLayers ?? [1, 1, 1, 1];
   const decoderBlock = options.decoderBlock ?? 'secat';
   const seReduction = options.seReduction ?? DEMO_SE_REDUCTION;
+  const tagEncoderWidth = options.tagEncoderWidth ?? DEMO_TAG_ENCODER_WIDTH ?? widthMultiplier;
   const learningRate = options.learningRate ?? 2e-3;
   const classificationWeight = options.classificationWeight ?? 1;
   const palette = options.palette === 'full' ? FAMILY_TAGS : DEMO_PALETTE;
@@ -324,7 +330,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   print(`data: ${trainingData === 'fresh' ? `new characters every batch (${trainCount} per epoch, ${coloursPerLineArt} colourings per line art)` : `${trainCount} training characters`}, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
 
   // A reduced Tag2Pix.
-  const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, seReduction, citChannels: 2 });
+  const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, seReduction, tagEncoderWidthMultiplier: tagEncoderWidth, citChannels: 2 });
   const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: discriminatorWidth });
   const parameters = { generator: countParameters(generator), discriminator: countParameters(discriminator) };
   print(
@@ -366,7 +372,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         epochs,
         stopAfterEpoch: epoch - 1,
         seed,
-        config: { demo: true, size, trainingData, coloursPerLineArt, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, seReduction, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
+        config: { demo: true, size, trainingData, coloursPerLineArt, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
         samples: sampleInputs,
         progress: options.progress ?? 'auto',
         print,
@@ -433,7 +439,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   files['report'] = path.join(out, 'report.md');
   files['json'] = path.join(out, 'report.json');
-  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, seReduction, learningRate }));
+  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, learningRate }));
   await fs.writeFile(
     files['json'],
     JSON.stringify({ ...demo, l1PerStep: undefined, test: { ...testReport, judgements: undefined }, unseen: { ...unseenReport, judgements: undefined } }, null, 2) + '\n',

@@ -125,6 +125,21 @@ describe('buildTag2PixGenerator options', () => {
     expect(() => buildTag2PixGenerator({ ...small, seReduction: 128 })).toThrow(/leave no hidden units/);
   });
 
+  it('tagEncoderWidthMultiplier widens the CVT encoder alone', () => {
+    const narrow = resolveGeneratorConfig({ widthMultiplier: 0.25 }).channels;
+    const wide = resolveGeneratorConfig({ widthMultiplier: 0.25, tagEncoderWidthMultiplier: 1 }).channels;
+    expect([narrow.linear, narrow.colorConv, narrow.embedding]).toEqual([8, 16, 16]);
+    expect([wide.linear, wide.colorConv, wide.embedding]).toEqual([32, 64, 64]);
+    expect(wide.encoder).toEqual(narrow.encoder);
+    expect(wide.decoderWidths).toEqual(narrow.decoderWidths);
+    const g = buildTag2PixGenerator({ ...small, tagEncoderWidthMultiplier: 1 });
+    const keys = ourKeys(g);
+    expect(JSON.parse(keys.get('Linear.weight')!)).toEqual([32 * 2 * 2, 115]);
+    // The SECat input is the pooled features plus the 64-value tag embedding.
+    expect(JSON.parse(keys.get('deconv1.secat_layer.0.selayer.fc.0.weight')!)[1]).toBe(256 + 64);
+    expect(() => buildTag2PixGenerator({ ...small, tagEncoderWidthMultiplier: 0 })).toThrow(/tagEncoderWidthMultiplier must be a number > 0/);
+  });
+
   it('without the guide decoder returns the colour output twice', () => {
     const g = buildTag2PixGenerator({ ...small, guideDecoder: false });
     expect(g.layers.some((l) => l.name === 'deconv_for_decoder')).toBe(false);

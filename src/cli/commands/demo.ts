@@ -36,6 +36,7 @@ interface DemoCliOptions {
   lr: number;
   lrDecay: boolean;
   seReduction: number;
+  tagEncoderWidth?: number;
   trainingData: string;
   coloursPerLineArt: number;
   classificationWeight: number;
@@ -59,6 +60,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--epochs <n>', 'epochs (the time budget may stop earlier)', integer('--epochs', 1), 8)
     .option('--two-step-epoch <n>', 'first epoch with the classification losses, counted from 1 (1: from the start)', integer('--two-step-epoch', 0), 1)
     .option('--width <m>', 'width multiplier of G', positive('--width'), 0.25)
+    .option('--tag-encoder-width <m>', "width multiplier of G's CVT encoder (default: --width)", positive('--tag-encoder-width'))
     .option('--d-width <m>', 'width multiplier of D (default: half of --width)', positive('--d-width'))
     .option('--budget <seconds>', 'training time budget: stop at the epoch end that would pass it', positive('--budget'), 480)
     .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', '1,1,1,1')
@@ -96,6 +98,7 @@ export function registerDemoCommand(program: Command): void {
         learningRate: opts.lr,
         learningRateDecay: opts.lrDecay,
         seReduction: opts.seReduction,
+        tagEncoderWidth: opts.tagEncoderWidth,
         trainingData: opts.trainingData,
         coloursPerLineArt: opts.coloursPerLineArt,
         classificationWeight: opts.classificationWeight,
