@@ -163,6 +163,14 @@ async function loadCitExtractor(file: string, size: number): Promise<LayersModel
 }
 
 /**
+ * Whether a new run recomputes its bottlenecks when the caller does not say: on wasm, whose
+ * 32-bit heap cannot hold a 256 px iteration's full tape (same values, ~10 % slower steps).
+ */
+export function recomputeByDefault(backend: string): boolean {
+  return backend === 'wasm';
+}
+
+/**
  * Trains Tag2Pix as `tag2pix train` does: a new run in `out`, or with `resume` the run whose
  * checkpoint is in `out`, continuing bit for bit.
  */
@@ -190,6 +198,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
     if (config.citWeights) config.citWeights = path.resolve(config.citWeights);
     if (config.init) config.init = config.init.map((p) => path.resolve(p));
     config.data = path.resolve(config.data);
+    if (options.recompute === undefined) {
+      config.recompute = recomputeByDefault(tf.getBackend());
+      if (config.recompute) print('recompute: on (the default on wasm, whose heap is at most 4 GB; --no-recompute turns it off)');
+    }
   }
   validate(config);
 

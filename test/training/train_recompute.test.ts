@@ -14,7 +14,7 @@ import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/mode
 import { readCheckpoint } from '../../src/node/checkpoint.js';
 import { writeSynthDataset } from '../../src/node/synth.js';
 import { RUN_FILES, readStepLog } from '../../src/node/train.js';
-import { trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
+import { recomputeByDefault, trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SIZE = 32;
@@ -85,6 +85,29 @@ describe('trainCommand recompute', () => {
         }
       }
     });
+  });
+
+  it('is on by default on wasm only, and --no-recompute turns it off', async () => {
+    expect(recomputeByDefault('wasm')).toBe(true);
+    expect(recomputeByDefault('cpu')).toBe(false);
+    expect(recomputeByDefault('tensorflow')).toBe(false);
+    const run = async (name: string, extra: string[]) => {
+      const out = path.join(root, name);
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          '--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'wasm', 'train',
+          '--data', data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
+          '--width-multiplier', '0.25', '--no-cit', '--limit', '2', '--progress', 'lines', ...extra,
+        ],
+        { cwd: repoRoot, env: { ...process.env, TAG2PIX_BACKEND: '' } },
+      );
+      return { config: await runConfig(out), stdout };
+    };
+    const auto = await run('wasm-auto', []);
+    expect(auto.config).toMatchObject({ recompute: true });
+    expect(auto.stdout).toMatch(/recompute: on \(the default on wasm/);
+    expect((await run('wasm-off', ['--no-recompute'])).config).toMatchObject({ recompute: false });
   });
 
   it('the CLI passes --recompute through', async () => {
