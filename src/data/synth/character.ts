@@ -247,15 +247,31 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
     const top = tail[Math.floor(tail.length * 0.15)]!;
     const bottom = tail[Math.floor(tail.length * 0.55)]!;
     hairLine([top, [(top[0] + bottom[0]) / 2 + lw, (top[1] + bottom[1]) / 2], bottom]);
+    const top2 = tail[Math.floor(tail.length * 0.1)]!;
+    const bottom2 = tail[Math.floor(tail.length * 0.62)]!;
+    const mid: Point = [(top[0] + bottom[0] + top2[0] + bottom2[0]) / 4, (top[1] + bottom[1] + top2[1] + bottom2[1]) / 4];
+    hairLine([top2, [(top2[0] + mid[0]) / 2 - lw, (top2[1] + mid[1]) / 2], mid, bottom2]);
   }
   painter.fill(backHair, 'hair', hair, { shade: hairShade, outline: outline(backHair[0]!) });
-  if (long) {
+  // Strand lines across the visible hair, as line art draws them: they mark hair as hair
+  // where its outline alone looks like the background's.
+  const strands = (inner: number, outer: ReadonlyArray<readonly [number, number]>, fractions: readonly number[]): void => {
     for (const side of [1, -1]) {
-      for (const dx of [0.19, 0.215]) {
-        const x = 0.5 + side * dx;
-        hairLine(smoothCurve(pts([[x, 0.38], [x + side * 0.01, 0.55], [x + side * 0.005, style === 'very_long_hair' ? 0.9 : 0.72]]), false, 6));
+      for (const f of fractions) {
+        const wobble = jitter.uniform(-0.008, 0.008);
+        const path = outer.map(([y, dxOut]) => [0.5 + side * (inner + (f + wobble) * (dxOut - inner)), y] as [number, number]);
+        hairLine(smoothCurve(pts(path), false, 6));
       }
     }
+  };
+  if (style === 'long_hair' || style === 'very_long_hair') {
+    strands(0.17, [[0.3, 0.215], [0.45, 0.245], [0.62, 0.265], [fullLength - 0.07, 0.285]], [0.3, 0.55, 0.8]);
+  } else if (long) {
+    strands(0.17, [[0.38, 0.23], [0.55, 0.245], [0.72, 0.25]], [0.35, 0.7]);
+  } else {
+    const wide = style === 'bob_cut' ? 0.235 : 0.2;
+    const bottom = style === 'bob_cut' ? 0.53 : 0.49;
+    strands(0.165, [[0.26, wide - 0.01], [0.38, wide], [bottom, wide - 0.005]], [0.45, 0.8]);
   }
 
   // Body: skirt (or the dress's skirt), arms, torso, neck
