@@ -7,12 +7,15 @@ const result = await runDemo({
   out: 'demo-output',
   // Everything below is the default; change it to trade time for quality.
   size: 64,
-  trainCount: 1024,
+  trainingData: 'fresh', // new characters every batch
+  trainCount: 1024, // per epoch
+  batchSize: 16,
   epochs: 8,
   learningRate: 2e-3,
   trainingBudgetSeconds: 480,
   twoStepEpoch: 1,
   widthMultiplier: 0.25,
+  tagEncoderWidth: 1,
   decoderLayers: [1, 1, 1, 1],
   decoderBlock: 'secat',
 });
