@@ -139,10 +139,10 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
   checkPositiveInteger(owner, 'citCount', c.citCount);
   checkPositiveInteger(owner, 'citChannels', c.citChannels);
   checkPositiveInteger(owner, 'seReduction', c.seReduction);
+  checkWidthMultiplier(owner, c.widthMultiplier);
   if (typeof c.tagEncoderWidthMultiplier !== 'number' || !(c.tagEncoderWidthMultiplier > 0) || !Number.isFinite(c.tagEncoderWidthMultiplier)) {
     throw new Error(`${owner}: tagEncoderWidthMultiplier must be a number > 0, got ${String(c.tagEncoderWidthMultiplier)}.`);
   }
-  checkWidthMultiplier(owner, c.widthMultiplier);
   if (!DECODER_BLOCKS.includes(c.decoderBlock)) {
     throw new Error(`${owner}: decoderBlock must be one of ${DECODER_BLOCKS.join(', ')}, got '${String(c.decoderBlock)}'.`);
   }
