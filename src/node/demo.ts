@@ -331,7 +331,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s, pairs) }),
   );
   const tData = performance.now();
-  print(`data: ${trainingData === 'fresh' ? `new characters every batch (${trainCount} per epoch, ${coloursPerLineArt} colourings per line art)` : `${trainCount} training characters`}, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
+  print(`data: ${trainingData === 'fresh' ? `new characters every batch (${trainCount} per epoch, ${coloursPerLineArt} colouring${coloursPerLineArt === 1 ? '' : 's'} per line art)` : `${trainCount} training characters`}, ${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`);
 
   // A reduced Tag2Pix.
   const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, seReduction, tagEncoderWidthMultiplier: tagEncoderWidth, citChannels: 2 });
