@@ -1,41 +1,24 @@
 // `tag2pix train` end to end on a tiny synthetic dataset on disk with tiny real Tag2Pix models.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSafetensors } from '../../src/io/safetensors.js';
-import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
-import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/models/index.js';
-import { writeSynthDataset } from '../../src/node/synth.js';
+import { makeTrainRunFixture, TRAIN_RUN_MODEL, TRAIN_RUN_SIZE } from '../helpers/train_run_fixture.js';
 import { RUN_FILES, readStepLog } from '../../src/node/train.js';
 import { loadColorizer } from '../../src/node/weights.js';
 import { trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SIZE = 32;
-const MODEL = { layers: [1, 1, 1, 1] as [number, number, number, number], widthMultiplier: 0.25, cit: false };
+const SIZE = TRAIN_RUN_SIZE;
+const MODEL = TRAIN_RUN_MODEL;
 let root: string;
 let data: string;
 let init: string[];
 
 beforeAll(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-train-cmd-'));
-  data = path.join(root, 'data');
-  await writeSynthDataset({ out: data, count: 6, size: SIZE, seed: 3 });
-  // Fixed starting weights, so that separate runs start from the same point.
-  const G = buildTag2PixGenerator({ inputSize: SIZE, decoderLayers: MODEL.layers, widthMultiplier: MODEL.widthMultiplier, citFeatures: false });
-  const D = buildTag2PixDiscriminator({ inputSize: SIZE, widthMultiplier: MODEL.widthMultiplier });
-  init = [path.join(root, 'g.safetensors'), path.join(root, 'd.safetensors')];
-  for (const [model, file] of [[G, init[0]], [D, init[1]]] as const) {
-    const dict = exportTorchStateDict(model);
-    await fs.writeFile(file, writeSafetensors(dict));
-    tf.dispose(Object.values(dict));
-    model.dispose();
-  }
+  ({ root, data, init } = await makeTrainRunFixture('tag2pix-train-cmd-', 6, 3));
 });
 
 afterAll(async () => {
