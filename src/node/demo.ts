@@ -38,7 +38,7 @@ export const DEMO_PALETTE: Readonly<Record<TagFamily, readonly string[]>> = {
  * The demo's CVT-encoder width multiplier (see {@link DemoOptions.tagEncoderWidth}): the published
  * width, so the 64-value tag embedding is not what limits a narrow generator.
  */
-export const DEMO_TAG_ENCODER_WIDTH: number | undefined = 1;
+export const DEMO_TAG_ENCODER_WIDTH = 1;
 
 /** The demo's SECat reduction (see {@link DemoOptions.seReduction}). */
 export const DEMO_SE_REDUCTION = 16;
@@ -123,7 +123,8 @@ export interface DemoOptions {
   learningRate?: number;
   /**
    * Lower the learning rate linearly over the second half of the epochs that fit the budget
-   * (planned after the first epoch), down to a quarter-step above zero (default true).
+   * (planned after the first epoch; see {@link decayFactor}), e.g. ×0.75, ×0.5, ×0.25 over the
+   * last three of six (default true).
    */
   learningRateDecay?: boolean;
   /** `demo` (default: a few far-apart colours per family) or `full` (every colour tag). */
@@ -304,7 +305,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const decoderLayers = options.decoderLayers ?? [1, 1, 1, 1];
   const decoderBlock = options.decoderBlock ?? 'secat';
   const seReduction = options.seReduction ?? DEMO_SE_REDUCTION;
-  const tagEncoderWidth = options.tagEncoderWidth ?? DEMO_TAG_ENCODER_WIDTH ?? widthMultiplier;
+  const tagEncoderWidth = options.tagEncoderWidth ?? DEMO_TAG_ENCODER_WIDTH;
   const learningRate = options.learningRate ?? 2e-3;
   const classificationWeight = options.classificationWeight ?? 1;
   const palette = options.palette === 'full' ? FAMILY_TAGS : DEMO_PALETTE;
