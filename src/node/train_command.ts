@@ -52,7 +52,8 @@ export interface TrainRunConfig {
   batchNorm: boolean;
   /**
    * Gradient checkpointing in G's and D's bottlenecks (same results, much less memory, a slower
-   * step; see docs/training.md). Default false. Not part of the results, so `resume` may change it.
+   * step; see docs/training.md). A new run that does not say takes {@link recomputeByDefault}
+   * (on for wasm). Not part of the results, so `resume` may change it.
    */
   recompute: boolean;
   /** Use at most this many samples. */
