@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll } from 'vitest';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/models/index.js';
@@ -37,4 +38,19 @@ export async function makeTrainRunFixture(prefix: string, count: number, seed: n
     model.dispose();
   }
   return { root, data, init };
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks that make a {@link makeTrainRunFixture} for the calling
+ * test file and remove it afterwards; the returned object is filled in before the first test.
+ */
+export function useTrainRunFixture(prefix: string, count: number, seed: number): TrainRunFixture {
+  const fixture: TrainRunFixture = { root: '', data: '', init: [] };
+  beforeAll(async () => {
+    Object.assign(fixture, await makeTrainRunFixture(prefix, count, seed));
+  });
+  afterAll(async () => {
+    if (fixture.root) await fs.rm(fixture.root, { recursive: true, force: true });
+  });
+  return fixture;
 }

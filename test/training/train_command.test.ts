@@ -4,8 +4,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTrainRunFixture, TRAIN_RUN_MODEL, TRAIN_RUN_SIZE } from '../helpers/train_run_fixture.js';
+import { describe, expect, it } from 'vitest';
+import { TRAIN_RUN_MODEL, TRAIN_RUN_SIZE, useTrainRunFixture } from '../helpers/train_run_fixture.js';
 import { RUN_FILES, readStepLog } from '../../src/node/train.js';
 import { loadColorizer } from '../../src/node/weights.js';
 import { trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
@@ -13,21 +13,11 @@ import { trainCommand, type TrainCommandOptions } from '../../src/node/train_com
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SIZE = TRAIN_RUN_SIZE;
 const MODEL = TRAIN_RUN_MODEL;
-let root: string;
-let data: string;
-let init: string[];
-
-beforeAll(async () => {
-  ({ root, data, init } = await makeTrainRunFixture('tag2pix-train-cmd-', 6, 3));
-});
-
-afterAll(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
+const fixture = useTrainRunFixture('tag2pix-train-cmd-', 6, 3);
 
 const base = (): TrainCommandOptions => ({
   out: '',
-  data,
+  data: fixture.data,
   size: SIZE,
   batch: 2,
   epochs: 3,
@@ -38,7 +28,7 @@ const base = (): TrainCommandOptions => ({
   checkpointEvery: 0,
   seed: 5,
   limit: 2, // one step per epoch keeps this test short on cpu (mid-epoch resume: run.test.ts)
-  init,
+  init: fixture.init,
   ...MODEL,
   progress: 'silent',
 });
@@ -48,13 +38,13 @@ const losses = (records: Awaited<ReturnType<typeof readStepLog>>) =>
 
 describe('trainCommand', () => {
   it('a 3-epoch run stopped after epoch 1 and resumed gives the same losses as an uninterrupted one', async () => {
-    const straight = path.join(root, 'straight');
+    const straight = path.join(fixture.root, 'straight');
     const a = await trainCommand({ ...base(), out: straight });
     expect(a.reason).toBe('finished');
     const expected = losses(await readStepLog(path.join(straight, RUN_FILES.log)));
     expect(expected.map((r) => r.stage)).toEqual(['segmentation', 'colourisation', 'brightness']);
 
-    const split = path.join(root, 'split');
+    const split = path.join(fixture.root, 'split');
     await trainCommand({ ...base(), out: split, epochs: 1 });
     expect(await readStepLog(path.join(split, RUN_FILES.log))).toHaveLength(1);
     const resumed = await trainCommand({ out: split, resume: true, epochs: 3, progress: 'silent' });
@@ -68,13 +58,13 @@ describe('trainCommand', () => {
   });
 
   it('refuses to overwrite a run, and to resume where there is none', async () => {
-    const out = path.join(root, 'straight');
+    const out = path.join(fixture.root, 'straight');
     await expect(trainCommand({ ...base(), out })).rejects.toThrow(/already holds a training run .* pass --resume/);
-    await expect(trainCommand({ out: path.join(root, 'nothing'), resume: true })).rejects.toThrow(/No checkpoint at .*start without --resume/);
+    await expect(trainCommand({ out: path.join(fixture.root, 'nothing'), resume: true })).rejects.toThrow(/No checkpoint at .*start without --resume/);
   });
 
   it('asks for the CIT extractor unless --no-cit', async () => {
-    await expect(trainCommand({ ...base(), out: path.join(root, 'cit'), cit: true })).rejects.toThrow(/--cit-weights .* or --no-cit/);
+    await expect(trainCommand({ ...base(), out: path.join(fixture.root, 'cit'), cit: true })).rejects.toThrow(/--cit-weights .* or --no-cit/);
   });
 });
 
@@ -86,9 +76,9 @@ describe('tag2pix train (CLI)', () => {
     });
 
   it('trains one epoch with plain progress lines and writes the run folder', async () => {
-    const out = path.join(root, 'cli');
+    const out = path.join(fixture.root, 'cli');
     const { stdout } = await run([
-      '--data', data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
+      '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
       '--width-multiplier', '0.25', '--no-cit', '--limit', '4', '--cit-cvt-weight', '40,40', '--two-step-epoch', '0',
       '--progress', 'lines',
     ]);
@@ -104,7 +94,7 @@ describe('tag2pix train (CLI)', () => {
   });
 
   it('reports a bad option in one line', async () => {
-    const err = await run(['--out', path.join(root, 'bad'), '--cit-cvt-weight', '40']).catch((e: { stderr: string; code: number }) => e);
+    const err = await run(['--out', path.join(fixture.root, 'bad'), '--cit-cvt-weight', '40']).catch((e: { stderr: string; code: number }) => e);
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stderr: string }).stderr).toMatch(/--cit-cvt-weight takes 2 comma-separated numbers >= 0, got '40'/);
   });

@@ -1,12 +1,11 @@
 // `tag2pix train --recompute`: the option reaches both models, a run with it gives the losses of a
 // run without it, and a resumed run may switch it.
 import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTrainRunFixture, TRAIN_RUN_MODEL, TRAIN_RUN_SIZE } from '../helpers/train_run_fixture.js';
+import { describe, expect, it } from 'vitest';
+import { TRAIN_RUN_MODEL, TRAIN_RUN_SIZE, useTrainRunFixture } from '../helpers/train_run_fixture.js';
 import { readCheckpoint } from '../../src/node/checkpoint.js';
 import { RUN_FILES, readStepLog } from '../../src/node/train.js';
 import { recomputeByDefault, trainCommand, type TrainCommandOptions } from '../../src/node/train_command.js';
@@ -14,21 +13,11 @@ import { recomputeByDefault, trainCommand, type TrainCommandOptions } from '../.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SIZE = TRAIN_RUN_SIZE;
 const MODEL = TRAIN_RUN_MODEL;
-let root: string;
-let data: string;
-let init: string[];
-
-beforeAll(async () => {
-  ({ root, data, init } = await makeTrainRunFixture('tag2pix-recompute-', 4, 4));
-});
-
-afterAll(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
+const fixture = useTrainRunFixture('tag2pix-recompute-', 4, 4);
 
 const base = (out: string): TrainCommandOptions => ({
   out,
-  data,
+  data: fixture.data,
   size: SIZE,
   batch: 2,
   epochs: 2,
@@ -36,7 +25,7 @@ const base = (out: string): TrainCommandOptions => ({
   seed: 2,
   limit: 2,
   checkpointEvery: 0,
-  init,
+  init: fixture.init,
   ...MODEL,
   progress: 'silent',
   skipImages: true,
@@ -48,12 +37,12 @@ async function runConfig(out: string): Promise<Record<string, unknown>> {
 
 describe('trainCommand recompute', () => {
   it('trains as without it, is stored in the run config, and may change on resume', async () => {
-    const plain = path.join(root, 'plain');
+    const plain = path.join(fixture.root, 'plain');
     await trainCommand(base(plain));
     expect(await runConfig(plain)).toMatchObject({ recompute: false });
     const expected = await readStepLog(path.join(plain, RUN_FILES.log));
 
-    const switched = path.join(root, 'switched');
+    const switched = path.join(fixture.root, 'switched');
     await trainCommand({ ...base(switched), epochs: 1, recompute: true });
     expect(await runConfig(switched)).toMatchObject({ recompute: true });
     await trainCommand({ out: switched, resume: true, epochs: 2, recompute: false, progress: 'silent', skipImages: true });
@@ -76,12 +65,12 @@ describe('trainCommand recompute', () => {
     expect(recomputeByDefault('cpu')).toBe(false);
     expect(recomputeByDefault('tensorflow')).toBe(false);
     const run = async (name: string, extra: string[]) => {
-      const out = path.join(root, name);
+      const out = path.join(fixture.root, name);
       const { stdout } = await promisify(execFile)(
         process.execPath,
         [
           '--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'wasm', 'train',
-          '--data', data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
+          '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
           '--width-multiplier', '0.25', '--no-cit', '--limit', '2', '--progress', 'lines', ...extra,
         ],
         { cwd: repoRoot, env: { ...process.env, TAG2PIX_BACKEND: '' } },
@@ -95,12 +84,12 @@ describe('trainCommand recompute', () => {
   });
 
   it('the CLI passes --recompute through', async () => {
-    const out = path.join(root, 'cli');
+    const out = path.join(fixture.root, 'cli');
     await promisify(execFile)(
       process.execPath,
       [
         '--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'cpu', 'train',
-        '--data', data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
+        '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
         '--width-multiplier', '0.25', '--no-cit', '--limit', '2', '--progress', 'lines', '--recompute',
       ],
       { cwd: repoRoot, env: { ...process.env, TAG2PIX_BACKEND: '' } },
