@@ -48,6 +48,12 @@ export interface Tag2PixLossWeights extends ScheduleValues {
   lambdaAdv: number;
   /** Whether the line-art jitter uses the strong brightness range U(1, 7). */
   brightnessStage: boolean;
+  /**
+   * Whether iterations are adversarial (a D step, then G on the whole loss). False in a
+   * reconstruction warm-up: no D step, and G minimises λ_rec·L_rec alone. Schedules saved before
+   * the warm-up existed lack it; the trainer takes that as true.
+   */
+  adversarial: boolean;
 }
 
 /**
@@ -73,6 +79,12 @@ export interface Tag2PixScheduleOptions {
   beta?: number;
   /** λ_adv (default 1). */
   lambdaAdv?: number;
+  /**
+   * Epochs, from the first, in which G trains on the reconstruction loss alone, without D
+   * (default 0: the published recipe has no warm-up). A warm-up step costs about a third of an
+   * adversarial one, which helps short runs. `twoStepEpoch` still counts from epoch 1.
+   */
+  warmupEpochs?: number;
 }
 
 /**
@@ -119,14 +131,17 @@ export class ChangingLossScheduler<V extends ScheduleValues = Tag2PixLossWeights
    * Tag2Pix's schedule: classification weights 0 before `twoStepEpoch` (segmentation), then
    * `citWeight`/`cvtWeight` (colourisation); the brightness stage from `brightnessEpoch`. Both
    * count epochs from 1 as the published flags do: `twoStepEpoch: 10` makes epochs 1–9 (positions
-   * 0–8) the segmentation step.
+   * 0–8) the segmentation step. `warmupEpochs` puts a reconstruction-only warm-up (`adversarial:
+   * false`) before all of it.
    */
   static tag2pix(options: Tag2PixScheduleOptions = {}): ChangingLossScheduler<Tag2PixLossWeights> {
     const twoStepEpoch = options.twoStepEpoch ?? 10;
     const brightnessEpoch = options.brightnessEpoch ?? 0;
-    for (const [name, v] of [['twoStepEpoch', twoStepEpoch], ['brightnessEpoch', brightnessEpoch]] as const) {
+    const warmupEpochs = options.warmupEpochs ?? 0;
+    for (const [name, v] of [['twoStepEpoch', twoStepEpoch], ['brightnessEpoch', brightnessEpoch], ['warmupEpochs', warmupEpochs]] as const) {
       if (!Number.isInteger(v) || v < 0) {
-        throw new Error(`ChangingLossScheduler.tag2pix: ${name} must be an integer >= 0 (an epoch counted from 1), got ${String(v)}.`);
+        const what = name === 'warmupEpochs' ? 'a number of epochs' : 'an epoch counted from 1';
+        throw new Error(`ChangingLossScheduler.tag2pix: ${name} must be an integer >= 0 (${what}), got ${String(v)}.`);
       }
     }
     // The published loop counts epochs from 1 and tests `epoch >= two_step_epoch` and
@@ -137,18 +152,29 @@ export class ChangingLossScheduler<V extends ScheduleValues = Tag2PixLossWeights
       cvtWeight: options.cvtWeight ?? 1,
     };
     const stages: LossStage<Tag2PixLossWeights>[] = [];
-    if (classificationFrom > 0) stages.push({ name: 'colourisation', fromEpoch: classificationFrom, values: weights });
+    // The classification weights only matter once D trains, so a warm-up that outlasts the
+    // segmentation step ends straight in colourisation.
+    if (warmupEpochs > 0) {
+      const segmentationFollows = classificationFrom > warmupEpochs;
+      stages.push({
+        name: segmentationFollows ? 'segmentation' : 'colourisation',
+        fromEpoch: warmupEpochs,
+        values: segmentationFollows || classificationFrom === 0 ? { adversarial: true } : { adversarial: true, ...weights },
+      });
+    }
+    if (classificationFrom > warmupEpochs) stages.push({ name: 'colourisation', fromEpoch: classificationFrom, values: weights });
     if (brightnessEpoch > 0) {
       stages.push({ name: 'brightness', fromEpoch: brightnessEpoch - 1, values: { brightnessStage: true } });
     }
     return new ChangingLossScheduler<Tag2PixLossWeights>({
-      initialName: classificationFrom > 0 ? 'segmentation' : 'colourisation',
+      initialName: warmupEpochs > 0 ? 'warm-up' : classificationFrom > 0 ? 'segmentation' : 'colourisation',
       initial: {
         ...(classificationFrom > 0 ? { citWeight: 0, cvtWeight: 0 } : weights),
         lambdaRec: options.lambdaRec ?? 1000,
         beta: options.beta ?? 0.9,
         lambdaAdv: options.lambdaAdv ?? 1,
         brightnessStage: false,
+        adversarial: warmupEpochs === 0,
       },
       stages,
     });

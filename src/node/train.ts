@@ -206,7 +206,7 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
       }
       const last = steps[steps.length - 1];
       if (last) {
-        print(`epoch ${epoch + 1}/${o.epochs} done: D ${last.discriminator.total.toFixed(4)} G ${last.generator.total.toFixed(4)}; checkpoint ${files.checkpoint}`);
+        print(`epoch ${epoch + 1}/${o.epochs} done: D ${shown(last.discriminator.total, 4)} G ${last.generator.total.toFixed(4)}; checkpoint ${files.checkpoint}`);
       }
       if (o.stopAfterEpoch !== undefined && epoch >= o.stopAfterEpoch && scheduler.epoch < o.epochs) {
         return { epochsCompleted: scheduler.epoch, globalStep: scheduler.globalStep, reason: 'stopAfterEpoch', steps, checkpoint: files.checkpoint };
@@ -246,7 +246,8 @@ export async function readStepLog(file: string): Promise<StepLogRecord[]> {
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as StepLogRecord);
+    // JSON writes NaN (a term a warm-up step did not compute) as null.
+    .map((l) => JSON.parse(l, (_, v: unknown) => (v === null ? NaN : v)) as StepLogRecord);
 }
 
 // A resumed run redoes the steps after its checkpoint: drop their old log lines.
@@ -290,9 +291,14 @@ function startBar(epoch: number, epochs: number, total: number, start: number): 
   return bar;
 }
 
+/** A loss for display: NaN marks a term the step did not compute (D in a warm-up step). */
+function shown(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '–';
+}
+
 function barPayload(r: StepLogRecord): Record<string, string> {
   return {
-    d: r.discriminator.total.toFixed(4),
+    d: shown(r.discriminator.total, 4),
     g: r.generator.total.toFixed(2),
     ips: r.imagesPerSecond.toFixed(2),
   };
@@ -303,8 +309,8 @@ function progressLine(r: StepLogRecord, epochs: number, perEpoch: number): strin
   const g = r.generator;
   return (
     `epoch ${r.epoch + 1}/${epochs} step ${r.step + 1}/${perEpoch} ` +
-    `D ${d.total.toFixed(4)} (adv ${d.advReal.toFixed(3)}/${d.advFake.toFixed(3)}) ` +
-    `G ${g.total.toFixed(3)} (adv ${g.adv.toFixed(3)} L1 ${g.l1Colour.toFixed(4)}/${g.l1Guide.toFixed(4)}) ` +
+    `D ${shown(d.total, 4)} (adv ${shown(d.advReal, 3)}/${shown(d.advFake, 3)}) ` +
+    `G ${g.total.toFixed(3)} (adv ${shown(g.adv, 3)} L1 ${g.l1Colour.toFixed(4)}/${g.l1Guide.toFixed(4)}) ` +
     `${r.imagesPerSecond.toFixed(2)} img/s`
   );
 }

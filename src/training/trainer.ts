@@ -9,6 +9,7 @@ import type { LossInput } from '../losses/primitives.js';
 import {
   discriminatorLoss,
   generatorLoss,
+  reconstructionLoss,
   type DiscriminatorLossTerms,
   type DiscriminatorHeads,
   type GeneratorLossTerms,
@@ -64,6 +65,10 @@ export interface Tag2PixTrainerOptions {
 
 /** Loss terms of one iteration as numbers. */
 export interface Tag2PixStepLosses {
+  /**
+   * In a warm-up step (`adversarial: false` in the schedule) only the generator's L1 terms and
+   * total are computed; every other term is NaN.
+   */
   discriminator: Record<keyof DiscriminatorLossTerms, number>;
   generator: Record<keyof GeneratorLossTerms, number>;
 }
@@ -89,8 +94,8 @@ export interface Tag2PixStepInspection {
   generatorGradientsFromDiscriminatorLoss: Record<string, tf.Tensor>;
   /** G's gradients after the G backward. */
   generatorGradients: Record<string, tf.Tensor>;
-  /** G's colour output in the D step and both outputs in the G step. */
-  outputs: { dStepColour: tf.Tensor; gStepColour: tf.Tensor; gStepGuide: tf.Tensor };
+  /** G's colour output in the D step (absent in a warm-up step) and both outputs in the G step. */
+  outputs: { dStepColour?: tf.Tensor; gStepColour: tf.Tensor; gStepGuide: tf.Tensor };
 }
 
 /** Thrown when a loss term is NaN or infinite; nothing of that update has been applied. */
@@ -192,7 +197,8 @@ export class Tag2PixTrainer {
 
   /**
    * One iteration (CIT features → D step → G step) with the scheduler's current weights; the
-   * scheduler then advances one step. Throws {@link NonFiniteLossError} (before applying the
+   * scheduler then advances one step. In a warm-up epoch (the schedule's `adversarial` is
+   * false) the iteration is a G step on `λ_rec·L_rec` alone. Throws {@link NonFiniteLossError} (before applying the
    * update concerned) when a loss is not finite.
    */
   async trainStep(batch: Tag2PixBatch): Promise<Tag2PixStepResult> {
@@ -304,6 +310,40 @@ export class Tag2PixTrainer {
       return t;
     };
     try {
+      if (weights.adversarial === false) {
+        // Reconstruction warm-up: G alone on λ_rec·L_rec; D, its optimizer and its BatchNorm
+        // statistics are untouched.
+        let rec: { colour: tf.Scalar; guide: tf.Scalar; total: tf.Scalar } | undefined;
+        let outputs: tf.Tensor[] = [];
+        const gResult = tf.variableGrads(() => {
+          const [colour, guide] = runG();
+          if (inspect) outputs = [keep(colour), keep(guide)];
+          const terms = reconstructionLoss({ colour, guide }, batch.colour, { beta: weights.beta });
+          const total = keep(tf.mul(terms.total, weights.lambdaRec) as tf.Scalar);
+          rec = { colour: keep(terms.colour), guide: keep(terms.guide), total };
+          return total;
+        }, this.gParams.map((p) => p.variable));
+        kept.push(gResult.value);
+        gradients.push(gResult.grads);
+        const gGrads = this.byKey(gResult.grads, this.gParams);
+        const read = await this.readTerms(rec!);
+        const notComputed = NaN;
+        const gLosses = { adv: notComputed, cit: notComputed, cvt: notComputed, l1Colour: read.colour!, l1Guide: read.guide!, total: read.total! };
+        if (this.checkFinite) this.assertFinite('generator', { l1Colour: gLosses.l1Colour, l1Guide: gLosses.l1Guide, total: gLosses.total });
+        if (inspect) {
+          inspection = {
+            discriminatorGradients: {},
+            generatorGradientsFromDiscriminatorLoss: {},
+            generatorGradients: pick(gGrads, this.gParams, true),
+            outputs: { gStepColour: tf.clone(outputs[0]), gStepGuide: tf.clone(outputs[1]) },
+          };
+        }
+        this.generatorOptimizer.applyGradients(this.gParams, gGrads);
+        this.scheduler.advanceStep();
+        const dLosses = { advReal: notComputed, advFake: notComputed, citReal: notComputed, cvtReal: notComputed, citFake: notComputed, cvtFake: notComputed, total: notComputed };
+        return { result: { epoch, step, weights, discriminator: dLosses, generator: gLosses }, inspection };
+      }
+
       // D step.
       let dTerms: DiscriminatorLossTerms | undefined;
       let dStepColour: tf.Tensor | undefined;

@@ -15,7 +15,7 @@ describe('ChangingLossScheduler.tag2pix', () => {
     const v = ChangingLossScheduler.tag2pix().valuesAt(9);
     expect(v).toEqual({
       citWeight: 1, cvtWeight: 1, lambdaRec: 1000, beta: 0.9, lambdaAdv: 1, brightnessStage: false,
-      stage: 'colourisation',
+      adversarial: true, stage: 'colourisation',
     });
     expect(ChangingLossScheduler.tag2pix().valuesAt(8).citWeight).toBe(0);
   });
@@ -35,6 +35,25 @@ describe('ChangingLossScheduler.tag2pix', () => {
     expect(ChangingLossScheduler.tag2pix({ brightnessEpoch: 0 }).valuesAt(100).brightnessStage).toBe(false);
     expect(ChangingLossScheduler.tag2pix({ brightnessEpoch: null }).valuesAt(100).brightnessStage).toBe(false);
     expect(() => ChangingLossScheduler.tag2pix({ twoStepEpoch: -1 })).toThrow(/twoStepEpoch must be an integer >= 0/);
+  });
+
+  it('puts a reconstruction warm-up of warmupEpochs before the two steps (default none)', () => {
+    const s = ChangingLossScheduler.tag2pix({ warmupEpochs: 2, twoStepEpoch: 4, citWeight: 40, cvtWeight: 30 });
+    expect(s.valuesAt(0)).toMatchObject({ adversarial: false, stage: 'warm-up' });
+    expect(s.valuesAt(1, 99)).toMatchObject({ adversarial: false, stage: 'warm-up' });
+    expect(s.valuesAt(2)).toMatchObject({ adversarial: true, citWeight: 0, cvtWeight: 0, stage: 'segmentation' });
+    expect(s.valuesAt(3)).toMatchObject({ adversarial: true, citWeight: 40, cvtWeight: 30, stage: 'colourisation' });
+    // A warm-up that outlasts the segmentation step ends straight in colourisation.
+    for (const twoStepEpoch of [0, 2, 4]) {
+      const t = ChangingLossScheduler.tag2pix({ warmupEpochs: 3, twoStepEpoch, citWeight: 40, cvtWeight: 30 });
+      expect(t.valuesAt(2)).toMatchObject({ adversarial: false, stage: 'warm-up' });
+      expect(t.valuesAt(3)).toMatchObject({ adversarial: true, citWeight: 40, cvtWeight: 30, stage: 'colourisation' });
+    }
+    expect(ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 }).valuesAt(0)).toMatchObject({ adversarial: true, stage: 'colourisation' });
+    expect(() => ChangingLossScheduler.tag2pix({ warmupEpochs: 1.5 })).toThrow(/warmupEpochs must be an integer >= 0 \(a number of epochs\)/);
+    const restored = ChangingLossScheduler.fromJSON(JSON.stringify(s));
+    expect(restored.valuesAt(1)).toEqual(s.valuesAt(1));
+    expect(restored.valuesAt(2)).toEqual(s.valuesAt(2));
   });
 
   it('tracks the position in training and follows it in current()', () => {

@@ -137,6 +137,24 @@ describe('runTraining: checkpoints and --resume', () => {
     expect((await readStepLog(path.join(out, RUN_FILES.log))).map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
   });
 
+  it('resumes across a reconstruction warm-up identically; the log keeps its uncomputed D terms as NaN', async () => {
+    const warm = () => ChangingLossScheduler.tag2pix({ warmupEpochs: 1, twoStepEpoch: 0, citWeight: 40, cvtWeight: 40 });
+    const whole = await runTraining({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out: await tempDir() });
+    expect(whole.steps.map((s) => s.stage)).toEqual([...Array(3).fill('warm-up'), ...Array(6).fill('colourisation')]);
+    expect(whole.steps.slice(0, 3).every((s) => Number.isNaN(s.discriminator.total))).toBe(true);
+    expect(whole.steps.slice(3).every((s) => Number.isFinite(s.discriminator.total))).toBe(true);
+
+    const out = await tempDir();
+    const first = await runTraining({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out, stopAfterEpoch: 0 });
+    const { trainer } = await resumedTrainer(out);
+    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out });
+    expect([...losses(first), ...losses(second)]).toEqual(losses(whole));
+    const log = await readStepLog(path.join(out, RUN_FILES.log));
+    expect(log.map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
+    expect(Number.isNaN(log[0]!.discriminator.advReal)).toBe(true);
+    expect(Number.isFinite(log[0]!.generator.l1Colour)).toBe(true);
+  });
+
   it('killed mid-epoch after a step checkpoint, resumed from it, gives identical losses', async () => {
     const out = await tempDir();
     const controller = new AbortController();

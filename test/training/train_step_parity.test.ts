@@ -175,7 +175,7 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     check(Math.abs(result.discriminator.total - 5.500657) < 1e-4, 'D total vs the README value');
 
     // The D step's colour output (G in training mode, before any update).
-    expect(relativeError(inspection.outputs.dStepColour, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
+    expect(relativeError(inspection.outputs.dStepColour!, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
 
     // Gradients, 1e-4 relative to each tensor's max.
     const ourKey = (model: LayersModel, prefix: string, variable: tf.Variable) =>

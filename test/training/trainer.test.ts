@@ -222,6 +222,103 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('a warm-up step trains G alone on λ_rec·L_rec, leaving D and its optimizer untouched', async () => {
+    const G = tinyGenerator();
+    const D = tinyDiscriminator();
+    const trainer = new Tag2PixTrainer({
+      generator: G,
+      discriminator: D,
+      generatorOptimizer: { learningRate: 1e-3 },
+      scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs: 1, twoStepEpoch: 0 }),
+    });
+    const batch = tinyBatch(5);
+    const g0 = snapshot(G, 'G');
+    const d0 = snapshot(D, 'D');
+    const { result: r, inspection } = await trainer.trainStepWithInspection(batch);
+    expect([r.weights.stage, r.weights.adversarial]).toEqual(['warm-up', false]);
+    // The gradient is that of 1000·(L1(colour) + 0.9·L1(guide)), computed here independently
+    // (the inspection's outputs are G's forward before the update).
+    const gVars = trainer.parameters.generator.map((p) => p.variable);
+    restore(G, 'G', g0);
+    const expected = tf.variableGrads(() => {
+      const [colour, guide] = G.apply([batch.lineArt, batch.citFeatures!, batch.cvt], { training: true }) as tf.Tensor[];
+      const l1 = (x: tf.Tensor) => tf.mean(tf.abs(tf.sub(x, batch.colour)));
+      return tf.mul(1000, tf.add(l1(colour), tf.mul(0.9, l1(guide)))) as tf.Scalar;
+    }, gVars);
+    for (const p of trainer.parameters.generator) {
+      const want = expected.grads[p.variable.name]!;
+      const got = inspection.generatorGradients[p.key]!;
+      const scale = tf.max(tf.abs(want)).dataSync()[0]! + 1e-6;
+      expect(tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]! / scale, p.key).toBeLessThan(1e-4);
+    }
+    expect(r.generator.total).toBeCloseTo(expected.value.dataSync()[0]!, 1);
+    expect(r.generator.total).toBeCloseTo(1000 * (r.generator.l1Colour + 0.9 * r.generator.l1Guide), 1);
+    tf.dispose([expected.value, ...Object.values(expected.grads)]);
+    expect(inspection.outputs.dStepColour).toBeUndefined();
+    expect(inspection.discriminatorGradients).toEqual({});
+    disposeInspection(inspection);
+    // Terms that were not computed are NaN, the computed ones finite.
+    for (const v of [...Object.values(r.discriminator), r.generator.adv, r.generator.cit, r.generator.cvt]) expect(v).toBeNaN();
+    for (const v of [r.generator.l1Colour, r.generator.l1Guide, r.generator.total]) expect(Number.isFinite(v)).toBe(true);
+    // D (running statistics included) and its optimizer did not move.
+    const d1 = snapshot(D, 'D');
+    for (const [k, v] of Object.entries(d0)) expect(Array.from(d1[k]), k).toEqual(Array.from(v));
+    expect(trainer.discriminatorOptimizer.stepOf('D:d/adv.weight')).toBe(0);
+    expect(trainer.generatorOptimizer.stepOf(trainer.parameters.generator[0]!.key)).toBe(1);
+    expect([trainer.scheduler.epoch, trainer.scheduler.step]).toEqual([0, 1]);
+    // After the first step (which creates G's Adam state) warm-up steps leave nothing behind.
+    const afterFirst = tf.memory().numTensors;
+    await trainer.trainStep(batch);
+    expect(tf.memory().numTensors).toBe(afterFirst);
+
+    // The next epoch is adversarial: D trains from its first step.
+    trainer.endEpoch();
+    const r2 = await trainer.trainStep(batch);
+    expect([r2.weights.stage, r2.weights.adversarial]).toEqual(['colourisation', true]);
+    expect(Number.isFinite(r2.discriminator.total)).toBe(true);
+    expect(trainer.discriminatorOptimizer.stepOf('D:d/adv.weight')).toBe(1);
+    trainer.dispose();
+  });
+
+  it('trains the generator with the optimizer state of its warm-up (one Adam for G throughout)', async () => {
+    // Warm-up then adversarial equals, on G's side, one Adam whose step count carries on.
+    const trainer = new Tag2PixTrainer({
+      generator: tinyGenerator(),
+      discriminator: tinyDiscriminator(),
+      scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs: 1 }),
+    });
+    const batch = tinyBatch(6);
+    for (let i = 0; i < 3; i++) await trainer.trainStep(batch);
+    trainer.endEpoch();
+    await trainer.trainStep(batch);
+    const key = trainer.parameters.generator[0]!.key;
+    expect(trainer.generatorOptimizer.stepOf(key)).toBe(4);
+    expect(trainer.discriminatorOptimizer.stepOf('D:d/adv.weight')).toBe(1);
+    trainer.dispose();
+  });
+
+  it('stops a warm-up step on a NaN loss and names the term', async () => {
+    const G = tinyGenerator();
+    const trainer = new Tag2PixTrainer({
+      generator: G,
+      discriminator: tinyDiscriminator(),
+      scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs: 2 }),
+    });
+    const batch = tinyBatch(3);
+    const broken = { ...batch, colour: tf.fill(batch.colour.shape, NaN) as tf.Tensor4D };
+    const before = tf.memory().numTensors;
+    const g0 = snapshot(G, 'G');
+    const err = await trainer.trainStep(broken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect((err as NonFiniteLossError).network).toBe('generator');
+    expect((err as NonFiniteLossError).term).toBe('l1Colour');
+    const g1 = snapshot(G, 'G');
+    for (const p of trainer.parameters.generator) expect(Array.from(g1[p.key])).toEqual(Array.from(g0[p.key]));
+    expect(trainer.scheduler.step).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+    trainer.dispose();
+  });
+
   it('keeps tf.memory().numTensors flat from iteration 3 to iteration 50', async () => {
     const trainer = new Tag2PixTrainer({
       generator: tinyGenerator(),
