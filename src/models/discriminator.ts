@@ -34,6 +34,13 @@ export interface Tag2PixDiscriminatorConfig {
    * pass (same values and gradients). Default false. See `docs/training.md`.
    */
   recompute?: boolean;
+  /**
+   * SE-ResNeXt bottlenecks in conv2 … conv5 (default `[2, 2, 2, 2]`, as published); at least 1
+   * each. Fewer make a cheaper critic for short runs; the published weights need the default.
+   */
+  stageBlocks?: [number, number, number, number];
+  /** Bottlenecks after conv5, named conv6, conv7, … (default 3, as published; 0 allowed). */
+  topBlocks?: number;
   /** Model name. Default `'tag2pix_discriminator'`. */
   name?: string;
 }
@@ -68,6 +75,8 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
     outputs: config.outputs ?? 'probabilities',
     batchNormMode: config.batchNormMode ?? 'auto',
     recompute: config.recompute ?? false,
+    stageBlocks: config.stageBlocks ?? [2, 2, 2, 2],
+    topBlocks: config.topBlocks ?? 3,
     name: config.name ?? 'tag2pix_discriminator',
   };
   for (const key of Object.keys(config)) {
@@ -76,6 +85,13 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
   for (const k of ['inputSize', 'inputChannels', 'cvtCount', 'citCount'] as const) checkPositiveInteger(owner, k, c[k]);
   if (c.inputSize < 3) throw new Error(`${owner}: inputSize must be at least 3, got ${c.inputSize}.`);
   checkWidthMultiplier(owner, c.widthMultiplier);
+  if (!Array.isArray(c.stageBlocks) || c.stageBlocks.length !== 4) {
+    throw new Error(`${owner}: stageBlocks must list 4 bottleneck counts (conv2 … conv5), got ${JSON.stringify(c.stageBlocks)}.`);
+  }
+  c.stageBlocks.forEach((n, i) => checkPositiveInteger(owner, `stageBlocks[${i}]`, n));
+  if (!Number.isInteger(c.topBlocks) || c.topBlocks < 0) {
+    throw new Error(`${owner}: topBlocks must be an integer >= 0, got ${String(c.topBlocks)}.`);
+  }
   if (typeof c.recompute !== 'boolean') {
     throw new Error(`${owner}: recompute must be true or false, got ${JSON.stringify(c.recompute)}.`);
   }
@@ -104,13 +120,12 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
   x = lrelu('conv1.3').apply(x) as tfl.SymbolicTensor;
   widths.forEach((width, i) => {
     const block = `conv${i + 2}`;
-    x = bottleneck(`${block}.0.0`, width).apply(x) as tfl.SymbolicTensor;
-    x = bottleneck(`${block}.0.1`, width).apply(x) as tfl.SymbolicTensor;
+    for (let b = 0; b < c.stageBlocks[i]!; b++) x = bottleneck(`${block}.0.${b}`, width).apply(x) as tfl.SymbolicTensor;
     x = new GroupedConv2D({ name: `${block}.1`, filters: 4 * width, kernelSize: 3, strides: 2, padding: 1 }).apply(x) as tfl.SymbolicTensor;
     x = lrelu(`${block}.2`).apply(x) as tfl.SymbolicTensor;
   });
   const last = widths[widths.length - 1];
-  for (const k of [6, 7, 8]) x = bottleneck(`conv${k}.0.0`, last).apply(x) as tfl.SymbolicTensor;
+  for (let k = 0; k < c.topBlocks; k++) x = bottleneck(`conv${6 + k}.0.0`, last).apply(x) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({ name: 'avgpool' }).apply(x) as tfl.SymbolicTensor;
 
   const features = 4 * last;

@@ -192,6 +192,42 @@ describe('buildTag2PixGenerator options', () => {
   });
 });
 
+describe('buildTag2PixDiscriminator options', () => {
+  it('stageBlocks and topBlocks set the bottlenecks per stage, keeping the published key names', () => {
+    const full = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25 });
+    const light = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25, stageBlocks: [1, 1, 1, 1], topBlocks: 0 });
+    const fullKeys = [...ourKeys(full).keys()];
+    const lightKeys = [...ourKeys(light).keys()];
+    // Every key of the light critic is one of the full critic's (same names, same shapes).
+    expect(lightKeys.filter((k) => !fullKeys.includes(k))).toEqual([]);
+    const blocks = (keys: string[]) => [...new Set(keys.map((k) => /^(conv\d\.0\.\d)\./.exec(k)?.[1]).filter(Boolean))].sort();
+    expect(blocks(lightKeys)).toEqual(['conv2.0.0', 'conv3.0.0', 'conv4.0.0', 'conv5.0.0']);
+    expect(blocks(fullKeys)).toEqual([
+      'conv2.0.0', 'conv2.0.1', 'conv3.0.0', 'conv3.0.1', 'conv4.0.0', 'conv4.0.1', 'conv5.0.0', 'conv5.0.1', 'conv6.0.0', 'conv7.0.0', 'conv8.0.0',
+    ]);
+    const deeper = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25, stageBlocks: [3, 1, 1, 1], topBlocks: 1 });
+    expect(blocks([...ourKeys(deeper).keys()])).toEqual(['conv2.0.0', 'conv2.0.1', 'conv2.0.2', 'conv3.0.0', 'conv4.0.0', 'conv5.0.0', 'conv6.0.0']);
+    expect(countParameters(light)).toBeLessThan(countParameters(full));
+    const x = randomTensor([2, 32, 32, 3], 3, -1, 1);
+    const out = light.predict(x) as tf.Tensor[];
+    expect(out.map((o) => o.shape)).toEqual([[2, 1], [2, 370], [2, 115]]);
+    tf.dispose([x, ...out]);
+  });
+
+  it('rejects bad block counts with clear messages', () => {
+    expect(() => buildTag2PixDiscriminator({ stageBlocks: [1, 1, 1] as never })).toThrow(/stageBlocks must list 4 bottleneck counts/);
+    expect(() => buildTag2PixDiscriminator({ stageBlocks: [1, 0, 1, 1] })).toThrow(/stageBlocks\[1\] must be a positive integer/);
+    expect(() => buildTag2PixDiscriminator({ topBlocks: -1 })).toThrow(/topBlocks must be an integer >= 0/);
+  });
+
+  it('a light critic saves and loads with identical outputs', async () => {
+    const d = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25, stageBlocks: [1, 2, 1, 1], topBlocks: 1 });
+    const restored = await saveAndLoad(d);
+    const x = randomTensor([1, 32, 32, 3], 8, -1, 1);
+    expect(maxAbsDiff(d.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
+  });
+});
+
 describe('the ablation generators of the paper (Table 3)', () => {
   // Parameter counts of the official GD_*.py generators at 256 px, from their layer sizes. The
   // paper's Table 3 rounds them (13.85M, 15.71M, 16.03M, 17.37M, 16.51M, 15.81M); its ResNeXt
