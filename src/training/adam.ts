@@ -182,6 +182,14 @@ export class TorchAdam {
     for (const [k, s] of next) this.slots.set(k, s);
   }
 
+  /**
+   * Forgets every moment and step count: the next update of each parameter is a first step
+   * again. For a change of loss that the moments were not measured on.
+   */
+  reset(): void {
+    this.dispose();
+  }
+
   /** Frees the moment tensors. */
   dispose(): void {
     for (const s of this.slots.values()) tf.dispose([s.m, s.v]);

@@ -198,7 +198,8 @@ export class Tag2PixTrainer {
   /**
    * One iteration (CIT features → D step → G step) with the scheduler's current weights; the
    * scheduler then advances one step. In a warm-up epoch (the schedule's `adversarial` is
-   * false) the iteration is a G step on `λ_rec·L_rec` alone. Throws {@link NonFiniteLossError} (before applying the
+   * false) the iteration is a G step on `λ_rec·L_rec` alone; the first adversarial step after a
+   * warm-up restarts G's Adam moments (see {@link TorchAdam.reset}). Throws {@link NonFiniteLossError} (before applying the
    * update concerned) when a loss is not finite.
    */
   async trainStep(batch: Tag2PixBatch): Promise<Tag2PixStepResult> {
@@ -236,6 +237,14 @@ export class Tag2PixTrainer {
   dispose(): void {
     this.generatorOptimizer.dispose();
     this.discriminatorOptimizer.dispose();
+  }
+
+  /** Whether the previous position of the scheduler was a warm-up step. */
+  private followsWarmup(): boolean {
+    const { epoch, step } = this.scheduler;
+    if (epoch === 0 && step === 0) return false;
+    const previous = step > 0 ? this.scheduler.valuesAt(epoch, step - 1) : this.scheduler.valuesAt(epoch - 1, Number.MAX_SAFE_INTEGER);
+    return previous.adversarial === false;
   }
 
   private extractFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
@@ -279,6 +288,12 @@ export class Tag2PixTrainer {
     const weights = this.scheduler.current();
     const epoch = this.scheduler.epoch;
     const step = this.scheduler.step;
+    if (weights.adversarial !== false && this.followsWarmup()) {
+      // G's Adam moments were measured on the reconstruction loss alone; against the new
+      // adversarial and classification gradients they make steps of about 16× the learning
+      // rate, which undid a whole warm-up in our runs. Restart them.
+      this.generatorOptimizer.reset();
+    }
     const lossOptions = {
       input: this.discriminatorOutput,
       citWeight: weights.citWeight,

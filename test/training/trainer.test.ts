@@ -104,6 +104,28 @@ describe('TorchAdam', () => {
     expect(() => new TorchAdam().setLearningRate(-1)).toThrow(/learningRate must be a finite number > 0/);
   });
 
+  it('reset forgets the moments and step counts: the next update is a first step again', () => {
+    const p = tf.variable(tf.tensor1d([1]));
+    const q = tf.variable(tf.tensor1d([1]));
+    const adam = new TorchAdam({ learningRate: 0.1 });
+    const fresh = new TorchAdam({ learningRate: 0.1 });
+    adam.applyGradients([{ key: 'p', variable: p }], { p: tf.tensor1d([5]) });
+    adam.applyGradients([{ key: 'p', variable: p }], { p: tf.tensor1d([-3]) });
+    const moved = p.dataSync()[0]!;
+    const before = tf.memory().numTensors;
+    adam.reset();
+    expect(adam.stepOf('p')).toBe(0);
+    expect(tf.memory().numTensors).toBe(before - 2);
+    // From here both optimizers take the same step (a bias-corrected first step: lr·sign(g)).
+    q.assign(tf.tensor1d([moved]));
+    adam.applyGradients([{ key: 'p', variable: p }], { p: tf.tensor1d([0.2]) });
+    fresh.applyGradients([{ key: 'q', variable: q }], { q: tf.tensor1d([0.2]) });
+    expect(p.dataSync()[0]).toBeCloseTo(q.dataSync()[0]!, 7);
+    expect(p.dataSync()[0]).toBeCloseTo(moved - 0.1, 5);
+    adam.dispose();
+    fresh.dispose();
+  });
+
   it('rejects bad options', () => {
     expect(() => new TorchAdam({ learningRate: 0 })).toThrow(/learningRate must be/);
     expect(() => new TorchAdam({ beta2: 1 })).toThrow(/beta2 must be in \[0, 1\)/);
@@ -280,21 +302,32 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     trainer.dispose();
   });
 
-  it('trains the generator with the optimizer state of its warm-up (one Adam for G throughout)', async () => {
-    // Warm-up then adversarial equals, on G's side, one Adam whose step count carries on.
+  it('restarts G’s Adam moments at the first adversarial step after a warm-up, and only there', async () => {
     const trainer = new Tag2PixTrainer({
       generator: tinyGenerator(),
       discriminator: tinyDiscriminator(),
-      scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs: 1 }),
+      scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs: 1, twoStepEpoch: 0 }),
     });
     const batch = tinyBatch(6);
+    const key = trainer.parameters.generator[0]!.key;
     for (let i = 0; i < 3; i++) await trainer.trainStep(batch);
+    expect(trainer.generatorOptimizer.stepOf(key)).toBe(3);
+    const before = tf.memory().numTensors;
     trainer.endEpoch();
     await trainer.trainStep(batch);
-    const key = trainer.parameters.generator[0]!.key;
-    expect(trainer.generatorOptimizer.stepOf(key)).toBe(4);
-    expect(trainer.discriminatorOptimizer.stepOf('D:d/adv.weight')).toBe(1);
+    // A first step again (the moments were replaced, not added to: D's Adam state is new).
+    expect(trainer.generatorOptimizer.stepOf(key)).toBe(1);
+    expect(tf.memory().numTensors).toBe(before + 2 * trainer.parameters.discriminator.length);
+    await trainer.trainStep(batch);
+    expect(trainer.generatorOptimizer.stepOf(key)).toBe(2);
+    // Without a warm-up nothing is restarted.
+    const plain = new Tag2PixTrainer({ generator: tinyGenerator(), discriminator: tinyDiscriminator() });
+    for (let i = 0; i < 2; i++) await plain.trainStep(batch);
+    plain.endEpoch();
+    await plain.trainStep(batch);
+    expect(plain.generatorOptimizer.stepOf(plain.parameters.generator[0]!.key)).toBe(3);
     trainer.dispose();
+    plain.dispose();
   });
 
   it('stops a warm-up step on a NaN loss and names the term', async () => {
