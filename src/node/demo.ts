@@ -12,6 +12,7 @@ import { formatTagAccuracy, tagAccuracy, type TagAccuracyReport } from '../eval/
 import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../models/discriminator.js';
 import { buildTag2PixGenerator, type DecoderBlockKind } from '../models/generator.js';
+import { initializeLikeReference } from '../models/init.js';
 import { countParameters } from '../models/parameters.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { initBackend } from './backend.js';
@@ -45,6 +46,28 @@ export const DEMO_SE_REDUCTION = 16;
 
 /** The demo's colourings of each line art per batch (see {@link DemoOptions.coloursPerLineArt}). */
 export const DEMO_COLOURS_PER_LINE_ART = 1;
+
+/**
+ * The demo's reconstruction warm-up, in epochs of 64 steps (see {@link DemoOptions.warmupEpochs}):
+ * hair colours only start to follow their tags after several hundred generator steps, and a
+ * warm-up step costs under half an adversarial one.
+ */
+export const DEMO_WARMUP_EPOCHS = 14;
+
+/** The demo's adversarial epochs after the warm-up. */
+export const DEMO_ADVERSARIAL_EPOCHS = 3;
+
+/**
+ * The demo's critic: one SE-ResNeXt bottleneck per stage and none after conv5 (4 bottlenecks
+ * instead of the published 11), which makes an adversarial step about 30 % cheaper.
+ */
+export const DEMO_DISCRIMINATOR_BLOCKS: { stageBlocks: [number, number, number, number]; topBlocks: number } = {
+  stageBlocks: [1, 1, 1, 1],
+  topBlocks: 0,
+};
+
+/** Cost of an adversarial demo epoch relative to a warm-up epoch, to plan the time budget. */
+const ADVERSARIAL_EPOCH_COST = 2.3;
 
 /** Rows of the Figure-8 grid: tag combinations; the `unseen` ones never occur in training. */
 export const DEMO_GRID_ROWS: ReadonlyArray<{ colours: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
@@ -88,8 +111,16 @@ export interface DemoOptions {
   testCount?: number;
   /** Batch size (default 16: per image the fastest of 8, 16 and 32 on a 2-core machine). */
   batchSize?: number;
-  /** Epochs over the training set (default 8; the time budget may stop earlier). */
+  /**
+   * Epochs over the training set, warm-up included (default {@link DEMO_WARMUP_EPOCHS} +
+   * {@link DEMO_ADVERSARIAL_EPOCHS}; the time budget may stop earlier).
+   */
   epochs?: number;
+  /**
+   * Epochs at the start in which G trains on the reconstruction loss alone, without D
+   * (default {@link DEMO_WARMUP_EPOCHS}; 0 = adversarial from the start, as published).
+   */
+  warmupEpochs?: number;
   /**
    * First epoch with the classification losses, counted from 1 as `tag2pix train`'s
    * `--two-step-epoch` (default 1: from the start; 2 makes epoch 1 segmentation only).
@@ -103,6 +134,8 @@ export interface DemoOptions {
   tagEncoderWidth?: number;
   /** Channel width of D (default half of G's): the demo's D only needs to be a critic. */
   discriminatorWidth?: number;
+  /** D's bottlenecks per stage (default {@link DEMO_DISCRIMINATOR_BLOCKS}; published `[2, 2, 2, 2]` and 3). */
+  discriminatorBlocks?: { stageBlocks: [number, number, number, number]; topBlocks: number };
   /**
    * Training time budget in seconds (default 480): training stops at the end of the epoch after
    * which another epoch would pass it, so the demo ends in about 10 minutes on slow machines too.
@@ -123,7 +156,7 @@ export interface DemoOptions {
   learningRate?: number;
   /**
    * Lower the learning rate linearly over the second half of the epochs that fit the budget
-   * (planned after the first epoch; see {@link decayFactor}), e.g. ×0.75, ×0.5, ×0.25 over the
+   * (planned after the first epoch, see {@link decayFactor}), e.g. ×0.75, ×0.5, ×0.25 over the
    * last three of six (default true).
    */
   learningRateDecay?: boolean;
@@ -297,7 +330,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const trainCount = options.trainCount ?? 1024;
   const testCount = options.testCount ?? 128;
   const batchSize = options.batchSize ?? 16;
-  const epochs = options.epochs ?? 8;
+  const warmupEpochs = options.warmupEpochs ?? DEMO_WARMUP_EPOCHS;
+  const epochs = options.epochs ?? DEMO_WARMUP_EPOCHS + DEMO_ADVERSARIAL_EPOCHS;
+  const discriminatorBlocks = options.discriminatorBlocks ?? DEMO_DISCRIMINATOR_BLOCKS;
   const twoStepEpoch = options.twoStepEpoch ?? 1;
   const seed = options.seed ?? 1;
   const widthMultiplier = options.widthMultiplier ?? 0.25;
@@ -336,11 +371,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   // A reduced Tag2Pix.
   const generator: LayersModel = buildTag2PixGenerator({ inputSize: size, widthMultiplier, decoderLayers, decoderBlock, seReduction, tagEncoderWidthMultiplier: tagEncoderWidth, citChannels: 2 });
-  const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: discriminatorWidth });
+  const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: discriminatorWidth, ...discriminatorBlocks });
+  // The published init (Kaiming normal), seeded: the same command gives the same run.
+  initializeLikeReference(generator, { seed });
+  initializeLikeReference(discriminator, { seed: seed + 1 });
   const parameters = { generator: countParameters(generator), discriminator: countParameters(discriminator) };
   print(
     `model: G ${parameters.generator.toLocaleString('en')} parameters (${decoderBlock}, decoder ${JSON.stringify(decoderLayers)}, width ×${widthMultiplier}), ` +
-      `D ${parameters.discriminator.toLocaleString('en')}; two-step schedule: classification losses from epoch ${Math.max(1, twoStepEpoch)} of ${epochs}`,
+      `D ${parameters.discriminator.toLocaleString('en')}; ` +
+      (warmupEpochs > 0 ? `reconstruction warm-up (G alone) for epochs 1–${Math.min(warmupEpochs, epochs)}, then ` : '') +
+      `two-step schedule: classification losses from epoch ${Math.max(1, twoStepEpoch, warmupEpochs + 1)} of ${epochs}`,
   );
   const adam = { learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
   const trainer = new Tag2PixTrainer({
@@ -348,7 +388,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     discriminator,
     generatorOptimizer: adam,
     discriminatorOptimizer: adam,
-    scheduler: ChangingLossScheduler.tag2pix({ twoStepEpoch, citWeight: classificationWeight, cvtWeight: classificationWeight }),
+    scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs, twoStepEpoch, citWeight: classificationWeight, cvtWeight: classificationWeight }),
   });
   const runDir = path.join(out, 'run');
   await fs.rm(runDir, { recursive: true, force: true });
@@ -360,16 +400,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const budget = options.trainingBudgetSeconds ?? 480;
   const trainStart = performance.now();
   let checkpoint = '';
+  // The learning rate decays over the second half of the epochs that fit the budget, planned
+  // from the first epoch's time.
   let plannedEpochs = epochs;
+  const isWarmup = (epoch: number) => epoch <= warmupEpochs;
+  const epochCost = (epoch: number, warmupSeconds: number) =>
+    warmupEpochs > 0 && !isWarmup(epoch) ? warmupSeconds * ADVERSARIAL_EPOCH_COST : warmupSeconds;
   try {
     // One epoch per call, so the demo can measure as it goes and stop within its time budget.
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const epochStart = performance.now();
-      if (options.learningRateDecay ?? true) {
-        const lr = learningRate * decayFactor(epoch, plannedEpochs);
-        trainer.generatorOptimizer.setLearningRate(lr);
-        trainer.discriminatorOptimizer.setLearningRate(lr);
-      }
+      const lr = learningRate * ((options.learningRateDecay ?? true) ? decayFactor(epoch, plannedEpochs) : 1);
+      trainer.generatorOptimizer.setLearningRate(lr);
+      trainer.discriminatorOptimizer.setLearningRate(lr);
       const result = await runTraining({
         trainer,
         data: trainingSource(),
@@ -377,7 +420,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         epochs,
         stopAfterEpoch: epoch - 1,
         seed,
-        config: { demo: true, size, trainingData, coloursPerLineArt, widthMultiplier, discriminatorWidth, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, batchSize, epochs, twoStepEpoch, learningRate, classificationWeight },
+        config: { demo: true, size, trainingData, coloursPerLineArt, widthMultiplier, discriminatorWidth, discriminatorBlocks, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, batchSize, epochs, warmupEpochs, twoStepEpoch, learningRate, classificationWeight },
         samples: sampleInputs,
         progress: options.progress ?? 'auto',
         print,
@@ -394,8 +437,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           `L1 ${probe.l1.toFixed(3)}, lr ${trainer.generatorOptimizer.options.learningRate.toExponential(2)}, ${seconds.toFixed(0)} s`,
       );
       const epochSeconds = (performance.now() - epochStart) / 1000;
-      if (epoch === 1) plannedEpochs = Math.max(1, Math.min(epochs, Math.floor(budget / epochSeconds)));
-      if (epoch < epochs && seconds + epochSeconds > budget) {
+      if (epoch === 1) {
+        let planned = 0;
+        for (let e = 1, t = 0; e <= epochs && t + epochCost(e, epochSeconds) <= budget; e++) {
+          t += epochCost(e, epochSeconds);
+          planned = e;
+        }
+        plannedEpochs = Math.max(1, planned);
+      }
+      // The next epoch costs what this one did, or more when the warm-up ends.
+      const next = isWarmup(epoch) && !isWarmup(epoch + 1) ? epochCost(epoch + 1, epochSeconds) : epochSeconds;
+      if (epoch < epochs && seconds + next > budget) {
         print(`stopping after epoch ${epoch} of ${epochs}: another epoch would pass the training budget of ${budget} s (--budget).`);
         break;
       }
@@ -444,7 +496,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   files['report'] = path.join(out, 'report.md');
   files['json'] = path.join(out, 'report.json');
-  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, twoStepEpoch, widthMultiplier, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, learningRate }));
+  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, warmupEpochs, twoStepEpoch, widthMultiplier, discriminatorWidth, discriminatorBlocks, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, learningRate }));
   await fs.writeFile(
     files['json'],
     JSON.stringify({ ...demo, l1PerStep: undefined, test: { ...testReport, judgements: undefined }, unseen: { ...unseenReport, judgements: undefined } }, null, 2) + '\n',

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultVocabulary, generateCharacter, synthBatch } from '../../src/index.js';
 import { initBackend } from '../../src/node/index.js';
+import { readStepLog } from '../../src/node/train.js';
 import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, runDemo, synthTrainingSource } from '../../src/node/demo.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 
@@ -112,6 +113,8 @@ describe('demo training on synthetic characters', () => {
         testCount: 6,
         batchSize: 4,
         epochs: 6,
+        // Three warm-up epochs (G alone), then three adversarial ones.
+        warmupEpochs: 3,
         twoStepEpoch: 1,
         widthMultiplier: 0.125,
         learningRate: 2e-3,
@@ -136,6 +139,12 @@ describe('demo training on synthetic characters', () => {
       const report = await fs.readFile(path.join(out, 'report.md'), 'utf8');
       expect(report).toMatch(/\| eyes \|/);
       expect(JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')).steps).toBe(12);
+      // The log shows both phases: no D in the warm-up, D from epoch 4 on.
+      const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
+      expect(log.map((r) => r.stage)).toEqual([...Array(6).fill('warm-up'), ...Array(6).fill('colourisation')]);
+      expect(log.slice(0, 6).every((r) => Number.isNaN(r.discriminator.total))).toBe(true);
+      expect(log.slice(6).every((r) => Number.isFinite(r.discriminator.total) && Number.isFinite(r.generator.adv))).toBe(true);
+      expect(log.map((r) => r.weights['adversarial'])).toEqual([...Array(6).fill(false), ...Array(6).fill(true)]);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
       await fs.rm(out, { recursive: true, force: true });
