@@ -27,6 +27,11 @@ export interface TrainRunConfig {
   epochs: number;
   /** First epoch, counted from 1, with classification losses (the published flag). Default 10. */
   twoStepEpoch: number;
+  /**
+   * First epochs in which G trains on the reconstruction loss alone, without D (a warm-up the
+   * published recipe does not have). Default 0. Runs saved before it existed have none.
+   */
+  warmupEpochs?: number;
   /** First epoch, counted from 1, of the brightness stage; null = never. Default null. */
   brightnessEpoch: number | null;
   /** CIT and CVT classification weights from `twoStepEpoch` on. Default 1, 1. */
@@ -84,6 +89,7 @@ export const TRAIN_DEFAULTS: Omit<TrainRunConfig, 'data'> = {
   batch: 4,
   epochs: 30,
   twoStepEpoch: 10,
+  warmupEpochs: 0,
   brightnessEpoch: null,
   citWeight: 1,
   cvtWeight: 1,
@@ -108,6 +114,9 @@ function validate(c: TrainRunConfig): void {
   }
   if (!Number.isInteger(c.twoStepEpoch) || c.twoStepEpoch < 0) {
     throw new Error(`--two-step-epoch must be an integer >= 0, got ${c.twoStepEpoch}.`);
+  }
+  if (c.warmupEpochs !== undefined && (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0)) {
+    throw new Error(`--warmup-epochs must be an integer >= 0, got ${c.warmupEpochs}.`);
   }
   if (c.brightnessEpoch !== null && (!Number.isInteger(c.brightnessEpoch) || c.brightnessEpoch < 0)) {
     throw new Error(`--brightness-epoch must be an integer >= 0, got ${c.brightnessEpoch}.`);
@@ -227,6 +236,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
     ? ChangingLossScheduler.fromJSON(checkpoint.state.scheduler)
     : ChangingLossScheduler.tag2pix({
         twoStepEpoch: config.twoStepEpoch,
+        warmupEpochs: config.warmupEpochs ?? 0,
         brightnessEpoch: config.brightnessEpoch,
         citWeight: config.citWeight,
         cvtWeight: config.cvtWeight,

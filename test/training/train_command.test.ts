@@ -93,6 +93,21 @@ describe('tag2pix train (CLI)', () => {
     colorizer.generator.dispose();
   });
 
+  it('--warmup-epochs trains G alone first, showing no D loss for those steps', async () => {
+    const out = path.join(fixture.root, 'cli-warmup');
+    const { stdout } = await run([
+      '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '2', '--layers', '1,1,1,1',
+      '--width-multiplier', '0.25', '--no-cit', '--limit', '2', '--two-step-epoch', '0', '--warmup-epochs', '1',
+      '--progress', 'lines',
+    ]);
+    expect(stdout).toMatch(/epoch 1\/2 step 1\/1 D – \(adv –\/–\) G [\d.]+ \(adv – L1 /);
+    expect(stdout).toMatch(/epoch 2\/2 step 1\/1 D [\d.]+ \(adv [\d.]+\/[\d.]+\)/);
+    const log = await readStepLog(path.join(out, RUN_FILES.log));
+    expect(log.map((r) => r.stage)).toEqual(['warm-up', 'colourisation']);
+    const bad = await run(['--out', path.join(fixture.root, 'bad-warmup'), '--warmup-epochs', '-1']).catch((e: { stderr: string }) => e);
+    expect((bad as { stderr: string }).stderr).toMatch(/--warmup-epochs must be an integer >= 0/);
+  });
+
   it('reports a bad option in one line', async () => {
     const err = await run(['--out', path.join(fixture.root, 'bad'), '--cit-cvt-weight', '40']).catch((e: { stderr: string; code: number }) => e);
     expect((err as { code: number }).code).toBe(1);

@@ -9,6 +9,7 @@ interface TrainCliOptions {
   batch?: number;
   epochs?: number;
   twoStepEpoch?: number;
+  warmupEpochs?: number;
   brightnessEpoch?: number;
   citCvtWeight?: [number, number];
   out: string;
@@ -70,6 +71,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--batch <n>', `batch size (default ${d.batch})`, integer('--batch', 1))
     .option('--epochs <n>', `epochs to train; with --resume, a new total (default ${d.epochs})`, integer('--epochs', 1))
     .option('--two-step-epoch <n>', `first epoch (counted from 1) with the classification losses; 0 = from the start (default ${d.twoStepEpoch})`, integer('--two-step-epoch', 0))
+    .option('--warmup-epochs <n>', `first epochs train G alone on the reconstruction loss, without D (default ${d.warmupEpochs}; the published recipe has none)`, integer('--warmup-epochs', 0))
     .option('--brightness-epoch <n>', 'first epoch (counted from 1) of the strong line-art brightness jitter (default: never)', integer('--brightness-epoch', 0))
     .option('--cit-cvt-weight <cit,cvt>', `classification loss weights from --two-step-epoch on (default ${d.citWeight},${d.cvtWeight}; published runs: 40,40)`, numberList('--cit-cvt-weight', 2, false))
     .option('--resume', 'continue the run in --out from its checkpoint, exactly where it stopped')
@@ -115,6 +117,7 @@ export function registerTrainCommand(program: Command): void {
         batch: opts.batch,
         epochs: opts.epochs,
         twoStepEpoch: opts.twoStepEpoch,
+        warmupEpochs: opts.warmupEpochs,
         brightnessEpoch: opts.brightnessEpoch === undefined ? undefined : opts.brightnessEpoch || null,
         citWeight: opts.citCvtWeight?.[0],
         cvtWeight: opts.citCvtWeight?.[1],
