@@ -4,7 +4,11 @@ import { isTorchMapped, type TorchLayout } from '../layers/torch_layer.js';
 
 /** Options of {@link initializeLikeReference}. */
 export interface InitializeLikeReferenceOptions {
-  /** Seed of the normal draws (each weight uses `seed + its index`). Default: unseeded. */
+  /**
+   * Seed of the draws (each weight uses `seed + its index`), which makes the whole starting
+   * point reproducible: the ConvTranspose2d weights the reference leaves at PyTorch's default
+   * are then redrawn from that same default distribution, seeded. Default: unseeded.
+   */
   seed?: number;
 }
 
@@ -59,6 +63,11 @@ export function initializeLikeReference(model: LayersModel, options: InitializeL
       else if (t.layout === 'conv' && !t.transposed) {
         const fanOut = shape[0] * shape[1] * shape[3];
         value = tf.randomNormal(shape, 0, Math.sqrt(2 / fanOut), 'float32', seed);
+      } else if (t.layout === 'conv' && t.transposed && seed !== undefined) {
+        // Kept at PyTorch's default U(±1/√fan_in), fan_in = out·k² for [k, k, out, in]; redrawn
+        // only so that a seeded call leaves nothing unseeded.
+        const bound = 1 / Math.sqrt(shape[0] * shape[1] * shape[2]);
+        value = tf.randomUniform(shape, -bound, bound, 'float32', seed);
       } else if (t.layout === 'conv1x1AsLinear') {
         // A 1×1 nn.Conv2d stored as [in, out]: fan_out = out.
         value = tf.randomNormal(shape, 0, Math.sqrt(2 / shape[1]), 'float32', seed);

@@ -52,10 +52,10 @@ export const DEMO_COLOURS_PER_LINE_ART = 1;
  * hair colours only start to follow their tags after several hundred generator steps, and a
  * warm-up step costs under half an adversarial one.
  */
-export const DEMO_WARMUP_EPOCHS = 14;
+export const DEMO_WARMUP_EPOCHS = 15;
 
 /** The demo's adversarial epochs after the warm-up. */
-export const DEMO_ADVERSARIAL_EPOCHS = 3;
+export const DEMO_ADVERSARIAL_EPOCHS = 2;
 
 /**
  * The demo's critic: one SE-ResNeXt bottleneck per stage and none after conv5 (4 bottlenecks
@@ -67,7 +67,7 @@ export const DEMO_DISCRIMINATOR_BLOCKS: { stageBlocks: [number, number, number, 
 };
 
 /** Cost of an adversarial demo epoch relative to a warm-up epoch, to plan the time budget. */
-const ADVERSARIAL_EPOCH_COST = 2.3;
+const ADVERSARIAL_EPOCH_COST = 2.5;
 
 /** Rows of the Figure-8 grid: tag combinations; the `unseen` ones never occur in training. */
 export const DEMO_GRID_ROWS: ReadonlyArray<{ colours: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
