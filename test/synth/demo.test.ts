@@ -103,8 +103,7 @@ describe('demo training on synthetic characters', () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-'));
     const before = tf.memory().numTensors;
     try {
-      const result = await runDemo({
-        out,
+      const options = {
         size: 48,
         // Twelve steps over the same 8 characters: enough to see L1 fall (fresh characters every
         // batch, the demo's default, need more steps than a unit test should take).
@@ -121,7 +120,8 @@ describe('demo training on synthetic characters', () => {
         progress: 'silent',
         print: () => {},
         skipImages: true,
-      });
+      } as const;
+      const result = await runDemo({ ...options, out });
       expect(result.steps).toBe(12);
       expect(result.history.map((h) => h.steps)).toEqual([2, 4, 6, 8, 10, 12]);
       const l1 = result.l1PerStep;
@@ -145,6 +145,10 @@ describe('demo training on synthetic characters', () => {
       expect(log.slice(0, 6).every((r) => Number.isNaN(r.discriminator.total))).toBe(true);
       expect(log.slice(6).every((r) => Number.isFinite(r.discriminator.total) && Number.isFinite(r.generator.adv))).toBe(true);
       expect(log.map((r) => r.weights['adversarial'])).toEqual([...Array(6).fill(false), ...Array(6).fill(true)]);
+      // Seeded data and seeded initial weights: the same options give the same run.
+      const again = await runDemo({ ...options, out: path.join(out, 'again') });
+      expect(again.l1PerStep).toEqual(result.l1PerStep);
+      expect(again.test.overall).toBe(result.test.overall);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
       await fs.rm(out, { recursive: true, force: true });
