@@ -115,7 +115,8 @@ export async function listWeightFiles(sources: string | readonly string[]): Prom
 /**
  * The generator configuration a state dict was trained with, read off its keys and shapes:
  * input size (from `Linear`), decoder block counts, BatchNorm, guide decoder, CIT path, colorFC
- * ReLU and width multiplier. Only SECat generators (the published model) are recognised.
+ * ReLU, width multiplier, the CVT encoder's own width and the SECat reduction. Only SECat
+ * generators (the published model) are recognised.
  */
 export function inferGeneratorConfig(tensors: Record<string, tf.Tensor>): Tag2PixGeneratorConfig {
   const shape = (k: string) => {
@@ -151,6 +152,12 @@ export function inferGeneratorConfig(tensors: Record<string, tf.Tensor>): Tag2Pi
     widthMultiplier: stem / 16,
   };
   if (config.citFeatures) config.citChannels = shape('featureConv.network.0.weight')[1];
+  // A CVT encoder wider or narrower than the rest (the demo's is ×1 in a ×0.25 generator).
+  const tagEncoderWidth = shape('colorConv.0.weight')[0]! / 64;
+  if (tagEncoderWidth !== config.widthMultiplier) config.tagEncoderWidthMultiplier = tagEncoderWidth;
+  // SECat hidden width = filters // reduction, read off the widest block.
+  const reduction = Math.round(shape('deconv1.secat_layer.0.conv3.weight')[0]! / shape('deconv1.secat_layer.0.selayer.fc.0.weight')[0]!);
+  if (reduction !== 16) config.seReduction = reduction;
   return config;
 }
 

@@ -39,6 +39,9 @@ describe('inferGeneratorConfig', () => {
     { inputSize: 48, decoderLayers: [2, 1, 1, 3], widthMultiplier: 0.25 },
     { inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.5, batchNorm: false, guideDecoder: false, colorFcRelu: true },
     { inputSize: 16, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.125, citFeatures: false },
+    // The demo's generator: a CVT encoder at the published width inside a ×0.25 model.
+    { inputSize: 64, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.25, tagEncoderWidthMultiplier: 1, citChannels: 2 },
+    { inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.5, seReduction: 4, tagEncoderWidthMultiplier: 0.25 },
   ];
   for (const config of configs) {
     it(`reads ${JSON.stringify(config)} back from the state dict`, () => {
