@@ -156,7 +156,7 @@ export interface DemoOptions {
   learningRate?: number;
   /**
    * Lower the learning rate linearly over the second half of the epochs that fit the budget
-   * (planned after the first epoch, see {@link decayFactor}), e.g. ×0.75, ×0.5, ×0.25 over the
+   * (planned after the first two epochs, see {@link decayFactor}), e.g. ×0.75, ×0.5, ×0.25 over the
    * last three of six (default true).
    */
   learningRateDecay?: boolean;
@@ -401,7 +401,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const trainStart = performance.now();
   let checkpoint = '';
   // The learning rate decays over the second half of the epochs that fit the budget, planned
-  // from the first epoch's time.
+  // from the first epochs' times.
   let plannedEpochs = epochs;
   const isWarmup = (epoch: number) => epoch <= warmupEpochs;
   const epochCost = (epoch: number, warmupSeconds: number) =>
@@ -437,14 +437,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           `L1 ${probe.l1.toFixed(3)}, lr ${trainer.generatorOptimizer.options.learningRate.toExponential(2)}, ${seconds.toFixed(0)} s`,
       );
       const epochSeconds = (performance.now() - epochStart) / 1000;
-      if (epoch === 1) {
-        let planned = 0;
-        for (let e = 1, t = 0; e <= epochs && t + epochCost(e, epochSeconds) <= budget; e++) {
-          t += epochCost(e, epochSeconds);
-          planned = e;
-        }
-        plannedEpochs = Math.max(1, planned);
-      }
+      // Planned again after epoch 2, whose time is free of the first epoch's start-up costs.
+      if (epoch <= 2) plannedEpochs = plannedDemoEpochs({ epoch, elapsedSeconds: seconds, epochSeconds, epochs, warmupEpochs, budgetSeconds: budget });
       // The next epoch costs what this one did, or more when the warm-up ends.
       const next = isWarmup(epoch) && !isWarmup(epoch + 1) ? epochCost(epoch + 1, epochSeconds) : epochSeconds;
       if (epoch < epochs && seconds + next > budget) {
@@ -513,6 +507,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   print(`L1 (colour output) ${demo.l1Start.toFixed(3)} → ${demo.l1End.toFixed(3)} over ${demo.steps} steps; ${demo.seconds.total.toFixed(0)} s in all (training ${demo.seconds.training.toFixed(0)} s) on ${demo.backend}.`);
   print(`Wrote ${Object.values(files).join(', ')}`);
   return demo;
+}
+
+/**
+ * How many epochs the demo expects to finish within its budget after `epoch` took `epochSeconds`
+ * (`elapsedSeconds` in all so far): the epochs after it in order, as long as they fit, an
+ * adversarial one costing {@link ADVERSARIAL_EPOCH_COST} warm-up ones.
+ */
+export function plannedDemoEpochs(o: {
+  epoch: number;
+  elapsedSeconds: number;
+  epochSeconds: number;
+  epochs: number;
+  warmupEpochs: number;
+  budgetSeconds: number;
+}): number {
+  const adversarial = (e: number) => o.warmupEpochs > 0 && e > o.warmupEpochs;
+  // The cost of one warm-up epoch (or of any epoch without a warm-up).
+  const unit = adversarial(o.epoch) ? o.epochSeconds / ADVERSARIAL_EPOCH_COST : o.epochSeconds;
+  let planned = o.epoch;
+  let t = o.elapsedSeconds;
+  for (let e = o.epoch + 1; e <= o.epochs; e++) {
+    const cost = adversarial(e) ? unit * ADVERSARIAL_EPOCH_COST : unit;
+    if (t + cost > o.budgetSeconds) break;
+    t += cost;
+    planned = e;
+  }
+  return planned;
 }
 
 /** The demo's learning-rate factor in `epoch` of `planned`: 1 for the first half, then linear. */

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultVocabulary, generateCharacter, synthBatch } from '../../src/index.js';
 import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
-import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, runDemo, synthTrainingSource } from '../../src/node/demo.js';
+import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/node/demo.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 
 describe('demo training on synthetic characters', () => {
@@ -85,6 +85,18 @@ describe('demo training on synthetic characters', () => {
       }
       tf.dispose([b.lineArt, b.colour, b.cit, b.cvt, b.citFeatures!]);
     }
+  });
+
+  it('plans the epochs that fit the budget, an adversarial epoch costing 2.5 warm-up ones', () => {
+    const plan = { epoch: 2, elapsedSeconds: 46, epochSeconds: 23, epochs: 17, warmupEpochs: 15 };
+    // Epochs 3–15: 13 × 23 s → 345 s; 16 and 17: 57.5 s each → 402.5 s, 460 s.
+    expect(plannedDemoEpochs({ ...plan, budgetSeconds: 480 })).toBe(17);
+    expect(plannedDemoEpochs({ ...plan, budgetSeconds: 450 })).toBe(16);
+    expect(plannedDemoEpochs({ ...plan, budgetSeconds: 300 })).toBe(13);
+    expect(plannedDemoEpochs({ ...plan, budgetSeconds: 40 })).toBe(2);
+    // Measured on an adversarial epoch, the warm-up unit is a 2.5th of it; without a warm-up every epoch costs the same.
+    expect(plannedDemoEpochs({ epoch: 2, elapsedSeconds: 70, epochSeconds: 50, epochs: 10, warmupEpochs: 1, budgetSeconds: 220 })).toBe(5);
+    expect(plannedDemoEpochs({ epoch: 1, elapsedSeconds: 50, epochSeconds: 50, epochs: 10, warmupEpochs: 0, budgetSeconds: 220 })).toBe(4);
   });
 
   it('decays the learning rate linearly over the second half of the planned epochs', () => {
