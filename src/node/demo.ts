@@ -403,9 +403,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.
   let plannedEpochs = epochs;
-  const isWarmup = (epoch: number) => epoch <= warmupEpochs;
-  const epochCost = (epoch: number, warmupSeconds: number) =>
-    warmupEpochs > 0 && !isWarmup(epoch) ? warmupSeconds * ADVERSARIAL_EPOCH_COST : warmupSeconds;
   try {
     // One epoch per call, so the demo can measure as it goes and stop within its time budget.
     for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -440,7 +437,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       // Planned again after epoch 2, whose time is free of the first epoch's start-up costs.
       if (epoch <= 2) plannedEpochs = plannedDemoEpochs({ epoch, elapsedSeconds: seconds, epochSeconds, epochs, warmupEpochs, budgetSeconds: budget });
       // The next epoch costs what this one did, or more when the warm-up ends.
-      const next = isWarmup(epoch) && !isWarmup(epoch + 1) ? epochCost(epoch + 1, epochSeconds) : epochSeconds;
+      const next = expectedEpochSeconds(epoch + 1, { epoch, seconds: epochSeconds }, warmupEpochs);
       if (epoch < epochs && seconds + next > budget) {
         print(`stopping after epoch ${epoch} of ${epochs}: another epoch would pass the training budget of ${budget} s (--budget).`);
         break;
@@ -522,18 +519,22 @@ export function plannedDemoEpochs(o: {
   warmupEpochs: number;
   budgetSeconds: number;
 }): number {
-  const adversarial = (e: number) => o.warmupEpochs > 0 && e > o.warmupEpochs;
-  // The cost of one warm-up epoch (or of any epoch without a warm-up).
-  const unit = adversarial(o.epoch) ? o.epochSeconds / ADVERSARIAL_EPOCH_COST : o.epochSeconds;
+  const measured = { epoch: o.epoch, seconds: o.epochSeconds };
   let planned = o.epoch;
   let t = o.elapsedSeconds;
   for (let e = o.epoch + 1; e <= o.epochs; e++) {
-    const cost = adversarial(e) ? unit * ADVERSARIAL_EPOCH_COST : unit;
+    const cost = expectedEpochSeconds(e, measured, o.warmupEpochs);
     if (t + cost > o.budgetSeconds) break;
     t += cost;
     planned = e;
   }
   return planned;
+}
+
+/** Seconds `epoch` should take, given that `measured.epoch` took `measured.seconds`. */
+function expectedEpochSeconds(epoch: number, measured: { epoch: number; seconds: number }, warmupEpochs: number): number {
+  const cost = (e: number) => (warmupEpochs > 0 && e > warmupEpochs ? ADVERSARIAL_EPOCH_COST : 1);
+  return (measured.seconds * cost(epoch)) / cost(measured.epoch);
 }
 
 /** The demo's learning-rate factor in `epoch` of `planned`: 1 for the first half, then linear. */

@@ -325,37 +325,48 @@ export class Tag2PixTrainer {
       return t;
     };
     try {
-      if (weights.adversarial === false) {
-        // Reconstruction warm-up: G alone on λ_rec·L_rec; D, its optimizer and its BatchNorm
-        // statistics are untouched.
-        let rec: { colour: tf.Scalar; guide: tf.Scalar; total: tf.Scalar } | undefined;
+      // G's half of an iteration: forward, the given loss, gradients, finite check, Adam step.
+      const generatorStep = async <T extends { total: tf.Scalar }>(
+        loss: (colour: tf.Tensor, guide: tf.Tensor) => T,
+      ): Promise<{ losses: Record<keyof T, number>; outputs: tf.Tensor[]; gradients: Record<string, tf.Tensor> }> => {
+        let terms: T | undefined;
         let outputs: tf.Tensor[] = [];
-        const gResult = tf.variableGrads(() => {
+        const result = tf.variableGrads(() => {
           const [colour, guide] = runG();
           if (inspect) outputs = [keep(colour), keep(guide)];
-          const terms = reconstructionLoss({ colour, guide }, batch.colour, { beta: weights.beta });
-          const total = keep(tf.mul(terms.total, weights.lambdaRec) as tf.Scalar);
-          rec = { colour: keep(terms.colour), guide: keep(terms.guide), total };
-          return total;
+          terms = loss(colour, guide);
+          for (const t of Object.values(terms)) keep(t as tf.Scalar);
+          return terms.total;
         }, this.gParams.map((p) => p.variable));
-        kept.push(gResult.value);
-        gradients.push(gResult.grads);
-        const gGrads = this.byKey(gResult.grads, this.gParams);
-        const read = await this.readTerms(rec!);
-        const notComputed = NaN;
-        const gLosses = { adv: notComputed, cit: notComputed, cvt: notComputed, l1Colour: read.colour!, l1Guide: read.guide!, total: read.total! };
-        if (this.checkFinite) this.assertFinite('generator', { l1Colour: gLosses.l1Colour, l1Guide: gLosses.l1Guide, total: gLosses.total });
+        kept.push(result.value);
+        gradients.push(result.grads);
+        const grads = this.byKey(result.grads, this.gParams);
+        const losses = (await this.readTerms(terms!)) as Record<keyof T, number>;
+        if (this.checkFinite) this.assertFinite('generator', losses);
+        const picked = inspect ? pick(grads, this.gParams, true) : {};
+        this.generatorOptimizer.applyGradients(this.gParams, grads);
+        return { losses, outputs, gradients: picked };
+      };
+
+      if (weights.adversarial === false) {
+        // Reconstruction warm-up: G alone on λ_rec·L_rec; D, its optimizer and its BatchNorm
+        // statistics are untouched, and D's terms are not computed (NaN).
+        const g = await generatorStep((colour, guide) => {
+          const rec = reconstructionLoss({ colour, guide }, batch.colour, { beta: weights.beta });
+          return { l1Colour: rec.colour, l1Guide: rec.guide, total: tf.mul(rec.total, weights.lambdaRec) as tf.Scalar };
+        });
         if (inspect) {
           inspection = {
             discriminatorGradients: {},
             generatorGradientsFromDiscriminatorLoss: {},
-            generatorGradients: pick(gGrads, this.gParams, true),
-            outputs: { gStepColour: tf.clone(outputs[0]), gStepGuide: tf.clone(outputs[1]) },
+            generatorGradients: g.gradients,
+            outputs: { gStepColour: tf.clone(g.outputs[0]!), gStepGuide: tf.clone(g.outputs[1]!) },
           };
         }
-        this.generatorOptimizer.applyGradients(this.gParams, gGrads);
         this.scheduler.advanceStep();
-        const dLosses = { advReal: notComputed, advFake: notComputed, citReal: notComputed, cvtReal: notComputed, citFake: notComputed, cvtFake: notComputed, total: notComputed };
+        const none = NaN;
+        const dLosses = { advReal: none, advFake: none, citReal: none, cvtReal: none, citFake: none, cvtFake: none, total: none };
+        const gLosses = { adv: none, cit: none, cvt: none, ...g.losses };
         return { result: { epoch, step, weights, discriminator: dLosses, generator: gLosses }, inspection };
       }
 
@@ -396,27 +407,13 @@ export class Tag2PixTrainer {
       this.discriminatorOptimizer.applyGradients(this.dParams, dGrads);
 
       // G step, against the updated D.
-      let gTerms: GeneratorLossTerms | undefined;
-      let gOutputs: tf.Tensor[] = [];
-      const gResult = tf.variableGrads(() => {
-        const [colour, guide] = runG();
-        if (inspect) gOutputs = [keep(colour), keep(guide)];
-        const fake = runD(colour);
-        gTerms = generatorLoss(fake, { colour, guide }, batch.colour, targets, lossOptions);
-        for (const t of Object.values(gTerms)) keep(t);
-        return gTerms.total;
-      }, this.gParams.map((p) => p.variable));
-      kept.push(gResult.value);
-      gradients.push(gResult.grads);
-      const gGrads = this.byKey(gResult.grads, this.gParams);
-      const gLosses = await this.readTerms(gTerms!);
-      if (this.checkFinite) this.assertFinite('generator', gLosses);
+      const g = await generatorStep((colour, guide) => generatorLoss(runD(colour), { colour, guide }, batch.colour, targets, lossOptions));
+      const gLosses = g.losses;
       if (inspection) {
-        inspection.generatorGradients = pick(gGrads, this.gParams, true);
-        inspection.outputs.gStepColour = tf.clone(gOutputs[0]);
-        inspection.outputs.gStepGuide = tf.clone(gOutputs[1]);
+        inspection.generatorGradients = g.gradients;
+        inspection.outputs.gStepColour = tf.clone(g.outputs[0]!);
+        inspection.outputs.gStepGuide = tf.clone(g.outputs[1]!);
       }
-      this.generatorOptimizer.applyGradients(this.gParams, gGrads);
 
       this.scheduler.advanceStep();
       const result: Tag2PixStepResult = {
