@@ -75,13 +75,16 @@ describe('tag2pix train (CLI)', () => {
       env: { ...process.env, TAG2PIX_BACKEND: '' },
     });
 
+  // A tiny CLI run on the fixture dataset, classification from the start, plain progress lines.
+  const tinyRun = (out: string, extra: string[]) =>
+    run([
+      '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--layers', '1,1,1,1',
+      '--width-multiplier', '0.25', '--no-cit', '--two-step-epoch', '0', '--progress', 'lines', ...extra,
+    ]);
+
   it('trains one epoch with plain progress lines and writes the run folder', async () => {
     const out = path.join(fixture.root, 'cli');
-    const { stdout } = await run([
-      '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '1', '--layers', '1,1,1,1',
-      '--width-multiplier', '0.25', '--no-cit', '--limit', '4', '--cit-cvt-weight', '40,40', '--two-step-epoch', '0',
-      '--progress', 'lines',
-    ]);
+    const { stdout } = await tinyRun(out, ['--epochs', '1', '--limit', '4', '--cit-cvt-weight', '40,40']);
     expect(stdout).toMatch(/epoch 1\/1 step 2\/2 D [\d.]+ .* img\/s/);
     expect(stdout).toMatch(/trained 1 epochs \(2 steps\)/);
     const log = await readStepLog(path.join(out, RUN_FILES.log));
@@ -95,11 +98,7 @@ describe('tag2pix train (CLI)', () => {
 
   it('--warmup-epochs trains G alone first, showing no D loss for those steps', async () => {
     const out = path.join(fixture.root, 'cli-warmup');
-    const { stdout } = await run([
-      '--data', fixture.data, '--out', out, '--size', String(SIZE), '--batch', '2', '--epochs', '2', '--layers', '1,1,1,1',
-      '--width-multiplier', '0.25', '--no-cit', '--limit', '2', '--two-step-epoch', '0', '--warmup-epochs', '1',
-      '--progress', 'lines',
-    ]);
+    const { stdout } = await tinyRun(out, ['--epochs', '2', '--limit', '2', '--warmup-epochs', '1']);
     expect(stdout).toMatch(/epoch 1\/2 step 1\/1 D – \(adv –\/–\) G [\d.]+ \(adv – L1 /);
     expect(stdout).toMatch(/epoch 2\/2 step 1\/1 D [\d.]+ \(adv [\d.]+\/[\d.]+\)/);
     const log = await readStepLog(path.join(out, RUN_FILES.log));
