@@ -81,7 +81,7 @@ export interface Tag2PixScheduleOptions {
   lambdaAdv?: number;
   /**
    * Epochs, from the first, in which G trains on the reconstruction loss alone, without D
-   * (default 0: the published recipe has no warm-up). A warm-up step costs about a third of an
+   * (default 0: the published recipe has no warm-up). A warm-up step costs less than half an
    * adversarial one, which helps short runs. `twoStepEpoch` still counts from epoch 1.
    */
   warmupEpochs?: number;
