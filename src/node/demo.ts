@@ -10,7 +10,7 @@ import { FAMILY_TAGS, type TagFamily } from '../data/synth/palette.js';
 import { SynthRandom, sampleSeed } from '../data/synth/random.js';
 import { formatTagAccuracy, tagAccuracy, type TagAccuracyReport } from '../eval/tag_accuracy.js';
 import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
-import { buildTag2PixDiscriminator } from '../models/discriminator.js';
+import { buildTag2PixDiscriminator, type Tag2PixDiscriminatorConfig } from '../models/discriminator.js';
 import { buildTag2PixGenerator, type DecoderBlockKind } from '../models/generator.js';
 import { initializeLikeReference } from '../models/init.js';
 import { countParameters } from '../models/parameters.js';
@@ -57,11 +57,14 @@ export const DEMO_WARMUP_EPOCHS = 15;
 /** The demo's adversarial epochs after the warm-up. */
 export const DEMO_ADVERSARIAL_EPOCHS = 2;
 
+/** D's bottlenecks per stage and after conv5, as {@link buildTag2PixDiscriminator} takes them. */
+export type DiscriminatorBlocks = Required<Pick<Tag2PixDiscriminatorConfig, 'stageBlocks' | 'topBlocks'>>;
+
 /**
  * The demo's critic: one SE-ResNeXt bottleneck per stage and none after conv5 (4 bottlenecks
  * instead of the published 11), which makes an adversarial step about 30 % cheaper.
  */
-export const DEMO_DISCRIMINATOR_BLOCKS: { stageBlocks: [number, number, number, number]; topBlocks: number } = {
+export const DEMO_DISCRIMINATOR_BLOCKS: DiscriminatorBlocks = {
   stageBlocks: [1, 1, 1, 1],
   topBlocks: 0,
 };
@@ -135,7 +138,7 @@ export interface DemoOptions {
   /** Channel width of D (default half of G's): the demo's D only needs to be a critic. */
   discriminatorWidth?: number;
   /** D's bottlenecks per stage (default {@link DEMO_DISCRIMINATOR_BLOCKS}; published `[2, 2, 2, 2]` and 3). */
-  discriminatorBlocks?: { stageBlocks: [number, number, number, number]; topBlocks: number };
+  discriminatorBlocks?: DiscriminatorBlocks;
   /**
    * Training time budget in seconds (default 480): training stops at the end of the epoch after
    * which another epoch would pass it, so the demo ends in about 10 minutes on slow machines too.
@@ -398,6 +401,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const history: DemoEpoch[] = [];
   const steps: StepLogRecord[] = [];
   const budget = options.trainingBudgetSeconds ?? 480;
+  // What the run was, for its checkpoint and its report.
+  const runConfig = {
+    size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, warmupEpochs, twoStepEpoch,
+    widthMultiplier, discriminatorWidth, discriminatorBlocks, decoderLayers, decoderBlock, seReduction,
+    tagEncoderWidth, learningRate, classificationWeight,
+  };
   const trainStart = performance.now();
   let checkpoint = '';
   // The learning rate decays over the second half of the epochs that fit the budget, planned
@@ -417,7 +426,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         epochs,
         stopAfterEpoch: epoch - 1,
         seed,
-        config: { demo: true, size, trainingData, coloursPerLineArt, widthMultiplier, discriminatorWidth, discriminatorBlocks, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, batchSize, epochs, warmupEpochs, twoStepEpoch, learningRate, classificationWeight },
+        config: { demo: true, ...runConfig },
         samples: sampleInputs,
         progress: options.progress ?? 'auto',
         print,
@@ -487,7 +496,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   };
   files['report'] = path.join(out, 'report.md');
   files['json'] = path.join(out, 'report.json');
-  await fs.writeFile(files['report'], demoReport(demo, options, { size, trainingData, coloursPerLineArt, trainCount, testCount, batchSize, epochs, warmupEpochs, twoStepEpoch, widthMultiplier, discriminatorWidth, discriminatorBlocks, decoderLayers, decoderBlock, seReduction, tagEncoderWidth, learningRate }));
+  await fs.writeFile(files['report'], demoReport(demo, options, runConfig));
   await fs.writeFile(
     files['json'],
     JSON.stringify({ ...demo, l1PerStep: undefined, test: { ...testReport, judgements: undefined }, unseen: { ...unseenReport, judgements: undefined } }, null, 2) + '\n',

@@ -199,8 +199,8 @@ export class Tag2PixTrainer {
    * One iteration (CIT features → D step → G step) with the scheduler's current weights; the
    * scheduler then advances one step. In a warm-up epoch (the schedule's `adversarial` is
    * false) the iteration is a G step on `λ_rec·L_rec` alone; the first adversarial step after a
-   * warm-up restarts G's Adam moments (see {@link TorchAdam.reset}). Throws {@link NonFiniteLossError} (before applying the
-   * update concerned) when a loss is not finite.
+   * warm-up restarts G's Adam moments (see {@link TorchAdam.reset}). Throws
+   * {@link NonFiniteLossError} (before applying the update concerned) when a loss is not finite.
    */
   async trainStep(batch: Tag2PixBatch): Promise<Tag2PixStepResult> {
     const { result } = await this.runStep(batch, false);
