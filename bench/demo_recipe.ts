@@ -1,0 +1,170 @@
+// Scratch harness for the demo's training recipe (issue 15): trains the demo's generator on new
+// synthetic characters every step, with the demo's held-out characters and never-seen tag
+// pairs, and probes tag accuracy as it goes, so recipes can be compared by steps.
+// Usage: npx tsx bench/demo_recipe.ts [--size 64] [--steps 1200] [--batch 16] [--lr 2e-3]
+//   [--decay-from 0.5] [--extractor stats|seg|none] [--ext-steps 300] [--probe 200] [--seed 1]
+//   [--adv-steps 0] [--test 128] [--json out.json] [--tag name]
+import { promises as fs } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { generateCharacter, synthBatch, type SynthSample } from '../src/data/synth/dataset.js';
+import type { CharacterSpec } from '../src/data/synth/character.js';
+import { tagAccuracy, type TagAccuracyReport } from '../src/eval/tag_accuracy.js';
+import { ChangingLossScheduler } from '../src/losses/changing_loss_scheduler.js';
+import { buildTag2PixDiscriminator } from '../src/models/discriminator.js';
+import { buildTag2PixGenerator, type DecoderBlockKind } from '../src/models/generator.js';
+import { initializeLikeReference } from '../src/models/init.js';
+import { countParameters } from '../src/models/parameters.js';
+import { buildSynthCitExtractor } from '../src/models/synth_cit_extractor.js';
+import { initBackend } from '../src/node/backend.js';
+import { DEMO_PALETTE, heldOutPairs, lineArtFeatures } from '../src/node/demo.js';
+import { pretrainSynthCitExtractor } from '../src/training/synth_cit_pretrain.js';
+import { Tag2PixTrainer } from '../src/training/trainer.js';
+
+const args = process.argv.slice(2);
+const text = (name: string, fallback: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+const num = (name: string, fallback: number): number => Number(text(name, String(fallback)));
+const size = num('size', 64);
+const steps = num('steps', 1200);
+const batchSize = num('batch', 16);
+const lr = num('lr', 2e-3);
+const decayFrom = num('decay-from', 0.5);
+const extractorKind = text('extractor', 'stats') as 'stats' | 'seg' | 'none';
+const extSteps = num('ext-steps', 300);
+const extLr = num('ext-lr', 2e-3);
+const extFeatures = num('ext-features', 32);
+const probeEvery = num('probe', 200);
+const seed = num('seed', 1);
+const advSteps = num('adv-steps', 0);
+const testCount = num('test', 128);
+const width = num('width', 0.25);
+const decoderBlock = text('block', 'secat') as DecoderBlockKind;
+const seReduction = num('se-reduction', 16);
+const tag = text('tag', `${extractorKind}-${size}`);
+const jsonOut = text('json', '');
+
+const backend = await initBackend();
+const palette = DEMO_PALETTE;
+const pairs = heldOutPairs();
+const isHeldOut = (s: CharacterSpec): boolean => {
+  const tags = new Set(Object.values(s.colours));
+  return pairs.some(([a, b]) => tags.has(a) && tags.has(b));
+};
+const synth = { size, colourChoices: palette };
+const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject: isHeldOut }));
+const unseen = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s) }));
+const trainAt = (step: number): SynthSample[] =>
+  Array.from({ length: batchSize }, (_, a) => generateCharacter(step * batchSize + a, { ...synth, seed, reject: isHeldOut }));
+
+const log = (line: string): void => console.log(`[${tag}] ${line}`);
+log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}`);
+
+// The CIT stand-in.
+let extractor: LayersModel | undefined;
+let extSeconds = 0;
+if (extractorKind === 'seg') {
+  extractor = buildSynthCitExtractor({ inputSize: size, featureChannels: extFeatures, seed: seed + 11 });
+  const t = performance.now();
+  const last = await pretrainSynthCitExtractor(extractor, {
+    steps: extSteps,
+    learningRate: extLr,
+    batchAt: (step) => Array.from({ length: batchSize }, (_, a) => generateCharacter(step * batchSize + a, { ...synth, seed: seed + 3000 })),
+    onStep: (step, l) => {
+      if ((step + 1) % 50 === 0) log(`extractor step ${step + 1}: region CE ${l.region.toFixed(3)}, region accuracy ${(l.regionAccuracy * 100).toFixed(1)} %, cit ${l.cit.toFixed(4)}`);
+    },
+  });
+  extSeconds = (performance.now() - t) / 1000;
+  log(`extractor: ${countParameters(extractor).toLocaleString('en')} parameters, ${extSteps} steps in ${extSeconds.toFixed(1)} s (${((extSeconds / extSteps) * 1000).toFixed(0)} ms/step), region accuracy ${(last.regionAccuracy * 100).toFixed(1)} %`);
+}
+const citChannels = extractorKind === 'seg' ? extFeatures : 2;
+const features = (lineArt: tf.Tensor4D): tf.Tensor4D | undefined => {
+  if (extractorKind === 'none') return undefined;
+  if (extractorKind === 'stats') return lineArtFeatures(lineArt);
+  return tf.tidy(() => (extractor!.apply(lineArt, { training: false }) as tf.Tensor[])[0] as tf.Tensor4D);
+};
+
+const generator = buildTag2PixGenerator({
+  inputSize: size,
+  widthMultiplier: width,
+  decoderLayers: [1, 1, 1, 1],
+  decoderBlock,
+  seReduction,
+  tagEncoderWidthMultiplier: 1,
+  citChannels,
+  citFeatures: extractorKind !== 'none',
+});
+const discriminator = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: width / 2, stageBlocks: [1, 1, 1, 1], topBlocks: 0 });
+initializeLikeReference(generator, { seed });
+initializeLikeReference(discriminator, { seed: seed + 1 });
+log(`G ${countParameters(generator).toLocaleString('en')} parameters`);
+const epochSteps = 64;
+const warmupEpochs = Math.ceil(steps / epochSteps);
+const adam = { learningRate: lr, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+const trainer = new Tag2PixTrainer({
+  generator,
+  discriminator,
+  generatorOptimizer: adam,
+  discriminatorOptimizer: adam,
+  scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs, twoStepEpoch: 1 }),
+});
+const colourise = ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
+  const f = features(lineArt);
+  const [colour, guide] = trainer.generate(lineArt, cvt, f);
+  tf.dispose([guide, f].filter((t): t is tf.Tensor => t !== undefined));
+  return colour;
+};
+const families = ['hair', 'eyes', 'bow', 'hat', 'shirt', 'skirt', 'dress', 'background'];
+const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : (x * 100).toFixed(1));
+const row = (r: TagAccuracyReport): string => families.map((f) => `${f} ${pct(r.perFamily[f]?.accuracy)}`).join(', ') + `, overall ${pct(r.overall)}, L1 ${r.l1.toFixed(3)}`;
+const probes: Array<{ step: number; seconds: number; test: Record<string, number>; unseen: Record<string, number> }> = [];
+const famMap = (r: TagAccuracyReport): Record<string, number> => Object.fromEntries(Object.entries(r.perFamily).map(([f, a]) => [f, a.accuracy]));
+
+const total = steps + advSteps;
+// The learning rate falls linearly from decayFrom·total to the end (as the demo's second half).
+const lrAt = (step: number): number => {
+  const start = Math.floor(decayFrom * total);
+  if (step < start) return lr;
+  return lr * Math.max(0.05, (total - step) / (total - start + 1));
+};
+let trainSeconds = 0;
+let warmSeconds = 0;
+let advSecondsSum = 0;
+const probeCount = Math.min(64, testCount);
+for (let step = 0; step < total; step++) {
+  const t0 = performance.now();
+  const samples = trainAt(step);
+  const batch = synthBatch(samples);
+  const f = features(batch.lineArt);
+  trainer.generatorOptimizer.setLearningRate(lrAt(step));
+  trainer.discriminatorOptimizer.setLearningRate(lrAt(step));
+  const result = await trainer.trainStep({ ...batch, ...(f ? { citFeatures: f } : {}) });
+  tf.dispose([...Object.values(batch), ...(f ? [f] : [])]);
+  if ((step + 1) % epochSteps === 0) trainer.endEpoch();
+  const dt = (performance.now() - t0) / 1000;
+  trainSeconds += dt;
+  if (step < steps) warmSeconds += dt;
+  else advSecondsSum += dt;
+  if (step % 50 === 0) log(`step ${step}: L1 ${result.generator.l1Colour?.toFixed(3)}, ${dt.toFixed(2)} s`);
+  if ((step + 1) % probeEvery === 0 && step + 1 < total) {
+    const a = await tagAccuracy(colourise, test.slice(0, probeCount), { families: palette });
+    const b = await tagAccuracy(colourise, unseen.slice(0, probeCount), { families: palette });
+    probes.push({ step: step + 1, seconds: trainSeconds, test: famMap(a), unseen: famMap(b) });
+    log(`probe after ${step + 1} steps (${trainSeconds.toFixed(0)} s): held-out ${row(a)}`);
+    log(`probe after ${step + 1} steps: unseen   ${row(b)}`);
+  }
+}
+const finalTest = await tagAccuracy(colourise, test, { families: palette });
+const finalUnseen = await tagAccuracy(colourise, unseen, { families: palette });
+log(`final after ${total} steps: held-out ${row(finalTest)}`);
+log(`final after ${total} steps: unseen   ${row(finalUnseen)}`);
+log(`step cost: warm-up ${((warmSeconds / Math.max(1, steps)) * 1000).toFixed(0)} ms, adversarial ${advSteps ? ((advSecondsSum / advSteps) * 1000).toFixed(0) : '–'} ms (data included); extractor pretraining ${extSeconds.toFixed(1)} s`);
+if (jsonOut) {
+  await fs.writeFile(
+    jsonOut,
+    JSON.stringify({ tag, args, backend: backend.backend, steps, advSteps, warmSeconds, advSeconds: advSecondsSum, extSeconds, probes, final: { test: famMap(finalTest), unseen: famMap(finalUnseen), overall: [finalTest.overall, finalUnseen.overall] } }, null, 2),
+  );
+}
+trainer.dispose();
