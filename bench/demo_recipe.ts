@@ -7,8 +7,10 @@
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { generateCharacter, synthBatch, type SynthSample } from '../src/data/synth/dataset.js';
-import type { CharacterSpec } from '../src/data/synth/character.js';
+import { generateCharacter, renderSample, synthBatch, type SynthSample } from '../src/data/synth/dataset.js';
+import { sampleCharacterSpec, type CharacterSpec } from '../src/data/synth/character.js';
+import { faceCloseUp } from '../src/data/synth/close_up.js';
+import { SynthRandom, sampleSeed } from '../src/data/synth/random.js';
 import { tagAccuracy, type TagAccuracyReport } from '../src/eval/tag_accuracy.js';
 import { ChangingLossScheduler } from '../src/losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../src/models/discriminator.js';
@@ -45,6 +47,10 @@ const decoderBlock = text('block', 'secat') as DecoderBlockKind;
 const seReduction = num('se-reduction', 16);
 const tag = text('tag', `${extractorKind}-${size}`);
 const jsonOut = text('json', '');
+// Share of each training batch drawn as a face close-up (zoom uniform in [zoom-min, zoom-max]).
+const closeUpFraction = num('close-up', 0);
+const zoomMin = num('zoom-min', 1.6);
+const zoomMax = num('zoom-max', 2.2);
 
 const backend = await initBackend();
 const palette = DEMO_PALETTE;
@@ -56,11 +62,19 @@ const isHeldOut = (s: CharacterSpec): boolean => {
 const synth = { size, colourChoices: palette };
 const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject: isHeldOut }));
 const unseen = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s) }));
+const closeUps = Math.round(closeUpFraction * batchSize);
 const trainAt = (step: number): SynthSample[] =>
-  Array.from({ length: batchSize }, (_, a) => generateCharacter(step * batchSize + a, { ...synth, seed, reject: isHeldOut }));
+  Array.from({ length: batchSize }, (_, a) => {
+    const index = step * batchSize + a;
+    // As generateCharacter(index, { ...synth, seed, reject }), optionally framed as a close-up.
+    const spec = sampleCharacterSpec(new SynthRandom(sampleSeed(seed, index)), { colourChoices: palette, reject: isHeldOut });
+    if (a >= closeUps) return renderSample(spec, size);
+    const zoom = new SynthRandom(sampleSeed(seed + 4000, index)).uniform(zoomMin, zoomMax);
+    return renderSample(faceCloseUp(spec, zoom, 0.5), size);
+  });
 
 const log = (line: string): void => console.log(`[${tag}] ${line}`);
-log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}`);
+log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}, close-ups ${closeUps}/${batchSize} (zoom ${zoomMin}–${zoomMax})`);
 
 // The CIT stand-in.
 let extractor: LayersModel | undefined;
