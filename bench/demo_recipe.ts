@@ -127,7 +127,8 @@ const trainer = new Tag2PixTrainer({
 const colourise = ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
   const f = features(lineArt);
   const [colour, guide] = trainer.generate(lineArt, cvt, f);
-  tf.dispose([guide, f].filter((t): t is tf.Tensor => t !== undefined));
+  if (f) f.dispose();
+  guide.dispose();
   return colour;
 };
 const families = ['hair', 'eyes', 'bow', 'hat', 'shirt', 'skirt', 'dress', 'background'];

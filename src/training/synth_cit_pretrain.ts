@@ -93,7 +93,8 @@ export async function pretrainSynthCitExtractor(model: LayersModel, options: Syn
         }
         options.onStep?.(step, last);
       } finally {
-        tf.dispose([lineArt, citTarget, regions, regionLoss, citLoss, accuracy].filter((t): t is tf.Tensor => t !== undefined));
+        tf.dispose([lineArt, citTarget, regions]);
+        for (const t of [regionLoss, citLoss, accuracy]) t?.dispose();
       }
     }
   } finally {
