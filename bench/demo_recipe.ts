@@ -63,15 +63,16 @@ const synth = { size, colourChoices: palette };
 const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject: isHeldOut }));
 const unseen = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s) }));
 const closeUps = Math.round(closeUpFraction * batchSize);
-const trainAt = (step: number): SynthSample[] =>
+const samplesAt = (dataSeed: number, step: number): SynthSample[] =>
   Array.from({ length: batchSize }, (_, a) => {
     const index = step * batchSize + a;
     // As generateCharacter(index, { ...synth, seed, reject }), optionally framed as a close-up.
-    const spec = sampleCharacterSpec(new SynthRandom(sampleSeed(seed, index)), { colourChoices: palette, reject: isHeldOut });
+    const spec = sampleCharacterSpec(new SynthRandom(sampleSeed(dataSeed, index)), { colourChoices: palette, reject: isHeldOut });
     if (a >= closeUps) return renderSample(spec, size);
-    const zoom = new SynthRandom(sampleSeed(seed + 4000, index)).uniform(zoomMin, zoomMax);
+    const zoom = new SynthRandom(sampleSeed(dataSeed + 4000, index)).uniform(zoomMin, zoomMax);
     return renderSample(faceCloseUp(spec, zoom, 0.5), size);
   });
+const trainAt = (step: number): SynthSample[] => samplesAt(seed, step);
 
 const log = (line: string): void => console.log(`[${tag}] ${line}`);
 log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}, close-ups ${closeUps}/${batchSize} (zoom ${zoomMin}–${zoomMax})`);
@@ -85,7 +86,7 @@ if (extractorKind === 'seg') {
   const last = await pretrainSynthCitExtractor(extractor, {
     steps: extSteps,
     learningRate: extLr,
-    batchAt: (step) => Array.from({ length: batchSize }, (_, a) => generateCharacter(step * batchSize + a, { ...synth, seed: seed + 3000 })),
+    batchAt: (step) => samplesAt(seed + 3000, step),
     onStep: (step, l) => {
       if ((step + 1) % 50 === 0) log(`extractor step ${step + 1}: region CE ${l.region.toFixed(3)}, region accuracy ${(l.regionAccuracy * 100).toFixed(1)} %, cit ${l.cit.toFixed(4)}`);
     },
