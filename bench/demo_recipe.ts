@@ -176,6 +176,24 @@ const finalTest = await tagAccuracy(colourise, test, { families: palette });
 const finalUnseen = await tagAccuracy(colourise, unseen, { families: palette });
 log(`final after ${total} steps: held-out ${row(finalTest)}`);
 log(`final after ${total} steps: unseen   ${row(finalUnseen)}`);
+// Per requested colour: right/judged and what the wrong ones were judged as.
+const confusion = (r: TagAccuracyReport, family: string): string => {
+  const by = new Map<string, { right: number; all: number; wrong: Map<string, number> }>();
+  for (const j of r.judgements.filter((j) => j.family === family)) {
+    const e = by.get(j.requested) ?? { right: 0, all: 0, wrong: new Map<string, number>() };
+    e.all++;
+    if (j.correct) e.right++;
+    else e.wrong.set(j.nearest, (e.wrong.get(j.nearest) ?? 0) + 1);
+    by.set(j.requested, e);
+  }
+  return [...by.entries()]
+    .map(([t, e]) => `${t.split('_')[0]} ${e.right}/${e.all}${e.wrong.size ? ` (${[...e.wrong.entries()].map(([w, n]) => `${n} ${w.split('_')[0]}`).join(', ')})` : ''}`)
+    .join('; ');
+};
+for (const family of ['hair', 'eyes', 'bow']) {
+  log(`${family} by colour, held-out: ${confusion(finalTest, family)}`);
+  log(`${family} by colour, unseen: ${confusion(finalUnseen, family)}`);
+}
 log(`step cost: warm-up ${((warmSeconds / Math.max(1, steps)) * 1000).toFixed(0)} ms, adversarial ${advSteps ? ((advSecondsSum / advSteps) * 1000).toFixed(0) : '–'} ms (data included); extractor pretraining ${extSeconds.toFixed(1)} s`);
 if (jsonOut) {
   await fs.writeFile(
