@@ -201,4 +201,21 @@ if (jsonOut) {
     JSON.stringify({ tag, args, backend: backend.backend, steps, advSteps, warmSeconds, advSeconds: advSecondsSum, extSeconds, probes, final: { test: famMap(finalTest), unseen: famMap(finalUnseen), overall: [finalTest.overall, finalUnseen.overall] } }, null, 2),
   );
 }
+const saveDir = text('save', '');
+if (saveDir) {
+  // Topology and weights as tf.io artifacts (load with tf.io.fromMemory), for grids and probes later.
+  await fs.mkdir(saveDir, { recursive: true });
+  const save = async (model: LayersModel, name: string): Promise<void> => {
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        await fs.writeFile(`${saveDir}/${name}.json`, JSON.stringify({ ...a, weightData: undefined }));
+        await fs.writeFile(`${saveDir}/${name}.bin`, Buffer.from(a.weightData as ArrayBuffer));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+  };
+  await save(generator, 'generator');
+  if (extractor) await save(extractor, 'extractor');
+  log(`saved to ${saveDir}`);
+}
 trainer.dispose();
