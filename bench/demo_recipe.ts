@@ -73,6 +73,9 @@ const samplesAt = (dataSeed: number, step: number): SynthSample[] =>
     return renderSample(faceCloseUp(spec, zoom, 0.5), size);
   });
 const trainAt = (step: number): SynthSample[] => samplesAt(seed, step);
+// A diagnostic only: held-out characters as close-ups (zoom 1.9), to tell "eyes not learned" from
+// "eyes learned large but not small".
+const closeUpProbe = test.slice(0, 32).map((s) => renderSample(faceCloseUp(s.spec, 1.9, 0.5), size));
 
 const log = (line: string): void => console.log(`[${tag}] ${line}`);
 log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}, close-ups ${closeUps}/${batchSize} (zoom ${zoomMin}–${zoomMax})`);
@@ -170,6 +173,8 @@ for (let step = 0; step < total; step++) {
     probes.push({ step: step + 1, seconds: trainSeconds, test: famMap(a), unseen: famMap(b) });
     log(`probe after ${step + 1} steps (${trainSeconds.toFixed(0)} s): held-out ${row(a)}`);
     log(`probe after ${step + 1} steps: unseen   ${row(b)}`);
+    const c = await tagAccuracy(colourise, closeUpProbe, { families: palette });
+    log(`probe after ${step + 1} steps: close-ups (diagnostic) eyes ${pct(c.perFamily['eyes']?.accuracy)}, bow ${pct(c.perFamily['bow']?.accuracy)}, hair ${pct(c.perFamily['hair']?.accuracy)}`);
   }
 }
 const finalTest = await tagAccuracy(colourise, test, { families: palette });
