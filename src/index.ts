@@ -13,3 +13,5 @@ export * from './training/index.js';
 export * from './eval/index.js';
 export { registerFastKernels, unregisterFastKernels, isFastKernel } from './kernels/register.js';
 export type { FastKernelName } from './kernels/register.js';
+export { WasmMemoryError, guardWasmMemory } from './kernels/wasm_memory.js';
+export type { WasmMemoryGuardOptions } from './kernels/wasm_memory.js';

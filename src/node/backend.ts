@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastKernels } from '../kernels/register.js';
+import { guardWasmMemory } from '../kernels/wasm_memory.js';
 import { releaseWasmWorkers, withNodeWasmWorkers } from './wasm_threads.js';
 
 /** A backend this library can run on. `tensorflow` needs the optional `@tensorflow/tfjs-node(-gpu)`. */
@@ -156,6 +157,8 @@ async function activate(
     await tf.ready();
     // Backend packages loaded after tag2pix's import get our kernels now.
     registerFastKernels();
+    // A full wasm heap becomes one clear error instead of corruption, Aborted() or a hang.
+    if (name === 'wasm') guardWasmMemory();
     return { pkg, threadsNote };
   } catch (err) {
     return { why: firstLine(err) };

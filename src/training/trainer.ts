@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { variableGradsFreeingOnError } from '../kernels/variable_grads.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import {
   ChangingLossScheduler,
@@ -331,7 +332,7 @@ export class Tag2PixTrainer {
       ): Promise<{ losses: Record<keyof T, number>; outputs: tf.Tensor[]; gradients: Record<string, tf.Tensor> }> => {
         let terms: T | undefined;
         let outputs: tf.Tensor[] = [];
-        const result = tf.variableGrads(() => {
+        const result = variableGradsFreeingOnError(() => {
           const [colour, guide] = runG();
           if (inspect) outputs = [keep(colour), keep(guide)];
           terms = loss(colour, guide);
@@ -379,7 +380,7 @@ export class Tag2PixTrainer {
       // tape: same values and BatchNorm updates, without a second recorded generator forward.
       const fakeOutside = inspect ? undefined : tf.tidy(() => runG()[0]);
       if (fakeOutside) kept.push(fakeOutside);
-      const dResult = tf.variableGrads(() => {
+      const dResult = variableGradsFreeingOnError(() => {
         const real = runD(batch.colour);
         let fakeColour = fakeOutside;
         if (!fakeColour) {
