@@ -3,6 +3,8 @@ import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
+import { ADAM_UPDATE, adamUpdateSpec } from './adam_update.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -18,8 +20,23 @@ const WRAPPERS: Record<string, Record<string, Wrapper>> = {
   wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean },
 };
 
+/**
+ * Fused kernels of this library's own (no backend has them), written as loops over float32 arrays
+ * for the backends whose tensors are plain memory (`ARRAY_BACKENDS`: wasm, cpu). The ops that use
+ * them fall back to a composition of standard ops on every other backend.
+ */
+const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
+  [ADAM_UPDATE]: adamUpdateSpec,
+};
+
+const arrayFuncs = new Map<string, tf.KernelFunc>(
+  Object.entries(ARRAY_KERNELS).flatMap(([name, spec]) =>
+    ARRAY_BACKENDS.map((backend) => [`${backend}/${name}`, arrayKernelFunc(spec, backend)] as [string, tf.KernelFunc]),
+  ),
+);
+
 /** Every kernel function this library registered, to recognise them. */
-const ownFuncs = new WeakSet<tf.KernelFunc>(Object.values(FAST_KERNEL_FUNCS));
+const ownFuncs = new WeakSet<tf.KernelFunc>([...Object.values(FAST_KERNEL_FUNCS), ...arrayFuncs.values()]);
 
 /**
  * Kernels a backend does not have at all: they are registered even before the backend's package
@@ -97,6 +114,12 @@ export function registerFastKernels(backendNames?: string[]): string[] {
         done.push(key(kernel, backend));
       }
     }
+    for (const kernel of Object.keys(ARRAY_KERNELS)) {
+      const kernelFunc = arrayFuncs.get(key(kernel, backend));
+      if (kernelFunc == null || tf.getKernel(kernel, backend) != null) continue;
+      tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+      done.push(key(kernel, backend));
+    }
     for (const [kernel, wrapper] of Object.entries(WRAPPERS[backend] ?? {})) {
       const existing = tf.getKernel(kernel, backend);
       if (!loaded || existing == null || ownFuncs.has(existing.kernelFunc)) continue;
@@ -120,7 +143,7 @@ export function registerFastKernels(backendNames?: string[]): string[] {
 export function unregisterFastKernels(backendNames?: string[]): void {
   const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(tf.engine().registryFactory)];
   for (const backend of new Set(backends)) {
-    for (const kernel of [...ALL_KERNELS, ...Object.keys(WRAPPERS[backend] ?? {})]) {
+    for (const kernel of [...ALL_KERNELS, ...Object.keys(ARRAY_KERNELS), ...Object.keys(WRAPPERS[backend] ?? {})]) {
       if (!isFastKernel(kernel, backend)) continue;
       tf.unregisterKernel(kernel, backend);
       const original = originals.get(key(kernel, backend));

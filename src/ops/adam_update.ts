@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, type AdamUpdateAttrs } from '../kernels/adam_update.js';
+import { hasArrayKernel } from '../kernels/array_kernel.js';
+
+/**
+ * One Adam update (PyTorch's formula, see `TorchAdam`): returns the new parameter, first and
+ * second moment. One fused kernel on wasm and cpu (the same float32 values as the composition,
+ * in one pass); the composition of ops on other backends.
+ */
+export function adamUpdate(
+  param: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  grad: tf.Tensor,
+  c: AdamUpdateAttrs,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const float = [param, m, v, grad].every((t) => t.dtype === 'float32');
+  if (float && hasArrayKernel(ADAM_UPDATE)) {
+    return tf.engine().runKernel(ADAM_UPDATE, { param, m, v, grad }, c as unknown as tf.NamedAttrMap) as [
+      tf.Tensor, tf.Tensor, tf.Tensor,
+    ];
+  }
+  return tf.tidy(() => {
+    const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(grad, 1 - c.beta1));
+    const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.mul(grad, grad), 1 - c.beta2));
+    const denominator = tf.add(tf.div(tf.sqrt(v1), c.biasCorrection2Sqrt), c.epsilon);
+    return [tf.sub(param, tf.mul(tf.div(m1, denominator), c.stepSize)), m1, v1] as [tf.Tensor, tf.Tensor, tf.Tensor];
+  });
+}
