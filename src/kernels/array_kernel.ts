@@ -39,7 +39,7 @@ function inputsOf(spec: ArrayKernelSpec, args: KernelArgs): tf.TensorInfo[] {
   });
 }
 
-/** The kernel function of `spec` on `backend`. */
+/** The kernel function of `spec` on `backend` (one output is returned alone, as tfjs kernels do). */
 export function arrayKernelFunc(spec: ArrayKernelSpec, backend: ArrayBackend): tf.KernelFunc {
   if (backend === 'wasm') {
     return ((args: KernelArgs) => {
@@ -50,7 +50,7 @@ export function arrayKernelFunc(spec: ArrayKernelSpec, backend: ArrayBackend): t
       // Outputs first: allocating may grow the heap, which detaches earlier views.
       const outs = spec.outputShapes(shapes, attrs).map((s) => b.makeOutput(s, 'float32'));
       spec.compute(ins.map((t) => b.typedArrayFromHeap(t)), outs.map((t) => b.typedArrayFromHeap(t)), attrs, shapes);
-      return outs;
+      return outs.length === 1 ? outs[0] : outs;
     }) as unknown as tf.KernelFunc;
   }
   return ((args: KernelArgs) => {
@@ -61,7 +61,8 @@ export function arrayKernelFunc(spec: ArrayKernelSpec, backend: ArrayBackend): t
     const outShapes = spec.outputShapes(shapes, attrs);
     const values = outShapes.map((s) => new Float32Array(tf.util.sizeFromShape(s)));
     spec.compute(ins.map((t) => b.readSync(t.dataId)), values, attrs, shapes);
-    return outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', values[i]!));
+    const outs = outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', values[i]!));
+    return outs.length === 1 ? outs[0] : outs;
   }) as unknown as tf.KernelFunc;
 }
 

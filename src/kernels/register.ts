@@ -5,6 +5,7 @@ import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
 import { ADAM_UPDATE, adamUpdateSpec } from './adam_update.js';
+import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -27,6 +28,7 @@ const WRAPPERS: Record<string, Record<string, Wrapper>> = {
  */
 const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [ADAM_UPDATE]: adamUpdateSpec,
+  [PICK_ROWS]: pickRowsSpec,
 };
 
 const arrayFuncs = new Map<string, tf.KernelFunc>(
