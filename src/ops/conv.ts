@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { convGeometry, pickRows, tapLayout, tapWindow } from '../kernels/conv_util.js';
 
 /** Options of {@link conv2dTorch}, with PyTorch's `nn.Conv2d` meaning. */
 export interface Conv2dTorchOptions {
@@ -117,6 +118,12 @@ function groupedConvGrads(
   const groupOut = outChannels / groups;
   const strides: [number, number] = [stride, stride];
   const engine = tf.engine();
+  if (groupIn <= DEPTHWISE_SUM_MAX_GROUP_IN && stride === 1 && isSymmetric(pad, kh, kw)) {
+    // The input gradient of a stride-1 grouped conv is a grouped conv of dy with the rotated
+    // kernel (in/out swapped per group), and the filter gradient pairs each group's input
+    // windows with that group's dy only: neither needs dy broadcast over the group's inputs.
+    return [groupedInputGradient(dy, kernel, groups, pad), groupedFilterGradient(x, dy, kernel.shape, groups, pad)];
+  }
   if (groupIn <= DEPTHWISE_SUM_MAX_GROUP_IN) {
     // The sum's gradient broadcasts dy over the group's inputs; then the depthwise conv's.
     const [n, h, w] = dy.shape;
@@ -147,6 +154,65 @@ function groupedConvGrads(
     strides, pad, dataFormat: 'NHWC', filterShape: ks[g]!.shape,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
   return [tf.concat(dxs, 3), tf.concat(dks, 3)];
+}
+
+/** Whether `pad` is the same on every side and keeps a stride-1 conv's size (`(k − 1) / 2`). */
+function isSymmetric(pad: ExplicitPad, kh: number, kw: number): boolean {
+  const [top, bottom] = pad === 'valid' ? [0, 0] : pad[1];
+  const [left, right] = pad === 'valid' ? [0, 0] : pad[2];
+  return top === bottom && left === right && top === (kh - 1) / 2 && left === (kw - 1) / 2;
+}
+
+/**
+ * Input gradient of a stride-1, size-keeping grouped conv: the grouped conv of `dy` with the
+ * kernel rotated by 180° and its per-group in/out swapped (`[kh, kw, groupOut, groups·groupIn]`).
+ */
+function groupedInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, groups: number, pad: ExplicitPad): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  const groupOut = outChannels / groups;
+  // [taps, groupIn, groups, groupOut] → [taps, groupOut, groups, groupIn], taps reversed.
+  const swapped = tf.reshape(
+    tf.transpose(tf.reshape(kernel, [kh * kw, groupIn, groups, groupOut]), [0, 3, 2, 1]),
+    [kh * kw, groupOut * groups * groupIn],
+  ) as tf.Tensor2D;
+  const rotated = tf.reshape(
+    pickRows(swapped, Array.from({ length: kh * kw }, (_, i) => kh * kw - 1 - i)),
+    [kh, kw, groupOut, groups * groupIn],
+  ) as tf.Tensor4D;
+  return composedGroupedConv(dy, rotated, groups, 1, pad);
+}
+
+/**
+ * Filter gradient of a grouped conv: the input's tap windows `[C, taps, pixels]` (as the
+ * depthwise filter gradient builds them), seen per group as `[groups, groupIn·taps, pixels]`,
+ * times each group's `dy` `[groups, pixels, groupOut]` in one batched matMul.
+ */
+function groupedFilterGradient(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  kernelShape: [number, number, number, number],
+  groups: number,
+  pad: ExplicitPad,
+): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernelShape;
+  const groupOut = outChannels / groups;
+  const channels = x.shape[3];
+  const g = convGeometry(x.shape, [kh, kw, channels, 1], 1, 1, pad, undefined, true);
+  const layout = tapLayout(x, g, kh, kw);
+  const pixels = g.batch * g.outHeight * g.outWidth;
+  const windows: tf.Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) windows.push(tf.reshape(tapWindow(layout, i, j), [channels, 1, pixels]));
+  }
+  const columns = tf.reshape(windows.length === 1 ? windows[0]! : tf.concat(windows, 1), [
+    groups, groupIn * kh * kw, pixels,
+  ]) as tf.Tensor3D;
+  const dyPerGroup = tf.transpose(tf.reshape(dy, [pixels, groups, groupOut]), [1, 0, 2]) as tf.Tensor3D;
+  const perGroup = tf.matMul(columns, dyPerGroup); // [groups, groupIn·taps, groupOut]
+  return tf.reshape(
+    tf.transpose(tf.reshape(perGroup, [groups, groupIn, kh * kw, groupOut]), [2, 1, 0, 3]),
+    kernelShape,
+  ) as tf.Tensor4D;
 }
 
 /** The composed grouped convolution, without the memory-saving gradient (for tests). */
