@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFastKernel } from '../../src/kernels/register.js';
-import { initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
+import { idleCores, initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
 
 // libtensorflow cannot be installed here, so the `tensorflow` packages are simulated through
 // the injectable importer: one that fails like a missing package, one that registers a
@@ -127,5 +127,17 @@ describe('initBackend', () => {
       if (saved == null) delete process.env['TAG2PIX_BACKEND'];
       else process.env['TAG2PIX_BACKEND'] = saved;
     }
+  });
+
+  it("'auto' wasm threads are the cores other processes leave idle, at least 1", async () => {
+    expect(idleCores(2, 0)).toBe(2);
+    expect(idleCores(2, 0.4)).toBe(2);
+    expect(idleCores(2, 0.6)).toBe(1);
+    expect(idleCores(2, 9.5)).toBe(1);
+    expect(idleCores(8, 3.2)).toBe(5);
+    expect(idleCores(4, 0)).toBe(4);
+    // 'auto' is accepted wherever a count is.
+    expect((await initBackend('cpu', { env: { TAG2PIX_WASM_THREADS: 'auto' } })).backend).toBe('cpu');
+    expect((await initBackend('cpu', { wasmThreads: 'auto' })).backend).toBe('cpu');
   });
 });
