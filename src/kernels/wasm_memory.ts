@@ -48,7 +48,7 @@ export class WasmMemoryError extends Error {
   ) {
     super(
       `The wasm backend is out of memory: a ${fmt(requestedBytes)} tensor does not fit in the ` +
-        `${fmt(limitBytes)} its 32-bit heap can give tensors (${fmt(inUseBytes)} already in use). ${FIX}`,
+        `${fmt(limitBytes)} its 32-bit heap can give tensors (tensors already hold ${fmt(inUseBytes)}). ${FIX}`,
     );
   }
 }
