@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-layers';
 // Convolution-gradient kernels: lets wasm train, makes cpu's conv gradients fast.
 import './kernels/register.js';
 
+export * from './errors.js';
 export * from './layers/index.js';
 export * from './ops/index.js';
 export * from './io/index.js';

@@ -22,5 +22,14 @@ export type {
   LoadTorchStateDictOptions,
   TorchLoadReport,
 } from './torch_state_dict.js';
-export { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
+export {
+  MAX_CHECKPOINT_PICKLE_BYTES,
+  MAX_EXPANDED_ELEMENTS,
+  readPickle,
+  readTorchCheckpoint,
+  torchStateDictFrom,
+  TorchStorage,
+  TorchTensor,
+} from './torch_checkpoint.js';
+export { MAX_PICKLE_OPCODES, PickleError } from './pickle.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';
