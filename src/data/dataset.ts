@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type TagFilterReport, type TagFilterRule, filterByTags, validateTagFilterRule } from './filter.js';
 import { Rng } from './random.js';
+import { FileFormatError, Tag2PixError } from '../errors.js';
 import { type Tag, type TagVocabulary, UnknownTagError } from './tags.js';
 
 /**
@@ -29,6 +30,8 @@ export interface DatasetReport {
   missingColour: number;
   /** Entries with none of their line-art files present. */
   missingLineArt: number;
+  /** The first few missing files (colour or line art), for messages. */
+  missingExamples?: string[];
   /** Line-art folders (styles) used, with how many samples have each. */
   styles: Record<string, number>;
   /** The tag filter's report, when a filter ran. */
@@ -243,7 +246,13 @@ export function resolveManifestTags(
   const unknown: Record<string, number> = {};
   const problems: string[] = [];
   const tags = rows.map((row) => {
-    const parsed = vocabulary.parseTagsLenient(row.tags);
+    let parsed: ReturnType<TagVocabulary['parseTagsLenient']>;
+    try {
+      parsed = vocabulary.parseTagsLenient(row.tags);
+    } catch (e) {
+      if (!(e instanceof Tag2PixError)) throw e;
+      throw new FileFormatError(`${fileName}:${row.line}: ${e.message}`, { file: fileName, cause: e });
+    }
     for (const u of parsed.unknown) {
       unknown[u.tag] = (unknown[u.tag] ?? 0) + 1;
       if (problems.length < 10) {

@@ -4,7 +4,10 @@ export {
   defaultVocabulary,
   editDistance,
   normaliseTagName,
+  MAX_TAG_INPUT_LENGTH,
+  MAX_TAGS_PER_INPUT,
   PERSON_TAGS,
+  resolveColorTags,
 } from './tags.js';
 export type { MultiHot, Tag, TagEntry, TagKind, TagVocabularyJson } from './tags.js';
 export {

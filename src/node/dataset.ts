@@ -14,6 +14,7 @@ import {
 import { REFERENCE_TAG_FILTER, type TagFilterRule } from '../data/filter.js';
 import { DataLoader, type DataLoaderOptions, type PairReader, SampleSizeError } from '../data/loader.js';
 import { type TagVocabulary, defaultVocabulary } from '../data/tags.js';
+import { FileFormatError, quoteValue } from '../errors.js';
 import { readImageWithInfo } from './image.js';
 
 /** The line-art folders of the reference layout, in the order the reference lists them. */
@@ -45,7 +46,16 @@ export interface OpenDatasetOptions {
   unknownTags?: 'error' | 'ignore';
   /** Keep at most this many samples (after filtering), e.g. for a quick run. */
   limit?: number;
+  /**
+   * Leave out entries whose files are missing, and only report them (default false: such an
+   * entry is an error naming the first missing files). The reference layout always leaves out
+   * ids without a colour image, as the reference does (its tags.txt lists the whole dump).
+   */
+  skipMissing?: boolean;
 }
+
+/** Missing files named in a message or a report. */
+const MISSING_EXAMPLES = 5;
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -135,6 +145,31 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
   return dataset;
 }
 
+/** Entries with missing files are an error unless `skipMissing`: a dataset never shrinks silently. */
+function checkMissing(source: string, report: DatasetReport, missing: number, options: OpenDatasetOptions): void {
+  if (missing === 0 || options.skipMissing) return;
+  const examples = report.missingExamples ?? [];
+  throw new FileFormatError(
+    (name) =>
+      `Dataset ${quoteValue(source)}: ${missing} of ${report.entries} entries name files that do not exist ` +
+      `(${examples.join('; ')}${missing > examples.length ? '; …' : ''}). Fix the paths, or pass ${name('skipMissing')} ` +
+      `to train on the other ${report.entries - missing}.`,
+    { file: source, option: 'skipMissing' },
+  );
+}
+
+/** A one-line account of what a dataset left out, or undefined when it left out nothing. */
+export function describeSkipped(dataset: Dataset): string | undefined {
+  const r = dataset.report;
+  const parts: string[] = [];
+  if (r.missingColour > 0) parts.push(`${r.missingColour} without their colour image`);
+  if (r.missingLineArt > 0) parts.push(`${r.missingLineArt} without any line-art file`);
+  if (r.filter && r.filter.dropped > 0) parts.push(`${r.filter.dropped} dropped by the tag filter`);
+  if (parts.length === 0) return undefined;
+  const examples = r.missingExamples?.length ? ` (e.g. ${r.missingExamples[0]})` : '';
+  return `dataset ${quoteValue(dataset.source)}: ${r.kept} of ${r.entries} entries kept; ${parts.join(', ')}${examples}.`;
+}
+
 async function openReference(root: string, vocabulary: TagVocabulary, options: OpenDatasetOptions): Promise<Dataset> {
   const split = options.split ?? 'train';
   const ext = options.extension ?? '.png';
@@ -164,6 +199,7 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const styles: Record<string, number> = Object.fromEntries(styleDirs.map((d) => [d, 0]));
   let missingColour = 0;
   let missingLineArt = 0;
+  const missingExamples: string[] = [];
   const found = await mapLimited(lines, 64, async (line) => {
     const colour = path.join(colourDir, `${line.id}${ext}`);
     if (!(await has(colour))) return 'no-colour' as const;
@@ -175,7 +211,12 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
         styles[d]!++;
       }
     }
-    if (lineArts.length === 0) return 'no-lineart' as const;
+    if (lineArts.length === 0) {
+      if (missingExamples.length < MISSING_EXAMPLES) {
+        missingExamples.push(`line art ${styleDirs.map((d) => path.join(d, `${line.id}${ext}`)).join(' or ')}`);
+      }
+      return 'no-lineart' as const;
+    }
     const sample: SampleRecord = { id: line.id, colour, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
     return sample;
   });
@@ -195,6 +236,8 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
     missingLineArt,
     styles,
   };
+  if (missingExamples.length > 0) report.missingExamples = missingExamples;
+  checkMissing(root, report, missingLineArt, options);
   if (filtered.report) report.filter = filtered.report;
   return { samples: filtered.samples, vocabulary, report, source: root };
 }
@@ -212,9 +255,16 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   const styles: Record<string, number> = {};
   let missingColour = 0;
   let missingLineArt = 0;
+  const missingExamples: string[] = [];
+  const note = (what: string) => {
+    if (missingExamples.length < MISSING_EXAMPLES) missingExamples.push(what);
+  };
   const found = await mapLimited(rows.map((row, i) => ({ row, i })), 64, async ({ row, i }) => {
     const colour = path.resolve(base, row.colour);
-    if (!(await has(colour))) return 'no-colour' as const;
+    if (!(await has(colour))) {
+      note(`colour image ${quoteValue(row.colour)} (line ${row.line})`);
+      return 'no-colour' as const;
+    }
     const lineArts: string[] = [];
     for (const l of row.lineArts) {
       const f = path.resolve(base, l);
@@ -224,7 +274,10 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
         styles[style] = (styles[style] ?? 0) + 1;
       }
     }
-    if (lineArts.length === 0) return 'no-lineart' as const;
+    if (lineArts.length === 0) {
+      note(`line art ${row.lineArts.map((l) => quoteValue(l)).join(' or ')} (line ${row.line})`);
+      return 'no-lineart' as const;
+    }
     const sample: SampleRecord = {
       id: row.id ?? path.basename(row.colour, path.extname(row.colour)),
       colour,
@@ -248,6 +301,8 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     missingLineArt,
     styles,
   };
+  if (missingExamples.length > 0) report.missingExamples = missingExamples;
+  checkMissing(file, report, missingColour + missingLineArt, options);
   if (filtered.report) report.filter = filtered.report;
   if (Object.keys(unknown).length > 0) report.unknownTags = unknown;
   return { samples: filtered.samples, vocabulary, report, source: file };

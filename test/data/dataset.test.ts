@@ -83,7 +83,7 @@ describe('reference layout', () => {
   });
 
   it('indexes samples, styles and drops, with the reference filter', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     expect(ds.samples.map((s) => s.id).sort()).toEqual(['100', '101', '102', '106']);
     expect(ds.report).toMatchObject({
       layout: 'reference',
@@ -97,7 +97,7 @@ describe('reference layout', () => {
     const s101 = ds.samples.find((s) => s.id === '101')!;
     expect(s101.lineArts.map((p) => path.basename(path.dirname(p)))).toEqual(['keras_train', 'xdog_train']);
     expect(s101.tags.map((t) => t.name).sort()).toEqual(['1girl', 'blue_hair', 'long_hair', 'red_eyes', 'skirt', 'white_shirt']);
-    const unfiltered = await openDataset(dir, { filter: false });
+    const unfiltered = await openDataset(dir, { filter: false, skipMissing: true });
     expect(unfiltered.samples.length).toBe(6);
     expect(unfiltered.report.filter).toBeUndefined();
   });
@@ -123,7 +123,7 @@ describe('reference layout', () => {
   });
 
   it('batches have the trainer format and the right tags per sample', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     const loader = createDataLoader(ds, { imageSize: 16, batchSize: 3, seed: 4 });
     const before = tf.memory().numTensors;
     const batches: Batch[] = [];
@@ -180,12 +180,12 @@ describe('manifest layout', () => {
   });
 
   it('reads a CSV manifest (found in the folder) with tag names', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     expect(ds.report).toMatchObject({ layout: 'manifest', entries: 4, kept: 3, missingLineArt: 1, styles: { lines: 3 } });
     expect(ds.samples.map((s) => s.id)).toEqual(['img0', 'img1', 'img3']);
     expect(ds.samples[0]!.tags.map((t) => t.name)).toEqual(['blue_hair', 'long_hair']);
     // The reference filter is opt-in for manifests.
-    const filtered = await openDataset(dir, { filter: true }).catch((e: Error) => e);
+    const filtered = await openDataset(dir, { filter: true, skipMissing: true }).catch((e: Error) => e);
     expect((filtered as Error).message).toMatch(/no usable sample.*3 dropped by the tag filter/);
   });
 
