@@ -78,7 +78,8 @@ export class Tag2PixError extends Error {
 
   constructor(text: ErrorText, options: Tag2PixErrorOptions = {}) {
     const render = typeof text === 'string' ? () => text : text;
-    const message = capMessage(render(apiOptionNames));
+    // API callers read `message`: the hint follows the error there; the CLI prints it apart.
+    const message = capMessage(render(apiOptionNames)) + (options.hint ? `\n${options.hint}` : '');
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.text = render;
@@ -89,8 +90,8 @@ export class Tag2PixError extends Error {
   }
 
   /**
-   * The message with options named by `name` (the CLI passes its flags), capped in length. A
-   * message that was changed after construction (e.g. prefixed with a context) is kept as is.
+   * The error alone (no hint), with options named by `name` (the CLI passes its flags), capped in
+   * length. A message changed after construction (e.g. prefixed with a context) is kept as is.
    */
   messageFor(name: OptionNamer): string {
     if (this.message !== this.apiMessage) return capMessage(this.message);

@@ -27,6 +27,7 @@ export {
   MAX_EXPANDED_ELEMENTS,
   readPickle,
   readTorchCheckpoint,
+  torchStateDictEntries,
   torchStateDictFrom,
   TorchStorage,
   TorchTensor,

@@ -730,9 +730,9 @@ function summarise(value: unknown): string {
 }
 
 /**
- * Picks a state dict out of a value returned by {@link readTorchCheckpoint} and converts it to
- * `tf.Tensor`s: the same `Record<string, tf.Tensor>` that `readSafetensors` returns, ready for
- * `loadTorchStateDict`. The caller owns the tensors.
+ * Picks a state dict out of a value returned by {@link readTorchCheckpoint}: its tensors, not yet
+ * decoded, as `[key, TorchTensor]` pairs (nested dicts flattened with '.', prefix removed,
+ * `filter` applied). {@link torchStateDictFrom} converts them to `tf.Tensor`s.
  *
  * `path` names the entry (`'G'`, `'D'`, `'weight'`, or nested: `'a/b'` or `['a', 'b']`).
  * Without it: the checkpoint itself if it is a state dict, else the first of `G`, `weight`,
@@ -743,11 +743,11 @@ function summarise(value: unknown): string {
  *   only `conv1`, `bn1`, `layer1`, `layer2` (see `filter`).
  * Their keys start with `module.` (`nn.DataParallel`), removed by default.
  */
-export function torchStateDictFrom(
+export function torchStateDictEntries(
   checkpoint: TorchValue,
   path?: string | string[],
   options: TorchStateDictOptions = {},
-): Record<string, tf.Tensor> {
+): Array<[string, TorchTensor]> {
   let picked: unknown = checkpoint;
   let where = 'the checkpoint';
   if (path !== undefined) {
@@ -798,16 +798,34 @@ export function torchStateDictFrom(
 
   const prefix =
     options.stripPrefix ?? (flat.every(([k]) => k.startsWith('module.')) ? 'module.' : '');
+  const out: Array<[string, TorchTensor]> = [];
+  const seen = new Set<string>();
+  for (const [rawKey, tensor] of flat) {
+    const key = prefix && rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
+    if (options.filter && !options.filter(key)) continue;
+    if (seen.has(key)) fail(`two entries map to the key ${quoteValue(key)} after removing the prefix '${prefix}'.`);
+    seen.add(key);
+    out.push([key, tensor]);
+  }
+  return out;
+}
+
+/**
+ * Picks a state dict out of a value returned by {@link readTorchCheckpoint} and converts it to
+ * `tf.Tensor`s: the same `Record<string, tf.Tensor>` that `readSafetensors` returns, ready for
+ * `loadTorchStateDict`. The caller owns the tensors. Only the tensors picked (and passing
+ * `filter`) are decoded; see {@link torchStateDictEntries} for the entries themselves.
+ */
+export function torchStateDictFrom(
+  checkpoint: TorchValue,
+  path?: string | string[],
+  options: TorchStateDictOptions = {},
+): Record<string, tf.Tensor> {
   const result: Record<string, tf.Tensor> = {};
   try {
-    for (const [rawKey, tensor] of flat) {
-      const key = prefix && rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
-      if (options.filter && !options.filter(key)) continue;
-      if (Object.prototype.hasOwnProperty.call(result, key)) {
-        fail(`two entries map to the key '${key}' after removing the prefix '${prefix}'.`);
-      }
+    for (const [key, tensor] of torchStateDictEntries(checkpoint, path, options)) {
       Object.defineProperty(result, key, {
-        value: tensor.toTensor(`tensor '${rawKey}'`),
+        value: tensor.toTensor(`tensor ${quoteValue(key)}`),
         enumerable: true,
         writable: true,
         configurable: true,

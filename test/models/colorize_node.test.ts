@@ -110,7 +110,7 @@ describe('loadColorizer and colorize from files', () => {
     fs.mkdirSync(both, { recursive: true });
     for (const f of fs.readdirSync(path.join(dir, 'weights'))) fs.copyFileSync(path.join(dir, 'weights', f), path.join(both, f));
     writeWeights(both, 'generator_16', buildTag2PixGenerator({ inputSize: 16, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] }));
-    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*or --size/);
+    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*or size\./);
     const c = await loadColorizer(both, { size: 32 });
     expect(c.config.inputSize).toBe(32);
     expect(c.sources.generator).toMatch(/generator\.safetensors$/);
