@@ -13,12 +13,16 @@ const MAX_QUOTED_LENGTH = 80;
 
 /**
  * Names an option in the reader's terms: the API name as given (`maxPixels`) for library
- * callers; the CLI maps it to its flag (`--max-pixels`).
+ * callers; the CLI maps it to its flag (`--max-pixels`). A key `name=value` names the option set
+ * to that value (`cit=false`: `cit: false` in the API, `--no-cit` on the command line).
  */
 export type OptionNamer = (option: string) => string;
 
-/** The library's own terms: an option is called by its API name. */
-export const apiOptionNames: OptionNamer = (option) => option;
+/**
+ * The library's own terms: an option is called by its API name; `name=value` (an option given a
+ * value, e.g. `cit=false`) reads `cit: false`.
+ */
+export const apiOptionNames: OptionNamer = (option) => option.replace('=', ': ');
 
 /** Cuts a message to {@link MAX_ERROR_MESSAGE_LENGTH} characters, saying how much was cut. */
 export function capMessage(text: string, max = MAX_ERROR_MESSAGE_LENGTH): string {

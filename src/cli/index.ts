@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { errorLines } from './errors.js';
 // Each command lives in its own file under ./commands and registers itself here.
 
 const program = new Command();
@@ -7,6 +8,12 @@ program
   .description('Tag2Pix line-art colourisation on TensorFlow.js')
   .option('--backend <name>', 'tensorflow, wasm or cpu (default: the fastest available)')
   .showHelpAfterError();
+
+// Errors are reported in the terms of the command that ran (its flags, not API names).
+let active: Command | undefined;
+program.hook('preAction', (_program, action) => {
+  active = action;
+});
 
 // (command registrations go below, one line each)
 (await import('./commands/synth.js')).registerSynthCommand(program);
@@ -17,7 +24,7 @@ program
 (await import('./commands/train.js')).registerTrainCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  // A user error is reported as one clear line, never a stack trace.
-  console.error(`tag2pix: ${(err as Error).message}`);
+  // A user error is reported as one clear line (and its hint), never a stack trace.
+  for (const line of errorLines(err, active)) console.error(line);
   process.exitCode = 1;
 });

@@ -1,3 +1,4 @@
+import { Tag2PixError } from '../errors.js';
 import { type PairAugmentOptions, augmentPair } from './augment.js';
 import {
   type Batch,
@@ -24,13 +25,11 @@ export type PairReader = (
 ) => Promise<{ colour: Raster; lineArt: Raster }>;
 
 /** A line art that does not fit its colour image (or is too small); skipped like a corrupt file. */
-export class SampleSizeError extends Error {
+export class SampleSizeError extends Tag2PixError {
   readonly reason = 'wrong-size' as const;
-  readonly file: string;
+  declare readonly file: string;
   constructor(file: string, message: string) {
-    super(message);
-    this.name = 'SampleSizeError';
-    this.file = file;
+    super(message, { file });
   }
 }
 

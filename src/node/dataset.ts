@@ -314,6 +314,8 @@ export interface PairCheckOptions {
   aspectTolerance?: number;
   /** Smallest accepted side of either image, pixels (default 16). */
   minSide?: number;
+  /** Largest accepted image, pixels before resizing (default `DEFAULT_MAX_PIXELS`, 4096 × 4096). */
+  maxPixels?: number;
 }
 
 /**
@@ -327,8 +329,8 @@ export function nodePairReader(options: PairCheckOptions = {}): PairReader {
   const minSide = options.minSide ?? 16;
   return async (sample, lineArtFile, size) => {
     const [c, l] = await Promise.all([
-      readImageWithInfo(sample.colour, { channels: 3, size }),
-      readImageWithInfo(lineArtFile, { channels: 1, size }),
+      readImageWithInfo(sample.colour, { channels: 3, size, maxPixels: options.maxPixels }),
+      readImageWithInfo(lineArtFile, { channels: 1, size, maxPixels: options.maxPixels }),
     ]);
     for (const [file, info] of [[sample.colour, c.original], [lineArtFile, l.original]] as const) {
       if (Math.min(info.width, info.height) < minSide) {

@@ -59,12 +59,12 @@ describe('trainCommand', () => {
 
   it('refuses to overwrite a run, and to resume where there is none', async () => {
     const out = path.join(fixture.root, 'straight');
-    await expect(trainCommand({ ...base(), out })).rejects.toThrow(/already holds a training run .* pass --resume/);
-    await expect(trainCommand({ out: path.join(fixture.root, 'nothing'), resume: true })).rejects.toThrow(/No checkpoint at .*start without --resume/);
+    await expect(trainCommand({ ...base(), out })).rejects.toThrow(/already holds a training run .* pass resume to continue it or choose another out\./);
+    await expect(trainCommand({ out: path.join(fixture.root, 'nothing'), resume: true })).rejects.toThrow(/No checkpoint at .*start without resume or point out at the run folder/);
   });
 
-  it('asks for the CIT extractor unless --no-cit', async () => {
-    await expect(trainCommand({ ...base(), out: path.join(fixture.root, 'cit'), cit: true })).rejects.toThrow(/--cit-weights .* or --no-cit/);
+  it('asks for the CIT extractor unless cit: false, in API terms', async () => {
+    await expect(trainCommand({ ...base(), out: path.join(fixture.root, 'cit'), cit: true })).rejects.toThrow(/pass citWeights .* or cit: false to train/);
   });
 });
 
