@@ -75,7 +75,7 @@ export async function checkOutputFile(file: string, options: OutputFileOptions =
   }
   if (!options.overwrite) {
     throw new OutputError(
-      (name) => `${name(option)} ${quoteValue(file, 200)} already exists; choose another name or pass ${name('overwrite')} to replace it.`,
+      (name) => `${name(option)} ${quoteValue(file, 200)} already exists; choose another name or pass ${name('overwrite=true')} to replace it.`,
       { file, option },
     );
   }
