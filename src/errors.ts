@@ -32,14 +32,16 @@ export function capMessage(text: string, max = MAX_ERROR_MESSAGE_LENGTH): string
 }
 
 /**
- * A user-supplied value as it may appear in a message: quoted, control and invisible characters
- * escaped (`'blue_hair\u0001'`), cut to 80 characters.
+ * A user-supplied value as it may appear in a message: quoted, on one line, control and invisible
+ * characters escaped (`'blue_hair\u0001'`, `'a\nb'`), cut to 80 characters.
  */
 export function quoteValue(value: unknown, max = MAX_QUOTED_LENGTH): string {
   let s = typeof value === 'string' ? value : String(value);
   const cut = s.length > max;
   if (cut) s = s.slice(0, max);
-  const escaped = s.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = s
+    .replace(/[\n\r\t]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'))
+    .replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `'${escaped}'${cut ? `… (${(typeof value === 'string' ? value.length : String(value).length)} characters)` : ''}`;
 }
 

@@ -152,7 +152,7 @@ function checkMissing(source: string, report: DatasetReport, missing: number, op
   throw new FileFormatError(
     (name) =>
       `Dataset ${quoteValue(source)}: ${missing} of ${report.entries} entries name files that do not exist ` +
-      `(${examples.join('; ')}${missing > examples.length ? '; …' : ''}). Fix the paths, or pass ${name('skipMissing')} ` +
+      `(${examples.join('; ')}${missing > examples.length ? '; …' : ''}). Fix the paths, or pass ${name('skipMissing=true')} ` +
       `to train on the other ${report.entries - missing}.`,
     { file: source, option: 'skipMissing' },
   );
@@ -211,21 +211,20 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
         styles[d]!++;
       }
     }
-    if (lineArts.length === 0) {
-      if (missingExamples.length < MISSING_EXAMPLES) {
-        missingExamples.push(`line art ${styleDirs.map((d) => path.join(d, `${line.id}${ext}`)).join(' or ')}`);
-      }
-      return 'no-lineart' as const;
-    }
+    if (lineArts.length === 0) return 'no-lineart' as const;
     const sample: SampleRecord = { id: line.id, colour, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
     return sample;
   });
   const samples: SampleRecord[] = [];
-  for (const f of found) {
+  found.forEach((f, i) => {
     if (f === 'no-colour') missingColour++;
-    else if (f === 'no-lineart') missingLineArt++;
-    else samples.push(f);
-  }
+    else if (f === 'no-lineart') {
+      missingLineArt++;
+      if (missingExamples.length < MISSING_EXAMPLES) {
+        missingExamples.push(`line art ${styleDirs.map((d) => path.join(d, `${lines[i]!.id}${ext}`)).join(' or ')}`);
+      }
+    } else samples.push(f);
+  });
   const filter = options.filter ?? split === 'train';
   const filtered = applyTagFilter(samples, vocabulary, filter, REFERENCE_TAG_FILTER);
   const report: DatasetReport = {
@@ -256,15 +255,9 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   let missingColour = 0;
   let missingLineArt = 0;
   const missingExamples: string[] = [];
-  const note = (what: string) => {
-    if (missingExamples.length < MISSING_EXAMPLES) missingExamples.push(what);
-  };
   const found = await mapLimited(rows.map((row, i) => ({ row, i })), 64, async ({ row, i }) => {
     const colour = path.resolve(base, row.colour);
-    if (!(await has(colour))) {
-      note(`colour image ${quoteValue(row.colour)} (line ${row.line})`);
-      return 'no-colour' as const;
-    }
+    if (!(await has(colour))) return 'no-colour' as const;
     const lineArts: string[] = [];
     for (const l of row.lineArts) {
       const f = path.resolve(base, l);
@@ -274,10 +267,7 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
         styles[style] = (styles[style] ?? 0) + 1;
       }
     }
-    if (lineArts.length === 0) {
-      note(`line art ${row.lineArts.map((l) => quoteValue(l)).join(' or ')} (line ${row.line})`);
-      return 'no-lineart' as const;
-    }
+    if (lineArts.length === 0) return 'no-lineart' as const;
     const sample: SampleRecord = {
       id: row.id ?? path.basename(row.colour, path.extname(row.colour)),
       colour,
@@ -287,11 +277,20 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     return sample;
   });
   const samples: SampleRecord[] = [];
-  for (const f of found) {
-    if (f === 'no-colour') missingColour++;
-    else if (f === 'no-lineart') missingLineArt++;
-    else samples.push(f);
-  }
+  found.forEach((f, i) => {
+    const row = rows[i]!;
+    if (f === 'no-colour' || f === 'no-lineart') {
+      if (f === 'no-colour') missingColour++;
+      else missingLineArt++;
+      if (missingExamples.length < MISSING_EXAMPLES) {
+        missingExamples.push(
+          f === 'no-colour'
+            ? `colour image ${quoteValue(row.colour)} (line ${row.line})`
+            : `line art ${row.lineArts.map((l) => quoteValue(l)).join(' or ')} (line ${row.line})`,
+        );
+      }
+    } else samples.push(f);
+  });
   const filtered = applyTagFilter(samples, vocabulary, options.filter ?? false, REFERENCE_TAG_FILTER);
   const report: DatasetReport = {
     layout: 'manifest',
