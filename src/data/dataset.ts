@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type TagFilterReport, type TagFilterRule, filterByTags, validateTagFilterRule } from './filter.js';
 import { Rng } from './random.js';
-import { FileFormatError, Tag2PixError } from '../errors.js';
+import { FileFormatError, Tag2PixError, quoteValue } from '../errors.js';
 import { type Tag, type TagVocabulary, UnknownTagError } from './tags.js';
 
 /**
@@ -71,8 +71,8 @@ export function parseTagLines(text: string, fileName = 'tags.txt'): TagLine[] {
     const [id, ...rest] = fields;
     const tagIds = rest.map((f) => {
       if (!/^\d+$/.test(f)) {
-        throw new Error(
-          `${fileName}:${i + 1}: '${f}' is not a Danbooru tag id. Each line must be ` +
+        throw new FileFormatError(
+          `${fileName}:${i + 1}: ${quoteValue(f, 40)} is not a Danbooru tag id. Each line must be ` +
             '"<file id> <tag id> <tag id> ..." with numeric ids (use a manifest for tag names).',
         );
       }
@@ -140,7 +140,7 @@ export function parseCsv(text: string): string[][] {
       field = '';
     } else field += ch;
   }
-  if (quoted) throw new Error('The CSV ends inside a quoted field: a closing " is missing.');
+  if (quoted) throw new FileFormatError('The CSV ends inside a quoted field: a closing " is missing.');
   if (field !== '' || row.length > 0) {
     row.push(field);
     rows.push(row);
@@ -184,7 +184,7 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
     const lineKey = pickKey(header, LINEART_KEYS);
     const tagKey = pickKey(header, TAG_KEYS);
     if (colourKey === undefined || lineKey === undefined || tagKey === undefined) {
-      throw new Error(`${fileName}: the CSV header '${header.join(',')}' lacks a column. ${need}`);
+      throw new FileFormatError(`${fileName}: the CSV header '${header.join(',')}' lacks a column. ${need}`);
     }
     const col = (k: string) => header.indexOf(k);
     const idCol = header.findIndex((h) => h.trim().toLowerCase() === 'id');
@@ -206,10 +206,10 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
       try {
         obj = JSON.parse(lineText) as Record<string, unknown>;
       } catch (err) {
-        throw new Error(`${fileName}:${i + 1}: not valid JSON (${(err as Error).message}). ${need}`);
+        throw new FileFormatError(`${fileName}:${i + 1}: not valid JSON (${(err as Error).message}). ${need}`);
       }
       if (obj == null || typeof obj !== 'object' || Array.isArray(obj)) {
-        throw new Error(`${fileName}:${i + 1}: each line must be a JSON object. ${need}`);
+        throw new FileFormatError(`${fileName}:${i + 1}: each line must be a JSON object. ${need}`);
       }
       const keys = Object.keys(obj);
       const colourKey = pickKey(keys, COLOUR_KEYS);
@@ -227,8 +227,8 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
     });
   }
   for (const row of rows) {
-    if (row.colour === '') throw new Error(`${fileName}:${row.line}: no colour image path. ${need}`);
-    if (row.lineArts.length === 0) throw new Error(`${fileName}:${row.line}: no line-art path. ${need}`);
+    if (row.colour === '') throw new FileFormatError(`${fileName}:${row.line}: no colour image path. ${need}`);
+    if (row.lineArts.length === 0) throw new FileFormatError(`${fileName}:${row.line}: no line-art path. ${need}`);
   }
   return rows;
 }

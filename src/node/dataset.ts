@@ -14,7 +14,7 @@ import {
 import { REFERENCE_TAG_FILTER, type TagFilterRule } from '../data/filter.js';
 import { DataLoader, type DataLoaderOptions, type PairReader, SampleSizeError } from '../data/loader.js';
 import { type TagVocabulary, defaultVocabulary } from '../data/tags.js';
-import { FileFormatError, quoteValue } from '../errors.js';
+import { FileFormatError, OptionError, quoteValue } from '../errors.js';
 import { readImageWithInfo } from './image.js';
 
 /** The line-art folders of the reference layout, in the order the reference lists them. */
@@ -115,7 +115,10 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
   let layout = options.layout ?? 'auto';
   let manifestPath = source;
   if (!(await exists(source))) {
-    throw new Error(`Dataset '${source}' does not exist. Give a dataset folder or a manifest .csv/.jsonl file.`);
+    throw new OptionError(
+      (name) => `Dataset ${quoteValue(source, 200)} (${name('data')}) does not exist. Give a dataset folder or a manifest .csv/.jsonl file.`,
+      { option: 'data', file: source },
+    );
   }
   if (layout === 'auto' || layout === 'manifest') {
     if (await isDirectory(source)) {
@@ -127,7 +130,7 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
       } else if (layout === 'auto') {
         layout = 'reference';
       } else {
-        throw new Error(`No manifest.csv or manifest.jsonl in '${source}'. Give the manifest file itself.`);
+        throw new OptionError(`No manifest.csv or manifest.jsonl in ${quoteValue(source, 200)}. Give the manifest file itself.`, { option: 'data', file: source });
       }
     } else {
       layout = 'manifest';
@@ -141,7 +144,7 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
     dataset.samples = dataset.samples.slice(0, options.limit);
     dataset.report.kept = dataset.samples.length;
   }
-  if (dataset.samples.length === 0) throw new Error(describeEmptyDataset(dataset.source, dataset.report));
+  if (dataset.samples.length === 0) throw new FileFormatError(describeEmptyDataset(dataset.source, dataset.report), { file: dataset.source });
   return dataset;
 }
 
@@ -176,20 +179,20 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const tagsFile = path.resolve(root, options.tagsFile ?? 'tags.txt');
   const colourDir = path.resolve(root, options.colourDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
   if (!(await exists(tagsFile))) {
-    throw new Error(
+    throw new FileFormatError(
       `'${root}' is not a reference-layout dataset: '${tagsFile}' is missing. The reference layout is ` +
         'rgb_train/<id>.png, line-art folders (keras_train, simpl_train, xdog_train) and tags.txt; ' +
         'for your own data a manifest.csv (colour, lineart, tags) is simpler (see docs/data.md).',
     );
   }
   if (!(await isDirectory(colourDir))) {
-    throw new Error(`The colour folder '${colourDir}' does not exist (reference layout, ${split} split).`);
+    throw new FileFormatError(`The colour folder ${quoteValue(colourDir, 200)} does not exist (reference layout, ${split} split).`, { file: colourDir });
   }
   const requested = options.lineArtDirs ?? (split === 'train' ? [...REFERENCE_LINEART_STYLES] : ['keras_test']);
   const styleDirs: string[] = [];
   for (const d of requested) if (await isDirectory(path.resolve(root, d))) styleDirs.push(d);
   if (styleDirs.length === 0) {
-    throw new Error(
+    throw new FileFormatError(
       `No line-art folder in '${root}': looked for ${requested.join(', ')}. Extract line art with ` +
         '`tag2pix extract-lineart <colour dir> <root>/xdog_train`.',
     );
@@ -245,7 +248,7 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   const lower = file.toLowerCase();
   const format = lower.endsWith('.csv') ? 'csv' : lower.endsWith('.jsonl') || lower.endsWith('.ndjson') ? 'jsonl' : undefined;
   if (format === undefined) {
-    throw new Error(`Manifest '${file}' must end in .csv or .jsonl (JSON Lines).`);
+    throw new OptionError(`Manifest ${quoteValue(file, 200)} must end in .csv or .jsonl (JSON Lines).`, { option: 'data', file });
   }
   const rows = parseManifest(await fs.readFile(file, 'utf8'), format, file);
   const { tags, unknown } = resolveManifestTags(rows, vocabulary, options.unknownTags ?? 'error', file);

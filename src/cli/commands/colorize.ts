@@ -78,5 +78,5 @@ export function registerColorizeCommand(program: Command): void {
         citExtractor?.dispose();
       }
     });
-  nameOptions(command, { lineArt: 'the <lineart> argument', sources: '--weights' });
+  nameOptions(command, { lineArt: '<lineart>', sources: '--weights' });
 }

@@ -86,5 +86,5 @@ export function registerExtractLineArtCommand(program: Command): void {
       );
       if (result.written + result.existing === 0) process.exitCode = 1;
     });
-  nameOptions(command, { inDir: 'the <in> argument', outDir: 'the <out> argument' });
+  nameOptions(command, { inDir: '<in>', outDir: '<out>' });
 }
