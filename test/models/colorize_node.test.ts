@@ -18,7 +18,9 @@ import {
   writeSafetensors,
   type Tag2PixGeneratorConfig,
 } from '../../src/index.js';
-import { colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
+import { ImageReadError, colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
+import { defaultVocabulary } from '../../src/data/index.js';
+import { pngWithHeader } from '../helpers/torch_files.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 
 const run = promisify(execFile);
@@ -157,5 +159,35 @@ describe('loadColorizer and colorize from files', () => {
     expect(stdout).toMatch(/wrote .*example\.png/);
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height]).toEqual([60, 100]);
+  });
+});
+
+describe('colorize checks the tags and the image before any work (issue 17, items 3, 21)', () => {
+  it('names null tags, forged Tag objects and an over-limit image, leaking nothing', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tag2pix-colorize-checks-'));
+    try {
+      const generator = buildTag2PixGenerator({ inputSize: 16, widthMultiplier: 0.0625, decoderLayers: [1, 1, 1, 1], citFeatures: false });
+      const small = path.join(tmp, 'small.png');
+      await sharp({ create: { width: 20, height: 20, channels: 3, background: '#fff' } }).png().toFile(small);
+      const bomb = path.join(tmp, 'bomb.png');
+      fs.writeFileSync(bomb, pngWithHeader(16000, 16000));
+      const before = tf.memory().numTensors;
+      await expect(colorize({ lineArt: small, tags: null as never, generator })).rejects.toThrow(
+        /^tags must be a string of tag names or an array of names, ids or Tag objects; got null\.$/,
+      );
+      const forged = { ...defaultVocabulary().get('blue_hair'), index: 1e9 };
+      await expect(colorize({ lineArt: small, tags: [forged], generator })).rejects.toThrow(/tags\[0\] is a Tag object .* not in this vocabulary/);
+      const tooLarge = await colorize({ lineArt: bomb, tags: 'blue_hair', generator }).catch((e: unknown) => e);
+      expect(tooLarge).toBeInstanceOf(ImageReadError);
+      expect((tooLarge as ImageReadError).reason).toBe('too-large');
+      expect((tooLarge as Error).message).toMatch(/raise the limit with maxPixels 256000000/);
+      // Raised, the limit lets the file through to its decoding (where its missing data shows).
+      const raised = await colorize({ lineArt: bomb, tags: 'blue_hair', generator, maxPixels: 16000 * 16000 }).catch((e: unknown) => e);
+      expect((raised as ImageReadError).reason).toBe('corrupt');
+      expect(tf.memory().numTensors).toBe(before);
+      generator.dispose();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
