@@ -341,7 +341,9 @@ export function unpickle(
       case 0x65: // APPENDS
       case 0x90: { // ADDITEMS (sets are arrays here)
         const items = popMark();
-        asList(top()).push(...items);
+        const list = asList(top());
+        // One by one: a spread of a huge MARK run would overflow the call stack.
+        for (const item of items) list.push(item);
         break;
       }
       case 0x63: { // GLOBAL

@@ -487,7 +487,7 @@ function torchHooks(
     },
     persistentLoad(pid) {
       if (!Array.isArray(pid) || pid[0] !== 'storage') {
-        const kind = Array.isArray(pid) ? String(pid[0]) : describe(pid);
+        const kind = Array.isArray(pid) ? (typeof pid[0] === 'string' ? pid[0].slice(0, 40) : describe(pid[0])) : describe(pid);
         fail(
           `unsupported persistent id '${kind}'` +
             (kind === 'module'
@@ -501,7 +501,7 @@ function torchHooks(
       const st = type as StorageType;
       let storage = storages.get(key as string);
       if (!storage) {
-        storage = new TorchStorage(key as string, st.dtype, numel as number, String(location));
+        storage = new TorchStorage(key as string, st.dtype, numel as number, typeof location === 'string' ? location : describe(location));
         storages.set(key as string, storage);
         onNewStorage(storage);
       } else if (storage.dtype !== st.dtype) {
@@ -509,9 +509,10 @@ function torchHooks(
       }
       if (viewMetadata !== undefined && viewMetadata !== null) {
         // Legacy storage views: (view_key, offset, size) in elements of the root storage.
+        if (!Array.isArray(viewMetadata)) fail(`storage '${key}' has view metadata that is ${describe(viewMetadata)}, not a tuple; the file is corrupt.`);
         const [viewKey, offset, size] = viewMetadata as unknown[];
         if (typeof viewKey !== 'string' || !isInt(offset) || !isInt(size) || offset < 0 || offset + size > storage.numel) {
-          fail(`storage view '${String(viewKey)}' of storage '${key}' is malformed; the file is corrupt.`);
+          fail(`storage view ${typeof viewKey === 'string' ? quoteValue(viewKey) : describe(viewKey)} of storage '${key}' is malformed; the file is corrupt.`);
         }
         return new TorchStorage(viewKey as string, storage.dtype, size as number, storage.location, storage, offset as number);
       }
@@ -595,7 +596,8 @@ function readLegacy(bytes: Uint8Array): TorchValue {
   }
   const protocol = unpickle(bytes, magic.end, PLAIN_HOOKS, `${what}: protocol version`);
   if (protocol.value !== LEGACY_PROTOCOL_VERSION) {
-    fail(`unsupported legacy checkpoint protocol version ${String(protocol.value)} (expected ${LEGACY_PROTOCOL_VERSION}).`);
+    const shown = typeof protocol.value === 'number' || typeof protocol.value === 'bigint' ? String(protocol.value) : describe(protocol.value);
+    fail(`unsupported legacy checkpoint protocol version ${shown} (expected ${LEGACY_PROTOCOL_VERSION}).`);
   }
   const sysInfo = unpickle(bytes, protocol.end, PLAIN_HOOKS, `${what}: system info`);
   if (isPickleDict(sysInfo.value) && sysInfo.value['little_endian'] === false) {

@@ -206,7 +206,7 @@ export async function listWeightFiles(sources: string | readonly string[]): Prom
           { file: source, option: 'sources', hint: HOW_TO_GET_WEIGHTS },
         );
       }
-      files.push(...names.map((n) => path.join(source, n)));
+      for (const n of names) files.push(path.join(source, n));
     } else {
       files.push(source);
     }
@@ -297,7 +297,7 @@ export async function loadColorizer(sources: string | readonly string[], options
   }
   const files = await listWeightFiles(sources);
   const found: ScannedStateDict[] = [];
-  for (const f of files) found.push(...(await scanStateDicts(f)));
+  for (const f of files) for (const d of await scanStateDicts(f)) found.push(d);
   let generators = found.filter((d) => d.kind === 'generator');
   const cits = found.filter((d) => d.kind === 'cit-extractor');
   if (generators.length > 1 && options.size !== undefined) {
