@@ -69,3 +69,18 @@ describe('Tag2PixError', () => {
     expect(e.hint).toBe('Get them here.');
   });
 });
+
+describe('the snippet of docs/security.md', () => {
+  it('tells bad input (a Tag2PixError naming file and option) from a bug', async () => {
+    const { loadColorizer } = await import('../src/node/weights.js');
+    const lines: string[] = [];
+    try {
+      await loadColorizer('downloads/weights.pkl');
+    } catch (e) {
+      if (!(e instanceof Tag2PixError)) throw e; // a bug, not bad input
+      lines.push(`${e.name} (${e.file ?? 'no file'}, option ${e.option ?? '-'}): ${e.message}`);
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^OptionError \(downloads\/weights\.pkl, option sources\): Weights 'downloads\/weights\.pkl' \(sources\) do not exist\.\nTag2Pix needs two sets of weights/);
+  });
+});

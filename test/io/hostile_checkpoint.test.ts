@@ -128,6 +128,23 @@ describe('deep nesting and huge pickles (issue 17, item 15)', () => {
     expect(peakGrowth).toBeLessThan(128 * MiB);
   });
 
+  it('faults the fuzz suite found stay fixed', () => {
+    // APPENDS closing a MARK run of 200,000 items (a spread of them overflowed the call stack).
+    const long = concat([Uint8Array.from([0x80, 2, 0x5d, 0x28]), new Uint8Array(200_000).fill(0x4e), Uint8Array.from([0x65, 0x2e])]);
+    expect((readPickle(long) as unknown[]).length).toBe(200_000);
+    // A persistent id whose kind is a tuple nested 100,000 deep (String() of it overflowed).
+    const deep = concat([Uint8Array.from([0x80, 2, 0x29]), new Uint8Array(100_000).fill(0x85), Uint8Array.from([0x85, 0x51, 0x2e])]);
+    expect(() => readTorchCheckpoint(legacyTorchFile({}, { body: deep }))).toThrow(/unsupported persistent id 'a tuple\/list'; only storages are supported/);
+    // A storage id whose view metadata is not a tuple (a TypeError before).
+    const view = pickle({
+      call: [
+        { global: ['torch._utils', '_rebuild_tensor_v2'] },
+        [{ persid: ['storage', { global: ['torch', 'FloatStorage'] }, '0', 'cpu', 1, 5] }, 0, [1], [1], false, null],
+      ],
+    });
+    expect(() => readTorchCheckpoint(legacyTorchFile({}, { body: view }))).toThrow(/storage '0' has view metadata that is number, not a tuple/);
+  });
+
   it('every error of a damaged file is one of ours, with a message', () => {
     const good = legacyTorchFile({ w: { values: [1, 2], shape: [2] } });
     for (let cut = 0; cut < good.length; cut += 7) {
