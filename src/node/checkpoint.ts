@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
-import { FileFormatError, OptionError, Tag2PixError, quoteValue } from '../errors.js';
+import { FileFormatError, OptionError, Tag2PixError, WeightsError, quoteValue } from '../errors.js';
 import { ChangingLossScheduler, type ChangingLossSchedulerJSON, type Tag2PixLossWeights } from '../losses/changing_loss_scheduler.js';
 import type { TorchAdam, TorchAdamState } from '../training/adam.js';
 import { namedWeights, type Tag2PixTrainer } from '../training/trainer.js';
@@ -196,7 +196,7 @@ export function restoreTrainer(trainer: Tag2PixTrainer, checkpoint: TrainingChec
   try {
     const s = trainer.scheduler;
     if (s.epoch !== state.epoch || s.step !== state.step || s.globalStep !== state.globalStep) {
-      throw new Error(
+      throw new WeightsError(
         `restoreTrainer: the trainer's scheduler is at epoch ${s.epoch} step ${s.step}, the checkpoint at ` +
           `epoch ${state.epoch} step ${state.step}; build the trainer with ChangingLossScheduler.fromJSON(state.scheduler).`,
       );
@@ -215,7 +215,7 @@ export function restoreTrainer(trainer: Tag2PixTrainer, checkpoint: TrainingChec
       if (!k.startsWith('optimizer.') && !known.has(k)) problems.push(`${k} is not a weight of the models`);
     }
     if (problems.length > 0) {
-      throw new Error(
+      throw new WeightsError(
         `The checkpoint does not fit the models (was it written with other --size/--layers options?):\n  ` +
           problems.slice(0, 20).join('\n  ') +
           (problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''),

@@ -127,7 +127,7 @@ function sizeOf(size: ReadImageOptions['size']): { width: number; height: number
   if (size === undefined) return undefined;
   const s = typeof size === 'number' ? { width: size, height: size } : size;
   if (!(Number.isInteger(s.width) && s.width > 0 && Number.isInteger(s.height) && s.height > 0)) {
-    throw new Error(`Invalid resize target ${JSON.stringify(size)}: width and height must be positive integers.`);
+    throw new OptionError(`Invalid resize target ${quoteValue(JSON.stringify(size))}: width and height must be positive integers.`, { option: 'size' });
   }
   return s;
 }
