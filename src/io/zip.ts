@@ -37,8 +37,14 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 const CENTRAL_HEADER_BYTES = 46;
 const LOCAL_HEADER_BYTES = 30;
-/** Input fed to the inflater per step: bounds one step's output to ~1032 × this. */
-const INFLATE_CHUNK = 16 * 1024;
+/**
+ * Input fed to the inflater per step, at most: deflate expands at most ~1032×, so one step's
+ * output is bounded too. Steps shrink (to 1 KiB) as the output nears its cap, so that a stream
+ * that overshoots is stopped within about 1 MiB of it.
+ */
+const MAX_INFLATE_CHUNK = 64 * 1024;
+const MIN_INFLATE_CHUNK = 1024;
+const DEFLATE_MAX_RATIO = 1032;
 
 function fail(message: string): never {
   throw new FileFormatError(`the zip archive ${message}`);
@@ -184,9 +190,11 @@ function inflateCapped(raw: Uint8Array, size: number, label: string): Uint8Array
     if (final) finished = true;
   });
   try {
-    for (let at = 0; at < raw.length && !finished; at += INFLATE_CHUNK) {
-      const end = Math.min(raw.length, at + INFLATE_CHUNK);
+    for (let at = 0; at < raw.length && !finished; ) {
+      const step = Math.min(MAX_INFLATE_CHUNK, Math.max(MIN_INFLATE_CHUNK, Math.ceil((size - filled) / DEFLATE_MAX_RATIO)));
+      const end = Math.min(raw.length, at + step);
       inflater.push(raw.subarray(at, end), end === raw.length);
+      at = end;
     }
     if (raw.length === 0) inflater.push(raw, true);
   } catch (e) {
