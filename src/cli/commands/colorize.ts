@@ -1,9 +1,10 @@
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { resolveColorTags } from '../../data/tags.js';
 import { OptionError } from '../../errors.js';
 import { initBackend } from '../../node/backend.js';
 import { colorizeToPng } from '../../node/colorize.js';
-import { checkOutputFile, writeOutputFile } from '../../node/files.js';
+import { checkOutputFile, removeStaleTemporaries, writeOutputFile } from '../../node/files.js';
 import { DEFAULT_MAX_PIXELS, checkImage } from '../../node/image.js';
 import { HOW_TO_GET_WEIGHTS, listWeightFiles, loadColorizer } from '../../node/weights.js';
 import { nameOptions } from '../errors.js';
@@ -71,6 +72,8 @@ export function registerColorizeCommand(program: Command): void {
           output: opts.guide ? 'guide' : 'colour',
           maxPixels: opts.maxPixels,
         });
+        // A run killed while writing this output left its temporary beside it: remove that first.
+        await removeStaleTemporaries(path.dirname(path.resolve(opts.out)), (base) => base === path.basename(opts.out));
         await writeOutputFile(opts.out, png, output);
         console.error(`tag2pix: wrote ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       } finally {
