@@ -133,7 +133,13 @@ describe('loadColorizer and colorize from files', () => {
     const cli = path.join(ROOT, 'src', 'cli', 'index.ts');
     const out = path.join(dir, 'cli', 'out.png');
     const env = { ...process.env, TAG2PIX_BACKEND: 'cpu' };
+    // A temporary left by a colorize killed while writing this output is removed.
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const stale = `${out}.tmp-${2 ** 22 + 5}-1700000000000`;
+    fs.writeFileSync(stale, 'half a png');
     const ok = await run(TSX, [cli, 'colorize', lineArtFile, '--tags', 'blue_hair,red_eyes', '--weights', path.join(dir, 'weights'), '--out', out], { env });
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['out.png']);
     expect(ok.stderr).toMatch(/backend cpu; 32 px generator/);
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height]).toEqual([60, 100]);
