@@ -8,7 +8,7 @@ import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
 import { referenceConvTranspose2d } from '../helpers/reference.js';
 import { randomizeTrainableWeights } from '../helpers/randomize.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
 
 describe('conv2dTransposeTorch as the GuideDecoder uses it', () => {
   const cases = [
@@ -101,7 +101,7 @@ describe('GuideDecoder', () => {
   describe('parity with the reference Generator (generator_small, 64 px)', () => {
     let ref: Record<string, tf.Tensor>;
     beforeAll(() => {
-      ref = readSharedFixture('generator_small');
+      ref = readReferenceFixture('generator_small');
     });
     afterAll(() => tf.dispose(Object.values(ref ?? {})));
 

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
@@ -16,14 +15,10 @@ import {
 import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { SHARED_FIXTURES } from '../helpers/shared_fixtures.js';
 
-/** The reference's key table for one module: key → shape. */
+/** The reference's key table for one module (256 px, from the official code): key → shape. */
 function referenceKeys(module: string): Map<string, string> {
-  const file = path.join(SHARED_FIXTURES, 'reference-state-dict-keys.tsv');
-  if (!fs.existsSync(file)) {
-    throw new Error(`Missing ${file}: place the shared fixtures folder beside the repository root.`);
-  }
+  const file = new URL('../fixtures/reference/state-dict-keys-256.tsv', import.meta.url);
   const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split('\t'));
   return new Map(rows.filter((r) => r[0] === module).map((r) => [r[1], r[2]]));
 }
