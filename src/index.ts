@@ -1,7 +1,5 @@
 // Public API of tag2pix (browser-safe). Node-only helpers live in 'tag2pix/node'.
 import '@tensorflow/tfjs-layers';
-// Convolution-gradient kernels: lets wasm train, makes cpu's conv gradients fast.
-import './kernels/register.js';
 
 export * from './layers/index.js';
 export * from './ops/index.js';
@@ -11,5 +9,7 @@ export * from './models/index.js';
 export * from './data/index.js';
 export * from './training/index.js';
 export * from './eval/index.js';
+// Convolution-gradient kernels (lets wasm train, makes cpu's conv gradients fast): registered only
+// when asked, by registerFastKernels() or tag2pix/node's initBackend().
 export { registerFastKernels, unregisterFastKernels, isFastKernel } from './kernels/register.js';
 export type { FastKernelName } from './kernels/register.js';
