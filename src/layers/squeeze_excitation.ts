@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { checkPositiveInteger, nhwcChannels, singleShape, singleTensor, splitTwoInputs, tagWidth, twoTensors } from './checks.js';
 import {
   TorchLayer,
   applyLinear,
@@ -86,23 +87,6 @@ export function applyExcitation(p: ExcitationParams, x: tf.Tensor4D, tag?: tf.Te
   });
 }
 
-function checkReduction(owner: string, reduction: number): void {
-  if (!Number.isInteger(reduction) || reduction < 1) {
-    throw new Error(`${owner}: reduction must be a positive integer, got ${reduction}.`);
-  }
-}
-
-function featureShape(owner: string, shape: Shape): number {
-  const c = shape[shape.length - 1];
-  if (shape.length !== 4 || c == null) {
-    throw new Error(
-      `${owner} expects NHWC features [batch, height, width, channels] with a known channel ` +
-        `count, got [${shape.join(', ')}].`,
-    );
-  }
-  return c;
-}
-
 /** Arguments of {@link SqueezeExcitation}. */
 export interface SqueezeExcitationArgs extends LayerArgs {
   /** Hidden width is `channels // reduction`. Default 16. */
@@ -122,23 +106,21 @@ export class SqueezeExcitation extends TorchLayer {
   constructor(args: SqueezeExcitationArgs = {}) {
     super(args);
     this.reduction = args.reduction ?? 16;
-    checkReduction('SqueezeExcitation', this.reduction);
+    checkPositiveInteger('SqueezeExcitation', 'reduction', this.reduction);
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const c = featureShape('SqueezeExcitation', shape);
+    const c = nhwcChannels('SqueezeExcitation', singleShape(inputShape), 'features');
     this.se = buildExcitation(this.torchWeights(''), '', 'SqueezeExcitation', 'se', c, this.reduction);
     this.built = true;
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    return singleShape(inputShape);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return applyExcitation(this.se!, x);
+    return applyExcitation(this.se!, singleTensor<tf.Tensor4D>(inputs));
   }
 
   override getConfig(): serialization.ConfigDict {
@@ -170,16 +152,13 @@ export class SECat extends TorchLayer {
   constructor(args: SECatArgs = {}) {
     super(args);
     this.reduction = args.reduction ?? 16;
-    checkReduction('SECat', this.reduction);
+    checkPositiveInteger('SECat', 'reduction', this.reduction);
   }
 
   override build(inputShape: Shape | Shape[]): void {
     const [xShape, tagShape] = splitTwoInputs('SECat', inputShape);
-    const c = featureShape('SECat', xShape);
-    const d = tagShape[1];
-    if (tagShape.length !== 2 || d == null) {
-      throw new Error(`SECat expects the tag vector as [batch, d] with a known d, got [${tagShape.join(', ')}].`);
-    }
+    const c = nhwcChannels('SECat', xShape, 'features');
+    const d = tagWidth('SECat', tagShape);
     this.se = buildExcitation(this.torchWeights(''), '', 'SECat', 'secat', c, this.reduction, d);
     this.built = true;
   }
@@ -198,29 +177,3 @@ export class SECat extends TorchLayer {
   }
 }
 serialization.registerClass(SECat, 'tag2pix');
-
-/** The shapes of a `[features, tag]` input pair, with a clear error otherwise (internal). */
-export function splitTwoInputs(owner: string, inputShape: Shape | Shape[]): [Shape, Shape] {
-  if (!Array.isArray(inputShape[0]) || inputShape.length !== 2) {
-    throw new Error(
-      `${owner} takes two inputs [features, tag]: the NHWC features and the tag vector ` +
-        `[batch, d]; call it as layer.apply([x, tag]).`,
-    );
-  }
-  return [inputShape[0] as Shape, inputShape[1] as Shape];
-}
-
-/** The `[features, tag]` tensors of a call, checked (internal). */
-export function twoTensors(owner: string, inputs: tf.Tensor | tf.Tensor[]): [tf.Tensor4D, tf.Tensor2D] {
-  if (!Array.isArray(inputs) || inputs.length !== 2) {
-    throw new Error(`${owner} takes two inputs [features, tag]; call it as layer.apply([x, tag]).`);
-  }
-  const [x, tag] = inputs;
-  if (x.rank !== 4 || tag.rank !== 2 || x.shape[0] !== tag.shape[0]) {
-    throw new Error(
-      `${owner}: expected features [N, H, W, C] and tag [N, d] with the same N, got ` +
-        `[${x.shape.join(', ')}] and [${tag.shape.join(', ')}].`,
-    );
-  }
-  return [x as tf.Tensor4D, tag as tf.Tensor2D];
-}

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DecoderBlockKind } from '../../models/generator.js';
+import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
 import {
   DEMO_ADVERSARIAL_EPOCHS,
   DEMO_COLOURS_PER_LINE_ART,
@@ -10,7 +10,6 @@ import {
   type DemoOptions,
 } from '../../node/demo.js';
 
-const BLOCKS: readonly DecoderBlockKind[] = ['secat', 'resnext', 'se-resnext', 'concat-front', 'concat-all', 'adain'];
 
 function integer(name: string, min: number) {
   return (value: string): number => {
