@@ -157,15 +157,7 @@ export class CVTEncoder extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      spatialSize: this.spatialSize,
-      linearChannels: this.linearChannels,
-      channels: this.channels,
-      embeddingSize: this.embeddingSize,
-      fcRelu: this.fcRelu,
-      alpha: this.alpha,
-    };
+    return this.configOf('spatialSize', 'linearChannels', 'channels', 'embeddingSize', 'fcRelu', 'alpha');
   }
 }
 serialization.registerClass(CVTEncoder, 'tag2pix');

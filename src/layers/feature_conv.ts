@@ -112,13 +112,7 @@ export class FeatureConv extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      strides: this.strides,
-      batchNorm: this.batchNorm,
-      batchNormMode: this.batchNormMode,
-    };
+    return this.configOf('filters', 'strides', 'batchNorm', 'batchNormMode');
   }
 }
 serialization.registerClass(FeatureConv, 'tag2pix');

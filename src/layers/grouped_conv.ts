@@ -102,15 +102,7 @@ export class GroupedConv2D extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      kernelSize: this.kernelSize,
-      strides: this.strides,
-      padding: this.padding,
-      groups: this.groups,
-      useBias: this.useBias,
-    };
+    return this.configOf('filters', 'kernelSize', 'strides', 'padding', 'groups', 'useBias');
   }
 }
 serialization.registerClass(GroupedConv2D, 'tag2pix');

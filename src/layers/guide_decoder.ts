@@ -105,13 +105,7 @@ export class GuideDecoder extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      outputChannels: this.outputChannels,
-      alpha: this.alpha,
-      outputActivation: this.outputActivation,
-    };
+    return this.configOf('filters', 'outputChannels', 'alpha', 'outputActivation');
   }
 }
 serialization.registerClass(GuideDecoder, 'tag2pix');

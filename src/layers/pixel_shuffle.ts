@@ -56,7 +56,7 @@ export class PixelShuffle extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), upscaleFactor: this.upscaleFactor };
+    return this.configOf('upscaleFactor');
   }
 }
 serialization.registerClass(PixelShuffle, 'tag2pix');

@@ -79,7 +79,7 @@ export class ResNetStem extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), filters: this.filters, batchNormMode: this.batchNormMode };
+    return this.configOf('filters', 'batchNormMode');
   }
 }
 serialization.registerClass(ResNetStem, 'tag2pix');

@@ -161,18 +161,7 @@ export class SEResNeXtBottleneck extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      width: this.width,
-      cardinality: this.cardinality,
-      strides: this.strides,
-      excitation: this.excitation,
-      reduction: this.reduction,
-      batchNorm: this.batchNorm,
-      batchNormMode: this.batchNormMode,
-      recompute: this.recompute,
-    };
+    return this.configOf('filters', 'width', 'cardinality', 'strides', 'excitation', 'reduction', 'batchNorm', 'batchNormMode', 'recompute');
   }
 }
 serialization.registerClass(SEResNeXtBottleneck, 'tag2pix');
@@ -345,17 +334,7 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      blocks: this.blocks,
-      cardinality: this.cardinality,
-      reduction: this.reduction,
-      batchNorm: this.batchNorm,
-      batchNormMode: this.batchNormMode,
-      upscaleFactor: this.upscaleFactor,
-      recompute: this.recompute,
-    };
+    return this.configOf('filters', 'blocks', 'cardinality', 'reduction', 'batchNorm', 'batchNormMode', 'upscaleFactor', 'recompute');
   }
 }
 serialization.registerClass(PixelShuffleDecoderBlock, 'tag2pix');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
-import { checkPositiveInteger, nhwcChannels, singleShape, singleTensor, splitTwoInputs, tagWidth, twoTensors } from './checks.js';
+import { checkPositiveInteger, featureAndTagShapes, featureAndTagTensors, nhwcChannels, tagWidth } from './checks.js';
 import {
   TorchLayer,
   applyLinear,
@@ -93,47 +93,65 @@ export interface SqueezeExcitationArgs extends LayerArgs {
   reduction?: number;
 }
 
-/**
- * Squeeze-and-excitation (Hu et al.), as the reference's `Selayer`: global average pool →
- * Linear(C → C/r, no bias) → ReLU → Linear(→ C, no bias) → sigmoid → per-channel scale of the
- * NHWC input. PyTorch keys: `fc.0.weight` `[C/r, C]`, `fc.2.weight` `[C, C/r]`.
- */
-export class SqueezeExcitation extends TorchLayer {
-  static readonly className = 'SqueezeExcitation';
-  readonly reduction: number;
-  private se?: ExcitationParams;
-
-  constructor(args: SqueezeExcitationArgs = {}) {
-    super(args);
-    this.reduction = args.reduction ?? 16;
-    checkPositiveInteger('SqueezeExcitation', 'reduction', this.reduction);
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    const c = nhwcChannels('SqueezeExcitation', singleShape(inputShape), 'features');
-    this.se = buildExcitation(this.torchWeights(''), '', 'SqueezeExcitation', 'se', c, this.reduction);
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    return singleShape(inputShape);
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return applyExcitation(this.se!, singleTensor<tf.Tensor4D>(inputs));
-  }
-
-  override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), reduction: this.reduction };
-  }
-}
-serialization.registerClass(SqueezeExcitation, 'tag2pix');
-
 /** Arguments of {@link SECat}. */
 export interface SECatArgs extends LayerArgs {
   /** Hidden width is `channels // reduction` of the feature channels only. Default 16. */
   reduction?: number;
 }
+
+/** The standalone excitation layers: one excitation block on its own (internal base). */
+abstract class ExcitationLayer extends TorchLayer {
+  readonly reduction: number;
+  private se?: ExcitationParams;
+
+  constructor(
+    args: SqueezeExcitationArgs | SECatArgs,
+    private readonly kind: 'se' | 'secat',
+  ) {
+    super(args);
+    this.reduction = args.reduction ?? 16;
+    checkPositiveInteger(this.owner, 'reduction', this.reduction);
+  }
+
+  private get owner(): string {
+    return this.kind === 'secat' ? 'SECat' : 'SqueezeExcitation';
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const [xShape, tagShape] = featureAndTagShapes(this.owner, this.kind === 'secat', inputShape);
+    const c = nhwcChannels(this.owner, xShape, 'features');
+    const d = tagShape ? tagWidth(this.owner, tagShape) : 0;
+    this.se = buildExcitation(this.torchWeights(''), '', this.owner, this.kind, c, this.reduction, d);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return featureAndTagShapes(this.owner, this.kind === 'secat', inputShape)[0];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    const [x, tag] = featureAndTagTensors(this.owner, this.kind === 'secat', inputs);
+    return applyExcitation(this.se!, x, tag);
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return this.configOf('reduction');
+  }
+}
+
+/**
+ * Squeeze-and-excitation (Hu et al.), as the reference's `Selayer`: global average pool →
+ * Linear(C → C/r, no bias) → ReLU → Linear(→ C, no bias) → sigmoid → per-channel scale of the
+ * NHWC input. PyTorch keys: `fc.0.weight` `[C/r, C]`, `fc.2.weight` `[C, C/r]`.
+ */
+export class SqueezeExcitation extends ExcitationLayer {
+  static readonly className = 'SqueezeExcitation';
+
+  constructor(args: SqueezeExcitationArgs = {}) {
+    super(args, 'se');
+  }
+}
+serialization.registerClass(SqueezeExcitation, 'tag2pix');
 
 /**
  * SECat (Tag2Pix): squeeze-and-excitation whose squeezed vector is concatenated with a tag
@@ -144,36 +162,11 @@ export interface SECatArgs extends LayerArgs {
  * `SeCatLayer`): `fc.0.weight` `[C/r, C + d]` (columns `0..C−1` act on the pooled features),
  * `fc.2.weight` `[C, C/r]`.
  */
-export class SECat extends TorchLayer {
+export class SECat extends ExcitationLayer {
   static readonly className = 'SECat';
-  readonly reduction: number;
-  private se?: ExcitationParams;
 
   constructor(args: SECatArgs = {}) {
-    super(args);
-    this.reduction = args.reduction ?? 16;
-    checkPositiveInteger('SECat', 'reduction', this.reduction);
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    const [xShape, tagShape] = splitTwoInputs('SECat', inputShape);
-    const c = nhwcChannels('SECat', xShape, 'features');
-    const d = tagWidth('SECat', tagShape);
-    this.se = buildExcitation(this.torchWeights(''), '', 'SECat', 'secat', c, this.reduction, d);
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    return splitTwoInputs('SECat', inputShape)[0];
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const [x, tag] = twoTensors('SECat', inputs);
-    return applyExcitation(this.se!, x, tag);
-  }
-
-  override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), reduction: this.reduction };
+    super(args, 'secat');
   }
 }
 serialization.registerClass(SECat, 'tag2pix');

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import { conv2dTorch, conv2dTransposeTorch } from '../ops/conv.js';
 import { batchNormTorch } from '../ops/batch_norm.js';
@@ -132,6 +133,16 @@ export abstract class TorchLayer extends layers.Layer implements TorchMappedLaye
 
   torchParams(): TorchParam[] {
     return this.torchParamList.slice();
+  }
+
+  /**
+   * The layer's config for `getConfig`: tfjs's own fields plus the named fields of this layer
+   * (its constructor arguments, each stored under its argument's name).
+   */
+  protected configOf(...fields: Array<keyof this & string>): serialization.ConfigDict {
+    const config = super.getConfig();
+    for (const field of fields) config[field] = this[field] as serialization.ConfigDictValue;
+    return config;
   }
 
   torchIgnoredKeys(): string[] {

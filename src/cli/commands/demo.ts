@@ -9,23 +9,8 @@ import {
   runDemo,
   type DemoOptions,
 } from '../../node/demo.js';
+import { integer, positiveNumber as positive } from '../options.js';
 
-
-function integer(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name} must be a positive number, got '${value}'`);
-    return n;
-  };
-}
 
 interface DemoCliOptions {
   out: string;
