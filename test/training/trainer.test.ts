@@ -201,6 +201,55 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     for (const k of Object.keys(s1)) expect(Array.from(s2[k])).toEqual(Array.from(s1[k]));
   });
 
+  it('an observer sees each half before its update, borrows the tensors and changes no result', async () => {
+    const G1 = tinyGenerator();
+    const D1 = tinyDiscriminator();
+    const G2 = tinyGenerator();
+    const D2 = tinyDiscriminator();
+    restore(G2, 'G', snapshot(G1, 'G'));
+    restore(D2, 'D', snapshot(D1, 'D'));
+    const scheduler = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
+    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: scheduler() });
+    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: scheduler() });
+    const batch = tinyBatch(2);
+    const seen: string[] = [];
+    const borrowed: tf.Tensor[] = [];
+    // Trainable weights only (the forward passes move BatchNorm's running statistics).
+    const trainable = (net: 'generator' | 'discriminator') =>
+      Object.fromEntries(t2.parameters[net].map((p) => [p.key, p.variable.dataSync().slice()]));
+    const dBefore = trainable('discriminator');
+    const gBefore = trainable('generator');
+    const before = tf.memory().numTensors;
+    const plain = await t1.trainStep(batch);
+    const observed = await t2.trainStep(batch, {
+      discriminatorStep: (v) => {
+        seen.push('D');
+        // Called before D's update: D still holds its starting weights.
+        expect(trainable('discriminator')).toEqual(dBefore);
+        expect(Object.keys(v.gradients)).toEqual(t2.parameters.discriminator.map((p) => p.key));
+        expect(v.generatorGradients).toBeUndefined();
+        expect(v.fakeColour.shape).toEqual(batch.colour.shape);
+        expect(v.losses.total).toBeCloseTo(plain.discriminator.total, 6);
+        borrowed.push(v.fakeColour, ...Object.values(v.gradients));
+      },
+      generatorStep: (v) => {
+        seen.push('G');
+        expect(trainable('generator')).toEqual(gBefore);
+        expect(Object.keys(v.gradients)).toEqual(t2.parameters.generator.map((p) => p.key));
+        expect([v.colour.shape, v.guide.shape]).toEqual([batch.colour.shape, batch.colour.shape]);
+        borrowed.push(v.colour, v.guide, ...Object.values(v.gradients));
+      },
+    });
+    expect(seen).toEqual(['D', 'G']);
+    expect(observed).toEqual(plain);
+    // The step freed what it showed; only the optimizers' new moments (two per parameter) remain.
+    expect(borrowed.every((t) => t.isDisposed)).toBe(true);
+    const moments = 2 * 2 * (t1.parameters.generator.length + t1.parameters.discriminator.length);
+    expect(tf.memory().numTensors - before).toBe(moments);
+    t1.dispose();
+    t2.dispose();
+  });
+
   it('trains from logits (stable BCE) as it does from probabilities', async () => {
     const G = tinyGenerator();
     const start = snapshot(G, 'G');
