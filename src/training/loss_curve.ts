@@ -1,5 +1,6 @@
-// Loss curves as an SVG (plain string building) rendered to PNG by sharp.
-import sharp from 'sharp';
+// Loss curves as an SVG (plain string building), from the step records of a run. Browser-safe;
+// tag2pix/node renders it to PNG.
+import type { StepLogRecord } from './run.js';
 
 /** One point of a curve: global step and value. */
 export interface CurvePoint {
@@ -95,7 +96,48 @@ export function lossCurveSvg(panels: CurvePanel[], epochStarts: number[] = []): 
   return parts.join('\n');
 }
 
-/** Renders an SVG string to PNG bytes. */
-export async function renderSvgToPng(svg: string): Promise<Buffer> {
-  return sharp(Buffer.from(svg)).png().toBuffer();
+/**
+ * The three panels of a run's loss curve (discriminator, generator, classification) from its
+ * step records; terms a step did not compute (NaN) are left out of the lines.
+ */
+export function lossCurvePanels(records: readonly StepLogRecord[]): CurvePanel[] {
+  const series = (pick: (r: StepLogRecord) => number, name: string, colour: string) => ({
+    name,
+    colour,
+    points: records.map((r) => ({ step: r.globalStep, value: pick(r) })),
+  });
+  return [
+    {
+      title: 'Discriminator',
+      series: [
+        series((r) => r.discriminator.total, 'total', '#1f77b4'),
+        series((r) => r.discriminator.advReal + r.discriminator.advFake, 'adversarial', '#ff7f0e'),
+      ],
+    },
+    {
+      title: 'Generator',
+      series: [
+        series((r) => r.generator.total, 'total', '#2ca02c'),
+        series(
+          (r) => (r.generator.l1Colour + Number(r.weights['beta']) * r.generator.l1Guide) * Number(r.weights['lambdaRec']),
+          'λ_rec·L_rec',
+          '#d62728',
+        ),
+      ],
+    },
+    {
+      title: 'Classification (unweighted BCE)',
+      series: [
+        series((r) => r.discriminator.citReal, 'D CIT real', '#9467bd'),
+        series((r) => r.discriminator.cvtReal, 'D CVT real', '#8c564b'),
+        series((r) => r.generator.cit, 'G CIT', '#e377c2'),
+        series((r) => r.generator.cvt, 'G CVT', '#7f7f7f'),
+      ],
+    },
+  ];
+}
+
+/** The loss-curve SVG of a run: {@link lossCurvePanels}, epoch starts as dashed lines. */
+export function runLossCurveSvg(records: readonly StepLogRecord[]): string {
+  return lossCurveSvg(lossCurvePanels(records), records.filter((r) => r.step === 0).map((r) => r.globalStep));
 }

@@ -15,23 +15,7 @@ import {
   type GeneratorLossTerms,
 } from '../losses/tag2pix_losses.js';
 import { TorchAdam, type NamedParameter, type TorchAdamOptions } from './adam.js';
-
-/** One training batch, NHWC. */
-export interface Tag2PixBatch {
-  /** Line art `[N, S, S, 1]` in [0, 1]. */
-  lineArt: tf.Tensor4D;
-  /** Ground-truth colour image `[N, S, S, 3]` in [-1, 1]. */
-  colour: tf.Tensor4D;
-  /** CIT multi-hot `[N, 370]`. */
-  cit: tf.Tensor2D;
-  /** CVT multi-hot `[N, 115]`. */
-  cvt: tf.Tensor2D;
-  /**
-   * CIT features `[N, S/8, S/8, 512]`. When absent, the trainer computes them with its CIT
-   * extractor (without gradient).
-   */
-  citFeatures?: tf.Tensor4D;
-}
+import type { Tag2PixBatch } from './batch.js';
 
 /** Options of {@link Tag2PixTrainer}; the defaults are the published ones. */
 export interface Tag2PixTrainerOptions {

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultVocabulary, generateCharacter, synthBatch } from '../../src/index.js';
 import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
-import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/node/demo.js';
+import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 
 describe('demo training on synthetic characters', () => {

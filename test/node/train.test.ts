@@ -5,11 +5,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChangingLossScheduler } from '../../src/losses/index.js';
-import { readCheckpoint, restoreTrainer } from '../../src/node/checkpoint.js';
-import { RUN_FILES, readStepLog, runTraining, type TrainingBatch, type TrainingDataSource } from '../../src/node/train.js';
-import { NonFiniteLossError, Tag2PixTrainer, namedWeights } from '../../src/training/index.js';
+import { readCheckpoint } from '../../src/node/checkpoint.js';
+import { RUN_FILES, readStepLog, runTrainingInFolder } from '../../src/node/train.js';
+import { NonFiniteLossError, Tag2PixTrainer, namedWeights, restoreTrainer, type TrainingBatch, type TrainingDataSource } from '../../src/training/index.js';
 import { rng } from '../helpers/gradcheck.js';
-import { TINY, tinyDiscriminator, tinyGenerator } from './tiny_models.js';
+import { TINY, tinyDiscriminator, tinyGenerator } from '../training/tiny_models.js';
 
 const tmp: string[] = [];
 async function tempDir(): Promise<string> {
@@ -109,13 +109,13 @@ const weightsOf = (t: Tag2PixTrainer) =>
 const losses = (r: { steps: Array<{ globalStep: number; discriminator: object; generator: object }> }) =>
   r.steps.map((s) => ({ g: s.globalStep, d: s.discriminator, gen: s.generator }));
 
-describe('runTraining: checkpoints and --resume', () => {
+describe('runTrainingInFolder: checkpoints and --resume', () => {
   let straight: { losses: ReturnType<typeof losses>; weights: number[][] };
 
   it('an uninterrupted 3-epoch run', async () => {
     const out = await tempDir();
     const trainer = freshTrainer();
-    const r = await runTraining({ ...common, trainer, data: syntheticData(11), out });
+    const r = await runTrainingInFolder({ ...common, trainer, data: syntheticData(11), out });
     expect(r.reason).toBe('finished');
     expect(r.steps).toHaveLength(9);
     expect(r.steps.map((s) => s.stage)).toEqual([...Array(3).fill('segmentation'), ...Array(3).fill('colourisation'), ...Array(3).fill('brightness')]);
@@ -126,12 +126,12 @@ describe('runTraining: checkpoints and --resume', () => {
 
   it('stopped after epoch 1 and resumed gives identical losses and weights', async () => {
     const out = await tempDir();
-    const first = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, stopAfterEpoch: 0 });
+    const first = await runTrainingInFolder({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, stopAfterEpoch: 0 });
     expect(first.reason).toBe('stopAfterEpoch');
     const { trainer, state } = await resumedTrainer(out);
     expect([state.epoch, state.step, state.globalStep, state.seed]).toEqual([1, 0, 3, 11]);
     expect(state.config).toEqual({ test: true });
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out });
+    const second = await runTrainingInFolder({ ...common, trainer, data: syntheticData(11), out });
     expect([...losses(first), ...losses(second)]).toEqual(straight.losses);
     expect(weightsOf(trainer)).toEqual(straight.weights);
     expect((await readStepLog(path.join(out, RUN_FILES.log))).map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
@@ -139,15 +139,15 @@ describe('runTraining: checkpoints and --resume', () => {
 
   it('resumes across a reconstruction warm-up identically; the log keeps its uncomputed D terms as NaN', async () => {
     const warm = () => ChangingLossScheduler.tag2pix({ warmupEpochs: 1, twoStepEpoch: 0, citWeight: 40, cvtWeight: 40 });
-    const whole = await runTraining({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out: await tempDir() });
+    const whole = await runTrainingInFolder({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out: await tempDir() });
     expect(whole.steps.map((s) => s.stage)).toEqual([...Array(3).fill('warm-up'), ...Array(6).fill('colourisation')]);
     expect(whole.steps.slice(0, 3).every((s) => Number.isNaN(s.discriminator.total))).toBe(true);
     expect(whole.steps.slice(3).every((s) => Number.isFinite(s.discriminator.total))).toBe(true);
 
     const out = await tempDir();
-    const first = await runTraining({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out, stopAfterEpoch: 0 });
+    const first = await runTrainingInFolder({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out, stopAfterEpoch: 0 });
     const { trainer } = await resumedTrainer(out);
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out });
+    const second = await runTrainingInFolder({ ...common, trainer, data: syntheticData(11), out });
     expect([...losses(first), ...losses(second)]).toEqual(losses(whole));
     const log = await readStepLog(path.join(out, RUN_FILES.log));
     expect(log.map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
@@ -173,14 +173,14 @@ describe('runTraining: checkpoints and --resume', () => {
       },
     };
     await expect(
-      runTraining({ ...common, trainer: freshTrainer(), data: killing, out, checkpointEvery: 2, signal: controller.signal }),
+      runTrainingInFolder({ ...common, trainer: freshTrainer(), data: killing, out, checkpointEvery: 2, signal: controller.signal }),
     ).rejects.toThrow('killed');
     const { trainer, state } = await resumedTrainer(out);
     // Steps 0-4 ran; the last checkpoint was after global step 4 (epoch 2, step 1).
     expect([state.epoch, state.step, state.globalStep]).toEqual([1, 1, 4]);
     expect(state.dataCursor).toEqual({ epoch: 1, next: 1 });
-    await expect(runTraining({ ...common, trainer, data: syntheticData(11), out })).rejects.toThrow(/pass resumeCursor/);
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out, resumeCursor: state.dataCursor });
+    await expect(runTrainingInFolder({ ...common, trainer, data: syntheticData(11), out })).rejects.toThrow(/pass resumeCursor/);
+    const second = await runTrainingInFolder({ ...common, trainer, data: syntheticData(11), out, resumeCursor: state.dataCursor });
     expect(losses(second)).toEqual(straight.losses.slice(4));
     expect(weightsOf(trainer)).toEqual(straight.weights);
     // The log holds each step once, the redone step 4 included.
@@ -188,10 +188,10 @@ describe('runTraining: checkpoints and --resume', () => {
   });
 });
 
-describe('runTraining: guard rails and outputs', () => {
+describe('runTrainingInFolder: guard rails and outputs', () => {
   it('stops on a NaN loss naming the term and keeps the last good checkpoint', async () => {
     const out = await tempDir();
-    const err = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11, { epoch: 1, batch: 1 }), out }).catch(
+    const err = await runTrainingInFolder({ ...common, trainer: freshTrainer(), data: syntheticData(11, { epoch: 1, batch: 1 }), out }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(NonFiniteLossError);
@@ -204,7 +204,7 @@ describe('runTraining: guard rails and outputs', () => {
   it('writes the JSONL log, a loss-curve PNG and a sample grid per epoch; plain progress lines off a TTY', async () => {
     const out = await tempDir();
     const lines: string[] = [];
-    await runTraining({
+    await runTrainingInFolder({
       ...common, epochs: 2, skipImages: false, progress: 'lines', lineEvery: 2, print: (l) => lines.push(l),
       trainer: freshTrainer(), data: syntheticData(5), out,
     });
@@ -228,7 +228,7 @@ describe('runTraining: guard rails and outputs', () => {
     const out = await tempDir();
     const controller = new AbortController();
     controller.abort();
-    const r = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, signal: controller.signal });
+    const r = await runTrainingInFolder({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, signal: controller.signal });
     expect(r.reason).toBe('aborted');
     const { state } = await resumedTrainer(out);
     expect([state.epoch, state.step, state.dataCursor]).toEqual([0, 1, { epoch: 0, next: 1 }]);

@@ -10,7 +10,7 @@ import { exportTorchStateDict, writeSafetensors } from '../../src/io/index.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, colorizeTensor } from '../../src/models/index.js';
 import { saveCheckpoint } from '../../src/node/checkpoint.js';
-import { lineArtFeatures } from '../../src/node/demo.js';
+import { lineArtFeatures } from '../../src/demo/index.js';
 import { colorize, loadColorizer } from '../../src/node/index.js';
 import { Tag2PixTrainer } from '../../src/training/index.js';
 import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
