@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CharacterSpec } from '../data/synth/character.js';
 import { renderSample, synthBatch, generateCharacter, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
-import { SynthRandom, sampleSeed } from '../data/synth/random.js';
+import { Rng } from '../data/random.js';
 import type { TrainingBatch, TrainingDataSource } from '../training/batch.js';
 
 /**
@@ -31,12 +31,7 @@ export function synthTrainingSource(samples: readonly SynthSample[], batchSize: 
     batchesPerEpoch,
     brightnessStage: false,
     async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
-      const order = Array.from({ length: samples.length }, (_, i) => i);
-      const rng = new SynthRandom(seed * 7919 + epoch);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
+      const order = new Rng(seed * 7919 + epoch).shuffle(Array.from({ length: samples.length }, (_, i) => i));
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < batchesPerEpoch; b++) {
         const batch = synthBatch(order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!));
@@ -80,7 +75,7 @@ export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<Synth
       const index = ((epoch - 1) * o.batchesPerEpoch + b) * arts + a;
       const base = generateCharacter(index, synth);
       out.push(base);
-      const rng = new SynthRandom(sampleSeed(o.seed + 7777, index));
+      const rng = new Rng(o.seed + 7777, index);
       for (let j = 1; j < k; j++) out.push(renderSample(recoloured(base.spec, rng, o.colourChoices, o.reject), o.size));
     }
     return out;
@@ -101,7 +96,7 @@ export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<Synth
 /** The same character with new colours for the families it has (avoiding `reject`ed specs). */
 function recoloured(
   spec: CharacterSpec,
-  rng: SynthRandom,
+  rng: Rng,
   choices: Readonly<Record<TagFamily, readonly string[]>>,
   reject?: (spec: CharacterSpec) => boolean,
 ): CharacterSpec {

@@ -4,7 +4,7 @@ import {
   FAMILY_TAGS,
   HAIR_STYLES,
   SYNTH_REGIONS,
-  SynthRandom,
+  Rng,
   defaultVocabulary,
   fillCoverage,
   generateCharacter,
@@ -145,7 +145,7 @@ describe('synthetic characters', () => {
   });
 
   it('honour colour choices and rejections, and reject bad choices clearly', () => {
-    const rng = new SynthRandom(1);
+    const rng = new Rng(1);
     for (let i = 0; i < 30; i++) {
       const spec = sampleCharacterSpec(rng, {
         colourChoices: { hair: ['blue_hair', 'red_hair'] },

@@ -1,6 +1,6 @@
 import { Painter, type SynthRegion } from './painter.js';
 import { FAMILY_TAGS, SKIN, tagColour, type RGB, type TagFamily } from './palette.js';
-import { SynthRandom } from './random.js';
+import { Rng } from '../random.js';
 import { arc, ellipse, smoothCurve, translate, type Path, type Point } from './raster.js';
 
 /** Hair shapes the generator draws; each maps to CITs of the vocabulary. */
@@ -58,7 +58,7 @@ export interface SampleSpecOptions {
 }
 
 /** Draws a random character description from a seeded generator. */
-export function sampleCharacterSpec(rng: SynthRandom, options: SampleSpecOptions = {}): CharacterSpec {
+export function sampleCharacterSpec(rng: Rng, options: SampleSpecOptions = {}): CharacterSpec {
   for (let attempt = 0; attempt < 1000; attempt++) {
     const spec = sampleOnce(rng, options);
     if (!options.reject || !options.reject(spec)) return spec;
@@ -66,7 +66,7 @@ export function sampleCharacterSpec(rng: SynthRandom, options: SampleSpecOptions
   throw new Error('sampleCharacterSpec: `reject` refused 1000 samples in a row; it rejects (almost) everything.');
 }
 
-function sampleOnce(rng: SynthRandom, options: SampleSpecOptions): CharacterSpec {
+function sampleOnce(rng: Rng, options: SampleSpecOptions): CharacterSpec {
   const choose = (family: TagFamily): string => {
     const choices = options.colourChoices?.[family] ?? FAMILY_TAGS[family];
     if (choices.length === 0) throw new Error(`sampleCharacterSpec: colourChoices.${family} is empty`);
@@ -106,10 +106,10 @@ function sampleOnce(rng: SynthRandom, options: SampleSpecOptions): CharacterSpec
       centreX: rng.uniform(0.45, 0.55),
       offsetY: rng.uniform(-0.04, 0.05),
       scale: rng.uniform(0.8, 0.92),
-      bangs: 4 + rng.int(4),
+      bangs: 4 + rng.int(0, 3),
       bangsDepth: rng.uniform(0.05, 0.09),
       lineWidth: rng.uniform(0.9, 1.5),
-      jitterSeed: rng.int(2 ** 31),
+      jitterSeed: rng.int(0, 2 ** 31 - 1),
     },
   };
 }
@@ -171,7 +171,7 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
       throw new Error(`renderCharacter: colours.${family} = '${tag}' is not one of ${FAMILY_TAGS[family]?.join(', ')}`);
     }
   }
-  const jitter = new SynthRandom(spec.shape.jitterSeed);
+  const jitter = new Rng(spec.shape.jitterSeed);
   const { centreX, offsetY, scale } = spec.shape;
   const S = size;
   // Model space: head centred at (0.5, 0.36), about 0.32 wide; mapped to pixels here.
@@ -182,7 +182,7 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
   const lw = (spec.shape.lineWidth * S) / 128;
   const widths = (n: number, base: number, amount = 0.35): number[] => {
     const phase = jitter.uniform(0, Math.PI * 2);
-    const k = 2 + jitter.int(3);
+    const k = 2 + jitter.int(0, 2);
     return Array.from({ length: n }, (_, i) => base * (1 + amount * Math.sin(phase + (2 * Math.PI * k * i) / n)));
   };
   const tapered = (n: number, base: number): number[] =>

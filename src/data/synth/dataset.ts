@@ -11,7 +11,7 @@ import {
 } from './character.js';
 import type { SynthRegion } from './painter.js';
 import type { TagFamily } from './palette.js';
-import { SynthRandom, sampleSeed } from './random.js';
+import { Rng } from '../random.js';
 
 /** One synthetic character: images, region masks and tags. */
 export interface SynthSample {
@@ -60,7 +60,7 @@ export function renderSample(spec: CharacterSpec, size = 128, vocabulary: TagVoc
 
 /** The `index`-th character of the dataset with `options.seed`. */
 export function generateCharacter(index: number, options: SynthOptions = {}): SynthSample {
-  const rng = new SynthRandom(sampleSeed(options.seed ?? 0, index));
+  const rng = new Rng(options.seed ?? 0, index);
   return renderSample(sampleCharacterSpec(rng, options), options.size ?? 128, options.vocabulary);
 }
 

@@ -1,4 +1,3 @@
-export { SynthRandom, sampleSeed } from './random.js';
 export { fillCoverage, strokeCoverage, ellipse, arc, smoothCurve, translate, mirrorX } from './raster.js';
 export type { Point, Path } from './raster.js';
 export { COLOUR_WORDS, FAMILY_TAGS, TAG_FAMILIES, tagColour, tagFamily } from './palette.js';
