@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultVocabulary, generateCharacter } from '../src/index.js';
+import { defaultVocabulary } from '../src/index.js';
+import { generateCharacter } from '../src/data/synth/index.js';
 import { createDataLoader, encodePng, extractLineArtFolder, initBackend, openDataset } from '../src/node/index.js';
 import { loadNote } from './util.js';
 

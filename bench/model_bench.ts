@@ -26,8 +26,8 @@ const task = values.task!;
 if (task !== 'colourise' && task !== 'train') throw new Error('--task must be colourise or train');
 
 const report = await initBackend(values.backend, { wasmThreads: Number(values.threads) });
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } =
-  await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 const s = spec.size;
 const batch = task === 'train' ? spec.trainBatch : spec.colouriseBatch;

@@ -27,7 +27,8 @@ const { values } = parseArgs({
 const spec = MODELS[values.model as ModelName];
 if (!spec) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}`);
 await initBackend(values.backend);
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } = await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 const s = spec.size;
 const batch = Number(values.batch ?? spec.trainBatch);

@@ -1,6 +1,6 @@
 // Writes docs/images/synthetic-samples.png: synthetic characters (top) and their line art (bottom).
 // Usage: npx tsx examples/synth-gallery.ts [--size 128] [--count 8] [--seed 3] [--out docs/images/synthetic-samples.png]
-import { generateCharacter } from '../src/index.js';
+import { generateCharacter } from '../src/data/synth/index.js';
 import { writePng } from '../src/node/index.js';
 
 const args = process.argv.slice(2);

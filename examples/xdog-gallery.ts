@@ -7,7 +7,8 @@
 // downloaded data; the last panel runs XDoG on the real line art of ../shared/data/samples when present.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, augmentPair, blendSketchXdog, generateCharacter, toUint8Raster, xdog, type Raster8 } from '../src/index.js';
+import { Rng, augmentPair, blendSketchXdog, toUint8Raster, xdog, type Raster8 } from '../src/data/index.js';
+import { generateCharacter } from '../src/data/synth/index.js';
 import { readImage, writePng } from '../src/node/index.js';
 
 const outDir = process.argv[2] ?? 'docs/images';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { TrainingBatch } from '../training/batch.js';
 import { type TagFilterReport, type TagFilterRule, filterByTags, validateTagFilterRule } from './filter.js';
 import { Rng } from './random.js';
 import { type Tag, type TagVocabulary, UnknownTagError } from './tags.js';
@@ -346,18 +347,10 @@ export function sampleRng(seed: number, epoch: number, sampleIndex: number): Rng
 }
 
 /**
- * A training batch, as the trainer consumes it. Tensors belong to the caller: call `dispose()`
- * (or dispose them yourself) when done with the batch.
+ * A batch of the {@link DataLoader}: a training batch with where it came from. Tensors belong
+ * to the caller: call `dispose()` (or dispose them yourself) when done with the batch.
  */
-export interface Batch {
-  /** Line art `[N, S, S, 1]`, float32 in [0, 1], white = 1. */
-  lineArt: tf.Tensor4D;
-  /** Colour image `[N, S, S, 3]`, float32 RGB in [-1, 1]. */
-  colour: tf.Tensor4D;
-  /** Colour-invariant tags `[N, numCit]` (370 for the default vocabulary), multi-hot float32. */
-  cit: tf.Tensor2D;
-  /** Colour-variant tags `[N, numCvt]` (115 for the default vocabulary), multi-hot float32. */
-  cvt: tf.Tensor2D;
+export interface DataLoaderBatch extends TrainingBatch<DataCursor> {
   /** Sample ids, in batch order. */
   ids: string[];
   /** The line-art file used for each sample (one style is picked per sample and epoch). */
@@ -383,12 +376,12 @@ export interface PreparedSample {
   cvt: Float32Array;
 }
 
-/** Stacks prepared samples into a {@link Batch}. */
+/** Stacks prepared samples into a {@link DataLoaderBatch}. */
 export function collateBatch(
   samples: readonly PreparedSample[],
   size: number,
   meta: { epoch: number; index: number; cursor: DataCursor },
-): Batch {
+): DataLoaderBatch {
   const n = samples.length;
   if (n === 0) throw new Error('collateBatch: no samples.');
   const px = size * size;

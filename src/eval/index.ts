@@ -1,3 +1,5 @@
+// tag2pix/eval: measuring colourisations (browser-safe): tag accuracy on synthetic characters,
+// FID, CIELAB colour differences.
 export { srgbToLab, deltaE } from './colour.js';
 export type { Lab } from './colour.js';
 export { scoreColourings, tagAccuracy, formatTagAccuracy } from './tag_accuracy.js';
@@ -17,7 +19,5 @@ export {
   featureStatistics,
   frechetDistance,
   frechetInceptionDistance,
-  sqrtPsd,
-  symmetricEigen,
 } from './fid.js';
-export type { FeatureStatistics, SymmetricEigen } from './fid.js';
+export type { FeatureStatistics } from './fid.js';

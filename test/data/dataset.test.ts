@@ -6,16 +6,15 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DataLoader,
-  UnknownTagError,
-  defaultVocabulary,
   epochOrder,
   parseCsv,
   parseManifest,
   parseTagLines,
-  type Batch,
+  type DataLoaderBatch,
   type DataWarning,
   type Dataset,
 } from '../../src/data/index.js';
+import { UnknownTagError, defaultVocabulary } from '../../src/index.js';
 import { createDataLoader, openDataset } from '../../src/node/index.js';
 
 const vocab = defaultVocabulary();
@@ -126,7 +125,7 @@ describe('reference layout', () => {
     const ds = await openDataset(dir);
     const loader = createDataLoader(ds, { imageSize: 16, batchSize: 3, seed: 4 });
     const before = tf.memory().numTensors;
-    const batches: Batch[] = [];
+    const batches: DataLoaderBatch[] = [];
     for await (const b of loader.epoch(0)) batches.push(b);
     expect(batches.map((b) => b.ids.length)).toEqual([3, 1]);
     const b = batches[0]!;
@@ -372,7 +371,7 @@ describe('DataLoader', () => {
     const first = await it.next();
     // While the consumer holds batch 0, batches 1 and 2 are already being read.
     expect(started).toBe(6);
-    (first.value as Batch).dispose();
+    (first.value as DataLoaderBatch).dispose();
     await it.return(undefined);
   });
 });

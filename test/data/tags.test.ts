@@ -1,15 +1,9 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  REFERENCE_TAG_FILTER,
-  TagVocabulary,
-  UnknownTagError,
-  defaultVocabulary,
-  editDistance,
-  filterByTags,
-  validateTagFilterRule,
-} from '../../src/data/index.js';
+import { REFERENCE_TAG_FILTER, filterByTags, validateTagFilterRule } from '../../src/data/index.js';
+import { editDistance } from '../../src/data/tags.js';
+import { TagVocabulary, UnknownTagError, defaultVocabulary } from '../../src/index.js';
 
 const shared = JSON.parse(fs.readFileSync('/work/shared/data/tag2pix-vocab.json', 'utf8')) as {
   cit: Array<{ name: string; id: number; part: string }>;

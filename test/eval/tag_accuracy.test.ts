@@ -1,19 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  FAMILY_TAGS,
-  deltaE,
-  renderSample,
-  scoreColourings,
-  srgbToLab,
-  synthBatch,
-  synthCharacters,
-  tagAccuracy,
-  tagColour,
-  type JudgeableSample,
-  type Raster8,
-  type RGB,
-} from '../../src/index.js';
+import { FAMILY_TAGS, renderSample, synthBatch, synthCharacters, tagColour, type RGB } from '../../src/data/synth/index.js';
+import { deltaE, scoreColourings, srgbToLab, tagAccuracy, type JudgeableSample } from '../../src/eval/index.js';
+import { type Raster8 } from '../../src/data/index.js';
 
 describe('CIELAB', () => {
   it('matches published sRGB → Lab values', () => {

@@ -1,21 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  FAMILY_TAGS,
-  HAIR_STYLES,
-  SYNTH_REGIONS,
-  Rng,
-  defaultVocabulary,
-  fillCoverage,
-  generateCharacter,
-  renderSample,
-  sampleCharacterSpec,
-  strokeCoverage,
-  synthBatch,
-  synthCharacters,
-  tagColour,
-  type CharacterSpec,
-} from '../../src/index.js';
+import { FAMILY_TAGS, HAIR_STYLES, SYNTH_REGIONS, generateCharacter, renderSample, sampleCharacterSpec, synthBatch, synthCharacters, tagColour, type CharacterSpec } from '../../src/data/synth/index.js';
+import { Rng } from '../../src/data/index.js';
+import { defaultVocabulary } from '../../src/index.js';
+import { fillCoverage, strokeCoverage } from '../../src/data/synth/raster.js';
 
 const sum = (a: Float32Array): number => a.reduce((s, v) => s + v, 0);
 

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateCharacter } from '../../src/index.js';
+import { generateCharacter } from '../../src/data/synth/index.js';
 import { openDataset, readImage, writeSynthDataset } from '../../src/node/index.js';
 
 describe('writeSynthDataset', () => {

@@ -3,16 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { GreyImage } from './image.js';
-import {
-  buildCITExtractor,
-  buildTag2PixGenerator,
-  colorizeTensor,
-  exportTorchStateDict,
-  loadTorchStateDict,
-  readSafetensors,
-  readSafetensorsHeader,
-  type Tag,
-} from 'tag2pix';
+import { buildCITExtractor, buildTag2PixGenerator, colorizeTensor, exportTorchStateDict, loadTorchStateDict, type Tag } from 'tag2pix';
+import { readSafetensors, readSafetensorsHeader } from 'tag2pix/io';
 import { describePlan, planWeights, type WeightFile, type WeightPlan } from './weights.js';
 
 type Model = ReturnType<typeof buildTag2PixGenerator>;

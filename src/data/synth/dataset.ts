@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Tag2PixBatch } from '../../training/batch.js';
 import type { Raster8, RasterF } from '../raster.js';
 import { defaultVocabulary, type MultiHot, type TagVocabulary } from '../tags.js';
 import {
@@ -70,20 +71,11 @@ export function* synthCharacters(count: number, options: SynthOptions = {}): Gen
   for (let i = 0; i < count; i++) yield generateCharacter(i, options);
 }
 
-/** A training batch of synthetic samples as tensors (the caller disposes them). */
-export interface SynthBatch {
-  /** `[N, S, S, 1]` in [0, 1], white = 1. */
-  lineArt: tf.Tensor4D;
-  /** `[N, S, S, 3]` in [-1, 1], as the generator outputs. */
-  colour: tf.Tensor4D;
-  /** `[N, numCit]` multi-hot. */
-  cit: tf.Tensor2D;
-  /** `[N, numCvt]` multi-hot. */
-  cvt: tf.Tensor2D;
-}
-
-/** Stacks samples of one size into tensors. */
-export function synthBatch(samples: readonly SynthSample[]): SynthBatch {
+/**
+ * Stacks samples of one size into a training batch (the caller disposes its tensors): line art
+ * in [0, 1], colour in [-1, 1] as the generator outputs, multi-hot CIT and CVT.
+ */
+export function synthBatch(samples: readonly SynthSample[]): Tag2PixBatch {
   if (samples.length === 0) throw new Error('synthBatch: no samples given');
   const size = samples[0]!.size;
   const n = samples.length;
