@@ -25,5 +25,7 @@ export default defineConfig({
     target: 'es2022',
     // tfjs (core + layers) is large by nature; the GPU backends load as chunks of their own.
     chunkSizeWarningLimit: 4000,
+    // Two pages: colourising (index.html) and training in the browser (train.html).
+    rollupOptions: { input: { main: `${here}index.html`, train: `${here}train.html` } },
   },
 });
