@@ -1,5 +1,6 @@
 // The demo's Figure-8-style grid: held-out line arts recoloured by several tag combinations.
 import * as tf from '@tensorflow/tfjs-core';
+import type { Raster8, RasterF } from '../data/raster.js';
 import { renderSample, synthBatch, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
 import { encodePng } from '../node/image.js';
@@ -29,7 +30,7 @@ export async function figure8Grid(trainer: Tag2PixTrainer, test: readonly SynthS
   const rowH = cell + pad;
   const width = labelW + arts.length * (2 * cell + 3 * pad);
   const height = headerH + DEMO_GRID_ROWS.length * rowH + 30;
-  const png = async (raster: SynthSample['colour'] | SynthSample['lineArt'] | tf.Tensor3D): Promise<string> => {
+  const png = async (raster: Raster8 | RasterF | tf.Tensor3D): Promise<string> => {
     const buffer = raster instanceof tf.Tensor ? await encodePng(raster, { range: [-1, 1] }) : await encodePng(raster);
     return `data:image/png;base64,${buffer.toString('base64')}`;
   };

@@ -70,7 +70,8 @@ export async function writeSynthDataset(options: WriteSynthOptions): Promise<Wri
     lines.push(
       JSON.stringify({
         id,
-        colour: `colour/${id}.png`,
+        // The manifest's keys are a file format: quoted, they keep their name whatever the code's spelling.
+        'colour': `colour/${id}.png`,
         lineart: [`lineart/${id}.png`],
         tags: [...sample.tags.cit, ...sample.tags.cvt],
       }),

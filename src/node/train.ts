@@ -10,6 +10,7 @@ import { disposeBatch, type Tag2PixBatch, type TrainingDataSource } from '../tra
 import { runLossCurveSvg } from '../training/loss_curve.js';
 import { runTraining, type RunTrainingOptions, type RunTrainingResult, type StepLogRecord } from '../training/run.js';
 import { sampleGrid } from '../training/sample_grid.js';
+import type { GeneratorLossTerms } from '../losses/tag2pix_losses.js';
 import { NonFiniteLossError, type Tag2PixTrainer } from '../training/trainer.js';
 import { writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { writePng } from './image.js';
@@ -23,7 +24,7 @@ export interface RunTrainingInFolderOptions extends Omit<RunTrainingOptions, 'on
   /** Run folder: `checkpoint.safetensors`, `log.jsonl`, `loss-curve.png`, `samples/`. */
   out: string;
   /** Samples of the sample grid (default: up to 4 of the first batch of epoch 0). */
-  samples?: Pick<Tag2PixBatch, 'lineArt' | 'colour' | 'cvt' | 'citFeatures'>;
+  samples?: Omit<Tag2PixBatch, 'cit'>;
   /** Progress display (default `auto`). */
   progress?: ProgressMode;
   /** With `lines`, print a line every this many steps (default 10; the epoch end always prints). */
@@ -144,7 +145,18 @@ export async function readStepLog(file: string): Promise<StepLogRecord[]> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     // JSON writes NaN (a term a warm-up step did not compute) as null.
-    .map((l) => JSON.parse(l, (_, v: unknown) => (v === null ? NaN : v)) as StepLogRecord);
+    .map((l) => withCurrentKeys(JSON.parse(l, (_, v: unknown) => (v === null ? NaN : v)) as StepLogRecord));
+}
+
+/** A record of a log written before 0.2.0, whose colour L1 term was keyed `l1Colour`, under today's key. */
+function withCurrentKeys(r: StepLogRecord): StepLogRecord {
+  const legacy = 'l1Colour'; // keep-spelling: the key of logs written before 0.2.0
+  const current: keyof GeneratorLossTerms = 'l1Colour';
+  if (legacy !== current && legacy in r.generator && !(current in r.generator)) {
+    const { [legacy]: value, ...rest } = r.generator;
+    r.generator = { ...rest, [current]: value! };
+  }
+  return r;
 }
 
 // A resumed run redoes the steps after its checkpoint: drop their old log lines.
@@ -197,7 +209,7 @@ function progressLine(r: StepLogRecord, epochs: number, perEpoch: number): strin
   );
 }
 
-type Samples = Pick<Tag2PixBatch, 'lineArt' | 'colour' | 'cvt' | 'citFeatures'>;
+type Samples = Omit<Tag2PixBatch, 'cit'>;
 
 function cloneSamples(s: Samples, max = 4): Samples {
   const n = Math.min(max, s.lineArt.shape[0]);

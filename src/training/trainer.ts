@@ -346,17 +346,14 @@ export class Tag2PixTrainer {
   private checkBatch(batch: Tag2PixBatch): void {
     const problems: string[] = [];
     const n = batch.lineArt?.shape?.[0];
-    const expectRank = (name: keyof Tag2PixBatch, rank: number) => {
+    const ranks: Record<keyof Tag2PixBatch, number> = { lineArt: 4, colour: 4, cit: 2, cvt: 2, citFeatures: 4 };
+    for (const [name, rank] of Object.entries(ranks) as Array<[keyof Tag2PixBatch, number]>) {
       const t = batch[name];
-      if (!t) problems.push(`${name} is missing`);
-      else if (t.rank !== rank) problems.push(`${name} has rank ${t.rank}, expected ${rank}`);
+      if (!t) {
+        if (name !== 'citFeatures') problems.push(`${name} is missing`);
+      } else if (t.rank !== rank) problems.push(`${name} has rank ${t.rank}, expected ${rank}`);
       else if (t.shape[0] !== n) problems.push(`${name} has batch size ${t.shape[0]}, lineArt ${n}`);
-    };
-    expectRank('lineArt', 4);
-    expectRank('colour', 4);
-    expectRank('cit', 2);
-    expectRank('cvt', 2);
-    if (batch.citFeatures) expectRank('citFeatures', 4);
+    }
     if (problems.length > 0) {
       throw new Error(`Tag2PixTrainer.trainStep: bad batch: ${problems.join('; ')}.`);
     }

@@ -234,3 +234,15 @@ describe('runTrainingInFolder: guard rails and outputs', () => {
     expect([state.epoch, state.step, state.dataCursor]).toEqual([0, 1, { epoch: 0, next: 1 }]);
   });
 });
+
+describe('readStepLog', () => {
+  it('reads a log written before 0.2.0 under the keys the code writes today', async () => {
+    const out = await tempDir();
+    const file = path.join(out, RUN_FILES.log);
+    const generator = { adv: 1, cit: 2, cvt: 3, l1Colour: 0.5, l1Guide: 0.25, total: 9 }; // keep-spelling: an old log line
+    await fs.writeFile(file, JSON.stringify({ epoch: 0, step: 0, globalStep: 0, stage: 'warm-up', weights: {}, discriminator: {}, generator, seconds: 1, imagesPerSecond: 2 }) + '\n');
+    const [record] = await readStepLog(file);
+    expect(Object.keys(record!.generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Colour', 'l1Guide', 'total']);
+    expect(record!.generator['l1Colour']).toBe(0.5);
+  });
+});

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
 import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
 import { integer, oneOf, positiveNumber as positive } from '../options.js';
@@ -23,11 +23,16 @@ interface DemoCliOptions {
   seReduction: number;
   tagEncoderWidth: number;
   trainingData: DemoOptions['trainingData'];
-  coloursPerLineArt: number;
+  colorsPerLineArt: number;
   classificationWeight: number;
   palette: DemoOptions['palette'];
   seed: number;
   quick?: boolean;
+}
+
+/** The value of the flag's name before 0.2.0, when given. */
+function legacyColorsPerLineArt(opts: DemoCliOptions): number | undefined {
+  return (opts as unknown as Record<string, number | undefined>)['coloursPerLineArt']; // keep-spelling: commander's key of the old flag
 }
 
 /** `tag2pix demo`: synthetic data → a reduced Tag2Pix trained here → demo-output/ (defaults: DEMO_DEFAULTS). */
@@ -40,7 +45,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--size <px>', 'image size (multiple of 16)', integer('--size', 32), D.size)
     .option('--train-count <n>', 'training characters (per epoch with fresh data)', integer('--train-count', 8), D.trainCount)
     .option('--training-data <kind>', 'fresh (new characters every batch) or fixed (the same --train-count characters every epoch)', oneOf('--training-data', ['fresh', 'fixed'] as const), D.trainingData)
-    .option('--colours-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colours-per-line-art', 1), D.coloursPerLineArt)
+    .option('--colors-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colors-per-line-art', 1), D.coloursPerLineArt)
+    // keep-spelling: the flag's name before 0.2.0, still accepted
+    .addOption(new Option('--colours-per-line-art <n>').argParser(integer('--colours-per-line-art', 1)).hideHelp())
     .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), D.testCount)
     .option('--batch <n>', 'batch size', integer('--batch', 2), D.batchSize)
     .option('--epochs <n>', 'epochs, warm-up included (the time budget may stop earlier)', integer('--epochs', 1), D.epochs)
@@ -92,7 +99,7 @@ export function registerDemoCommand(program: Command): void {
         seReduction: opts.seReduction,
         tagEncoderWidth: opts.tagEncoderWidth,
         trainingData: opts.trainingData,
-        coloursPerLineArt: opts.coloursPerLineArt,
+        coloursPerLineArt: legacyColorsPerLineArt(opts) ?? opts.colorsPerLineArt,
         classificationWeight: opts.classificationWeight,
         palette: opts.palette,
         seed: opts.seed,
