@@ -150,7 +150,7 @@ export async function readStepLog(file: string): Promise<StepLogRecord[]> {
 
 /** A record of a log written before 0.2.0, whose colour L1 term was keyed `l1Colour`, under today's key. */
 function withCurrentKeys(r: StepLogRecord): StepLogRecord {
-  const legacy = 'l1Colour'; // keep-spelling: the key of logs written before 0.2.0
+  const legacy: string = 'l1Colour'; // keep-spelling: the key of logs written before 0.2.0
   const current: keyof GeneratorLossTerms = 'l1Colour';
   if (legacy !== current && legacy in r.generator && !(current in r.generator)) {
     const { [legacy]: value, ...rest } = r.generator;

@@ -129,7 +129,7 @@ async function loadWeights(page: Page, paths: string[]): Promise<void> {
 }
 
 /** Colourises and waits for the result (or an error), returning the page's state. */
-async function colourise(page: Page) {
+async function colorizeInPage(page: Page) {
   await page.click('#colorize');
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), null, {
     timeout: 60_000,
@@ -179,7 +179,7 @@ describe('colourising in Chromium', () => {
     await page.fill('#tag-search', 'red eyes');
     await page.press('#tag-search', 'Enter');
 
-    const run = await colourise(page);
+    const run = await colorizeInPage(page);
     expect(run.messages).toEqual([]);
     expect(run.state).toBe('done');
     expect(run.result!.tags).toEqual(TAGS);
@@ -230,7 +230,7 @@ describe('colourising in Chromium', () => {
     await page.click('#chosen-tags .chip[data-tag="blue_hair"]');
     await page.click('#chosen-tags .chip[data-tag="red_eyes"]');
     const tensorsBefore = await page.evaluate(() => window.tag2pixDemo.numTensors());
-    const untagged = await colourise(page);
+    const untagged = await colorizeInPage(page);
     expect(untagged.result!.tags).toEqual([]);
     expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(tensorsBefore); // no leak
     let tagEffect = 0;
@@ -250,7 +250,7 @@ describe('colourising in Chromium', () => {
     await page.setInputFiles('#weights-input', []);
     await loadWeights(page, [files.cit, files.generator]);
     expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(loadedOnce);
-    const run = await colourise(page);
+    const run = await colorizeInPage(page);
     expect(run.messages).toEqual([]);
     expect(run.result!.tags).toEqual(['green_hair', 'blue_eyes']);
     // 96 × 72 fits the 64 px model as 64 × 48 (centred on a white square), then goes back.
@@ -269,7 +269,7 @@ describe('colourising in Chromium', () => {
     expect(await page.textContent('#weights-info')).toBe(
       "checkpoint.safetensors (training checkpoint): generator 64 px, width × 0.25, decoder blocks [1, 1, 1, 1], with the demo's line-art statistics as CIT features",
     );
-    const run = await colourise(page);
+    const run = await colorizeInPage(page);
     expect(run.messages).toEqual([]);
     expect(run.result!.tags).toEqual(['pink_hair', 'green_eyes']);
     // Node: the same generator, with the demo's own feature function.
