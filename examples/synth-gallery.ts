@@ -23,7 +23,7 @@ for (let k = 0; k < count; k++) {
       const p = y * size + x;
       const line = Math.round(s.lineArt.data[p]! * 255);
       for (let c = 0; c < 3; c++) {
-        data[(y * width + k * size + x) * 3 + c] = s.colour.data[p * 3 + c]!;
+        data[(y * width + k * size + x) * 3 + c] = s.color.data[p * 3 + c]!;
         data[((y + size) * width + k * size + x) * 3 + c] = line;
       }
     }

@@ -2,8 +2,8 @@
 // filters, rasters, XDoG line art, the paired augmentation, the DataLoader, the seeded Rng.
 // (Reading folders and image files: tag2pix/node.)
 export {
-  EYE_COLOUR_TAGS,
-  HAIR_COLOUR_TAGS,
+  EYE_COLOR_TAGS,
+  HAIR_COLOR_TAGS,
   REFERENCE_TAG_FILTER,
   filterByTags,
   tagFilterFailure,

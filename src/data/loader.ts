@@ -22,7 +22,7 @@ export type PairReader = (
   sample: SampleRecord,
   lineArtFile: string,
   size: number,
-) => Promise<{ colour: Raster; lineArt: Raster }>;
+) => Promise<{ color: Raster; lineArt: Raster }>;
 
 /** A line art that does not fit its colour image (or is too small); skipped like a corrupt file. */
 export class SampleSizeError extends Error {
@@ -267,9 +267,9 @@ export class DataLoader implements TrainingDataSource<DataCursor> {
     const lineArtFile = sample.lineArts[rng.int(0, sample.lineArts.length - 1)]!;
     const size = this.options.imageSize;
     try {
-      const { colour, lineArt } = await this.reader(sample, lineArtFile, size);
+      const { color, lineArt } = await this.reader(sample, lineArtFile, size);
       const aug = this.options.augment;
-      const augmented = augmentPair(colour, lineArt, rng, {
+      const augmented = augmentPair(color, lineArt, rng, {
         size,
         geometric: aug === false ? false : aug === true || aug === undefined ? undefined : aug.geometric,
         jitter: aug === false ? false : aug === true || aug === undefined ? undefined : aug.jitter,
@@ -278,7 +278,7 @@ export class DataLoader implements TrainingDataSource<DataCursor> {
       const { cit, cvt } = this.dataset.vocabulary.encode(sample.tags);
       return {
         ok: true,
-        sample: { id: sample.id, lineArtFile, lineArt: augmented.lineArt, colour: augmented.colour, cit, cvt },
+        sample: { id: sample.id, lineArtFile, lineArt: augmented.lineArt, color: augmented.color, cit, cvt },
       };
     } catch (err) {
       const e = err as Error & { file?: string; reason?: string };

@@ -38,7 +38,7 @@ export interface DemoOptions {
    */
   trainingData?: 'fresh' | 'fixed';
   /** With `fresh` data, colourings of each line art in a batch. */
-  coloursPerLineArt?: number;
+  colorsPerLineArt?: number;
   /** Held-out test characters for the accuracy report. */
   testCount?: number;
   /** Batch size (16: per image the fastest of 8, 16 and 32 on a 2-core machine). */
@@ -121,7 +121,7 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
   size: 64,
   trainCount: 1024,
   trainingData: 'fresh',
-  coloursPerLineArt: 1,
+  colorsPerLineArt: 1,
   testCount: 128,
   batchSize: 16,
   epochs: 15 + 2,
@@ -163,26 +163,26 @@ export function demoPalette(palette: DemoConfig['palette']): Readonly<Record<Tag
 }
 
 /** Rows of the Figure-8 grid: tag combinations; the `unseen` ones never occur in training. */
-export const DEMO_GRID_ROWS: ReadonlyArray<{ colours: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
-  { colours: { hair: 'blonde_hair', eyes: 'blue_eyes', background: 'white_background', shirt: 'white_shirt', skirt: 'blue_skirt', dress: 'blue_dress' }, unseen: false },
-  { colours: { hair: 'black_hair', eyes: 'red_eyes', background: 'pink_background', shirt: 'black_shirt', skirt: 'red_skirt', dress: 'black_dress' }, unseen: false },
-  { colours: { hair: 'pink_hair', eyes: 'green_eyes', background: 'blue_background', shirt: 'pink_shirt', skirt: 'white_skirt', dress: 'pink_dress' }, unseen: false },
-  { colours: { hair: 'green_hair', eyes: 'yellow_eyes', background: 'pink_background', shirt: 'red_shirt', skirt: 'black_skirt', dress: 'red_dress' }, unseen: true },
-  { colours: { hair: 'blue_hair', eyes: 'red_eyes', background: 'yellow_background', shirt: 'white_shirt', skirt: 'green_skirt', dress: 'white_dress' }, unseen: true },
-  { colours: { hair: 'red_hair', eyes: 'purple_eyes', background: 'black_background', shirt: 'blue_shirt', skirt: 'pink_skirt', dress: 'purple_dress' }, unseen: true },
+export const DEMO_GRID_ROWS: ReadonlyArray<{ colors: Partial<Record<TagFamily, string>>; unseen: boolean }> = [
+  { colors: { hair: 'blonde_hair', eyes: 'blue_eyes', background: 'white_background', shirt: 'white_shirt', skirt: 'blue_skirt', dress: 'blue_dress' }, unseen: false },
+  { colors: { hair: 'black_hair', eyes: 'red_eyes', background: 'pink_background', shirt: 'black_shirt', skirt: 'red_skirt', dress: 'black_dress' }, unseen: false },
+  { colors: { hair: 'pink_hair', eyes: 'green_eyes', background: 'blue_background', shirt: 'pink_shirt', skirt: 'white_skirt', dress: 'pink_dress' }, unseen: false },
+  { colors: { hair: 'green_hair', eyes: 'yellow_eyes', background: 'pink_background', shirt: 'red_shirt', skirt: 'black_skirt', dress: 'red_dress' }, unseen: true },
+  { colors: { hair: 'blue_hair', eyes: 'red_eyes', background: 'yellow_background', shirt: 'white_shirt', skirt: 'green_skirt', dress: 'white_dress' }, unseen: true },
+  { colors: { hair: 'red_hair', eyes: 'purple_eyes', background: 'black_background', shirt: 'blue_shirt', skirt: 'pink_skirt', dress: 'purple_dress' }, unseen: true },
 ];
 
 /** Hair/background and hair/eye pairs held out of training (those of the unseen grid rows). */
 export function heldOutPairs(): Array<[string, string]> {
   return DEMO_GRID_ROWS.filter((r) => r.unseen).flatMap((r) => [
-    [r.colours.hair!, r.colours.background!],
-    [r.colours.hair!, r.colours.eyes!],
+    [r.colors.hair!, r.colors.background!],
+    [r.colors.hair!, r.colors.eyes!],
   ]);
 }
 
 /** Whether a character has one of the held-out tag pairs. */
 export function isHeldOut(spec: CharacterSpec, pairs: ReadonlyArray<[string, string]>): boolean {
-  const tags = new Set(Object.values(spec.colours));
+  const tags = new Set(Object.values(spec.colors));
   return pairs.some(([a, b]) => tags.has(a) && tags.has(b));
 }
 

@@ -48,28 +48,28 @@ export async function figure8Grid(trainer: Tag2PixTrainer, test: readonly SynthS
   for (let r = 0; r < DEMO_GRID_ROWS.length; r++) {
     const row = DEMO_GRID_ROWS[r]!;
     const y = headerH + r * rowH;
-    const label = [row.colours.hair, row.colours.eyes, row.colours.background].join(' ');
+    const label = [row.colors.hair, row.colors.eyes, row.colors.background].join(' ');
     parts.push(`<text x="4" y="${y + cell / 2 - 4}">${escapeXml(label)}</text>`);
     parts.push(`<text x="4" y="${y + cell / 2 + 12}" fill="${row.unseen ? '#b00' : '#555'}">${row.unseen ? 'unseen combination' : 'shirt/skirt/dress vary'}</text>`);
     const rendered = arts.map((art) => {
-      const colours: Partial<Record<TagFamily, string>> = { ...art.spec.colours };
-      for (const family of Object.keys(colours) as TagFamily[]) {
-        const wanted = row.colours[family];
-        if (wanted) colours[family] = wanted;
+      const colors: Partial<Record<TagFamily, string>> = { ...art.spec.colors };
+      for (const family of Object.keys(colors) as TagFamily[]) {
+        const wanted = row.colors[family];
+        if (wanted) colors[family] = wanted;
       }
-      return renderSample({ ...art.spec, colours }, size);
+      return renderSample({ ...art.spec, colors }, size);
     });
     const batch = synthBatch(rendered);
     const features = lineArtFeatures(batch.lineArt);
-    const [colour, guide] = trainer.generate(batch.lineArt, batch.cvt, features);
+    const [color, guide] = trainer.generate(batch.lineArt, batch.cvt, features);
     for (let a = 0; a < arts.length; a++) {
       const x = labelW + a * (2 * cell + 3 * pad);
-      const generated = tf.tidy(() => tf.squeeze(tf.slice(colour, a, 1), [0])) as tf.Tensor3D;
-      parts.push(image(await png(rendered[a]!.colour), x + pad, y));
+      const generated = tf.tidy(() => tf.squeeze(tf.slice(color, a, 1), [0])) as tf.Tensor3D;
+      parts.push(image(await png(rendered[a]!.color), x + pad, y));
       parts.push(image(await png(generated), x + cell + 2 * pad, y));
       generated.dispose();
     }
-    tf.dispose([colour, guide, features, ...Object.values(batch)]);
+    tf.dispose([color, guide, features, ...Object.values(batch)]);
   }
   parts.push(`<text x="4" y="${height - 10}" fill="#555">Each row asks for the tags on the left (other families keep the character's own colours); red rows never occur in training.</text>`);
   parts.push('</svg>');

@@ -23,12 +23,12 @@ import { freshSynthSource, lineArtFeatures, synthTrainingSource, type SynthCurso
 import type { TrainingDataSource } from '../training/batch.js';
 
 /** The generator's colour output for a line art and its tags, with the demo's CIT stand-in. */
-function colouriser(trainer: Tag2PixTrainer) {
+function colorizer(trainer: Tag2PixTrainer) {
   return ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
     const features = lineArtFeatures(lineArt);
-    const [colour, guide] = trainer.generate(lineArt, cvt, features);
+    const [color, guide] = trainer.generate(lineArt, cvt, features);
     tf.dispose([guide, features]);
-    return colour;
+    return color;
   };
 }
 
@@ -45,7 +45,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   // Data: training characters avoid the held-out tag pairs; the "unseen" test set uses only them.
   const pairs = heldOutPairs();
-  const synth = { size, colourChoices: palette };
+  const synth = { size, colorChoices: palette };
   const reject = (s: CharacterSpec) => isHeldOut(s, pairs);
   const train =
     c.trainingData === 'fixed' ? Array.from({ length: trainCount }, (_, i) => generateCharacter(i, { ...synth, seed, reject })) : [];
@@ -57,16 +57,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           batchesPerEpoch: Math.max(1, Math.floor(trainCount / batchSize)),
           seed,
           size,
-          colourChoices: palette,
+          colorChoices: palette,
           reject,
-          coloursPerLineArt: c.coloursPerLineArt,
+          colorsPerLineArt: c.colorsPerLineArt,
         });
   const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject }));
   const unseen = Array.from({ length: testCount }, (_, i) =>
     generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s, pairs) }),
   );
   const tData = performance.now();
-  const k = c.coloursPerLineArt;
+  const k = c.colorsPerLineArt;
   print(
     `data: ${c.trainingData === 'fresh' ? `new characters every batch (${trainCount} per epoch, ${k} colouring${k === 1 ? '' : 's'} per line art)` : `${trainCount} training characters`}, ` +
       `${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`,
@@ -111,12 +111,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   await fs.rm(runDir, { recursive: true, force: true });
   const gridSamples = synthBatch(test.slice(0, 4));
   const sampleInputs = { ...gridSamples, citFeatures: lineArtFeatures(gridSamples.lineArt) };
-  const colourise = colouriser(trainer);
+  const colorize = colorizer(trainer);
   const history: DemoEpoch[] = [];
   const budget = c.trainingBudgetSeconds;
   // What the run was, for its checkpoint and its report.
   const runConfig = {
-    size, trainingData: c.trainingData, coloursPerLineArt: k, trainCount, testCount, batchSize, epochs, warmupEpochs,
+    size, trainingData: c.trainingData, colorsPerLineArt: k, trainCount, testCount, batchSize, epochs, warmupEpochs,
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
   };
@@ -149,7 +149,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       onEpochEnd: async (end) => {
         const epoch = end.epoch + 1;
         stepsSoFar += end.steps.length;
-        const probe = await tagAccuracy(colourise, test.slice(0, Math.min(test.length, 64)), { families: palette });
+        const probe = await tagAccuracy(colorize, test.slice(0, Math.min(test.length, 64)), { families: palette });
         const seconds = (performance.now() - trainStart) / 1000;
         const family = (f: string): number => probe.perFamily[f]?.accuracy ?? NaN;
         history.push({ epoch, steps: stepsSoFar, seconds, overall: probe.overall, hair: family('hair'), eyes: family('eyes'), background: family('background'), l1: probe.l1 });
@@ -177,8 +177,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const tTrain = performance.now();
 
   // Judged among the colours the demo trains on, so chance is 1 / (colours in the family).
-  const testReport = await tagAccuracy(colourise, test, { families: palette });
-  const unseenReport = await tagAccuracy(colourise, unseen, { families: palette });
+  const testReport = await tagAccuracy(colorize, test, { families: palette });
+  const unseenReport = await tagAccuracy(colorize, unseen, { families: palette });
   const files: Record<string, string> = {
     lossCurve: path.join(runDir, 'loss-curve.png'),
     log: path.join(runDir, 'log.jsonl'),
@@ -192,7 +192,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   }
   const tEval = performance.now();
   trainer.dispose();
-  const l1 = result.steps.map((s) => s.generator['l1Colour'] ?? NaN);
+  const l1 = result.steps.map((s) => s.generator['l1Color'] ?? NaN);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const demo: DemoResult = {
     backend: backend.backend,

@@ -47,14 +47,14 @@ export interface FreshSynthOptions {
   batchesPerEpoch: number;
   seed: number;
   size: number;
-  colourChoices: Readonly<Record<TagFamily, readonly string[]>>;
+  colorChoices: Readonly<Record<TagFamily, readonly string[]>>;
   /** Tag combinations training must not contain. */
   reject?: (spec: CharacterSpec) => boolean;
   /**
    * Colourings of each line art in a batch (default 1). With 2, a batch holds batchSize / 2 line
    * arts, each twice with different colours, so only the tags tell the two targets apart.
    */
-  coloursPerLineArt?: number;
+  colorsPerLineArt?: number;
 }
 
 /**
@@ -63,12 +63,12 @@ export interface FreshSynthOptions {
  * character's colours from its line art instead of reading the tags.
  */
 export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<SynthCursor> {
-  const k = o.coloursPerLineArt ?? 1;
+  const k = o.colorsPerLineArt ?? 1;
   if (!Number.isInteger(k) || k < 1 || o.batchSize % k !== 0) {
     throw new Error(`coloursPerLineArt must be a positive integer dividing the batch size ${o.batchSize}, got ${k}.`);
   }
   const arts = o.batchSize / k;
-  const synth = { size: o.size, colourChoices: o.colourChoices, seed: o.seed, reject: o.reject };
+  const synth = { size: o.size, colorChoices: o.colorChoices, seed: o.seed, reject: o.reject };
   const batchAt = (epoch: number, b: number): SynthSample[] => {
     const out: SynthSample[] = [];
     for (let a = 0; a < arts; a++) {
@@ -76,7 +76,7 @@ export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<Synth
       const base = generateCharacter(index, synth);
       out.push(base);
       const rng = new Rng(o.seed + 7777, index);
-      for (let j = 1; j < k; j++) out.push(renderSample(recoloured(base.spec, rng, o.colourChoices, o.reject), o.size));
+      for (let j = 1; j < k; j++) out.push(renderSample(recolored(base.spec, rng, o.colorChoices, o.reject), o.size));
     }
     return out;
   };
@@ -94,16 +94,16 @@ export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<Synth
 }
 
 /** The same character with new colours for the families it has (avoiding `reject`ed specs). */
-function recoloured(
+function recolored(
   spec: CharacterSpec,
   rng: Rng,
   choices: Readonly<Record<TagFamily, readonly string[]>>,
   reject?: (spec: CharacterSpec) => boolean,
 ): CharacterSpec {
   for (let attempt = 0; attempt < 1000; attempt++) {
-    const colours: Partial<Record<TagFamily, string>> = {};
-    for (const family of Object.keys(spec.colours) as TagFamily[]) colours[family] = rng.pick(choices[family]);
-    const next = { ...spec, colours };
+    const colors: Partial<Record<TagFamily, string>> = {};
+    for (const family of Object.keys(spec.colors) as TagFamily[]) colors[family] = rng.pick(choices[family]);
+    const next = { ...spec, colors };
     if (!reject || !reject(next)) return next;
   }
   throw new Error('recoloured: every colouring was rejected.');

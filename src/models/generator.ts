@@ -252,15 +252,15 @@ export function buildTag2PixGenerator(config: Tag2PixGeneratorConfig = {}): tfl.
   x = conv('deconv5.0', ch.deconv5, 1).apply(x) as tfl.SymbolicTensor;
   x = leakyRelu('deconv5.1').apply(x) as tfl.SymbolicTensor;
   x = conv('deconv5.2', 3, 1).apply(x) as tfl.SymbolicTensor;
-  const colour = tfl.layers.activation({ activation: 'tanh', name: 'deconv5.3' }).apply(x) as tfl.SymbolicTensor;
+  const color = tfl.layers.activation({ activation: 'tanh', name: 'deconv5.3' }).apply(x) as tfl.SymbolicTensor;
 
   const guide = c.guideDecoder
     ? (new GuideDecoder({ name: 'deconv_for_decoder', filters: ch.guide }).apply(deconv1Output!) as tfl.SymbolicTensor)
-    : (tfl.layers.activation({ activation: 'linear', name: 'guide' }).apply(colour) as tfl.SymbolicTensor);
+    : (tfl.layers.activation({ activation: 'linear', name: 'guide' }).apply(color) as tfl.SymbolicTensor);
 
   return tfl.model({
     name: c.name,
     inputs: citInput ? [lineArt, citInput, cvt] : [lineArt, cvt],
-    outputs: [colour, guide],
+    outputs: [color, guide],
   });
 }

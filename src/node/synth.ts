@@ -97,7 +97,7 @@ export async function writeSynthDataset(options: WriteSynthOptions): Promise<Wri
 
 async function writeSample(out: string, id: string, sample: SynthSample, regions: boolean): Promise<void> {
   const jobs = [
-    encodePng(sample.colour).then((png) => fs.writeFile(path.join(out, 'colour', `${id}.png`), png)),
+    encodePng(sample.color).then((png) => fs.writeFile(path.join(out, 'colour', `${id}.png`), png)),
     encodePng(sample.lineArt).then((png) => fs.writeFile(path.join(out, 'lineart', `${id}.png`), png)),
   ];
   if (regions) {

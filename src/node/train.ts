@@ -148,10 +148,10 @@ export async function readStepLog(file: string): Promise<StepLogRecord[]> {
     .map((l) => withCurrentKeys(JSON.parse(l, (_, v: unknown) => (v === null ? NaN : v)) as StepLogRecord));
 }
 
-/** A record of a log written before 0.2.0, whose colour L1 term was keyed `l1Colour`, under today's key. */
+/** A record of a log written before 0.2.0, whose colour L1 term was keyed `l1Color`, under today's key. */
 function withCurrentKeys(r: StepLogRecord): StepLogRecord {
   const legacy: string = 'l1Colour'; // keep-spelling: the key of logs written before 0.2.0
-  const current: keyof GeneratorLossTerms = 'l1Colour';
+  const current: keyof GeneratorLossTerms = 'l1Color';
   if (legacy !== current && legacy in r.generator && !(current in r.generator)) {
     const { [legacy]: value, ...rest } = r.generator;
     r.generator = { ...rest, [current]: value! };
@@ -204,7 +204,7 @@ function progressLine(r: StepLogRecord, epochs: number, perEpoch: number): strin
   return (
     `epoch ${r.epoch + 1}/${epochs} step ${r.step + 1}/${perEpoch} ` +
     `D ${shown(d.total, 4)} (adv ${shown(d.advReal, 3)}/${shown(d.advFake, 3)}) ` +
-    `G ${g.total.toFixed(3)} (adv ${shown(g.adv, 3)} L1 ${g.l1Colour.toFixed(4)}/${g.l1Guide.toFixed(4)}) ` +
+    `G ${g.total.toFixed(3)} (adv ${shown(g.adv, 3)} L1 ${g.l1Color.toFixed(4)}/${g.l1Guide.toFixed(4)}) ` +
     `${r.imagesPerSecond.toFixed(2)} img/s`
   );
 }
@@ -215,7 +215,7 @@ function cloneSamples(s: Samples, max = 4): Samples {
   const n = Math.min(max, s.lineArt.shape[0]);
   return tf.tidy(() => ({
     lineArt: tf.slice(s.lineArt, 0, n) as tf.Tensor4D,
-    colour: tf.slice(s.colour, 0, n) as tf.Tensor4D,
+    color: tf.slice(s.color, 0, n) as tf.Tensor4D,
     cvt: tf.slice(s.cvt, 0, n) as tf.Tensor2D,
     ...(s.citFeatures ? { citFeatures: tf.slice(s.citFeatures, 0, n) as tf.Tensor4D } : {}),
   }));
@@ -237,9 +237,9 @@ async function writeEpochImages(
   files: { lossCurve: string; samples: string; log: string },
   epoch: number,
 ): Promise<void> {
-  const [colour, guide] = trainer.generate(samples.lineArt, samples.cvt, samples.citFeatures);
-  const grid = sampleGrid(samples.lineArt, guide, colour, samples.colour);
-  tf.dispose([colour, guide]);
+  const [color, guide] = trainer.generate(samples.lineArt, samples.cvt, samples.citFeatures);
+  const grid = sampleGrid(samples.lineArt, guide, color, samples.color);
+  tf.dispose([color, guide]);
   try {
     await writePng(path.join(files.samples, `epoch-${String(epoch + 1).padStart(3, '0')}.png`), grid, { range: [0, 1] });
   } finally {

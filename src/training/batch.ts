@@ -9,7 +9,7 @@ export interface Tag2PixBatch {
   /** Line art `[N, S, S, 1]` in [0, 1], white = 1. */
   lineArt: tf.Tensor4D;
   /** Ground-truth colour image `[N, S, S, 3]` in [-1, 1]. */
-  colour: tf.Tensor4D;
+  color: tf.Tensor4D;
   /** CIT multi-hot `[N, numCit]` (370 for the published vocabulary). */
   cit: tf.Tensor2D;
   /** CVT multi-hot `[N, numCvt]` (115 for the published vocabulary). */
@@ -48,7 +48,7 @@ export interface TrainingDataSource<C = unknown> {
 export function disposeBatch(batch: TrainingBatch): void {
   if (typeof batch.dispose === 'function') batch.dispose();
   else {
-    const tensors = [batch.lineArt, batch.colour, batch.cit, batch.cvt];
+    const tensors = [batch.lineArt, batch.color, batch.cit, batch.cvt];
     if (batch.citFeatures) tensors.push(batch.citFeatures);
     for (const t of tensors) t.dispose();
   }

@@ -11,7 +11,7 @@ export interface CurvePoint {
 /** A panel of the loss-curve figure. */
 export interface CurvePanel {
   title: string;
-  series: Array<{ name: string; colour: string; points: CurvePoint[] }>;
+  series: Array<{ name: string; color: string; points: CurvePoint[] }>;
 }
 
 const WIDTH = 900;
@@ -84,10 +84,10 @@ export function lossCurveSvg(panels: CurvePanel[], epochStarts: number[] = []): 
     series.forEach((s, k) => {
       if (s.points.length > 0) {
         const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.step).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
-        parts.push(`<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="1.5"/>`);
+        parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
       }
       parts.push(
-        `<text x="${MARGIN.left + plotW - 10}" y="${top + 16 + 15 * k}" text-anchor="end" fill="${s.colour}">${escapeXml(s.name)}</text>`,
+        `<text x="${MARGIN.left + plotW - 10}" y="${top + 16 + 15 * k}" text-anchor="end" fill="${s.color}">${escapeXml(s.name)}</text>`,
       );
     });
     parts.push(`<text x="${MARGIN.left + plotW}" y="${top + plotH + 18}" text-anchor="end">step</text>`);
@@ -101,9 +101,9 @@ export function lossCurveSvg(panels: CurvePanel[], epochStarts: number[] = []): 
  * step records; terms a step did not compute (NaN) are left out of the lines.
  */
 export function lossCurvePanels(records: readonly StepLogRecord[]): CurvePanel[] {
-  const series = (pick: (r: StepLogRecord) => number, name: string, colour: string) => ({
+  const series = (pick: (r: StepLogRecord) => number, name: string, color: string) => ({
     name,
-    colour,
+    color,
     points: records.map((r) => ({ step: r.globalStep, value: pick(r) })),
   });
   return [
@@ -119,7 +119,7 @@ export function lossCurvePanels(records: readonly StepLogRecord[]): CurvePanel[]
       series: [
         series((r) => r.generator.total, 'total', '#2ca02c'),
         series(
-          (r) => (r.generator.l1Colour + Number(r.weights['beta']) * r.generator.l1Guide) * Number(r.weights['lambdaRec']),
+          (r) => (r.generator.l1Color + Number(r.weights['beta']) * r.generator.l1Guide) * Number(r.weights['lambdaRec']),
           'λ_rec·L_rec',
           '#d62728',
         ),

@@ -79,7 +79,7 @@ export interface Tag2PixStepInspection {
   /** G's gradients after the G backward. */
   generatorGradients: Record<string, tf.Tensor>;
   /** G's colour output in the D step (absent in a warm-up step) and both outputs in the G step. */
-  outputs: { dStepColour?: tf.Tensor; gStepColour: tf.Tensor; gStepGuide: tf.Tensor };
+  outputs: { dStepColor?: tf.Tensor; gStepColor: tf.Tensor; gStepGuide: tf.Tensor };
 }
 
 /**
@@ -100,7 +100,7 @@ export interface Tag2PixStepObserver {
     /** G's gradients of the D loss, when asked for (see above). */
     generatorGradients?: Record<string, tf.Tensor>;
     /** G's colour output that D judged. */
-    fakeColour: tf.Tensor;
+    fakeColor: tf.Tensor;
     losses: Record<keyof DiscriminatorLossTerms, number>;
   }): void;
   /** After the G backward, before G's Adam step. */
@@ -108,7 +108,7 @@ export interface Tag2PixStepObserver {
     /** G's gradients by parameter key. */
     gradients: Record<string, tf.Tensor>;
     /** G's outputs in this step. */
-    colour: tf.Tensor;
+    color: tf.Tensor;
     guide: tf.Tensor;
     losses: Record<string, number>;
   }): void;
@@ -286,11 +286,11 @@ export class Tag2PixTrainer {
         discriminatorStep: (v) => {
           inspection.discriminatorGradients = clones(v.gradients);
           inspection.generatorGradientsFromDiscriminatorLoss = clones(v.generatorGradients ?? {});
-          inspection.outputs.dStepColour = tf.clone(v.fakeColour);
+          inspection.outputs.dStepColor = tf.clone(v.fakeColor);
         },
         generatorStep: (v) => {
           inspection.generatorGradients = clones(v.gradients);
-          inspection.outputs.gStepColour = tf.clone(v.colour);
+          inspection.outputs.gStepColor = tf.clone(v.color);
           inspection.outputs.gStepGuide = tf.clone(v.guide);
         },
       });
@@ -346,7 +346,7 @@ export class Tag2PixTrainer {
   private checkBatch(batch: Tag2PixBatch): void {
     const problems: string[] = [];
     const n = batch.lineArt?.shape?.[0];
-    const ranks: Record<keyof Tag2PixBatch, number> = { lineArt: 4, colour: 4, cit: 2, cvt: 2, citFeatures: 4 };
+    const ranks: Record<keyof Tag2PixBatch, number> = { lineArt: 4, color: 4, cit: 2, cvt: 2, citFeatures: 4 };
     for (const [name, rank] of Object.entries(ranks) as Array<[keyof Tag2PixBatch, number]>) {
       const t = batch[name];
       if (!t) {
@@ -402,7 +402,7 @@ export class Tag2PixTrainer {
       if (fake) kept.push(fake);
       let terms: DiscriminatorLossTerms | undefined;
       const result = tf.variableGrads(() => {
-        const real = this.runDiscriminator(c.batch.colour);
+        const real = this.runDiscriminator(c.batch.color);
         if (!fake) kept.push((fake = tf.keep(this.runGenerator(c)[0]!)));
         terms = discriminatorLoss(real, this.runDiscriminator(fake), { cit: c.batch.cit, cvt: c.batch.cvt }, this.lossOptions(c.weights));
         for (const t of Object.values(terms)) kept.push(tf.keep(t));
@@ -416,7 +416,7 @@ export class Tag2PixTrainer {
       c.observer?.discriminatorStep?.({
         gradients: pick(byKey, this.dParams),
         generatorGradients: withG ? pick(byKey, this.gParams) : undefined,
-        fakeColour: fake!,
+        fakeColor: fake!,
         losses,
       });
       this.discriminatorOptimizer.applyGradients(this.dParams, byKey);
@@ -439,14 +439,14 @@ export class Tag2PixTrainer {
       let terms: Record<string, tf.Scalar> | undefined;
       let outputs: tf.Tensor[] = [];
       const result = tf.variableGrads(() => {
-        const [colour, guide] = this.runGenerator(c) as [tf.Tensor, tf.Tensor];
-        if (c.observer?.generatorStep) kept.push(...(outputs = [tf.keep(colour), tf.keep(guide)]));
+        const [color, guide] = this.runGenerator(c) as [tf.Tensor, tf.Tensor];
+        if (c.observer?.generatorStep) kept.push(...(outputs = [tf.keep(color), tf.keep(guide)]));
         if (warmup) {
-          const rec = reconstructionLoss({ colour, guide }, c.batch.colour, { beta: c.weights.beta });
-          terms = { l1Colour: rec.colour, l1Guide: rec.guide, total: tf.mul(rec.total, c.weights.lambdaRec) as tf.Scalar };
+          const rec = reconstructionLoss({ color, guide }, c.batch.color, { beta: c.weights.beta });
+          terms = { l1Color: rec.color, l1Guide: rec.guide, total: tf.mul(rec.total, c.weights.lambdaRec) as tf.Scalar };
         } else {
           const targets = { cit: c.batch.cit, cvt: c.batch.cvt };
-          terms = { ...generatorLoss(this.runDiscriminator(colour), { colour, guide }, c.batch.colour, targets, this.lossOptions(c.weights)) };
+          terms = { ...generatorLoss(this.runDiscriminator(color), { color, guide }, c.batch.color, targets, this.lossOptions(c.weights)) };
         }
         for (const t of Object.values(terms)) kept.push(tf.keep(t));
         return terms['total']!;
@@ -456,7 +456,7 @@ export class Tag2PixTrainer {
       const byKey = this.byKey(grads, this.gParams);
       const losses = await this.readTerms(terms!);
       if (this.checkFinite) this.assertFinite('generator', losses);
-      c.observer?.generatorStep?.({ gradients: pick(byKey, this.gParams), colour: outputs[0]!, guide: outputs[1]!, losses });
+      c.observer?.generatorStep?.({ gradients: pick(byKey, this.gParams), color: outputs[0]!, guide: outputs[1]!, losses });
       this.generatorOptimizer.applyGradients(this.gParams, byKey);
       return losses;
     } finally {

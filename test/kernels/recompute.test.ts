@@ -412,7 +412,7 @@ describe('recompute option: models, trainer, serialisation', () => {
       const r = (shape: number[], s: number) => tf.randomUniform(shape, 0, 1, 'float32', seed * 13 + s);
       return {
         lineArt: r([2, size, size, 1], 1) as tf.Tensor4D,
-        colour: tf.sub(tf.mul(r([2, size, size, 3], 2), 2), 1) as tf.Tensor4D,
+        color: tf.sub(tf.mul(r([2, size, size, 3], 2), 2), 1) as tf.Tensor4D,
         citFeatures: r([2, size / 8, size / 8, 8], 3) as tf.Tensor4D,
         cit: tf.round(r([2, 6], 4)) as tf.Tensor2D,
         cvt: tf.round(r([2, 5], 5)) as tf.Tensor2D,

@@ -29,7 +29,7 @@ function syntheticData(seed: number, poison?: { epoch: number; batch: number }):
   const r = rng(seed);
   const sample = () => ({
     lineArt: Float32Array.from({ length: size * size }, () => r()),
-    colour: Float32Array.from({ length: size * size * 3 }, () => 2 * r() - 1),
+    color: Float32Array.from({ length: size * size * 3 }, () => 2 * r() - 1),
     feat: Float32Array.from({ length: (size / 8) ** 2 * features }, () => r()),
     cit: Float32Array.from({ length: cit }, () => (r() < 0.3 ? 1 : 0)),
     cvt: Float32Array.from({ length: cvt }, () => (r() < 0.3 ? 1 : 0)),
@@ -60,15 +60,15 @@ function syntheticData(seed: number, poison?: { epoch: number; batch: number }):
         const idx = o.slice(b * batchSize, (b + 1) * batchSize);
         const batch: TrainingBatch = {
           lineArt: stack(idx, (s) => s.lineArt, [size, size, 1]) as tf.Tensor4D,
-          colour: stack(idx, (s) => s.colour, [size, size, 3]) as tf.Tensor4D,
+          color: stack(idx, (s) => s.color, [size, size, 3]) as tf.Tensor4D,
           citFeatures: stack(idx, (s) => s.feat, [size / 8, size / 8, features]) as tf.Tensor4D,
           cit: stack(idx, (s) => s.cit, [cit]) as tf.Tensor2D,
           cvt: stack(idx, (s) => s.cvt, [cvt]) as tf.Tensor2D,
           cursor: { epoch, next: b + 1 },
         };
         if (poison && poison.epoch === epoch && poison.batch === b) {
-          batch.colour.dispose();
-          batch.colour = tf.fill([2, size, size, 3], NaN) as tf.Tensor4D;
+          batch.color.dispose();
+          batch.color = tf.fill([2, size, size, 3], NaN) as tf.Tensor4D;
         }
         yield batch;
       }
@@ -152,7 +152,7 @@ describe('runTrainingInFolder: checkpoints and --resume', () => {
     const log = await readStepLog(path.join(out, RUN_FILES.log));
     expect(log.map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
     expect(Number.isNaN(log[0]!.discriminator.advReal)).toBe(true);
-    expect(Number.isFinite(log[0]!.generator.l1Colour)).toBe(true);
+    expect(Number.isFinite(log[0]!.generator.l1Color)).toBe(true);
   });
 
   it('killed mid-epoch after a step checkpoint, resumed from it, gives identical losses', async () => {
@@ -211,7 +211,7 @@ describe('runTrainingInFolder: guard rails and outputs', () => {
     const log = await readStepLog(path.join(out, RUN_FILES.log));
     expect(log).toHaveLength(6);
     expect(Object.keys(log[0].discriminator).sort()).toEqual(['advFake', 'advReal', 'citFake', 'citReal', 'cvtFake', 'cvtReal', 'total']);
-    expect(Object.keys(log[0].generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Colour', 'l1Guide', 'total']);
+    expect(Object.keys(log[0].generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Color', 'l1Guide', 'total']);
     expect(log[3].weights).toMatchObject({ citWeight: 40, cvtWeight: 40, lambdaRec: 1000 });
     const curve = await sharp(path.join(out, RUN_FILES.lossCurve)).metadata();
     expect([curve.format, curve.width]).toEqual(['png', 900]);
@@ -242,7 +242,7 @@ describe('readStepLog', () => {
     const generator = { adv: 1, cit: 2, cvt: 3, l1Colour: 0.5, l1Guide: 0.25, total: 9 }; // keep-spelling: an old log line
     await fs.writeFile(file, JSON.stringify({ epoch: 0, step: 0, globalStep: 0, stage: 'warm-up', weights: {}, discriminator: {}, generator, seconds: 1, imagesPerSecond: 2 }) + '\n');
     const [record] = await readStepLog(file);
-    expect(Object.keys(record!.generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Colour', 'l1Guide', 'total']);
-    expect(record!.generator['l1Colour']).toBe(0.5);
+    expect(Object.keys(record!.generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Color', 'l1Guide', 'total']);
+    expect(record!.generator['l1Color']).toBe(0.5);
   });
 });

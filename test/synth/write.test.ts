@@ -22,8 +22,8 @@ describe('writeSynthDataset', () => {
         const expected = generateCharacter(i, { seed: 3, size: 32 });
         const record = dataset.samples[i]!;
         expect(record.tags.map((t) => t.name).sort()).toEqual([...expected.tags.cit, ...expected.tags.cvt].sort());
-        const colour = await readImage(record.colour);
-        expect(Buffer.from(colour.data).equals(Buffer.from(expected.colour.data))).toBe(true);
+        const color = await readImage(record.color);
+        expect(Buffer.from(color.data).equals(Buffer.from(expected.color.data))).toBe(true);
         const line = await readImage(record.lineArts[0]!, { channels: 1 });
         expect(line.data.length).toBe(32 * 32);
         for (let p = 0; p < line.data.length; p++) {

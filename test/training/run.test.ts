@@ -27,8 +27,8 @@ function source(poison?: { epoch: number; batch: number }): TrainingDataSource<{
       for (let b = options.from?.next ?? 0; b < 3; b++) {
         const batch: TrainingBatch<{ epoch: number; next: number }> = { ...tinyBatch(10 * epoch + b + 1), cursor: { epoch, next: b + 1 } };
         if (poison?.epoch === epoch && poison.batch === b) {
-          batch.colour.dispose();
-          batch.colour = tf.fill(batch.colour.shape, NaN) as tf.Tensor4D;
+          batch.color.dispose();
+          batch.color = tf.fill(batch.color.shape, NaN) as tf.Tensor4D;
         }
         yield batch;
       }

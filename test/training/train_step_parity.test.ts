@@ -139,7 +139,7 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     });
     const batch = {
       lineArt: nhwc(fx['input.sketch']) as tf.Tensor4D,
-      colour: nhwc(fx['input.original']) as tf.Tensor4D,
+      color: nhwc(fx['input.original']) as tf.Tensor4D,
       citFeatures: nhwc(fx['input.feature_tensor']) as tf.Tensor4D,
       cit: fx['input.cit'] as tf.Tensor2D,
       cvt: fx['input.cvt'] as tf.Tensor2D,
@@ -155,7 +155,7 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     };
     const gTerms: Record<string, string> = {
       adv: 'output.G_step.D_f_fake_loss', cit: 'output.G_step.CIT_f_fake_loss', cvt: 'output.G_step.CVT_f_fake_loss',
-      l1Colour: 'output.G_step.L1_D_f_fake_loss', l1Guide: 'output.G_step.L1_D_g_fake_loss', total: 'output.G_loss',
+      l1Color: 'output.G_step.L1_D_f_fake_loss', l1Guide: 'output.G_step.L1_D_g_fake_loss', total: 'output.G_loss',
     };
     const report: string[] = [];
     const failures: string[] = [];
@@ -175,7 +175,7 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     check(Math.abs(result.discriminator.total - 5.500657) < 1e-4, 'D total vs the README value');
 
     // The D step's colour output (G in training mode, before any update).
-    expect(relativeError(inspection.outputs.dStepColour!, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
+    expect(relativeError(inspection.outputs.dStepColor!, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
 
     // Gradients, 1e-4 relative to each tensor's max.
     const ourKey = (model: LayersModel, prefix: string, variable: tf.Variable) =>
@@ -242,6 +242,6 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     disposeInspection(inspection);
     trainer.dispose();
     tf.dispose(Object.values(fx));
-    tf.dispose([batch.lineArt, batch.colour, batch.citFeatures]);
+    tf.dispose([batch.lineArt, batch.color, batch.citFeatures]);
   });
 });

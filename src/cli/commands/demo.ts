@@ -45,7 +45,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--size <px>', 'image size (multiple of 16)', integer('--size', 32), D.size)
     .option('--train-count <n>', 'training characters (per epoch with fresh data)', integer('--train-count', 8), D.trainCount)
     .option('--training-data <kind>', 'fresh (new characters every batch) or fixed (the same --train-count characters every epoch)', oneOf('--training-data', ['fresh', 'fixed'] as const), D.trainingData)
-    .option('--colors-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colors-per-line-art', 1), D.coloursPerLineArt)
+    .option('--colors-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colors-per-line-art', 1), D.colorsPerLineArt)
     .addOption(new Option('--colours-per-line-art <n>').argParser(integer('--colours-per-line-art', 1)).hideHelp()) // keep-spelling: the flag before 0.2.0
     .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), D.testCount)
     .option('--batch <n>', 'batch size', integer('--batch', 2), D.batchSize)
@@ -98,7 +98,7 @@ export function registerDemoCommand(program: Command): void {
         seReduction: opts.seReduction,
         tagEncoderWidth: opts.tagEncoderWidth,
         trainingData: opts.trainingData,
-        coloursPerLineArt: legacyColorsPerLineArt(opts) ?? opts.colorsPerLineArt,
+        colorsPerLineArt: legacyColorsPerLineArt(opts) ?? opts.colorsPerLineArt,
         classificationWeight: opts.classificationWeight,
         palette: opts.palette,
         seed: opts.seed,

@@ -20,7 +20,7 @@ export interface SynthSample {
   spec: CharacterSpec;
   size: number;
   /** Colour illustration, 8-bit RGB. */
-  colour: Raster8;
+  color: Raster8;
   /** Line art, 1 channel in [0, 1], white = 1. */
   lineArt: RasterF;
   /** Visible coverage of each region in [0, 1] (`size*size` each; they sum to 1 at every pixel). */
@@ -50,11 +50,11 @@ export function renderSample(spec: CharacterSpec, size = 128, vocabulary: TagVoc
   return {
     spec,
     size,
-    colour: { data: drawn.colour, width: size, height: size, channels: 3 },
+    color: { data: drawn.color, width: size, height: size, channels: 3 },
     lineArt: { data: drawn.lineArt, width: size, height: size, channels: 1 },
     masks: drawn.masks,
     tags,
-    familyTags: { ...spec.colours },
+    familyTags: { ...spec.colors },
     multiHot: vocabulary.encode([...tags.cit, ...tags.cvt]),
   };
 }
@@ -82,21 +82,21 @@ export function synthBatch(samples: readonly SynthSample[]): Tag2PixBatch {
   const numCit = samples[0]!.multiHot.cit.length;
   const numCvt = samples[0]!.multiHot.cvt.length;
   const line = new Float32Array(n * size * size);
-  const colour = new Float32Array(n * size * size * 3);
+  const color = new Float32Array(n * size * size * 3);
   const cit = new Float32Array(n * numCit);
   const cvt = new Float32Array(n * numCvt);
   samples.forEach((s, i) => {
     if (s.size !== size) throw new Error(`synthBatch: sample ${i} is ${s.size} px but sample 0 is ${size} px; use one size per batch`);
     line.set(s.lineArt.data, i * size * size);
-    const c = s.colour.data;
+    const c = s.color.data;
     const off = i * size * size * 3;
-    for (let k = 0; k < c.length; k++) colour[off + k] = (c[k]! / 255) * 2 - 1;
+    for (let k = 0; k < c.length; k++) color[off + k] = (c[k]! / 255) * 2 - 1;
     cit.set(s.multiHot.cit, i * numCit);
     cvt.set(s.multiHot.cvt, i * numCvt);
   });
   return {
     lineArt: tf.tensor4d(line, [n, size, size, 1]),
-    colour: tf.tensor4d(colour, [n, size, size, 3]),
+    color: tf.tensor4d(color, [n, size, size, 3]),
     cit: tf.tensor2d(cit, [n, numCit]),
     cvt: tf.tensor2d(cvt, [n, numCvt]),
   };

@@ -1,6 +1,6 @@
 // tag2pix/synth: synthetic anime-style characters with line art, region masks and tags
 // (browser-safe), for tests, demos and evaluation without downloaded data.
-export { FAMILY_TAGS, TAG_FAMILIES, tagColour, tagFamily } from './palette.js';
+export { FAMILY_TAGS, TAG_FAMILIES, tagColor, tagFamily } from './palette.js';
 export type { RGB, TagFamily } from './palette.js';
 export { SYNTH_REGIONS } from './painter.js';
 export type { SynthRegion } from './painter.js';
