@@ -2,15 +2,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  REFERENCE_TAG_FILTER,
-  TagVocabulary,
-  UnknownTagError,
-  defaultVocabulary,
-  editDistance,
-  filterByTags,
-  validateTagFilterRule,
-} from '../../src/data/index.js';
+import { REFERENCE_TAG_FILTER, filterByTags, validateTagFilterRule } from '../../src/data/index.js';
+import { editDistance } from '../../src/data/tags.js';
+import { TagVocabulary, UnknownTagError, defaultVocabulary } from '../../src/index.js';
 
 // The bundled vocabulary file must be, byte for byte, the published Tag2Pix vocabulary
 // (tag2pix-vocab.json of the project's reference data, from the official tag_dump.pkl): this is

@@ -62,8 +62,8 @@ describe('GuideDecoder', () => {
   });
 
   it('rejects bad arguments and inputs with a clear message', () => {
-    expect(() => new GuideDecoder({ filters: [8, 0] })).toThrow(/positive integers, got 0/);
-    expect(() => new GuideDecoder({ outputActivation: 'relu' as 'tanh' })).toThrow(/'tanh' or 'linear'/);
+    expect(() => new GuideDecoder({ filters: [8, 0] })).toThrow(/filters\[1\] must be a positive integer, got 0/);
+    expect(() => new GuideDecoder({ outputActivation: 'relu' as 'tanh' })).toThrow(/outputActivation must be one of tanh, linear/);
     expect(() => new GuideDecoder().apply(tf.zeros([2, 8]))).toThrow(/NHWC input/);
   });
 

@@ -28,9 +28,9 @@ describe('generator parity with the reference (generator_small, 64 px, eval)', (
   });
 
   it('matches both outputs within 1e-4', () => {
-    const [colour, guide] = generator.predict(inputs) as tf.Tensor[];
-    expect(colour.shape).toEqual([2, 64, 64, 3]);
-    expect(maxAbsDiff(colour, nhwc(ref['output.full_output']))).toBeLessThan(1e-4);
+    const [color, guide] = generator.predict(inputs) as tf.Tensor[];
+    expect(color.shape).toEqual([2, 64, 64, 3]);
+    expect(maxAbsDiff(color, nhwc(ref['output.full_output']))).toBeLessThan(1e-4);
     expect(maxAbsDiff(guide, nhwc(ref['output.decoder_output']))).toBeLessThan(1e-4);
   });
 

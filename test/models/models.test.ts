@@ -90,14 +90,14 @@ describe('buildTag2PixGenerator options', () => {
 
   it('runs a narrow model with the documented input and output shapes, outputs in [-1, 1]', () => {
     const g = buildTag2PixGenerator(small);
-    const [colour, guide] = g.predict([
+    const [color, guide] = g.predict([
       randomTensor([2, 32, 32, 1], 1, 0, 1),
       randomTensor([2, 4, 4, 512], 2, 0, 1),
       tf.cast(tf.oneHot([3, 7], 115), 'float32'),
     ]) as tf.Tensor[];
-    expect(colour.shape).toEqual([2, 32, 32, 3]);
+    expect(color.shape).toEqual([2, 32, 32, 3]);
     expect(guide.shape).toEqual([2, 32, 32, 3]);
-    expect(tf.tidy(() => tf.max(tf.abs(colour)).dataSync()[0])).toBeLessThanOrEqual(1);
+    expect(tf.tidy(() => tf.max(tf.abs(color)).dataSync()[0])).toBeLessThanOrEqual(1);
     expect(countParameters(g)).toBeLessThan(countParameters(buildTag2PixGenerator({ ...small, widthMultiplier: 1 })) / 4);
   });
 
@@ -138,8 +138,8 @@ describe('buildTag2PixGenerator options', () => {
   it('without the guide decoder returns the colour output twice', () => {
     const g = buildTag2PixGenerator({ ...small, guideDecoder: false });
     expect(g.layers.some((l) => l.name === 'deconv_for_decoder')).toBe(false);
-    const [colour, guide] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 4, 4, 512]), tf.zeros([1, 115])]) as tf.Tensor[];
-    expect(maxAbsDiff(colour, guide)).toBe(0);
+    const [color, guide] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 4, 4, 512]), tf.zeros([1, 115])]) as tf.Tensor[];
+    expect(maxAbsDiff(color, guide)).toBe(0);
   });
 
   it('without the CIT path has inputs [lineArt, cvt] and no featureConv', () => {
@@ -149,8 +149,8 @@ describe('buildTag2PixGenerator options', () => {
     const withCit = buildTag2PixGenerator({ ...small });
     // deconv1's first conv sees 256·m fewer channels.
     expect(countParameters(withCit) - countParameters(g)).toBeGreaterThan(0);
-    const [colour] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 115])]) as tf.Tensor[];
-    expect(colour.shape).toEqual([1, 32, 32, 3]);
+    const [color] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 115])]) as tf.Tensor[];
+    expect(color.shape).toEqual([1, 32, 32, 3]);
   });
 
   it('without BatchNorm (the 512 px model) has no BatchNorm keys', () => {
@@ -240,14 +240,14 @@ describe('the ablation generators of the paper (Table 3)', () => {
     it(`${block}: ${count.toLocaleString('en')} parameters at full width, and a 256 px forward pass`, () => {
       expect(countParameters(buildTag2PixGenerator({ decoderBlock: block }))).toBe(count);
       const g = buildTag2PixGenerator({ decoderBlock: block, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] });
-      const [colour, guide] = g.predict([
+      const [color, guide] = g.predict([
         randomTensor([1, 256, 256, 1], 7, 0, 1),
         randomTensor([1, 32, 32, 512], 8, 0, 1),
         tf.cast(tf.oneHot([4], 115), 'float32'),
       ]) as tf.Tensor[];
-      expect(colour.shape).toEqual([1, 256, 256, 3]);
+      expect(color.shape).toEqual([1, 256, 256, 3]);
       expect(guide.shape).toEqual([1, 256, 256, 3]);
-      expect(tf.tidy(() => tf.all(tf.isFinite(colour)).dataSync()[0])).toBe(1);
+      expect(tf.tidy(() => tf.all(tf.isFinite(color)).dataSync()[0])).toBe(1);
     });
   }
 });

@@ -100,7 +100,7 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     });
     const batch = {
       lineArt: nhwc(fx['input.sketch']) as tf.Tensor4D,
-      colour: nhwc(fx['input.original']) as tf.Tensor4D,
+      color: nhwc(fx['input.original']) as tf.Tensor4D,
       citFeatures: nhwc(fx['input.feature_tensor']) as tf.Tensor4D,
       cit: fx['input.cit'] as tf.Tensor2D,
       cvt: fx['input.cvt'] as tf.Tensor2D,
@@ -116,7 +116,7 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     };
     const gTerms: Record<string, string> = {
       adv: 'output.G_step.D_f_fake_loss', cit: 'output.G_step.CIT_f_fake_loss', cvt: 'output.G_step.CVT_f_fake_loss',
-      l1Colour: 'output.G_step.L1_D_f_fake_loss', l1Guide: 'output.G_step.L1_D_g_fake_loss', total: 'output.G_loss',
+      l1Color: 'output.G_step.L1_D_f_fake_loss', l1Guide: 'output.G_step.L1_D_g_fake_loss', total: 'output.G_loss',
     };
     const report: string[] = [];
     const failures: string[] = [];
@@ -137,8 +137,8 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
 
     // The D step's colour output (G in training mode, before any update); the G step's, which
     // PyTorch computes from the same weights and batch (the fixture stores it once), and its guide.
-    expect(relativeError(inspection.outputs.dStepColour!, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
-    expect(relativeError(inspection.outputs.gStepColour, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
+    expect(relativeError(inspection.outputs.dStepColor!, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
+    expect(relativeError(inspection.outputs.gStepColor, nhwc(fx['output.D_step.G_f']))).toBeLessThan(1e-4);
     expect(relativeError(inspection.outputs.gStepGuide, nhwc(fx['output.G_step.G_g']))).toBeLessThan(1e-4);
 
     // Gradients, 1e-4 relative to each tensor's max.
@@ -207,6 +207,6 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     disposeInspection(inspection);
     trainer.dispose();
     tf.dispose(Object.values(fx));
-    tf.dispose([batch.lineArt, batch.colour, batch.citFeatures]);
+    tf.dispose([batch.lineArt, batch.color, batch.citFeatures]);
   });
 });
