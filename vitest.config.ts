@@ -1,13 +1,25 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// Tests that need system packages rather than npm ones run as projects of their own, so that
+// `npm test` (project `node`) passes on a fresh clone with nothing but Node and `npm ci`.
+// `npm run test:system` runs them; .ci/run installs their packages first; README lists them.
+// Debian's Chromium (`apt-get install -y chromium`), driven through playwright-core:
+const NEEDS_CHROMIUM = ['test/web/page.test.ts', 'test/web/colorize_page.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // tfjs backends are process-global; forks keep each file's backend state apart.
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...NEEDS_CHROMIUM] },
+      },
+      { extends: true, test: { name: 'chromium', include: NEEDS_CHROMIUM } },
+    ],
   },
 });

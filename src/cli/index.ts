@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { version } from '../../package.json';
 import { errorLines } from './errors.js';
 // Each command lives in its own file under ./commands and registers itself here.
 
@@ -6,6 +7,7 @@ const program = new Command();
 program
   .name('tag2pix')
   .description('Tag2Pix line-art colourisation on TensorFlow.js')
+  .version(version, '-v, --version', 'print the version of tag2pix')
   .option('--backend <name>', 'tensorflow, wasm or cpu (default: the fastest available)')
   .showHelpAfterError();
 

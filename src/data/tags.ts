@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LimitError, OptionError, Tag2PixError, hasInvisible, quoteValue } from '../errors.js';
-import { EYE_COLOUR_TAGS, HAIR_COLOUR_TAGS } from './filter.js';
+import { EYE_COLOR_TAGS, HAIR_COLOR_TAGS } from './filter.js';
 import defaultVocabularyJson from './tag2pix-vocab.json';
 
 /**
@@ -539,18 +539,18 @@ export function resolveColorTags(
       { option: 'tags' },
     );
   }
-  const notColour = resolved.filter((t) => t.kind !== 'cvt');
-  if (notColour.length > 0) {
+  const notColor = resolved.filter((t) => t.kind !== 'cvt');
+  if (notColor.length > 0) {
     const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
     throw new OptionError(
       (name) =>
-        `${name('tags')}: ${notColour.map((t) => `'${t.name}'`).join(', ')} ${notColour.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
+        `${name('tags')}: ${notColor.map((t) => `'${t.name}'`).join(', ')} ${notColor.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
         `(the generator takes colour-variant tags only; the CIT extractor reads colour-invariant ones from the line art). ` +
         `Give colour tags such as ${examples}; 'tag2pix tags --kind cvt' lists them.`,
       { option: 'tags' },
     );
   }
-  for (const [label, group] of [['hair colours', HAIR_COLOUR_TAGS], ['eye colours', EYE_COLOUR_TAGS]] as const) {
+  for (const [label, group] of [['hair colours', HAIR_COLOR_TAGS], ['eye colours', EYE_COLOR_TAGS]] as const) {
     const clash = resolved.filter((t) => group.includes(t.name));
     if (clash.length > 1) {
       throw new OptionError(

@@ -70,8 +70,8 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   become a matMul with a row of ones (no transpose), each with the stock kernel as fallback;
  * - every other kernel of every backend stays as it is.
  *
- * Importing `tag2pix` calls this once; call it again after importing a backend package that was
- * loaded after `tag2pix` (`tag2pix/node`'s `initBackend` does). Idempotent. Returns the
+ * Nothing registers them on import: call this once the backend is up (`tag2pix/node`'s
+ * `initBackend` does), and again after loading another backend package. Idempotent. Returns the
  * `backend/kernel` pairs registered by this call.
  */
 export function registerFastKernels(backendNames?: string[]): string[] {
@@ -136,4 +136,3 @@ export function unregisterFastKernels(backendNames?: string[]): void {
   }
 }
 
-registerFastKernels();

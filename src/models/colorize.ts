@@ -52,7 +52,7 @@ export function squareGeometry(height: number, width: number): ColorizeGeometry 
 }
 
 /** The CVT multi-hot vector `[1, numCvt]` of the tags, checked as `resolveColorTags` does. */
-export function encodeColourTags(
+export function encodeColorTags(
   tags: string | ReadonlyArray<string | number | Tag>,
   vocabulary: TagVocabulary = defaultVocabulary(),
 ): tf.Tensor2D {
@@ -120,7 +120,7 @@ export function colorizeTensor(options: ColorizeTensorOptions): tf.Tensor3D {
   const restoreSize = options.restoreSize ?? true;
 
   return tf.tidy(() => {
-    const cvt = encodeColourTags(options.tags, vocabulary);
+    const cvt = encodeColorTags(options.tags, vocabulary);
     const grey = greyLineArt(options.lineArt);
     const [h, w] = grey.shape;
     const g = squareGeometry(h, w);

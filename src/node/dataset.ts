@@ -35,7 +35,7 @@ export interface OpenDatasetOptions {
   /** Reference layout: `train` (default) or `test` (colour in `benchmark`, line art in `keras_test`). */
   split?: 'train' | 'test';
   /** Reference layout: colour folder (default `rgb_train`, or `benchmark` for the test split). */
-  colourDir?: string;
+  colorDir?: string;
   /** Reference layout: line-art folders to use (default: those of `keras_train`, `simpl_train`, `xdog_train` that exist; `keras_test` for the test split). */
   lineArtDirs?: string[];
   /** Reference layout: tag file (default `tags.txt`). */
@@ -165,7 +165,7 @@ function checkMissing(source: string, report: DatasetReport, missing: number, op
 export function describeSkipped(dataset: Dataset): string | undefined {
   const r = dataset.report;
   const parts: string[] = [];
-  if (r.missingColour > 0) parts.push(`${r.missingColour} without their colour image`);
+  if (r.missingColor > 0) parts.push(`${r.missingColor} without their colour image`);
   if (r.missingLineArt > 0) parts.push(`${r.missingLineArt} without any line-art file`);
   if (r.filter && r.filter.dropped > 0) parts.push(`${r.filter.dropped} dropped by the tag filter`);
   if (parts.length === 0) return undefined;
@@ -177,7 +177,7 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const split = options.split ?? 'train';
   const ext = options.extension ?? '.png';
   const tagsFile = path.resolve(root, options.tagsFile ?? 'tags.txt');
-  const colourDir = path.resolve(root, options.colourDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
+  const colorDir = path.resolve(root, options.colorDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
   if (!(await exists(tagsFile))) {
     throw new FileFormatError(
       `'${root}' is not a reference-layout dataset: '${tagsFile}' is missing. The reference layout is ` +
@@ -185,8 +185,8 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
         'for your own data a manifest.csv (colour, lineart, tags) is simpler (see docs/data.md).',
     );
   }
-  if (!(await isDirectory(colourDir))) {
-    throw new FileFormatError(`The colour folder ${quoteValue(colourDir, 200)} does not exist (reference layout, ${split} split).`, { file: colourDir });
+  if (!(await isDirectory(colorDir))) {
+    throw new FileFormatError(`The colour folder ${quoteValue(colorDir, 200)} does not exist (reference layout, ${split} split).`, { file: colorDir });
   }
   const requested = options.lineArtDirs ?? (split === 'train' ? [...REFERENCE_LINEART_STYLES] : ['keras_test']);
   const styleDirs: string[] = [];
@@ -200,12 +200,12 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const lines = parseTagLines(await fs.readFile(tagsFile, 'utf8'), tagsFile);
   const has = makeExistenceCheck();
   const styles: Record<string, number> = Object.fromEntries(styleDirs.map((d) => [d, 0]));
-  let missingColour = 0;
+  let missingColor = 0;
   let missingLineArt = 0;
   const missingExamples: string[] = [];
   const found = await mapLimited(lines, 64, async (line) => {
-    const colour = path.join(colourDir, `${line.id}${ext}`);
-    if (!(await has(colour))) return 'no-colour' as const;
+    const color = path.join(colorDir, `${line.id}${ext}`);
+    if (!(await has(color))) return 'no-colour' as const;
     const lineArts: string[] = [];
     for (const d of styleDirs) {
       const f = path.resolve(root, d, `${line.id}${ext}`);
@@ -215,12 +215,12 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
       }
     }
     if (lineArts.length === 0) return 'no-lineart' as const;
-    const sample: SampleRecord = { id: line.id, colour, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
+    const sample: SampleRecord = { id: line.id, color, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
     return sample;
   });
   const samples: SampleRecord[] = [];
   found.forEach((f, i) => {
-    if (f === 'no-colour') missingColour++;
+    if (f === 'no-colour') missingColor++;
     else if (f === 'no-lineart') {
       missingLineArt++;
       if (missingExamples.length < MISSING_EXAMPLES) {
@@ -234,7 +234,7 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
     layout: 'reference',
     entries: lines.length,
     kept: filtered.samples.length,
-    missingColour,
+    missingColor,
     missingLineArt,
     styles,
   };
@@ -255,12 +255,12 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   const base = path.dirname(path.resolve(file));
   const has = makeExistenceCheck();
   const styles: Record<string, number> = {};
-  let missingColour = 0;
+  let missingColor = 0;
   let missingLineArt = 0;
   const missingExamples: string[] = [];
   const found = await mapLimited(rows.map((row, i) => ({ row, i })), 64, async ({ row, i }) => {
-    const colour = path.resolve(base, row.colour);
-    if (!(await has(colour))) return 'no-colour' as const;
+    const color = path.resolve(base, row.color);
+    if (!(await has(color))) return 'no-colour' as const;
     const lineArts: string[] = [];
     for (const l of row.lineArts) {
       const f = path.resolve(base, l);
@@ -272,8 +272,8 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     }
     if (lineArts.length === 0) return 'no-lineart' as const;
     const sample: SampleRecord = {
-      id: row.id ?? path.basename(row.colour, path.extname(row.colour)),
-      colour,
+      id: row.id ?? path.basename(row.color, path.extname(row.color)),
+      color,
       lineArts,
       tags: tags[i]!,
     };
@@ -283,12 +283,12 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   found.forEach((f, i) => {
     const row = rows[i]!;
     if (f === 'no-colour' || f === 'no-lineart') {
-      if (f === 'no-colour') missingColour++;
+      if (f === 'no-colour') missingColor++;
       else missingLineArt++;
       if (missingExamples.length < MISSING_EXAMPLES) {
         missingExamples.push(
           f === 'no-colour'
-            ? `colour image ${quoteValue(row.colour)} (line ${row.line})`
+            ? `colour image ${quoteValue(row.color)} (line ${row.line})`
             : `line art ${row.lineArts.map((l) => quoteValue(l)).join(' or ')} (line ${row.line})`,
         );
       }
@@ -299,12 +299,12 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     layout: 'manifest',
     entries: rows.length,
     kept: filtered.samples.length,
-    missingColour,
+    missingColor,
     missingLineArt,
     styles,
   };
   if (missingExamples.length > 0) report.missingExamples = missingExamples;
-  checkMissing(file, report, missingColour + missingLineArt, options);
+  checkMissing(file, report, missingColor + missingLineArt, options);
   if (filtered.report) report.filter = filtered.report;
   if (Object.keys(unknown).length > 0) report.unknownTags = unknown;
   return { samples: filtered.samples, vocabulary, report, source: file };
@@ -331,10 +331,10 @@ export function nodePairReader(options: PairCheckOptions = {}): PairReader {
   const minSide = options.minSide ?? 16;
   return async (sample, lineArtFile, size) => {
     const [c, l] = await Promise.all([
-      readImageWithInfo(sample.colour, { channels: 3, size, maxPixels: options.maxPixels }),
+      readImageWithInfo(sample.color, { channels: 3, size, maxPixels: options.maxPixels }),
       readImageWithInfo(lineArtFile, { channels: 1, size, maxPixels: options.maxPixels }),
     ]);
-    for (const [file, info] of [[sample.colour, c.original], [lineArtFile, l.original]] as const) {
+    for (const [file, info] of [[sample.color, c.original], [lineArtFile, l.original]] as const) {
       if (Math.min(info.width, info.height) < minSide) {
         throw new SampleSizeError(file, `'${file}' is ${info.width}×${info.height}, smaller than ${minSide} px.`);
       }
@@ -345,10 +345,10 @@ export function nodePairReader(options: PairCheckOptions = {}): PairReader {
       throw new SampleSizeError(
         lineArtFile,
         `line art '${lineArtFile}' is ${l.original.width}×${l.original.height} but its colour image ` +
-          `'${sample.colour}' is ${c.original.width}×${c.original.height}: they cannot be the same picture.`,
+          `'${sample.color}' is ${c.original.width}×${c.original.height}: they cannot be the same picture.`,
       );
     }
-    return { colour: c.image, lineArt: l.image };
+    return { color: c.image, lineArt: l.image };
   };
 }
 

@@ -30,13 +30,11 @@ export {
   stateDictKind,
 } from './weights.js';
 export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind, StateDictShapes } from './weights.js';
-export { CHECKPOINT_FORMAT, captureCheckpoint, readCheckpoint, restoreTrainer, saveCheckpoint } from './checkpoint.js';
-export { checkOutputFile, realPathOf, removeStaleTemporaries, writeFileAtomic, writeOutputFile } from './files.js';
+export { readCheckpoint, saveCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
+export { checkOutputFile, realPathOf, removeStaleTemporaries, writeOutputFile } from './files.js';
 export type { OutputFileOptions } from './files.js';
-export type { TrainingCheckpoint, TrainingCheckpointState } from './checkpoint.js';
-export { RUN_FILES, readStepLog, runTraining } from './train.js';
-export type { ProgressMode, ReadStepLogOptions, RunTrainingOptions, RunTrainingResult, StepLogRecord, TrainingBatch, TrainingDataSource } from './train.js';
+export { RUN_FILES, readStepLog, runTrainingInFolder } from './train.js';
+export type { ProgressMode, ReadStepLogOptions, RunTrainingInFolderOptions, RunTrainingInFolderResult } from './train.js';
 export { TRAIN_DEFAULTS, trainCommand } from './train_command.js';
 export type { TrainCommandOptions, TrainRunConfig } from './train_command.js';
-export { lossCurveSvg, renderSvgToPng } from './loss_curve.js';
-export type { CurvePanel, CurvePoint } from './loss_curve.js';
+export { renderSvgToPng } from './svg.js';

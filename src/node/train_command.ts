@@ -11,9 +11,10 @@ import { buildCITExtractor } from '../models/se_resnext50.js';
 import { buildTag2PixDiscriminator } from '../models/discriminator.js';
 import { buildTag2PixGenerator } from '../models/generator.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
-import { readCheckpoint, restoreTrainer, type TrainingCheckpoint } from './checkpoint.js';
+import { restoreTrainer, type TrainingCheckpoint } from '../training/checkpoint.js';
+import { readCheckpoint } from './checkpoint.js';
 import { createDataLoader, describeSkipped, openDataset } from './dataset.js';
-import { RUN_FILES, runTraining, type ProgressMode, type RunTrainingResult } from './train.js';
+import { RUN_FILES, runTrainingInFolder, type ProgressMode, type RunTrainingInFolderResult } from './train.js';
 import { HOW_TO_GET_WEIGHTS, listWeightFiles, readStateDicts } from './weights.js';
 
 /** Everything that defines a training run; stored in its checkpoints. */
@@ -234,7 +235,7 @@ export function recomputeByDefault(backend: string): boolean {
  * Trains Tag2Pix as `tag2pix train` does: a new run in `out`, or with `resume` the run whose
  * checkpoint is in `out`, continuing bit for bit.
  */
-export async function trainCommand(options: TrainCommandOptions): Promise<RunTrainingResult> {
+export async function trainCommand(options: TrainCommandOptions): Promise<RunTrainingInFolderResult> {
   const print = options.print ?? ((l: string) => console.log(l));
   await checkRunFolder(options.out);
   const checkpointFile = path.join(options.out, RUN_FILES.checkpoint);
@@ -346,7 +347,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
       `training ${dataset.samples.length} samples, ${loader.batchesPerEpoch} batches of ${config.batch} per epoch, ` +
         `${config.size} px, epochs ${config.epochs}, backend ${tf.getBackend()}; run folder ${options.out}`,
     );
-    return await runTraining({
+    return await runTrainingInFolder({
       trainer,
       data: loader,
       out: options.out,

@@ -114,10 +114,10 @@ describe('tag2pix on bad input (issue 17)', () => {
   it('train, synth and extract-lineart name their flags and files', async () => {
     const outFile = path.join(dir, 'run-file');
     fs.writeFileSync(outFile, 'x');
-    const colour = path.join(dir, 'exl');
-    fs.mkdirSync(colour);
-    fs.copyFileSync(lineArt, path.join(colour, 'a.png'));
-    fs.symlinkSync(colour, path.join(dir, 'exl_link'));
+    const color = path.join(dir, 'exl');
+    fs.mkdirSync(color);
+    fs.copyFileSync(lineArt, path.join(color, 'a.png'));
+    fs.symlinkSync(color, path.join(dir, 'exl_link'));
     const cases: Array<[string[], RegExp, number]> = [
       [['train', '--data', dir, '--out', outFile, '--no-cit'], /^tag2pix: --out '.*run-file' is a file, not a run folder; choose a folder name\.$/, 1],
       [['train', '--data', dir, '--out', path.join(dir, 'r1'), '--no-cit', '--width-multiplier', '0.001'], /^tag2pix: --width-multiplier must be from 0\.0625 to 4 .*got '0\.001'\./, 1],
@@ -125,7 +125,7 @@ describe('tag2pix on bad input (issue 17)', () => {
       [['train', '--data', path.join(dir, 'nowhere'), '--out', path.join(dir, 'r3'), '--no-cit'], /^tag2pix: Dataset '.*nowhere' \(--data\) does not exist/, 1],
       [['synth', '--seed', 'abc', '--out', path.join(dir, 's')], /^tag2pix: --seed must be an integer >= 0, got 'abc'\.$/, 1],
       [['synth', '--count', '1e400', '--out', path.join(dir, 's')], /^tag2pix: --count must be a positive integer, got '1e400'\.$/, 1],
-      [['extract-lineart', colour, path.join(dir, 'exl_link'), '--overwrite'], /^tag2pix: <out> '.*exl_link' is the input folder '.*exl' \(by another path\); the line arts would replace the colour images\. Choose another <out>\.$/, 1],
+      [['extract-lineart', color, path.join(dir, 'exl_link'), '--overwrite'], /^tag2pix: <out> '.*exl_link' is the input folder '.*exl' \(by another path\); the line arts would replace the colour images\. Choose another <out>\.$/, 1],
     ];
     const results = await Promise.all(cases.map(([args]) => fails(args)));
     results.forEach((lines, i) => {
@@ -133,7 +133,7 @@ describe('tag2pix on bad input (issue 17)', () => {
       expect(lines, cases[i]![0].join(' ')).toHaveLength(cases[i]![2]); // the error, then its hint if any
     });
     expect(fs.readFileSync(outFile, 'utf8')).toBe('x');
-    expect(fs.readdirSync(colour)).toEqual(['a.png']);
+    expect(fs.readdirSync(color)).toEqual(['a.png']);
     expect(fs.existsSync(path.join(dir, 's'))).toBe(false);
   });
 });

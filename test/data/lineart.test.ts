@@ -97,56 +97,56 @@ describe('extractLineArtFolder never loses an input (issue 17, items 9 and 10)',
   const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]));
 
   it('refuses an output folder that is the input folder through a symlink, even with overwrite', async () => {
-    const colour = path.join(root, 'exl');
-    fs.mkdirSync(colour);
-    fs.writeFileSync(path.join(colour, 'a.png'), await tiny('a.png', 10));
-    fs.writeFileSync(path.join(colour, 'b.jpg'), await tiny('b.jpg', 200));
-    fs.symlinkSync(colour, path.join(root, 'exl_link'));
-    const before = snapshot(colour);
+    const color = path.join(root, 'exl');
+    fs.mkdirSync(color);
+    fs.writeFileSync(path.join(color, 'a.png'), await tiny('a.png', 10));
+    fs.writeFileSync(path.join(color, 'b.jpg'), await tiny('b.jpg', 200));
+    fs.symlinkSync(color, path.join(root, 'exl_link'));
+    const before = snapshot(color);
     for (const out of [path.join(root, 'exl_link'), path.join(root, 'exl_link', '.'), path.join(root, 'exl', '..', 'exl')]) {
-      const err = await extractLineArtFolder(colour, out, { overwrite: true, workers: 0 }).catch((e: unknown) => e);
+      const err = await extractLineArtFolder(color, out, { overwrite: true, workers: 0 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OutputError);
       expect((err as Error).message).toMatch(/^outDir '.*' is the input folder '.*exl'.*; the line arts would replace the colour images/);
     }
-    expect(snapshot(colour)).toEqual(before);
+    expect(snapshot(color)).toEqual(before);
   });
 
   it('leaves an input alone when an output name is a link to it, even with overwrite', async () => {
-    const colour = path.join(root, 'linked-in');
+    const color = path.join(root, 'linked-in');
     const out = path.join(root, 'linked-out');
-    fs.mkdirSync(colour);
+    fs.mkdirSync(color);
     fs.mkdirSync(out);
-    fs.writeFileSync(path.join(colour, 'a.png'), await tiny('a.png', 10));
-    fs.writeFileSync(path.join(colour, 'b.png'), await tiny('b.png', 99));
-    fs.symlinkSync(path.join(colour, 'a.png'), path.join(out, 'a.png'));
-    const before = snapshot(colour);
-    const result = await extractLineArtFolder(colour, out, { overwrite: true, workers: 0 });
+    fs.writeFileSync(path.join(color, 'a.png'), await tiny('a.png', 10));
+    fs.writeFileSync(path.join(color, 'b.png'), await tiny('b.png', 99));
+    fs.symlinkSync(path.join(color, 'a.png'), path.join(out, 'a.png'));
+    const before = snapshot(color);
+    const result = await extractLineArtFolder(color, out, { overwrite: true, workers: 0 });
     expect(result.written).toBe(1);
-    expect(result.failed).toEqual([{ file: path.join(colour, 'a.png'), error: expect.stringMatching(/is one of the input images \(through a link\); it is left alone/) }]);
-    expect(snapshot(colour)).toEqual(before);
+    expect(result.failed).toEqual([{ file: path.join(color, 'a.png'), error: expect.stringMatching(/is one of the input images \(through a link\); it is left alone/) }]);
+    expect(snapshot(color)).toEqual(before);
     expect(fs.lstatSync(path.join(out, 'a.png')).isSymbolicLink()).toBe(true);
   });
 
   it('gives inputs that share an output name distinct outputs and reports them', async () => {
-    const colour = path.join(root, 'collide');
+    const color = path.join(root, 'collide');
     const out = path.join(root, 'collide-out');
-    fs.mkdirSync(colour);
+    fs.mkdirSync(color);
     for (const [name, v] of [['good.png', 1], ['good.jpg', 5], ['good.webp', 9], ['solo.jpg', 3], ['good.jpg.jpg', 13]] as const) {
-      fs.writeFileSync(path.join(colour, name), await tiny(name, v));
+      fs.writeFileSync(path.join(color, name), await tiny(name, v));
     }
-    const result = await extractLineArtFolder(colour, out, { workers: 0 });
+    const result = await extractLineArtFolder(color, out, { workers: 0 });
     expect(result.written).toBe(5);
     // good.jpg.jpg keeps its own output name good.jpg.png, so good.jpg, renamed, takes good.jpg-2.png.
     expect(fs.readdirSync(out).sort()).toEqual(['good.jpg-2.png', 'good.jpg.png', 'good.png', 'good.webp.png', 'solo.png']);
     expect(result.renamed).toEqual([
-      { file: path.join(colour, 'good.jpg'), output: path.join(out, 'good.jpg-2.png') },
-      { file: path.join(colour, 'good.webp'), output: path.join(out, 'good.webp.png') },
+      { file: path.join(color, 'good.jpg'), output: path.join(out, 'good.jpg-2.png') },
+      { file: path.join(color, 'good.webp'), output: path.join(out, 'good.webp.png') },
     ]);
     // Each output is the line art of its own input.
     const pairs = [['good.png', 'good.png'], ['good.jpg', 'good.jpg-2.png'], ['good.webp', 'good.webp.png'], ['good.jpg.jpg', 'good.jpg.png']];
     const written = await Promise.all(pairs.map(([, o]) => readImage(path.join(out, o!), { channels: 1 })));
     for (const [i, [src]] of pairs.entries()) {
-      const expected = xdog(await readImage(path.join(colour, src!), { channels: 1 }));
+      const expected = xdog(await readImage(path.join(color, src!), { channels: 1 }));
       expect(Array.from(written[i]!.data), src).toEqual(Array.from(expected.data));
     }
     expect(new Set(written.map((w) => Array.from(w.data).join())).size).toBe(4);
@@ -157,14 +157,14 @@ describe('extractLineArtFolder never loses an input (issue 17, items 9 and 10)',
   });
 
   it('removes the temporaries a killed run left in the output folder', async () => {
-    const colour = path.join(root, 'temps');
+    const color = path.join(root, 'temps');
     const out = path.join(root, 'temps-out');
-    fs.mkdirSync(colour);
+    fs.mkdirSync(color);
     fs.mkdirSync(out);
-    fs.writeFileSync(path.join(colour, 'a.png'), await tiny('a.png', 10));
+    fs.writeFileSync(path.join(color, 'a.png'), await tiny('a.png', 10));
     const stale = path.join(out, `a.png.tmp-${2 ** 22 + 7}-1700000000000`);
     fs.writeFileSync(stale, 'half a png');
-    const result = await extractLineArtFolder(colour, out, { workers: 0 });
+    const result = await extractLineArtFolder(color, out, { workers: 0 });
     expect(result.removedTemporaries).toEqual([stale]);
     expect(fs.readdirSync(out)).toEqual(['a.png']);
   });

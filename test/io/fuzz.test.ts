@@ -253,7 +253,7 @@ describe('fuzz: every mutant loads or raises a Tag2PixError with a message, in b
       width: fc.oneof(fc.integer({ min: 0, max: 64 }), fc.constantFrom(4097, 16000, 65535, 2 ** 31 - 1, 2 ** 32 - 1)),
       height: fc.oneof(fc.integer({ min: 0, max: 64 }), fc.constantFrom(4097, 16000, 65535, 2 ** 31 - 1)),
       depth: fc.constantFrom(1, 2, 4, 8, 16, 3, 0),
-      colour: fc.constantFrom(0, 2, 3, 4, 6, 1, 7),
+      color: fc.constantFrom(0, 2, 3, 4, 6, 1, 7),
     });
     const { error, peakGrowth } = await withPeakMemory(() =>
       fc.assert(
@@ -263,7 +263,7 @@ describe('fuzz: every mutant loads or raises a Tag2PixError with a message, in b
           view.setUint32(0, h.width >>> 0);
           view.setUint32(4, h.height >>> 0);
           data[8] = h.depth;
-          data[9] = h.colour;
+          data[9] = h.color;
           const mutant = concat([greyPng.subarray(0, 8), pngChunk('IHDR', data), greyPng.subarray(33)]);
           return checkMutant(load, mutant, `IHDR ${JSON.stringify(h)}`);
         }),

@@ -11,15 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildCITExtractor,
   buildTag2PixGenerator,
+  defaultVocabulary,
   exportTorchStateDict,
-  readTorchCheckpoint,
   resolveGeneratorConfig,
-  torchStateDictFrom,
-  writeSafetensors,
   type Tag2PixGeneratorConfig,
 } from '../../src/index.js';
+import { readTorchCheckpoint, torchStateDictFrom, writeSafetensors } from '../../src/io/index.js';
 import { ImageReadError, colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
-import { defaultVocabulary } from '../../src/data/index.js';
 import { pngWithHeader } from '../helpers/torch_files.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 

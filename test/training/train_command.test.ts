@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { FileFormatError, OptionError, OutputError, Tag2PixError } from '../../src/errors.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../../src/io/safetensors.js';
-import { CHECKPOINT_FORMAT } from '../../src/node/checkpoint.js';
+import { CHECKPOINT_FORMAT } from '../../src/training/checkpoint.js';
 import { TRAIN_RUN_MODEL, TRAIN_RUN_SIZE, useTrainRunFixture } from '../helpers/train_run_fixture.js';
 import { RUN_FILES, readStepLog } from '../../src/node/train.js';
 import { loadColorizer } from '../../src/node/weights.js';

@@ -8,7 +8,7 @@ import { checkOutputFile, removeStaleTemporaries, writeOutputFile } from '../../
 import { DEFAULT_MAX_PIXELS, checkImage } from '../../node/image.js';
 import { HOW_TO_GET_WEIGHTS, listWeightFiles, loadColorizer } from '../../node/weights.js';
 import { nameOptions } from '../errors.js';
-import { pixelCountOption } from '../options.js';
+import { pixelCount } from '../options.js';
 
 interface ColorizeCliOptions {
   tags: string;
@@ -41,7 +41,7 @@ export function registerColorizeCommand(program: Command): void {
     .option(
       '--max-pixels <n>',
       `largest line art accepted, in pixels (default ${DEFAULT_MAX_PIXELS} = 4096x4096; e.g. 8192x8192)`,
-      pixelCountOption('--max-pixels'),
+      pixelCount('--max-pixels'),
     )
     .addHelpText('after', `\nWeights:\n${HOW_TO_GET_WEIGHTS}`)
     .action(async (lineArt: string, opts: ColorizeCliOptions, cmd: Command) => {

@@ -5,7 +5,7 @@ import { OptionError, quoteValue } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../node/image.js';
 import { extractLineArtFolder } from '../../node/lineart.js';
 import { nameOptions } from '../errors.js';
-import { integerOption, numberOption, pixelCountOption } from '../options.js';
+import { finiteNumber, integer, pixelCount } from '../options.js';
 
 interface ExtractOptions {
   method: string;
@@ -28,18 +28,18 @@ export function registerExtractLineArtCommand(program: Command): void {
     .argument('<in>', 'folder of colour images')
     .argument('<out>', 'output folder; each image becomes <out>/<name>.png')
     .option('--method <name>', 'extraction method (only xdog is built in)', 'xdog')
-    .option('--size <px>', 'scale so the longer side is this many pixels (default: keep the size)', integerOption('--size', 1))
-    .option('--workers <n>', `worker threads (default: one per core, ${os.availableParallelism?.() ?? os.cpus().length} here)`, integerOption('--workers', 1))
+    .option('--size <px>', 'scale so the longer side is this many pixels (default: keep the size)', integer('--size', 1))
+    .option('--workers <n>', `worker threads (default: one per core, ${os.availableParallelism?.() ?? os.cpus().length} here)`, integer('--workers', 1))
     .option('--overwrite', 'replace existing outputs (default: keep them, so a run can continue)')
-    .option('--sigma <v>', 'XDoG sigma (default 0.4)', numberOption('--sigma'))
-    .option('--k <v>', 'XDoG k: the wide Gaussian is k*sigma (default 2.5)', numberOption('--k'))
-    .option('--gamma <v>', 'XDoG gamma (default 0.95)', numberOption('--gamma'))
-    .option('--epsilon <v>', 'XDoG epsilon (default -0.5)', numberOption('--epsilon'))
-    .option('--phi <v>', 'XDoG phi (default 1e9)', numberOption('--phi'))
+    .option('--sigma <v>', 'XDoG sigma (default 0.4)', finiteNumber('--sigma'))
+    .option('--k <v>', 'XDoG k: the wide Gaussian is k*sigma (default 2.5)', finiteNumber('--k'))
+    .option('--gamma <v>', 'XDoG gamma (default 0.95)', finiteNumber('--gamma'))
+    .option('--epsilon <v>', 'XDoG epsilon (default -0.5)', finiteNumber('--epsilon'))
+    .option('--phi <v>', 'XDoG phi (default 1e9)', finiteNumber('--phi'))
     .option(
       '--max-pixels <n>',
       `largest image accepted, in pixels (default ${DEFAULT_MAX_PIXELS} = 4096x4096; e.g. 8192x8192)`,
-      pixelCountOption('--max-pixels'),
+      pixelCount('--max-pixels'),
     )
     .action(async (inDir: string, outDir: string, opts: ExtractOptions) => {
       if (opts.method !== 'xdog') throw new OptionError(`unknown --method ${quoteValue(opts.method, 40)}: only xdog is built in.`);

@@ -1,20 +1,20 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { writeSynthDataset } from '../../node/synth.js';
-import { integerOption, probabilityOption } from '../options.js';
+import { integer, probability } from '../options.js';
 
 /** `tag2pix synth`: writes a synthetic character dataset (manifest layout). */
 export function registerSynthCommand(program: Command): void {
   program
     .command('synth')
     .description('Generate synthetic anime-style characters with line art and tags (a manifest dataset)')
-    .option('--count <n>', 'number of characters', integerOption('--count', 1), 2000)
-    .option('--size <px>', 'image size in pixels (multiple of 16)', integerOption('--size', 1), 128)
+    .option('--count <n>', 'number of characters', integer('--count', 1), 2000)
+    .option('--size <px>', 'image size in pixels (multiple of 16)', integer('--size', 1), 128)
     .option('--out <dir>', 'output folder', 'data/synth')
-    .option('--seed <n>', 'dataset seed, an integer: the same seed gives the same images', integerOption('--seed', 0), 0)
-    .option('--dress <p>', 'probability of a dress instead of shirt and skirt', probabilityOption('--dress'), 0.3)
-    .option('--hat <p>', 'probability of a hat', probabilityOption('--hat'), 0.25)
-    .option('--bow <p>', 'probability of a hair bow', probabilityOption('--bow'), 0.3)
+    .option('--seed <n>', 'dataset seed, an integer: the same seed gives the same images', integer('--seed', 0), 0)
+    .option('--dress <p>', 'probability of a dress instead of shirt and skirt', probability('--dress'), 0.3)
+    .option('--hat <p>', 'probability of a hat', probability('--hat'), 0.25)
+    .option('--bow <p>', 'probability of a hair bow', probability('--bow'), 0.3)
     .option('--regions', 'also write region label maps (regions/*.png) for evaluation')
     .action(async (opts: { count: number; size: number; out: string; seed: number; dress: number; hat: number; bow: number; regions?: boolean }) => {
       const tty = process.stderr.isTTY;

@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { initBackend } from '../../node/backend.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainCommandOptions } from '../../node/train_command.js';
 import type { ProgressMode } from '../../node/train.js';
-import { OptionError, quoteValue } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../node/image.js';
 import { nameOptions } from '../errors.js';
-import { integerOption, numberOption, pixelCountOption } from '../options.js';
+import { integer, numberList, oneOf, pixelCount, positiveNumber } from '../options.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -34,20 +33,7 @@ interface TrainCliOptions {
   maxPixels?: number;
 }
 
-function numberList(name: string, count: number, integerOnly: boolean) {
-  return (value: string): number[] => {
-    const parts = value.split(',').map((p) => Number(p.trim()));
-    if (parts.length !== count || parts.some((n) => !Number.isFinite(n) || n < 0 || (integerOnly && !Number.isInteger(n)))) {
-      throw new OptionError(`${name} takes ${count} comma-separated ${integerOnly ? 'integers' : 'numbers'} >= 0, got ${quoteValue(value, 40)}.`);
-    }
-    return parts;
-  };
-}
-
-function progressMode(value: string): ProgressMode {
-  if (!['auto', 'bar', 'lines'].includes(value)) throw new OptionError(`--progress must be auto, bar or lines, got ${quoteValue(value, 40)}.`);
-  return value as ProgressMode;
-}
+const progressMode = oneOf<ProgressMode>('--progress', ['auto', 'bar', 'lines']);
 
 /** `tag2pix train`: trains Tag2Pix with the two-step curriculum, resumable. */
 export function registerTrainCommand(program: Command): void {
@@ -57,32 +43,32 @@ export function registerTrainCommand(program: Command): void {
     .description('Train the Tag2Pix generator and discriminator (two-step curriculum, resumable checkpoints)')
     .option('--data <path>', 'dataset: reference layout folder, or manifest folder/file (see docs/data.md)')
     .requiredOption('--out <dir>', 'run folder: checkpoint, log.jsonl, loss-curve.png, samples/')
-    .option('--size <px>', `image size, a multiple of 16 (default ${d.size})`, integerOption('--size', 32))
-    .option('--batch <n>', `batch size (default ${d.batch})`, integerOption('--batch', 1))
-    .option('--epochs <n>', `epochs to train; with --resume, a new total (default ${d.epochs})`, integerOption('--epochs', 1))
-    .option('--two-step-epoch <n>', `first epoch (counted from 1) with the classification losses; 0 = from the start (default ${d.twoStepEpoch})`, integerOption('--two-step-epoch', 0))
-    .option('--warmup-epochs <n>', `first epochs train G alone on the reconstruction loss, without D (default ${d.warmupEpochs}; the published recipe has none)`, integerOption('--warmup-epochs', 0))
-    .option('--brightness-epoch <n>', 'first epoch (counted from 1) of the strong line-art brightness jitter (default: never)', integerOption('--brightness-epoch', 0))
+    .option('--size <px>', `image size, a multiple of 16 (default ${d.size})`, integer('--size', 32))
+    .option('--batch <n>', `batch size (default ${d.batch})`, integer('--batch', 1))
+    .option('--epochs <n>', `epochs to train; with --resume, a new total (default ${d.epochs})`, integer('--epochs', 1))
+    .option('--two-step-epoch <n>', `first epoch (counted from 1) with the classification losses; 0 = from the start (default ${d.twoStepEpoch})`, integer('--two-step-epoch', 0))
+    .option('--warmup-epochs <n>', `first epochs train G alone on the reconstruction loss, without D (default ${d.warmupEpochs}; the published recipe has none)`, integer('--warmup-epochs', 0))
+    .option('--brightness-epoch <n>', 'first epoch (counted from 1) of the strong line-art brightness jitter (default: never)', integer('--brightness-epoch', 0))
     .option('--cit-cvt-weight <cit,cvt>', `classification loss weights from --two-step-epoch on (default ${d.citWeight},${d.cvtWeight}; published runs: 40,40)`, numberList('--cit-cvt-weight', 2, false))
     .option('--resume', 'continue the run in --out from its checkpoint, exactly where it stopped')
-    .option('--lr <rate>', `Adam learning rate of G and D (default ${d.learningRate})`, numberOption('--lr', { above: 0 }))
-    .option('--seed <n>', `seed of data order and augmentation (default ${d.seed})`, integerOption('--seed', 0))
-    .option('--checkpoint-every <steps>', `also checkpoint every this many steps; 0 = epoch ends only (default ${d.checkpointEvery})`, integerOption('--checkpoint-every', 0))
+    .option('--lr <rate>', `Adam learning rate of G and D (default ${d.learningRate})`, positiveNumber('--lr'))
+    .option('--seed <n>', `seed of data order and augmentation (default ${d.seed})`, integer('--seed', 0))
+    .option('--checkpoint-every <steps>', `also checkpoint every this many steps; 0 = epoch ends only (default ${d.checkpointEvery})`, integer('--checkpoint-every', 0))
     .option('--layers <a,b,c,d>', `bottlenecks in the generator's decoder blocks (default ${d.layers.join(',')})`, numberList('--layers', 4, true))
-    .option('--width-multiplier <m>', 'scale every channel count of G and D (default 1; the published weights need 1)', numberOption('--width-multiplier', { above: 0 }))
+    .option('--width-multiplier <m>', 'scale every channel count of G and D (default 1; the published weights need 1)', positiveNumber('--width-multiplier'))
     .option('--cit-weights <file>', "the pretrained CIT extractor (the CIT network's model.pth or a .safetensors export)")
     .option('--no-cit', 'train a generator without the CIT feature path (no CIT extractor needed)')
     .option('--init <paths...>', 'starting weights for G and/or D (e.g. the official tag2pix_256.pkl, or .safetensors)')
     .option('--no-bn', 'no BatchNorm in the generator (the published 512 px model)')
     .option('--recompute', 'recompute each bottleneck in the backward pass: same results, far less memory, ~10% slower steps (default on wasm, where 256 px needs it)')
     .option('--no-recompute', 'keep every activation for the backward pass (default on tensorflow and cpu)')
-    .option('--limit <n>', 'use at most this many samples (quick runs)', integerOption('--limit', 1))
+    .option('--limit <n>', 'use at most this many samples (quick runs)', integer('--limit', 1))
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar or lines', progressMode)
     .option('--skip-missing', 'leave out dataset entries whose image files are missing (default: they are an error)')
     .option(
       '--max-pixels <n>',
       `largest training image accepted, in pixels (default ${DEFAULT_MAX_PIXELS} = 4096x4096); larger ones are skipped`,
-      pixelCountOption('--max-pixels'),
+      pixelCount('--max-pixels'),
     )
     .addHelpText(
       'after',
