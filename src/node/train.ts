@@ -190,6 +190,8 @@ export async function readStepLog(file: string, options: ReadStepLogOptions = {}
 function withCurrentKeys(r: StepLogRecord): StepLogRecord {
   const legacy: string = 'l1Colour'; // keep-spelling: the key of logs written before 0.2.0
   const current: keyof GeneratorLossTerms = 'l1Color';
+  const terms: unknown = r.generator;
+  if (typeof terms !== 'object' || terms === null) return r; // not a full record: kept as it is, as before
   if (legacy !== current && legacy in r.generator && !(current in r.generator)) {
     const { [legacy]: value, ...rest } = r.generator;
     r.generator = { ...rest, [current]: value! };
