@@ -103,7 +103,15 @@ describe('temporary files and kill -9 (issue 17, item 13)', () => {
           if (dots >= 2 + round) resolve();
         });
       });
-      await new Promise((r) => setTimeout(r, 7 * round));
+      // Round 0 kills at once, wherever the writer is; later rounds wait until a temporary exists,
+      // so that (however loaded the machine) some kills land inside a write.
+      if (round > 0) {
+        const deadline = Date.now() + 10_000;
+        while (!fs.readdirSync(path.dirname(target)).some((n) => n.includes('.tmp-')) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        await new Promise((r) => setTimeout(r, round - 1));
+      }
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       const bytes = fs.readFileSync(target);
