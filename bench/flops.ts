@@ -6,9 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/node/backend.js';
 import { MODELS, type ModelName } from './models.js';
 await initBackend('wasm');
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } = await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 const model = (process.argv[2] ?? 'small') as ModelName; const task = process.argv[3] ?? 'train';
-const spec = MODELS[model]; const s = spec.size; const batch = task === 'train' ? spec.trainBatch : spec.colouriseBatch;
+const spec = MODELS[model]; const s = spec.size; const batch = task === 'train' ? spec.trainBatch : spec.colorizeBatch;
 const recompute = process.argv[4] === 'recompute';
 const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers, recompute });
 const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
@@ -17,8 +18,8 @@ const cvt = tf.cast(tf.less(tf.randomUniform([batch, 115]), 0.05), 'float32') as
 let step: () => Promise<void>;
 if (task === 'colourise') step = async () => { const out = tf.tidy(() => generator.apply([lineArt, citExtractor.apply(lineArt, { training: false }) as tf.Tensor, cvt], { training: false }) as tf.Tensor[]); await out[0]!.data(); tf.dispose(out); };
 else { const discriminator = buildTag2PixDiscriminator({ inputSize: s, recompute }); const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
-  const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D; const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
-  step = async () => { await trainer.trainStep({ lineArt, colour, cit, cvt }); }; }
+  const color = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D; const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
+  step = async () => { await trainer.trainStep({ lineArt, color, cit, cvt }); }; }
 await step();
 const engine = tf.engine() as any; const orig = engine.runKernelFunc;
 const by: Record<string, { flops: number; ms: number; calls: number }> = {}; const stack: number[] = []; let calls = 0;

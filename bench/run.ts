@@ -119,7 +119,7 @@ for (const job of jobs) {
   const spec = MODELS[job.model];
   const res: Result = {
     who: job.who, model: job.model, task: job.task,
-    batch: job.task === 'train' ? spec.trainBatch : spec.colouriseBatch,
+    batch: job.task === 'train' ? spec.trainBatch : spec.colorizeBatch,
     medianMs: r['medianMs'] as number | undefined,
     runsMs: r['runsMs'] as number[] | undefined,
     peakRssMB: r['peakRssMB'] as number | undefined,

@@ -86,11 +86,13 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   loaded, so a backend registering its own kernel later never clashes with ours;
  * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
  *   copies its whole input out of the wasm heap first), and `Sum`/`Mean` over leading axes
- *   become a matMul with a row of ones (no transpose), each with the stock kernel as fallback;
+ *   become one average pooling (no transpose), each with the stock kernel as fallback;
+ * - on wasm and cpu, this library's own fused kernels (`ARRAY_KERNELS`: Adam's update, row
+ *   picking), which no backend has; the ops that call them compose standard ops elsewhere;
  * - every other kernel of every backend stays as it is.
  *
- * Importing `tag2pix` calls this once; call it again after importing a backend package that was
- * loaded after `tag2pix` (`tag2pix/node`'s `initBackend` does). Idempotent. Returns the
+ * Nothing registers them on import: call this once the backend is up (`tag2pix/node`'s
+ * `initBackend` does), and again after loading another backend package. Idempotent. Returns the
  * `backend/kernel` pairs registered by this call.
  */
 export function registerFastKernels(backendNames?: string[]): string[] {
@@ -161,4 +163,3 @@ export function unregisterFastKernels(backendNames?: string[]): void {
   }
 }
 
-registerFastKernels();
