@@ -1,7 +1,7 @@
 import type { ArrayKernelSpec } from './array_kernel.js';
 
 /** Name of the fused Adam update kernel (wasm and cpu). */
-export const ADAM_UPDATE = 'Tag2PixAdamUpdate';
+export const FUSED_ADAM = 'Tag2PixFusedAdam';
 
 /** The constants of one Adam update, as the composition passes them (each rounded to float32). */
 export interface AdamUpdateAttrs {

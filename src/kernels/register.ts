@@ -4,7 +4,7 @@ import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
-import { ADAM_UPDATE, adamUpdateSpec } from './adam_update.js';
+import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 
 export type { FastKernelName } from './kernels.js';
@@ -27,7 +27,7 @@ const WRAPPERS: Record<string, Record<string, Wrapper>> = {
  * them fall back to a composition of standard ops on every other backend.
  */
 const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
-  [ADAM_UPDATE]: adamUpdateSpec,
+  [FUSED_ADAM]: adamUpdateSpec,
   [PICK_ROWS]: pickRowsSpec,
 };
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_UPDATE, type AdamUpdateAttrs } from '../kernels/adam_update.js';
+import { FUSED_ADAM, type AdamUpdateAttrs } from '../kernels/adam_update.js';
 import { hasArrayKernel } from '../kernels/array_kernel.js';
 
 /**
@@ -23,8 +23,8 @@ export function adamUpdate(
   c: AdamUpdateAttrs,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const float = [param, m, v, grad].every((t) => t.dtype === 'float32');
-  if (float && param.size <= FUSED_MAX_SIZE && hasArrayKernel(ADAM_UPDATE)) {
-    return tf.engine().runKernel(ADAM_UPDATE, { param, m, v, grad }, c as unknown as tf.NamedAttrMap) as [
+  if (float && param.size <= FUSED_MAX_SIZE && hasArrayKernel(FUSED_ADAM)) {
+    return tf.engine().runKernel(FUSED_ADAM, { param, m, v, grad }, c as unknown as tf.NamedAttrMap) as [
       tf.Tensor, tf.Tensor, tf.Tensor,
     ];
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/node/backend.js';
 import { adamUpdate } from '../../src/ops/adam_update.js';
-import { ADAM_UPDATE } from '../../src/kernels/adam_update.js';
+import { FUSED_ADAM } from '../../src/kernels/adam_update.js';
 
 const c = { beta1: 0.5, beta2: 0.999, epsilon: 1e-8, biasCorrection2Sqrt: Math.sqrt(1 - 0.999 ** 3), stepSize: 2e-4 / (1 - 0.5 ** 3) };
 
@@ -17,7 +17,7 @@ function composed(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor): tf.Te
 describe.each(['cpu', 'wasm'])('fused Adam update on %s', (backend) => {
   it('equals the composition bit for bit, in one kernel call for a small parameter, and leaks nothing', async () => {
     await initBackend(backend);
-    expect(tf.getKernel(ADAM_UPDATE, backend)).toBeDefined();
+    expect(tf.getKernel(FUSED_ADAM, backend)).toBeDefined();
     const [p, m, v, g] = [1, 2, 3, 4].map((s) => tf.randomNormal([7, 5, 3], 0, s === 3 ? 0.01 : 1, 'float32', s));
     const vAbs = tf.abs(v!);
     const before = tf.memory().numTensors;
@@ -28,7 +28,7 @@ describe.each(['cpu', 'wasm'])('fused Adam update on %s', (backend) => {
       for (let i = 0; i < 3; i++) expect(Array.from(ours[i]!.dataSync())).toEqual(Array.from(theirs[i]!.dataSync()));
       tf.dispose([...ours, ...theirs]);
     });
-    calls = profile.kernels.filter((k) => k.name === ADAM_UPDATE).length;
+    calls = profile.kernels.filter((k) => k.name === FUSED_ADAM).length;
     expect(calls).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([p!, m!, v!, g!, vAbs]);
