@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -189,6 +190,28 @@ describe('initBackend leaves the process error handling alone', () => {
       }
     });
   }
+
+  // The memory guard (installed by initBackend) throws from the backend's malloc: with the glue's
+  // listeners gone, an uncaught one is still one clear error, not a dump of the glue.
+  it('an uncaught WasmMemoryError exits with code 1 and its message (wasm, 2 threads)', async () => {
+    const tfModule = pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core')).href;
+    const guardModule = pathToFileURL(path.join(repoRoot, 'src/kernels/wasm_memory.ts')).href;
+    const run = await runChild(
+      'heap-full',
+      2,
+      `const tf = await import(${JSON.stringify(tfModule)});\n` +
+        `const { guardWasmMemory } = await import(${JSON.stringify(guardModule)});\n` +
+        // Tensors may not grow the heap past its present size, so it fills within a few hundred.
+        'guardWasmMemory({ limitBytes: tf.engine().registry.wasm.wasm.HEAPU8.length, reserveBytes: 0 });\n' +
+        'const kept = [];\n' +
+        'setTimeout(() => { for (;;) kept.push(tf.fill([1 << 20], 1)); }, 0);',
+    );
+    expect(run.stdout).toContain('backend wasm 2');
+    expect(run.code, run.stderr.slice(0, 500)).toBe(1);
+    expect(run.stderr).toMatch(/The wasm backend is out of memory: a 4 MB tensor does not fit/);
+    expect(run.stderr).not.toContain('WasmBackendModule');
+    expect(run.stderr.length).toBeLessThan(2000);
+  });
 
   it("lets the user's own uncaughtException handler keep the process alive", async () => {
     const run = await runChild(
