@@ -26,11 +26,11 @@ const task = values.task!;
 if (task !== 'colourise' && task !== 'train') throw new Error('--task must be colourise or train');
 
 const report = await initBackend(values.backend, { wasmThreads: Number(values.threads) });
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } =
-  await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 const s = spec.size;
-const batch = task === 'train' ? spec.trainBatch : spec.colouriseBatch;
+const batch = task === 'train' ? spec.trainBatch : spec.colorizeBatch;
 const recompute = values.recompute!;
 const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers, recompute });
 const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
@@ -50,22 +50,30 @@ if (task === 'colourise') {
 } else {
   const discriminator = buildTag2PixDiscriminator({ inputSize: s, recompute });
   const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
-  const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
+  const color = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
   const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
   step = async () => {
-    await trainer.trainStep({ lineArt, colour, cit, cvt });
+    await trainer.trainStep({ lineArt, color, cit, cvt });
   };
 }
 
 const warmup = Number(values.warmup);
 const runs = Number(values.runs);
-for (let i = 0; i < warmup; i++) await step();
-const before = tf.memory().numTensors;
 const all: number[] = [];
-for (let i = 0; i < runs; i++) {
-  const start = performance.now();
-  await step();
-  all.push(performance.now() - start);
+let before = 0;
+try {
+  for (let i = 0; i < warmup; i++) await step();
+  before = tf.memory().numTensors;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await step();
+    all.push(performance.now() - start);
+  }
+} catch (err) {
+  // One line for bench/run.ts's table (a cell that does not fit says so), then a failing exit.
+  const message = String((err as Error)?.message ?? err).split('\n')[0];
+  console.log(JSON.stringify({ backend: values.backend, model: values.model, task, error: message }));
+  process.exit(1);
 }
 const leaked = tf.memory().numTensors - before;
 

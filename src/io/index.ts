@@ -1,3 +1,5 @@
+// tag2pix/io: weight files (browser-safe): safetensors, and PyTorch checkpoints (zip and legacy
+// pickles) read without PyTorch. Loading them into a model: loadTorchStateDict from 'tag2pix'.
 export {
   readSafetensors,
   readSafetensorsHeader,
@@ -11,16 +13,17 @@ export type {
   SafetensorsHeader,
 } from './safetensors.js';
 export {
-  exportTorchStateDict,
-  loadTorchStateDict,
-  tfToTorchLayout,
-  torchShapeOf,
-  torchToTfLayout,
-} from './torch_state_dict.js';
-export type {
-  ExportTorchStateDictOptions,
-  LoadTorchStateDictOptions,
-  TorchLoadReport,
-} from './torch_state_dict.js';
-export { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
+  MAX_CHECKPOINT_PICKLE_BYTES,
+  MAX_EXPANDED_ELEMENTS,
+  readPickle,
+  readTorchCheckpoint,
+  torchStateDictEntries,
+  torchStateDictFrom,
+  TorchStorage,
+  TorchTensor,
+} from './torch_checkpoint.js';
+export { MAX_PICKLE_OPCODES, PickleError } from './pickle.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';
+// The error classes every reader raises for a bad file (also exported by 'tag2pix').
+export { FileFormatError, LimitError, OptionError, OutputError, Tag2PixError, WeightsError } from '../errors.js';
+export type { ErrorText, OptionNamer, Tag2PixErrorOptions } from '../errors.js';

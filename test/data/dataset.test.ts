@@ -6,17 +6,17 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DataLoader,
-  UnknownTagError,
-  defaultVocabulary,
   epochOrder,
   parseCsv,
   parseManifest,
   parseTagLines,
-  type Batch,
+  type DataLoaderBatch,
   type DataWarning,
   type Dataset,
 } from '../../src/data/index.js';
-import { createDataLoader, openDataset } from '../../src/node/index.js';
+import { FileFormatError } from '../../src/errors.js';
+import { UnknownTagError, defaultVocabulary } from '../../src/index.js';
+import { createDataLoader, describeSkipped, openDataset } from '../../src/node/index.js';
 
 const vocab = defaultVocabulary();
 const id = (name: string) => vocab.get(name).id!;
@@ -51,10 +51,10 @@ describe('parsers', () => {
     expect(parseCsv('a,b\n"x, y","say ""hi"""\r\n')).toEqual([['a', 'b'], ['x, y', 'say "hi"']]);
     const csv = 'colour,lineart,tags,id\nc/1.png,l/1.png|m/1.png,"blue hair, long hair",one\n';
     expect(parseManifest(csv, 'csv')).toEqual([
-      { line: 2, colour: 'c/1.png', lineArts: ['l/1.png', 'm/1.png'], tags: 'blue hair, long hair', id: 'one' },
+      { line: 2, color: 'c/1.png', lineArts: ['l/1.png', 'm/1.png'], tags: 'blue hair, long hair', id: 'one' },
     ]);
     const jsonl = '{"color": "c/1.png", "lineart": ["l/1.png"], "tags": ["blue_hair", "long hair"]}\n';
-    expect(parseManifest(jsonl, 'jsonl')[0]).toMatchObject({ colour: 'c/1.png', lineArts: ['l/1.png'] });
+    expect(parseManifest(jsonl, 'jsonl')[0]).toMatchObject({ color: 'c/1.png', lineArts: ['l/1.png'] });
     expect(() => parseManifest('image,tags\na,b\n', 'csv', 'm.csv')).toThrow(/m\.csv: the CSV header 'image,tags' lacks a column/);
     expect(() => parseManifest('{"colour": "a"}\n{oops\n', 'jsonl', 'm.jsonl')).toThrow(/m\.jsonl:1: no line-art path|m\.jsonl:2: not valid JSON/);
   });
@@ -83,13 +83,13 @@ describe('reference layout', () => {
   });
 
   it('indexes samples, styles and drops, with the reference filter', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     expect(ds.samples.map((s) => s.id).sort()).toEqual(['100', '101', '102', '106']);
     expect(ds.report).toMatchObject({
       layout: 'reference',
       entries: 8,
       kept: 4,
-      missingColour: 1,
+      missingColor: 1,
       missingLineArt: 1,
       styles: { keras_train: 2, xdog_train: 6 },
       filter: { total: 6, kept: 4, dropped: 2, droppedBy: { 'not exactly one person': 1, 'not exactly one eye colour': 1 } },
@@ -97,7 +97,7 @@ describe('reference layout', () => {
     const s101 = ds.samples.find((s) => s.id === '101')!;
     expect(s101.lineArts.map((p) => path.basename(path.dirname(p)))).toEqual(['keras_train', 'xdog_train']);
     expect(s101.tags.map((t) => t.name).sort()).toEqual(['1girl', 'blue_hair', 'long_hair', 'red_eyes', 'skirt', 'white_shirt']);
-    const unfiltered = await openDataset(dir, { filter: false });
+    const unfiltered = await openDataset(dir, { filter: false, skipMissing: true });
     expect(unfiltered.samples.length).toBe(6);
     expect(unfiltered.report.filter).toBeUndefined();
   });
@@ -105,9 +105,9 @@ describe('reference layout', () => {
   it('reads the test split unfiltered from benchmark/ and keras_test/', async () => {
     const ds = await openDataset(dir, { split: 'test' });
     expect(ds.samples.map((s) => s.id)).toEqual(['104']);
-    expect(ds.samples[0]!.colour).toBe(path.join(dir, 'benchmark', '104.png'));
+    expect(ds.samples[0]!.color).toBe(path.join(dir, 'benchmark', '104.png'));
     expect(ds.samples[0]!.lineArts).toEqual([path.join(dir, 'keras_test', '104.png')]);
-    expect(ds.report).toMatchObject({ entries: 8, kept: 1, missingColour: 7, styles: { keras_test: 1 } });
+    expect(ds.report).toMatchObject({ entries: 8, kept: 1, missingColor: 7, styles: { keras_test: 1 } });
     expect(ds.report.filter).toBeUndefined();
   });
 
@@ -123,24 +123,24 @@ describe('reference layout', () => {
   });
 
   it('batches have the trainer format and the right tags per sample', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     const loader = createDataLoader(ds, { imageSize: 16, batchSize: 3, seed: 4 });
     const before = tf.memory().numTensors;
-    const batches: Batch[] = [];
+    const batches: DataLoaderBatch[] = [];
     for await (const b of loader.epoch(0)) batches.push(b);
     expect(batches.map((b) => b.ids.length)).toEqual([3, 1]);
     const b = batches[0]!;
     expect(b.lineArt.shape).toEqual([3, 16, 16, 1]);
-    expect(b.colour.shape).toEqual([3, 16, 16, 3]);
+    expect(b.color.shape).toEqual([3, 16, 16, 3]);
     expect(b.cit.shape).toEqual([3, 370]);
     expect(b.cvt.shape).toEqual([3, 115]);
-    for (const t of [b.lineArt, b.colour, b.cit, b.cvt]) expect(t.dtype).toBe('float32');
+    for (const t of [b.lineArt, b.color, b.cit, b.cvt]) expect(t.dtype).toBe('float32');
     const line = b.lineArt.dataSync();
-    const colour = b.colour.dataSync();
+    const color = b.color.dataSync();
     expect(Math.min(...line)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...line)).toBeLessThanOrEqual(1);
-    expect(Math.min(...colour)).toBeGreaterThanOrEqual(-1);
-    expect(Math.max(...colour)).toBeLessThanOrEqual(1);
+    expect(Math.min(...color)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...color)).toBeLessThanOrEqual(1);
     // Each row of cit/cvt belongs to the sample of that row.
     const cvtRows = b.cvt.arraySync();
     const citRows = b.cit.arraySync();
@@ -151,7 +151,7 @@ describe('reference layout', () => {
       expect(citRows[i]).toEqual(Array.from(expected.cit));
       // The colour image's red channel encodes its number; flips and crops keep flat channels flat.
       const n = Number(sid) - 100;
-      const red = colour[i * 16 * 16 * 3]!;
+      const red = color[i * 16 * 16 * 3]!;
       expect(red).toBeCloseTo(((n * 40) % 256) / 127.5 - 1, 1);
     });
     expect(batches.flatMap((x) => x.ids).sort()).toEqual(ds.samples.map((s) => s.id).sort());
@@ -180,12 +180,12 @@ describe('manifest layout', () => {
   });
 
   it('reads a CSV manifest (found in the folder) with tag names', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     expect(ds.report).toMatchObject({ layout: 'manifest', entries: 4, kept: 3, missingLineArt: 1, styles: { lines: 3 } });
     expect(ds.samples.map((s) => s.id)).toEqual(['img0', 'img1', 'img3']);
     expect(ds.samples[0]!.tags.map((t) => t.name)).toEqual(['blue_hair', 'long_hair']);
     // The reference filter is opt-in for manifests.
-    const filtered = await openDataset(dir, { filter: true }).catch((e: Error) => e);
+    const filtered = await openDataset(dir, { filter: true, skipMissing: true }).catch((e: Error) => e);
     expect((filtered as Error).message).toMatch(/no usable sample.*3 dropped by the tag filter/);
   });
 
@@ -203,6 +203,46 @@ describe('manifest layout', () => {
   });
 });
 
+describe('missing files never shrink a dataset silently (issue 17, item 7)', () => {
+  const dir = path.join(root, 'missing');
+  beforeAll(async () => {
+    const rows = ['colour,lineart,tags'];
+    for (let n = 0; n < 8; n++) {
+      await writePair(path.join(dir, 'colour'), n === 3 ? [] : [path.join(dir, 'lines')], `img${n}`, n);
+      rows.push(`colour/img${n}.png,lines/img${n}.png,blue_hair`);
+    }
+    rows.push('colour/gone.png,lines/gone.png,blue_hair');
+    fs.writeFileSync(path.join(dir, 'manifest.csv'), rows.join('\n') + '\n');
+  });
+
+  it('a manifest naming a missing line art or colour image is an error naming them', async () => {
+    const err = await openDataset(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileFormatError);
+    expect((err as FileFormatError).option).toBe('skipMissing');
+    expect((err as Error).message).toMatch(
+      /Dataset '.*manifest\.csv': 2 of 9 entries name files that do not exist \(line art 'lines\/img3\.png' \(line 5\); colour image 'colour\/gone\.png' \(line 10\)\)\. Fix the paths, or pass skipMissing: true to train on the other 7\./,
+    );
+  });
+
+  it('with skipMissing the rest is used, and what was left out is reported', async () => {
+    const ds = await openDataset(dir, { skipMissing: true });
+    expect(ds.samples).toHaveLength(7);
+    expect(ds.report).toMatchObject({ entries: 9, kept: 7, missingColor: 1, missingLineArt: 1 });
+    expect(describeSkipped(ds)).toMatch(/^dataset '.*manifest\.csv': 7 of 9 entries kept; 1 without their colour image, 1 without any line-art file \(e\.g\. line art 'lines\/img3\.png' \(line 5\)\)\.$/);
+  });
+
+  it('the reference layout names a colour image whose line art is missing in every style', async () => {
+    const ref = path.join(root, 'missing-ref');
+    await writePair(path.join(ref, 'rgb_train'), [path.join(ref, 'xdog_train')], '1', 1);
+    await writePair(path.join(ref, 'rgb_train'), [], '2', 2);
+    fs.writeFileSync(path.join(ref, 'tags.txt'), `1 ${good().join(' ')}\n2 ${good().join(' ')}\n3 ${good().join(' ')}\n`);
+    // Id 3 has no colour image: left out as the reference does; id 2 has no line art: an error.
+    await expect(openDataset(ref)).rejects.toThrow(/1 of 3 entries name files that do not exist \(line art xdog_train\/2\.png\)/);
+    const ds = await openDataset(ref, { skipMissing: true });
+    expect(ds.samples.map((x) => x.id)).toEqual(['1']);
+  });
+});
+
 describe('DataLoader', () => {
   const dir = path.join(root, 'loader');
   let ds: Dataset;
@@ -217,12 +257,12 @@ describe('DataLoader', () => {
   });
 
   async function collect(loader: DataLoader, epoch: number, from?: Parameters<DataLoader['epoch']>[1]) {
-    const out: Array<{ ids: string[]; line: number[]; colour: number[]; files: string[]; cursor: string }> = [];
+    const out: Array<{ ids: string[]; line: number[]; color: number[]; files: string[]; cursor: string }> = [];
     for await (const b of loader.epoch(epoch, from)) {
       out.push({
         ids: b.ids,
         line: Array.from(b.lineArt.dataSync()),
-        colour: Array.from(b.colour.dataSync()),
+        color: Array.from(b.color.dataSync()),
         files: b.lineArtFiles,
         cursor: JSON.stringify(b.cursor),
       });
@@ -289,7 +329,7 @@ describe('DataLoader', () => {
   it('switches the brightness stage at run time, from the next epoch on', async () => {
     // Flat mid-grey line art, no geometry: only the jitter changes it.
     const reader = async () => ({
-      colour: { data: new Uint8Array(8 * 8 * 3).fill(100), width: 8, height: 8, channels: 3 as const },
+      color: { data: new Uint8Array(8 * 8 * 3).fill(100), width: 8, height: 8, channels: 3 as const },
       lineArt: { data: new Uint8Array(8 * 8).fill(102), width: 8, height: 8, channels: 1 as const },
     });
     const loader = new DataLoader(ds, reader, { imageSize: 8, batchSize: 10, seed: 1, augment: { geometric: false } });
@@ -363,7 +403,7 @@ describe('DataLoader', () => {
     const reader = async () => {
       started++;
       return {
-        colour: { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 as const },
+        color: { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 as const },
         lineArt: { data: new Uint8Array(4 * 4), width: 4, height: 4, channels: 1 as const },
       };
     };
@@ -372,7 +412,7 @@ describe('DataLoader', () => {
     const first = await it.next();
     // While the consumer holds batch 0, batches 1 and 2 are already being read.
     expect(started).toBe(6);
-    (first.value as Batch).dispose();
+    (first.value as DataLoaderBatch).dispose();
     await it.return(undefined);
   });
 });

@@ -3,6 +3,7 @@
 // falls back to wasm (then cpu) and says why.
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerFastKernels } from 'tag2pix';
 // Vite serves these binaries from this site (hashed in the build): no CDN involved.
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -82,6 +83,9 @@ export async function startBackend(requested: BrowserBackend | 'auto'): Promise<
   for (const name of order) {
     try {
       await tryStart(name);
+      // Importing tag2pix changes no kernel: ask for its faster ones (on wasm, in-place Slice,
+      // SplitV and Concat cut a colourisation's copies) once the backend runs.
+      registerFastKernels([name]);
       return { backend: name, requested, failures };
     } catch (err) {
       failures.push({ backend: name, reason: (err as Error).message || String(err) });

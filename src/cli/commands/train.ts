@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { initBackend } from '../../node/backend.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainCommandOptions } from '../../node/train_command.js';
 import type { ProgressMode } from '../../node/train.js';
+import { DEFAULT_MAX_PIXELS } from '../../node/image.js';
+import { nameOptions } from '../errors.js';
+import { integer, numberList, oneOf, pixelCount, positiveNumber } from '../options.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -26,43 +29,16 @@ interface TrainCliOptions {
   recompute?: boolean;
   limit?: number;
   progress?: ProgressMode;
+  skipMissing?: boolean;
+  maxPixels?: number;
 }
 
-function integer(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number > 0, got '${value}'`);
-    return n;
-  };
-}
-
-function numberList(name: string, count: number, integerOnly: boolean) {
-  return (value: string): number[] => {
-    const parts = value.split(',').map((p) => Number(p.trim()));
-    if (parts.length !== count || parts.some((n) => !Number.isFinite(n) || n < 0 || (integerOnly && !Number.isInteger(n)))) {
-      throw new Error(`${name} takes ${count} comma-separated ${integerOnly ? 'integers' : 'numbers'} >= 0, got '${value}'`);
-    }
-    return parts;
-  };
-}
-
-function progressMode(value: string): ProgressMode {
-  if (!['auto', 'bar', 'lines'].includes(value)) throw new Error(`--progress must be auto, bar or lines, got '${value}'`);
-  return value as ProgressMode;
-}
+const progressMode = oneOf<ProgressMode>('--progress', ['auto', 'bar', 'lines']);
 
 /** `tag2pix train`: trains Tag2Pix with the two-step curriculum, resumable. */
 export function registerTrainCommand(program: Command): void {
   const d = TRAIN_DEFAULTS;
-  program
+  const command = program
     .command('train')
     .description('Train the Tag2Pix generator and discriminator (two-step curriculum, resumable checkpoints)')
     .option('--data <path>', 'dataset: reference layout folder, or manifest folder/file (see docs/data.md)')
@@ -88,6 +64,12 @@ export function registerTrainCommand(program: Command): void {
     .option('--no-recompute', 'keep every activation for the backward pass (default on tensorflow and cpu)')
     .option('--limit <n>', 'use at most this many samples (quick runs)', integer('--limit', 1))
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar or lines', progressMode)
+    .option('--skip-missing', 'leave out dataset entries whose image files are missing (default: they are an error)')
+    .option(
+      '--max-pixels <n>',
+      `largest training image accepted, in pixels (default ${DEFAULT_MAX_PIXELS} = 4096x4096); larger ones are skipped`,
+      pixelCount('--max-pixels'),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -133,6 +115,8 @@ export function registerTrainCommand(program: Command): void {
         recompute: opts.recompute,
         limit: opts.limit,
         progress: opts.progress,
+        skipMissing: opts.skipMissing,
+        maxPixels: opts.maxPixels,
         signal: controller.signal,
       };
       try {
@@ -146,4 +130,5 @@ export function registerTrainCommand(program: Command): void {
         process.off('SIGINT', onSigint);
       }
     });
+  nameOptions(command, { learningRate: '--lr', citWeight: '--cit-cvt-weight', cvtWeight: '--cit-cvt-weight', batchNorm: '--no-bn' });
 }
