@@ -56,10 +56,10 @@ const backend = await initBackend();
 const palette = DEMO_PALETTE;
 const pairs = heldOutPairs();
 const isHeldOut = (s: CharacterSpec): boolean => {
-  const tags = new Set(Object.values(s.colours));
+  const tags = new Set(Object.values(s.colors));
   return pairs.some(([a, b]) => tags.has(a) && tags.has(b));
 };
-const synth = { size, colourChoices: palette };
+const synth = { size, colorChoices: palette };
 const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject: isHeldOut }));
 const unseen = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s) }));
 const closeUps = Math.round(closeUpFraction * batchSize);
@@ -67,7 +67,7 @@ const samplesAt = (dataSeed: number, step: number): SynthSample[] =>
   Array.from({ length: batchSize }, (_, a) => {
     const index = step * batchSize + a;
     // As generateCharacter(index, { ...synth, seed, reject }), optionally framed as a close-up.
-    const spec = sampleCharacterSpec(new SynthRandom(sampleSeed(dataSeed, index)), { colourChoices: palette, reject: isHeldOut });
+    const spec = sampleCharacterSpec(new SynthRandom(sampleSeed(dataSeed, index)), { colorChoices: palette, reject: isHeldOut });
     if (a >= closeUps) return renderSample(spec, size);
     const zoom = new SynthRandom(sampleSeed(dataSeed + 4000, index)).uniform(zoomMin, zoomMax);
     return renderSample(faceCloseUp(spec, zoom, 0.5), size);
@@ -128,12 +128,12 @@ const trainer = new Tag2PixTrainer({
   discriminatorOptimizer: adam,
   scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs, twoStepEpoch: 1 }),
 });
-const colourise = ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
+const colorize = ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
   const f = features(lineArt);
-  const [colour, guide] = trainer.generate(lineArt, cvt, f);
+  const [color, guide] = trainer.generate(lineArt, cvt, f);
   if (f) f.dispose();
   guide.dispose();
-  return colour;
+  return color;
 };
 const families = ['hair', 'eyes', 'bow', 'hat', 'shirt', 'skirt', 'dress', 'background'];
 const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : (x * 100).toFixed(1));
@@ -166,19 +166,19 @@ for (let step = 0; step < total; step++) {
   trainSeconds += dt;
   if (step < steps) warmSeconds += dt;
   else advSecondsSum += dt;
-  if (step % 50 === 0) log(`step ${step}: L1 ${result.generator.l1Colour?.toFixed(3)}, ${dt.toFixed(2)} s`);
+  if (step % 50 === 0) log(`step ${step}: L1 ${result.generator.l1Color?.toFixed(3)}, ${dt.toFixed(2)} s`);
   if ((step + 1) % probeEvery === 0 && step + 1 < total) {
-    const a = await tagAccuracy(colourise, test.slice(0, probeCount), { families: palette });
-    const b = await tagAccuracy(colourise, unseen.slice(0, probeCount), { families: palette });
+    const a = await tagAccuracy(colorize, test.slice(0, probeCount), { families: palette });
+    const b = await tagAccuracy(colorize, unseen.slice(0, probeCount), { families: palette });
     probes.push({ step: step + 1, seconds: trainSeconds, test: famMap(a), unseen: famMap(b) });
     log(`probe after ${step + 1} steps (${trainSeconds.toFixed(0)} s): held-out ${row(a)}`);
     log(`probe after ${step + 1} steps: unseen   ${row(b)}`);
-    const c = await tagAccuracy(colourise, closeUpProbe, { families: palette });
+    const c = await tagAccuracy(colorize, closeUpProbe, { families: palette });
     log(`probe after ${step + 1} steps: close-ups (diagnostic) eyes ${pct(c.perFamily['eyes']?.accuracy)}, bow ${pct(c.perFamily['bow']?.accuracy)}, hair ${pct(c.perFamily['hair']?.accuracy)}`);
   }
 }
-const finalTest = await tagAccuracy(colourise, test, { families: palette });
-const finalUnseen = await tagAccuracy(colourise, unseen, { families: palette });
+const finalTest = await tagAccuracy(colorize, test, { families: palette });
+const finalUnseen = await tagAccuracy(colorize, unseen, { families: palette });
 log(`final after ${total} steps: held-out ${row(finalTest)}`);
 log(`final after ${total} steps: unseen   ${row(finalUnseen)}`);
 // Per requested colour: right/judged and what the wrong ones were judged as.

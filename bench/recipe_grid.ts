@@ -32,21 +32,21 @@ const load = async (name: string): Promise<tfl.LayersModel | undefined> => {
 };
 const generator = (await load('generator'))!;
 const extractor = await load('extractor');
-const base = generateCharacter(index, { size, colourChoices: DEMO_PALETTE, seed: 1001 });
+const base = generateCharacter(index, { size, colorChoices: DEMO_PALETTE, seed: 1001 });
 const tiles: Buffer[] = [];
 const cell = 160;
 const zooms = [1, 1.9, 3];
 for (const zoom of zooms) {
   const spec = zoom === 1 ? base.spec : faceCloseUp(base.spec, zoom, 0.5);
   for (const tag of DEMO_PALETTE[family]) {
-    const s = renderSample({ ...spec, colours: { ...spec.colours, [family]: tag } }, size);
+    const s = renderSample({ ...spec, colors: { ...spec.colors, [family]: tag } }, size);
     const b = synthBatch([s]);
     const f = extractor ? tf.tidy(() => (extractor.apply(b.lineArt) as tf.Tensor[])[0]!) : lineArtFeatures(b.lineArt);
-    const [colour] = generator.apply([b.lineArt, f, b.cvt], { training: false }) as tf.Tensor[];
-    const img = tf.tidy(() => tf.squeeze(colour!, [0])) as tf.Tensor3D;
+    const [color] = generator.apply([b.lineArt, f, b.cvt], { training: false }) as tf.Tensor[];
+    const img = tf.tidy(() => tf.squeeze(color!, [0])) as tf.Tensor3D;
     tiles.push(await sharp(await encodePng(img, { range: [-1, 1] })).resize(cell, cell, { kernel: 'nearest' }).png().toBuffer());
-    tiles.push(await sharp(await encodePng(s.colour)).resize(cell, cell, { kernel: 'nearest' }).png().toBuffer());
-    tf.dispose([img, colour!, f, ...Object.values(b)]);
+    tiles.push(await sharp(await encodePng(s.color)).resize(cell, cell, { kernel: 'nearest' }).png().toBuffer());
+    tf.dispose([img, color!, f, ...Object.values(b)]);
   }
 }
 const cols = DEMO_PALETTE[family].length * 2;
