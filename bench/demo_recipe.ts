@@ -10,7 +10,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { generateCharacter, renderSample, synthBatch, type SynthSample } from '../src/data/synth/dataset.js';
 import { sampleCharacterSpec, type CharacterSpec } from '../src/data/synth/character.js';
 import { faceCloseUp } from '../src/data/synth/close_up.js';
-import { SynthRandom, sampleSeed } from '../src/data/synth/random.js';
+import { Rng } from '../src/data/random.js';
 import { tagAccuracy, type TagAccuracyReport } from '../src/eval/tag_accuracy.js';
 import { ChangingLossScheduler } from '../src/losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../src/models/discriminator.js';
@@ -19,7 +19,7 @@ import { initializeLikeReference } from '../src/models/init.js';
 import { countParameters } from '../src/models/parameters.js';
 import { buildSynthCitExtractor } from '../src/models/synth_cit_extractor.js';
 import { initBackend } from '../src/node/backend.js';
-import { DEMO_PALETTE, heldOutPairs, lineArtFeatures } from '../src/node/demo.js';
+import { DEMO_PALETTE, heldOutPairs, lineArtFeatures } from '../src/demo/index.js';
 import { pretrainSynthCitExtractor } from '../src/training/synth_cit_pretrain.js';
 import { Tag2PixTrainer } from '../src/training/trainer.js';
 
@@ -67,9 +67,9 @@ const samplesAt = (dataSeed: number, step: number): SynthSample[] =>
   Array.from({ length: batchSize }, (_, a) => {
     const index = step * batchSize + a;
     // As generateCharacter(index, { ...synth, seed, reject }), optionally framed as a close-up.
-    const spec = sampleCharacterSpec(new SynthRandom(sampleSeed(dataSeed, index)), { colorChoices: palette, reject: isHeldOut });
+    const spec = sampleCharacterSpec(new Rng(dataSeed, index), { colorChoices: palette, reject: isHeldOut });
     if (a >= closeUps) return renderSample(spec, size);
-    const zoom = new SynthRandom(sampleSeed(dataSeed + 4000, index)).uniform(zoomMin, zoomMax);
+    const zoom = new Rng(dataSeed + 4000, index).uniform(zoomMin, zoomMax);
     return renderSample(faceCloseUp(spec, zoom, 0.5), size);
   });
 const trainAt = (step: number): SynthSample[] => samplesAt(seed, step);

@@ -9,7 +9,7 @@ import { generateCharacter, renderSample, synthBatch } from '../src/data/synth/d
 import { faceCloseUp } from '../src/data/synth/close_up.js';
 import '../src/index.js';
 import { initBackend } from '../src/node/backend.js';
-import { DEMO_PALETTE, lineArtFeatures } from '../src/node/demo.js';
+import { DEMO_PALETTE, lineArtFeatures } from '../src/demo/index.js';
 import { encodePng } from '../src/node/image.js';
 import type { TagFamily } from '../src/data/synth/palette.js';
 

@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkPositiveInteger } from './channels.js';
+import { checkPositiveInteger } from '../layers/checks.js';
 
 /**
  * Configuration of {@link buildSynthCitExtractor}, the synthetic counterpart of the CIT
