@@ -44,7 +44,7 @@ export interface DemoOptions {
   /** Batch size (16: per image the fastest of 8, 16 and 32 on a 2-core machine). */
   batchSize?: number;
   /**
-   * Epochs over the training set, warm-up included (15 warm-up and 2 adversarial; the time budget
+   * Epochs over the training set, warm-up included (26 warm-up and 2 adversarial; the time budget
    * may stop earlier).
    */
   epochs?: number;
@@ -76,13 +76,30 @@ export interface DemoOptions {
    */
   discriminatorBlocks?: DiscriminatorBlocks;
   /**
-   * Training time budget in seconds: training stops at the end of the epoch after which another
-   * epoch would pass it, so the demo ends in about 10 minutes on slow machines too.
+   * Training time budget in seconds, the CIT extractor's pretraining included: training stops at
+   * the end of the epoch after which another epoch would pass it, so the demo ends in about 10
+   * minutes on slow machines too (a slow machine trains fewer steps).
    */
   trainingBudgetSeconds?: number;
+  /**
+   * Steps of batch `batchSize` that pretrain the synthetic CIT extractor (region coverage of every
+   * S/8 cell and the CIT tags; see `buildSynthCitExtractor`) before G trains; it is frozen after.
+   * Its time counts in the training budget.
+   */
+  extractorSteps?: number;
+  /** Channels of the synthetic CIT extractor's features, G's `citFeatures`. */
+  extractorFeatures?: number;
+  /**
+   * Share of each training batch's line arts drawn as face close-ups (zoom 1.6–2.2 around the
+   * eyes), for G and for the extractor's pretraining; the test characters stay full figures.
+   */
+  closeUpShare?: number;
   /** Bottlenecks per decoder block (published [12, 8, 5, 5]). */
   decoderLayers?: [number, number, number, number];
-  /** SECat hidden width is bottleneck channels / `seReduction`. */
+  /**
+   * SECat hidden width is bottleneck channels / `seReduction` (4: the published 16 leaves the
+   * demo's narrow decoder 4–16 hidden units per SECat; docs/results.md, run C).
+   */
   seReduction?: number;
   /** Decoder block kind. */
   decoderBlock?: DecoderBlockKind;
@@ -124,16 +141,19 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
   colorsPerLineArt: 1,
   testCount: 128,
   batchSize: 16,
-  epochs: 15 + 2,
-  warmupEpochs: 15,
+  epochs: 26 + 2,
+  warmupEpochs: 26,
   twoStepEpoch: 1,
   classificationWeight: 1,
   widthMultiplier: 0.25,
   tagEncoderWidth: 1,
   discriminatorBlocks: { stageBlocks: [1, 1, 1, 1], topBlocks: 0 },
-  trainingBudgetSeconds: 480,
+  trainingBudgetSeconds: 510,
   decoderLayers: [1, 1, 1, 1],
-  seReduction: 16,
+  extractorSteps: 300,
+  extractorFeatures: 32,
+  closeUpShare: 0.25,
+  seReduction: 4,
   decoderBlock: 'secat',
   learningRate: 2e-3,
   learningRateDecay: true,
@@ -142,7 +162,7 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
 };
 
 /** What `--quick` changes: a smoke run of about a minute (a warm-up epoch, then an adversarial one). */
-export const DEMO_QUICK: Readonly<DemoOptions> = { trainCount: 64, testCount: 16, epochs: 2, warmupEpochs: 1, twoStepEpoch: 1 };
+export const DEMO_QUICK: Readonly<DemoOptions> = { trainCount: 64, testCount: 16, epochs: 2, warmupEpochs: 1, twoStepEpoch: 1, extractorSteps: 20 };
 
 /** The options with every default filled in (D's width: half of G's unless given). */
 export function resolveDemoOptions(options: DemoOptions = {}): DemoConfig {

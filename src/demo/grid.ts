@@ -7,7 +7,7 @@ import { encodePng } from '../node/image.js';
 import { renderSvgToPng } from '../node/svg.js';
 import type { Tag2PixTrainer } from '../training/trainer.js';
 import { DEMO_GRID_ROWS } from './config.js';
-import { lineArtFeatures } from './sources.js';
+import type { CitFeatureFn } from './sources.js';
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -17,7 +17,7 @@ function escapeXml(s: string): string {
  * The Figure-8-style grid: for three held-out line arts, each row recolours the same line art
  * with another tag combination (ground truth beside the generated image).
  */
-export async function figure8Grid(trainer: Tag2PixTrainer, test: readonly SynthSample[], size: number): Promise<Buffer> {
+export async function figure8Grid(trainer: Tag2PixTrainer, test: readonly SynthSample[], size: number, citFeatures: CitFeatureFn): Promise<Buffer> {
   // Three line arts with different hair styles (as varied as the test set allows).
   const arts: SynthSample[] = [];
   for (const s of test) if (arts.length < 3 && !arts.some((a) => a.spec.hairStyle === s.spec.hairStyle)) arts.push(s);
@@ -60,7 +60,7 @@ export async function figure8Grid(trainer: Tag2PixTrainer, test: readonly SynthS
       return renderSample({ ...art.spec, colors }, size);
     });
     const batch = synthBatch(rendered);
-    const features = lineArtFeatures(batch.lineArt);
+    const features = citFeatures(batch.lineArt);
     const [color, guide] = trainer.generate(batch.lineArt, batch.cvt, features);
     for (let a = 0; a < arts.length; a++) {
       const x = labelW + a * (2 * cell + 3 * pad);

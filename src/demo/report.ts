@@ -19,6 +19,14 @@ export interface DemoEpoch {
 /** What {@link runDemo} measured and wrote. */
 export interface DemoResult {
   backend: string;
+  /** Seed of the data and the initial weights. */
+  seed: number;
+  /** The machine's 1-minute load average at the start and after training (2 = two busy cores). */
+  loadAverage: { start: number; afterTraining: number };
+  /** The synthetic CIT extractor: parameters, pretraining steps and seconds, region accuracy of its last batch. */
+  extractor: { parameters: number; steps: number; seconds: number; regionAccuracy: number };
+  /** Training steps of G alone (the warm-up); the rest of `steps` are adversarial. */
+  warmupSteps: number;
   /** Held-out characters with seen tag combinations. */
   test: TagAccuracyReport;
   /** Held-out characters with tag combinations never seen in training. */
@@ -29,6 +37,7 @@ export interface DemoResult {
   l1Start: number;
   l1End: number;
   seconds: { data: number; training: number; evaluation: number; total: number };
+  /** Training steps of G (and D), the extractor's pretraining aside. */
   steps: number;
   /** Tag accuracy on (up to 64) held-out characters after each epoch. */
   history: DemoEpoch[];
@@ -52,8 +61,12 @@ export function demoReport(d: DemoResult, cfg: Record<string, unknown>, palette:
   return [
     '# Tag2Pix demo report',
     '',
-    `Backend ${d.backend}; ${d.steps} training steps in ${d.seconds.training.toFixed(0)} s; whole run ${d.seconds.total.toFixed(0)} s.`,
-    `Generator ${d.parameters.generator.toLocaleString('en')} parameters, discriminator ${d.parameters.discriminator.toLocaleString('en')}.`,
+    `Seed ${d.seed}, backend ${d.backend}; the synthetic CIT extractor pretrained for ${d.extractor.steps} steps (${d.extractor.seconds.toFixed(0)} s), ` +
+      `then ${d.steps} training steps of G (${d.warmupSteps} warm-up, ${d.steps - d.warmupSteps} adversarial); ` +
+      `training ${d.seconds.training.toFixed(0)} s in all, whole run ${d.seconds.total.toFixed(0)} s ` +
+      `(load average ${d.loadAverage.start.toFixed(1)} at the start, ${d.loadAverage.afterTraining.toFixed(1)} after training).`,
+    `Generator ${d.parameters.generator.toLocaleString('en')} parameters, discriminator ${d.parameters.discriminator.toLocaleString('en')}, ` +
+      `CIT extractor ${d.extractor.parameters.toLocaleString('en')} (region accuracy ${pct(d.extractor.regionAccuracy)} on its last pretraining batch).`,
     '',
     `Configuration: \`${JSON.stringify({ ...cfg, palette })}\``,
     '',
@@ -67,7 +80,8 @@ export function demoReport(d: DemoResult, cfg: Record<string, unknown>, palette:
     `L1 to ground truth (range [-1, 1]): ${d.test.l1.toFixed(4)} (held-out), ${d.unseen.l1.toFixed(4)} (unseen combinations).`,
     `Training L1 of the colour output: ${d.l1Start.toFixed(4)} (first 10 steps) → ${d.l1End.toFixed(4)} (last 10 steps).`,
     '',
-    'Files: `figure8-grid.png` (one line art per column pair, each row a tag combination; rows marked unseen never occur in training), `loss-curve.png`, `run/log.jsonl`, `run/samples/`, `run/checkpoint.safetensors`.',
+    'Files: `figure8-grid.png` (one line art per column pair, each row a tag combination; rows marked unseen never occur in training), `loss-curve.png`, `run/log.jsonl`, `run/samples/`, `run/checkpoint.safetensors`; ' +
+      '`generator.safetensors` and `cit_extractor.safetensors`, for `tag2pix colorize <line art> --tags … --weights <this folder>`.',
     '',
   ].join('\n');
 }

@@ -1,6 +1,8 @@
-// The one-command demo: synthetic characters → a reduced Tag2Pix trained on this machine →
-// demo-output/ with a Figure-8-style grid, loss curves and measured tag accuracy.
+// The one-command demo: synthetic characters → a synthetic CIT extractor and a reduced Tag2Pix
+// trained on this machine → demo-output/ with a Figure-8-style grid, loss curves, measured tag
+// accuracy, and the weights `tag2pix colorize --weights demo-output` uses.
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -12,20 +14,33 @@ import { buildTag2PixDiscriminator } from '../models/discriminator.js';
 import { buildTag2PixGenerator } from '../models/generator.js';
 import { initializeLikeReference } from '../models/init.js';
 import { countParameters } from '../models/parameters.js';
+import { buildSynthCitExtractor } from '../models/synth_cit_extractor.js';
+import { exportTorchStateDict } from '../io/torch_state_dict.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import { initBackend } from '../node/backend.js';
-import { runTrainingInFolder } from '../node/train.js';
+import { writeFileAtomic } from '../node/files.js';
+import { RUN_FILES, runTrainingInFolder } from '../node/train.js';
+import { pretrainSynthCitExtractor } from '../training/synth_cit_pretrain.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions, type DemoOptions } from './config.js';
 import { figure8Grid } from './grid.js';
 import { decayFactor, expectedEpochSeconds, plannedDemoEpochs } from './plan.js';
 import { demoReport, demoSummaryJson, pct, type DemoEpoch, type DemoResult } from './report.js';
-import { freshSynthSource, lineArtFeatures, synthTrainingSource, type SynthCursor } from './sources.js';
+import { freshSynthBatches, freshSynthSource, synthTrainingSource, type CitFeatureFn, type SynthCursor } from './sources.js';
 import type { TrainingDataSource } from '../training/batch.js';
 
-/** The generator's colour output for a line art and its tags, with the demo's CIT stand-in. */
-function colorizer(trainer: Tag2PixTrainer) {
+/** File names the demo writes beside its report for `tag2pix colorize --weights <out>`. */
+export const DEMO_WEIGHT_FILES = {
+  /** The generator under PyTorch's keys (as `tag2pix train` writes it). */
+  generator: 'generator.safetensors',
+  /** The synthetic CIT extractor under PyTorch-style keys, its pretraining heads included. */
+  citExtractor: 'cit_extractor.safetensors',
+} as const;
+
+/** The generator's colour output for a line art and its tags, with the frozen extractor's features. */
+function colorizer(trainer: Tag2PixTrainer, citFeatures: CitFeatureFn) {
   return ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }): tf.Tensor4D => {
-    const features = lineArtFeatures(lineArt);
+    const features = citFeatures(lineArt);
     const [color, guide] = trainer.generate(lineArt, cvt, features);
     tf.dispose([guide, features]);
     return color;
@@ -40,6 +55,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const { out, size, trainCount, testCount, batchSize, warmupEpochs, epochs, seed, learningRate } = c;
   const palette = demoPalette(c.palette);
   const backend = await initBackend(c.backend);
+  // The load average says how busy the machine was while the times below were measured.
+  const loadAtStart = os.loadavg()[0]!;
   print(`backend: ${backend.backend}${backend.skipped.length ? ` (skipped: ${backend.skipped.map((s) => s.backend).join(', ')})` : ''}`);
   await fs.mkdir(out, { recursive: true });
 
@@ -49,18 +66,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const reject = (s: CharacterSpec) => isHeldOut(s, pairs);
   const train =
     c.trainingData === 'fixed' ? Array.from({ length: trainCount }, (_, i) => generateCharacter(i, { ...synth, seed, reject })) : [];
-  const trainingSource: TrainingDataSource<SynthCursor> =
-    c.trainingData === 'fixed'
-      ? synthTrainingSource(train, batchSize, seed)
-      : freshSynthSource({
-          batchSize,
-          batchesPerEpoch: Math.max(1, Math.floor(trainCount / batchSize)),
-          seed,
-          size,
-          colorChoices: palette,
-          reject,
-          colorsPerLineArt: c.colorsPerLineArt,
-        });
   const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject }));
   const unseen = Array.from({ length: testCount }, (_, i) =>
     generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s, pairs) }),
@@ -72,6 +77,46 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       `${testCount} test and ${testCount} unseen-combination characters at ${size} px (${((tData - t0) / 1000).toFixed(1)} s)`,
   );
 
+  // The synthetic CIT extractor, pretrained here (seeded, on other characters than G's) and then
+  // frozen: its time counts in the training budget.
+  const trainStart = performance.now();
+  const extractor = buildSynthCitExtractor({ inputSize: size, featureChannels: c.extractorFeatures, seed: seed + 11 });
+  const closeUps = { closeUpShare: c.closeUpShare };
+  const extractorBatch = freshSynthBatches({ batchSize, seed: seed + 3000, size, colorChoices: palette, reject, ...closeUps });
+  let extractorLosses;
+  try {
+    extractorLosses = await pretrainSynthCitExtractor(extractor, { steps: c.extractorSteps, batchAt: extractorBatch });
+  } catch (e) {
+    extractor.dispose();
+    throw e;
+  }
+  const extractorSeconds = (performance.now() - trainStart) / 1000;
+  const extractorSummary = {
+    parameters: countParameters(extractor),
+    steps: c.extractorSteps,
+    seconds: extractorSeconds,
+    regionAccuracy: extractorLosses.regionAccuracy,
+  };
+  print(
+    `CIT extractor (synthetic): ${extractorSummary.parameters.toLocaleString('en')} parameters, pretrained for ${c.extractorSteps} steps in ` +
+      `${extractorSeconds.toFixed(1)} s (region accuracy of the last batch ${pct(extractorLosses.regionAccuracy)}), then frozen`,
+  );
+  const citFeatures: CitFeatureFn = (lineArt) => tf.tidy(() => (extractor.apply(lineArt, { training: false }) as tf.Tensor[])[0] as tf.Tensor4D);
+  const trainingSource: TrainingDataSource<SynthCursor> =
+    c.trainingData === 'fixed'
+      ? synthTrainingSource(train, batchSize, seed, citFeatures)
+      : freshSynthSource({
+          batchSize,
+          batchesPerEpoch: Math.max(1, Math.floor(trainCount / batchSize)),
+          seed,
+          size,
+          colorChoices: palette,
+          reject,
+          colorsPerLineArt: c.colorsPerLineArt,
+          ...closeUps,
+          citFeatures,
+        });
+
   // A reduced Tag2Pix.
   const { widthMultiplier, decoderLayers, decoderBlock, seReduction } = c;
   const generator: LayersModel = buildTag2PixGenerator({
@@ -81,7 +126,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     decoderBlock,
     seReduction,
     tagEncoderWidthMultiplier: c.tagEncoderWidth,
-    citChannels: 2,
+    citChannels: c.extractorFeatures,
   });
   const discriminator: LayersModel = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: c.discriminatorWidth, ...c.discriminatorBlocks });
   // The published init (Kaiming normal), seeded: the same command gives the same run.
@@ -110,8 +155,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const runDir = path.join(out, 'run');
   await fs.rm(runDir, { recursive: true, force: true });
   const gridSamples = synthBatch(test.slice(0, 4));
-  const sampleInputs = { ...gridSamples, citFeatures: lineArtFeatures(gridSamples.lineArt) };
-  const colorize = colorizer(trainer);
+  const sampleInputs = { ...gridSamples, citFeatures: citFeatures(gridSamples.lineArt) };
+  const colorize = colorizer(trainer, citFeatures);
   const history: DemoEpoch[] = [];
   const budget = c.trainingBudgetSeconds;
   // What the run was, for its checkpoint and its report.
@@ -119,6 +164,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     size, trainingData: c.trainingData, colorsPerLineArt: k, trainCount, testCount, batchSize, epochs, warmupEpochs,
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
+    extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.
@@ -128,8 +174,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     trainer.generatorOptimizer.setLearningRate(lr);
     trainer.discriminatorOptimizer.setLearningRate(lr);
   };
-  const trainStart = performance.now();
-  let epochStart = trainStart;
+  let epochStart = performance.now();
   let stepsSoFar = 0;
   setLearningRate(1);
   let result: Awaited<ReturnType<typeof runTrainingInFolder>>;
@@ -171,10 +216,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         return undefined;
       },
     });
+  } catch (e) {
+    trainer.dispose();
+    extractor.dispose();
+    throw e;
   } finally {
     tf.dispose(Object.values(sampleInputs));
   }
   const tTrain = performance.now();
+  const loadAfterTraining = os.loadavg()[0]!;
 
   // Judged among the colours the demo trains on, so chance is 1 / (colours in the family).
   const testReport = await tagAccuracy(colorize, test, { families: palette });
@@ -184,18 +234,34 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     log: path.join(runDir, 'log.jsonl'),
     checkpoint: result.checkpoint,
   };
+  // What `tag2pix colorize --weights <out>` needs: the generator and the frozen extractor.
+  files['generator'] = path.join(out, DEMO_WEIGHT_FILES.generator);
+  await fs.copyFile(path.join(runDir, RUN_FILES.generator), files['generator']);
+  files['citExtractor'] = path.join(out, DEMO_WEIGHT_FILES.citExtractor);
+  const extractorTensors = exportTorchStateDict(extractor);
+  try {
+    await writeFileAtomic(files['citExtractor'], writeSafetensors(extractorTensors, { network: 'tag2pix-synth-cit-extractor' }));
+  } finally {
+    tf.dispose(Object.values(extractorTensors));
+  }
   if (!c.skipImages) {
     files['grid'] = path.join(out, 'figure8-grid.png');
-    await fs.writeFile(files['grid'], await figure8Grid(trainer, test, size));
+    await fs.writeFile(files['grid'], await figure8Grid(trainer, test, size, citFeatures));
     await fs.copyFile(files['lossCurve']!, path.join(out, 'loss-curve.png'));
     files['lossCurve'] = path.join(out, 'loss-curve.png');
   }
   const tEval = performance.now();
   trainer.dispose();
+  extractor.dispose();
   const l1 = result.steps.map((s) => s.generator['l1Color'] ?? NaN);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const warmupSteps = result.steps.filter((s) => s.stage === 'warm-up').length;
   const demo: DemoResult = {
     backend: backend.backend,
+    seed,
+    loadAverage: { start: loadAtStart, afterTraining: loadAfterTraining },
+    extractor: extractorSummary,
+    warmupSteps,
     test: testReport,
     unseen: unseenReport,
     l1PerStep: l1,
@@ -225,7 +291,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   print('Tag combinations never seen in training:');
   print(formatTagAccuracy(unseenReport));
   print('');
-  print(`L1 (colour output) ${demo.l1Start.toFixed(3)} → ${demo.l1End.toFixed(3)} over ${demo.steps} steps; ${demo.seconds.total.toFixed(0)} s in all (training ${demo.seconds.training.toFixed(0)} s) on ${demo.backend}.`);
+  print(
+    `L1 (colour output) ${demo.l1Start.toFixed(3)} → ${demo.l1End.toFixed(3)} over ${demo.steps} steps of G (${warmupSteps} warm-up) after ${c.extractorSteps} of the extractor; ` +
+      `${demo.seconds.total.toFixed(0)} s in all (training ${demo.seconds.training.toFixed(0)} s) on ${demo.backend}, seed ${seed}, load average ${loadAtStart.toFixed(1)} → ${loadAfterTraining.toFixed(1)}.`,
+  );
+  print(`Colourise a line art with this run: tag2pix colorize <line art> --tags blue_hair,red_eyes --weights ${out}`);
   print(`Wrote ${Object.values(files).join(', ')}`);
   return demo;
 }

@@ -1,15 +1,21 @@
 // The demo's training data: synthetic characters as deterministic, resumable training sources
-// (a fixed set, or new characters every batch), and the stand-in for the CIT features.
+// (a fixed set, or new characters every batch, some framed as face close-ups), with the CIT
+// features of each batch.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CharacterSpec } from '../data/synth/character.js';
-import { renderSample, synthBatch, generateCharacter, type SynthSample } from '../data/synth/dataset.js';
+import { sampleCharacterSpec, type CharacterSpec } from '../data/synth/character.js';
+import { faceCloseUp } from '../data/synth/close_up.js';
+import { renderSample, synthBatch, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
 import { Rng } from '../data/random.js';
 import type { TrainingBatch, TrainingDataSource } from '../training/batch.js';
 
+/** CIT features of a batch of line arts, `[N, S/8, S/8, C]` (the caller disposes them). */
+export type CitFeatureFn = (lineArt: tf.Tensor4D) => tf.Tensor4D;
+
 /**
- * The CIT extractor is a classifier pretrained on Danbooru line art; the demo has none, so its
- * features are replaced by two pooled statistics of the line art at S/8 (mean and minimum).
+ * The demo's former stand-in for the CIT features, before it had the synthetic CIT extractor:
+ * two pooled statistics of the line art at S/8 (mean and minimum). Kept as a baseline for
+ * experiments (`bench/demo_recipe.ts --extractor stats`).
  */
 export function lineArtFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() =>
@@ -24,7 +30,12 @@ export interface SynthCursor {
 }
 
 /** In-memory synthetic samples as a deterministic, resumable training source. */
-export function synthTrainingSource(samples: readonly SynthSample[], batchSize: number, seed: number): TrainingDataSource<SynthCursor> {
+export function synthTrainingSource(
+  samples: readonly SynthSample[],
+  batchSize: number,
+  seed: number,
+  citFeatures: CitFeatureFn,
+): TrainingDataSource<SynthCursor> {
   const batchesPerEpoch = Math.floor(samples.length / batchSize);
   if (batchesPerEpoch < 1) throw new Error(`The demo needs at least one batch: ${samples.length} samples < batch size ${batchSize}.`);
   return {
@@ -35,7 +46,7 @@ export function synthTrainingSource(samples: readonly SynthSample[], batchSize: 
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < batchesPerEpoch; b++) {
         const batch = synthBatch(order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!));
-        yield { ...batch, citFeatures: lineArtFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
+        yield { ...batch, citFeatures: citFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
       }
     },
   };
@@ -55,7 +66,20 @@ export interface FreshSynthOptions {
    * arts, each twice with different colours, so only the tags tell the two targets apart.
    */
   colorsPerLineArt?: number;
+  /**
+   * Share of the line arts of a batch drawn as face close-ups (default 0): the character's own
+   * tags and colours, the figure {@link closeUpZoom} times larger around the eyes, so the small
+   * regions of the face get several times more pixels. The test characters stay full figures.
+   */
+  closeUpShare?: number;
+  /** Range of the close-ups' zoom, drawn uniformly per line art (default `[1.6, 2.2]`). */
+  closeUpZoom?: readonly [number, number];
+  /** The CIT features of each batch. */
+  citFeatures: CitFeatureFn;
 }
+
+/** Default zoom range of the demo's face close-ups. */
+export const CLOSE_UP_ZOOM: readonly [number, number] = [1.6, 2.2];
 
 /**
  * New characters for every batch of every epoch (deterministic in seed, epoch and batch, so
@@ -63,33 +87,50 @@ export interface FreshSynthOptions {
  * character's colours from its line art instead of reading the tags.
  */
 export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<SynthCursor> {
-  const k = o.colorsPerLineArt ?? 1;
-  if (!Number.isInteger(k) || k < 1 || o.batchSize % k !== 0) {
-    throw new Error(`coloursPerLineArt must be a positive integer dividing the batch size ${o.batchSize}, got ${k}.`);
-  }
-  const arts = o.batchSize / k;
-  const synth = { size: o.size, colorChoices: o.colorChoices, seed: o.seed, reject: o.reject };
-  const batchAt = (epoch: number, b: number): SynthSample[] => {
-    const out: SynthSample[] = [];
-    for (let a = 0; a < arts; a++) {
-      const index = ((epoch - 1) * o.batchesPerEpoch + b) * arts + a;
-      const base = generateCharacter(index, synth);
-      out.push(base);
-      const rng = new Rng(o.seed + 7777, index);
-      for (let j = 1; j < k; j++) out.push(renderSample(recolored(base.spec, rng, o.colorChoices, o.reject), o.size));
-    }
-    return out;
-  };
+  const batchAt = freshSynthBatches(o);
   return {
     batchesPerEpoch: o.batchesPerEpoch,
     brightnessStage: false,
     async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < o.batchesPerEpoch; b++) {
-        const batch = synthBatch(batchAt(epoch, b));
-        yield { ...batch, citFeatures: lineArtFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
+        const batch = synthBatch(batchAt((epoch - 1) * o.batchesPerEpoch + b));
+        yield { ...batch, citFeatures: o.citFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
       }
     },
+  };
+}
+
+/**
+ * The samples of the `index`-th batch of a {@link freshSynthSource} (`citFeatures` and
+ * `batchesPerEpoch` aside): deterministic in the seed and the index, so the demo also draws the
+ * CIT extractor's pretraining batches from it (with another seed).
+ */
+export function freshSynthBatches(o: Omit<FreshSynthOptions, 'citFeatures' | 'batchesPerEpoch'>): (index: number) => SynthSample[] {
+  const k = o.colorsPerLineArt ?? 1;
+  if (!Number.isInteger(k) || k < 1 || o.batchSize % k !== 0) {
+    throw new Error(`colorsPerLineArt must be a positive integer dividing the batch size ${o.batchSize}, got ${k}.`);
+  }
+  const share = o.closeUpShare ?? 0;
+  if (!(share >= 0 && share <= 1)) throw new Error(`closeUpShare must be between 0 and 1, got ${String(share)}.`);
+  const [zoomMin, zoomMax] = o.closeUpZoom ?? CLOSE_UP_ZOOM;
+  if (!(zoomMin >= 1 && zoomMax >= zoomMin)) throw new Error(`closeUpZoom must be [min, max] with 1 <= min <= max, got [${zoomMin}, ${zoomMax}].`);
+  const arts = o.batchSize / k;
+  const closeUps = Math.round(share * arts);
+  const specOptions = { colorChoices: o.colorChoices, reject: o.reject };
+  return (batchIndex: number): SynthSample[] => {
+    const out: SynthSample[] = [];
+    for (let a = 0; a < arts; a++) {
+      const index = batchIndex * arts + a;
+      // As generateCharacter(index, { seed, size, colorChoices, reject }); the first line arts of
+      // the batch as close-ups.
+      let spec = sampleCharacterSpec(new Rng(o.seed, index), specOptions);
+      if (a < closeUps) spec = faceCloseUp(spec, new Rng(o.seed + 4000, index).uniform(zoomMin, zoomMax), 0.5);
+      out.push(renderSample(spec, o.size));
+      const rng = new Rng(o.seed + 7777, index);
+      for (let j = 1; j < k; j++) out.push(renderSample(recolored(spec, rng, o.colorChoices, o.reject), o.size));
+    }
+    return out;
   };
 }
 

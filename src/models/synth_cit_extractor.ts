@@ -19,6 +19,12 @@ export interface SynthCitExtractorConfig {
   citCount?: number;
   /** Seed of the initial weights (default 1). */
   seed?: number;
+  /**
+   * Build the two pretraining heads (default true). Without them the model has one output, the
+   * features, as a frozen extractor is used (`colorize`); a saved state dict's head weights are
+   * then ignored.
+   */
+  heads?: boolean;
   /** Model name. Default `'synth_cit_extractor'`. */
   name?: string;
 }
@@ -28,11 +34,12 @@ export interface SynthCitExtractorConfig {
  * → `[features [N, S/8, S/8, featureChannels], regionLogits [N, S/8, S/8, regions],
  * citLogits [N, citCount]]`. The features are what the generator takes as `citFeatures` (the
  * trainer reads the first output); the two heads are its pretraining objectives: which regions
- * cover each S/8 cell, and which colour-invariant tags the character has.
+ * cover each S/8 cell, and which colour-invariant tags the character has. With `heads: false`
+ * the features are the only output.
  */
 export function buildSynthCitExtractor(config: SynthCitExtractorConfig): tfl.LayersModel {
   const owner = 'buildSynthCitExtractor';
-  const known = new Set(['inputSize', 'widths', 'featureChannels', 'regions', 'citCount', 'seed', 'name']);
+  const known = new Set(['inputSize', 'widths', 'featureChannels', 'regions', 'citCount', 'seed', 'heads', 'name']);
   for (const key of Object.keys(config)) {
     if (!known.has(key)) throw new Error(`${owner}: unknown option '${key}'; the options are ${[...known].join(', ')}.`);
   }
@@ -70,10 +77,12 @@ export function buildSynthCitExtractor(config: SynthCitExtractorConfig): tfl.Lay
   x = conv('stage3.1', widths[2], 1).apply(x) as tfl.SymbolicTensor;
   x = conv('stage4.0', featureChannels, 2).apply(x) as tfl.SymbolicTensor;
   const features = conv('features', featureChannels, 1).apply(x) as tfl.SymbolicTensor;
+  const name = config.name ?? 'synth_cit_extractor';
+  if (config.heads === false) return tfl.model({ name, inputs: lineArt, outputs: features });
   const regionLogits = conv('regionHead', regions, 1, 'linear', 1).apply(features) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({ name: 'pool' }).apply(features) as tfl.SymbolicTensor;
   const citLogits = tfl.layers
     .dense({ name: 'citHead', units: citCount, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed++ }) })
     .apply(pooled) as tfl.SymbolicTensor;
-  return tfl.model({ name: config.name ?? 'synth_cit_extractor', inputs: lineArt, outputs: [features, regionLogits, citLogits] });
+  return tfl.model({ name, inputs: lineArt, outputs: [features, regionLogits, citLogits] });
 }

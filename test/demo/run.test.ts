@@ -7,7 +7,7 @@ import { defaultVocabulary } from '../../src/index.js';
 import { generateCharacter, synthBatch } from '../../src/data/synth/index.js';
 import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
-import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
+import { DEMO_PALETTE, decayFactor, freshSynthBatches, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 
 describe('demo training on synthetic characters', () => {
@@ -18,7 +18,7 @@ describe('demo training on synthetic characters', () => {
 
   it('gives the same batches for the same epoch and different ones for the next', async () => {
     const samples = Array.from({ length: 8 }, (_, i) => generateCharacter(i, { size: 32, seed: 2 }));
-    const source = synthTrainingSource(samples, 4, 7);
+    const source = synthTrainingSource(samples, 4, 7, lineArtFeatures);
     expect(source.batchesPerEpoch).toBe(2);
     const firstCvt = async (epoch: number, start: number): Promise<number[]> => {
       for await (const b of source.epoch(epoch, start > 0 ? { from: { epoch, batch: start } } : {})) {
@@ -45,7 +45,7 @@ describe('demo training on synthetic characters', () => {
   it('fresh source: new characters every batch, each line art in several colourings, deterministic and resumable', async () => {
     const pairs = heldOutPairs();
     const heldOut = (colors: Record<string, string>) => pairs.some(([a, b]) => Object.values(colors).includes(a) && Object.values(colors).includes(b));
-    const options = { batchSize: 4, batchesPerEpoch: 3, seed: 5, size: 32, colorChoices: DEMO_PALETTE, reject: (s: CharacterSpec) => heldOut(s.colors as Record<string, string>), colorsPerLineArt: 2 };
+    const options = { batchSize: 4, batchesPerEpoch: 3, seed: 5, size: 32, colorChoices: DEMO_PALETTE, reject: (s: CharacterSpec) => heldOut(s.colors as Record<string, string>), colorsPerLineArt: 2, citFeatures: lineArtFeatures };
     const read = async (epoch: number, from?: number) => {
       const batches: Array<{ lineArt: number[][]; cvt: number[][]; cursor: unknown }> = [];
       for await (const b of freshSynthSource(options).epoch(epoch, from ? { from: { epoch, batch: from } } : {})) {
@@ -74,11 +74,11 @@ describe('demo training on synthetic characters', () => {
     expect(() => freshSynthSource({ ...options, colorsPerLineArt: 3 })).toThrow(/dividing the batch size 4/);
   });
 
-  it('fresh source never draws a held-out tag pair, in recolourings too', async () => {
+  it('fresh source never draws a held-out tag pair, in recolourings and close-ups too', async () => {
     const pairs = heldOutPairs();
     const tagNames = defaultVocabulary().cvt.map((t) => t.name);
     const reject = (s: CharacterSpec) => pairs.some(([a, b]) => Object.values(s.colors).includes(a) && Object.values(s.colors).includes(b));
-    const source = freshSynthSource({ batchSize: 8, batchesPerEpoch: 8, seed: 3, size: 32, colorChoices: DEMO_PALETTE, reject, colorsPerLineArt: 4 });
+    const source = freshSynthSource({ batchSize: 8, batchesPerEpoch: 8, seed: 3, size: 32, colorChoices: DEMO_PALETTE, reject, colorsPerLineArt: 4, closeUpShare: 0.5, citFeatures: lineArtFeatures });
     for await (const b of source.epoch(1)) {
       for (const row of (await b.cvt.array())) {
         const tags = row.flatMap((v, i) => (v ? [tagNames[i]!] : []));
@@ -86,6 +86,27 @@ describe('demo training on synthetic characters', () => {
       }
       tf.dispose([b.lineArt, b.color, b.cit, b.cvt, b.citFeatures!]);
     }
+  });
+
+  it('fresh source: the first closeUpShare of the line arts are face close-ups of the same characters', () => {
+    const options = { batchSize: 4, seed: 9, size: 32, colorChoices: DEMO_PALETTE };
+    const full = freshSynthBatches(options)(3);
+    const mixed = freshSynthBatches({ ...options, closeUpShare: 0.5 })(3);
+    const again = freshSynthBatches({ ...options, closeUpShare: 0.5 })(3);
+    const ink = (s: { lineArt: { data: ArrayLike<number> } }) => Array.from(s.lineArt.data).reduce((a, v) => a + (1 - v), 0);
+    for (let i = 0; i < 4; i++) {
+      // The same character and tags; samples 0 and 1 drawn larger (more ink), 2 and 3 unchanged.
+      expect(mixed[i]!.tags).toEqual(full[i]!.tags);
+      expect(mixed[i]!.spec.colors).toEqual(full[i]!.spec.colors);
+      expect(Array.from(again[i]!.lineArt.data)).toEqual(Array.from(mixed[i]!.lineArt.data));
+      if (i < 2) {
+        expect(mixed[i]!.spec.shape.scale).toBeGreaterThanOrEqual(full[i]!.spec.shape.scale * 1.6);
+        expect(ink(mixed[i]!)).toBeGreaterThan(ink(full[i]!));
+      } else {
+        expect(Array.from(mixed[i]!.lineArt.data)).toEqual(Array.from(full[i]!.lineArt.data));
+      }
+    }
+    expect(() => freshSynthBatches({ ...options, closeUpShare: 1.5 })).toThrow(/closeUpShare must be between 0 and 1, got 1.5/);
   });
 
   it('plans the epochs that fit the budget, an adversarial epoch costing 2.5 warm-up ones', () => {
@@ -130,6 +151,9 @@ describe('demo training on synthetic characters', () => {
         twoStepEpoch: 1,
         widthMultiplier: 0.125,
         learningRate: 2e-3,
+        // A token pretraining of a narrow synthetic CIT extractor.
+        extractorSteps: 2,
+        extractorFeatures: 8,
         progress: 'silent',
         print: () => {},
         skipImages: true,
@@ -151,6 +175,17 @@ describe('demo training on synthetic characters', () => {
       expect(result.unseen.perFamily['hair']!.total).toBe(6);
       const report = await fs.readFile(path.join(out, 'report.md'), 'utf8');
       expect(report).toMatch(/\| eyes \|/);
+      // The report states the seed, backend, steps and time, and the extractor's pretraining.
+      expect(report).toMatch(/^Seed 1, backend \w+; the synthetic CIT extractor pretrained for 2 steps \(\d+ s\), then 12 training steps of G \(6 warm-up, 6 adversarial\); training \d+ s in all, whole run \d+ s \(load average [\d.]+ at the start/m);
+      expect(result.extractor.steps).toBe(2);
+      expect(result.warmupSteps).toBe(6);
+      // What `tag2pix colorize --weights <out>` reads: the generator (taking the extractor's 8 features) and the extractor.
+      const header = async (file: string) => {
+        const bytes = await fs.readFile(path.join(out, file));
+        return JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+      };
+      expect((await header('generator.safetensors'))['featureConv.network.0.weight']!.shape[1]).toBe(8);
+      expect((await header('cit_extractor.safetensors'))['features.weight']!.shape[0]).toBe(8);
       expect(JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')).steps).toBe(12);
       // The log shows both phases: no D in the warm-up, D from epoch 4 on.
       const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
