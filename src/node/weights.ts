@@ -10,9 +10,13 @@ import { loadTorchStateDict } from '../io/torch_state_dict.js';
 import type { BatchNormMode } from '../layers/torch_layer.js';
 import { buildTag2PixGenerator, type Tag2PixGeneratorConfig } from '../models/generator.js';
 import { buildCITExtractor } from '../models/se_resnext50.js';
+import { buildSynthCitExtractor, type SynthCitExtractorConfig } from '../models/synth_cit_extractor.js';
 
-/** What a state dict holds, judged from its keys. */
-export type StateDictKind = 'generator' | 'discriminator' | 'cit-extractor' | 'unknown';
+/**
+ * What a state dict holds, judged from its keys: `cit-extractor` is the published CIT network,
+ * `synth-cit-extractor` the demo's synthetic one (`buildSynthCitExtractor`).
+ */
+export type StateDictKind = 'generator' | 'discriminator' | 'cit-extractor' | 'synth-cit-extractor' | 'unknown';
 
 /** One state dict found in a weight file. */
 export interface FoundStateDict {
@@ -36,6 +40,9 @@ export const HOW_TO_GET_WEIGHTS = [
   '  - Your own: `tag2pix train --out runs/x` writes runs/x/generator.safetensors at each epoch',
   '    (docs/training.md); pass it with the CIT extractor it was trained with (a generator trained',
   '    with --no-cit needs none). From code: writeSafetensors(exportTorchStateDict(generator)).',
+  '  - The demo\'s: `npm run demo` writes demo-output/generator.safetensors and the synthetic CIT',
+  '    extractor it was trained with, demo-output/cit_extractor.safetensors (64 px, synthetic',
+  '    characters); pass the folder: --weights demo-output.',
 ].join('\n');
 
 /** Shapes by key: a state dict's tensors, or their descriptions before they are decoded. */
@@ -47,7 +54,31 @@ export function stateDictKind(tensors: StateDictShapes): StateDictKind {
   if (has('Linear.weight') && has('conv1.0.weight')) return 'generator';
   if (has('adv_judge.0.weight')) return 'discriminator';
   if (has('conv1.weight') && has('layer1.0.conv1.weight')) return 'cit-extractor';
+  if (has('stage1.0.weight') && has('features.weight')) return 'synth-cit-extractor';
   return 'unknown';
+}
+
+/**
+ * The configuration of a synthetic CIT extractor state dict (the demo's `cit_extractor.safetensors`),
+ * read off its shapes, for a generator of `inputSize`; without the pretraining heads (`heads:
+ * false`), which only pretraining uses. Shapes that do not chain are caught when the weights load.
+ */
+export function inferSynthCitExtractorConfig(tensors: StateDictShapes, inputSize: number): SynthCitExtractorConfig {
+  const outChannels = (k: string): number => {
+    const t = Object.prototype.hasOwnProperty.call(tensors, k) ? tensors[k] : undefined;
+    if (!t) throw new WeightsError(`This is not a synthetic CIT extractor state dict: it has no '${k}'.`);
+    const n = t.shape[0];
+    if (t.shape.length !== 4 || !(Number.isInteger(n) && n! > 0)) {
+      throw new WeightsError(`'${k}' has shape [${t.shape.join(', ')}]; a convolution weight [out, in, kh, kw] was expected.`);
+    }
+    return n!;
+  };
+  return {
+    inputSize,
+    widths: [outChannels('stage1.0.weight'), outChannels('stage2.0.weight'), outChannels('stage3.0.weight')],
+    featureChannels: outChannels('features.weight'),
+    heads: false,
+  };
 }
 
 /**
@@ -283,6 +314,8 @@ export interface Colorizer {
 
 /** The CIT classifier's model.pth also has layer3, layer4 and fc, which the extractor drops. */
 const CIT_UNUSED = /^(layer3|layer4|fc)\./;
+/** The synthetic extractor's pretraining heads, which colourising does not use. */
+const SYNTH_CIT_HEADS = /^(regionHead|citHead)\./;
 
 /**
  * Builds the generator and CIT extractor from weight files or folders (safetensors, or the
@@ -299,7 +332,6 @@ export async function loadColorizer(sources: string | readonly string[], options
   const found: ScannedStateDict[] = [];
   for (const f of files) for (const d of await scanStateDicts(f)) found.push(d);
   let generators = found.filter((d) => d.kind === 'generator');
-  const cits = found.filter((d) => d.kind === 'cit-extractor');
   if (generators.length > 1 && options.size !== undefined) {
     // e.g. a folder with both published generators: --size picks one.
     generators = generators.filter((d) => {
@@ -332,9 +364,22 @@ export async function loadColorizer(sources: string | readonly string[], options
       option: 'size',
     });
   }
+  // The published generator takes the CIT network's 512 layer2 channels; the demo's takes its
+  // synthetic extractor's features, as many as that extractor has.
+  const featureChannels = (d: ScannedStateDict): number | undefined => d.shapes['features.weight']?.shape[0];
+  const synthetic = config.citChannels !== 512;
+  const cits = synthetic
+    ? found.filter((d) => d.kind === 'synth-cit-extractor' && featureChannels(d) === config.citChannels)
+    : found.filter((d) => d.kind === 'cit-extractor');
   if (config.citFeatures && cits.length === 0) {
+    const others = found.filter((d) => d.kind === 'synth-cit-extractor');
     throw new WeightsError(
-      (name) => `${labelOf(g)} needs a CIT extractor (the CIT network's model.pth), which is missing from ${name('sources')}.`,
+      (name) =>
+        !synthetic
+          ? `${labelOf(g)} needs a CIT extractor (the CIT network's model.pth), which is missing from ${name('sources')}.`
+          : `${labelOf(g)} takes ${config.citChannels} CIT feature channels, from the synthetic CIT extractor it was trained with ` +
+            `(cit_extractor.safetensors in the demo's output folder), which is missing from ${name('sources')}` +
+            (others.length > 0 ? ` (${others.map((d) => `${labelOf(d)} gives ${featureChannels(d)}`).join(', ')}: from another run).` : '.'),
       { option: 'sources', hint: HOW_TO_GET_WEIGHTS },
     );
   }
@@ -357,12 +402,25 @@ export async function loadColorizer(sources: string | readonly string[], options
     const result: Colorizer = { generator, config, sources: { generator: labelOf(g) } };
     if (config.citFeatures) {
       const cit = cits[0]!;
-      const citExtractor = buildCITExtractor({
-        inputSize: config.inputSize,
-        batchNormMode: options.citBatchNormMode ?? 'batch-stats',
-      });
-      built.push(citExtractor);
-      load(cit, citExtractor, (k) => CIT_UNUSED.test(k));
+      let citExtractor: LayersModel;
+      if (synthetic) {
+        let citConfig: SynthCitExtractorConfig;
+        try {
+          citConfig = inferSynthCitExtractorConfig(cit.shapes, config.inputSize!);
+        } catch (e) {
+          throw naming(labelOf(cit), e);
+        }
+        citExtractor = buildSynthCitExtractor(citConfig);
+        built.push(citExtractor);
+        load(cit, citExtractor, (k) => SYNTH_CIT_HEADS.test(k));
+      } else {
+        citExtractor = buildCITExtractor({
+          inputSize: config.inputSize,
+          batchNormMode: options.citBatchNormMode ?? 'batch-stats',
+        });
+        built.push(citExtractor);
+        load(cit, citExtractor, (k) => CIT_UNUSED.test(k));
+      }
       result.citExtractor = citExtractor;
       result.sources.citExtractor = labelOf(cit);
     }

@@ -7,6 +7,8 @@ import { FileFormatError, OptionError, Tag2PixError, WeightsError } from '../../
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { buildCITExtractor, buildTag2PixGenerator } from '../../src/models/index.js';
+import { colorizeTensor } from '../../src/models/colorize.js';
+import { buildSynthCitExtractor } from '../../src/models/synth_cit_extractor.js';
 import { loadColorizer, readStateDicts } from '../../src/node/weights.js';
 import { craftSafetensors, legacyTorchFile, type TorchTensorSpec } from '../helpers/torch_files.js';
 
@@ -155,5 +157,79 @@ describe('loadColorizer on damaged weight files', () => {
     // Decoding everything (readStateDicts) reaches D and names it.
     await expect(readStateDicts(pkl)).rejects.toThrow(/tag2pix_16\.pkl'.*'adv_judge\.0\.weight' has shape \[70000, 70000\]/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("loadColorizer with the demo's synthetic CIT extractor", () => {
+  // A 16 px generator taking 8 CIT feature channels and the synthetic extractor giving them, as
+  // `tag2pix demo` writes them (generator.safetensors, cit_extractor.safetensors).
+  const SYNTH = { inputSize: 16, widths: [4, 4, 8] as [number, number, number], featureChannels: 8, seed: 3 };
+  let synthGeneratorDict: ReturnType<typeof exported>;
+  let synthCitDict: ReturnType<typeof exported>;
+  let narrowCitDict: ReturnType<typeof exported>;
+  beforeAll(() => {
+    synthGeneratorDict = exported(() => buildTag2PixGenerator({ ...GENERATOR, citChannels: 8, seReduction: 4 }));
+    synthCitDict = exported(() => buildSynthCitExtractor(SYNTH));
+    narrowCitDict = exported(() => buildSynthCitExtractor({ ...SYNTH, featureChannels: 4 }));
+  });
+
+  it("colours with the extractor's features: the same numbers as the networks it was saved from", async () => {
+    const folder = path.join(dir, 'demo-output');
+    fs.mkdirSync(folder, { recursive: true });
+    writeEdited('demo-output/generator.safetensors', synthGeneratorDict);
+    writeEdited('demo-output/cit_extractor.safetensors', synthCitDict);
+    const before = tf.memory().numTensors;
+    const c = await loadColorizer(folder);
+    expect(c.config.citChannels).toBe(8);
+    expect(c.config.seReduction).toBe(4);
+    expect(c.sources.citExtractor).toBe(path.join(folder, 'cit_extractor.safetensors'));
+    // Without its pretraining heads: one output, the features G takes.
+    expect(c.citExtractor!.outputs.map((o) => o.shape)).toEqual([[null, 2, 2, 8]]);
+    // The original extractor (heads included) gives the same features on a line art.
+    const original = buildSynthCitExtractor(SYNTH);
+    const lineArt = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', 5);
+    const outputs = original.predict(lineArt) as tf.Tensor[];
+    const loaded = c.citExtractor!.predict(lineArt) as tf.Tensor;
+    expect(Array.from(await loaded.data())).toEqual(Array.from(await outputs[0]!.data()));
+    const rgb = colorizeTensor({ lineArt, tags: 'blue_hair,red_eyes', generator: c.generator, citExtractor: c.citExtractor });
+    expect(rgb.shape).toEqual([16, 16, 3]);
+    tf.dispose([lineArt, ...outputs, loaded, rgb]);
+    original.dispose();
+    c.generator.dispose();
+    c.citExtractor!.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('names a missing, mismatched, truncated or damaged extractor file, leaking nothing', async () => {
+    const generator = writeEdited('synth-generator.safetensors', synthGeneratorDict);
+    const missing = await failing(generator);
+    expect(missing).toBeInstanceOf(WeightsError);
+    expect(missing.message).toMatch(/takes 8 CIT feature channels, from the synthetic CIT extractor it was trained with \(cit_extractor\.safetensors in the demo's output folder\), which is missing from sources\.$/m);
+    expect(missing.hint).toMatch(/--weights demo-output/);
+    // An extractor of another run (4 features) is named as such.
+    const narrow = writeEdited('narrow-cit.safetensors', narrowCitDict);
+    expect((await failing([generator, narrow])).message).toMatch(/missing from sources \(.*narrow-cit\.safetensors gives 4: from another run\)/);
+    // The hostile-file checks of every weight file apply: a truncated file, NaN weights, shapes that do not chain.
+    const truncated = path.join(dir, 'truncated-cit.safetensors');
+    fs.writeFileSync(truncated, fs.readFileSync(writeEdited('whole-cit.safetensors', synthCitDict)).subarray(0, 300));
+    const cut = await failing([generator, truncated]);
+    expect(cut).toBeInstanceOf(FileFormatError);
+    expect(cut.message).toMatch(/^Weight file '.*truncated-cit\.safetensors': safetensors: /);
+    const nan = writeEdited('nan-cit.safetensors', synthCitDict, (key, e) =>
+      key === 'stage2.1.weight' ? { ...e, bytes: new Uint8Array(new Float32Array(e.bytes.length / 4).fill(NaN).buffer) } : e,
+    );
+    expect((await failing([generator, nan])).message).toMatch(/nan-cit\.safetensors'.*NaN or infinite values \(stage2\.1\.weight\)/);
+    // stage2.0 claims 5 input channels where stage1.0 gives 4.
+    const unchained = writeEdited('unchained-cit.safetensors', synthCitDict, (key, e) =>
+      key === 'stage2.0.weight' ? { ...e, shape: [4, 5, 3, 3], bytes: new Uint8Array(4 * 5 * 9 * 4) } : e,
+    );
+    const chain = await failing([generator, unchained]);
+    expect(chain).toBeInstanceOf(WeightsError);
+    expect(chain.message).toMatch(/unchained-cit\.safetensors'[\s\S]*stage2\.0\.weight: the model expects \[4, 4, 3, 3\] \(PyTorch layout\), the state dict has \[4, 5, 3, 3\]/);
+    // A convolution weight that is not 4-D is refused before anything is built from it.
+    const flat = writeEdited('flat-cit.safetensors', synthCitDict, (key, e) => (key === 'stage1.0.weight' ? { ...e, shape: [e.bytes.length / 4] } : e));
+    const notConv = await failing([generator, flat]);
+    expect(notConv).toBeInstanceOf(WeightsError);
+    expect(notConv.message).toMatch(/^Weight file '.*flat-cit\.safetensors': 'stage1\.0\.weight' has shape \[36\]; a convolution weight \[out, in, kh, kw\] was expected\.$/m);
   });
 });
