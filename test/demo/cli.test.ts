@@ -1,20 +1,27 @@
 // `tag2pix demo` as a user runs it: the quick smoke run (a warm-up epoch, then an adversarial
-// one) with a custom critic, and a bad option reported in one line.
+// one) with a custom critic, `tag2pix colorize` with what it wrote, and a bad option reported in
+// one line.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { colorize } from '../../src/node/colorize.js';
+import { initBackend } from '../../src/node/backend.js';
 import { readStepLog } from '../../src/node/train.js';
+import { loadColorizer } from '../../src/node/weights.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const run = (args: string[]) =>
-  promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'wasm', 'demo', ...args], {
+const cli = (args: string[]) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'wasm', ...args], {
     cwd: repoRoot,
     env: { ...process.env, TAG2PIX_BACKEND: '' },
   });
+const run = (args: string[]) => cli(['demo', ...args]);
 
 describe('tag2pix demo (CLI)', () => {
   const dirs: string[] = [];
@@ -22,9 +29,13 @@ describe('tag2pix demo (CLI)', () => {
     for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
   });
 
+  // The quick run's output folder, which the colorize test uses.
+  let quickOut = '';
+
   it('--quick runs a warm-up epoch then an adversarial one and writes the grid, curves and report', async () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-cli-'));
     dirs.push(out);
+    quickOut = out;
     const { stdout } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1']);
     expect(stdout).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
     const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')) as { steps: number; history: unknown[] };
@@ -38,7 +49,43 @@ describe('tag2pix demo (CLI)', () => {
     expect(header).toContain('conv6.0.0');
     expect(header).not.toContain('conv7.0.0');
     expect(header).not.toContain('conv2.0.1');
-    for (const file of ['figure8-grid.png', 'loss-curve.png', 'report.md']) await expect(fs.stat(path.join(out, file))).resolves.toBeTruthy();
+    for (const file of ['figure8-grid.png', 'loss-curve.png', 'report.md', 'generator.safetensors', 'cit_extractor.safetensors']) {
+      await expect(fs.stat(path.join(out, file))).resolves.toBeTruthy();
+    }
+    expect(stdout).toMatch(/^CIT extractor \(synthetic\): [\d,]+ parameters, pretrained for 20 steps in/m);
+    expect(stdout).toContain(`tag2pix colorize <line art> --tags blue_hair,red_eyes --weights ${out}`);
+  });
+
+  it("colorize colours a synthetic line art with the demo's generator and extractor (--weights <demo output>)", async () => {
+    expect(quickOut).not.toBe('');
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-colorize-'));
+    dirs.push(work);
+    await cli(['synth', '--count', '1', '--size', '32', '--seed', '4', '--out', path.join(work, 'synth')]);
+    const lineArt = path.join(work, 'synth', 'lineart', '000000.png');
+    const outPng = path.join(work, 'colored.png');
+    const tags = 'blue_hair,red_eyes,white_background';
+    const { stderr } = await cli(['colorize', lineArt, '--tags', tags, '--weights', quickOut, '--out', outPng]);
+    expect(stderr).toContain(
+      `32 px generator from ${path.join(quickOut, 'generator.safetensors')}, CIT extractor from ${path.join(quickOut, 'cit_extractor.safetensors')}`,
+    );
+    const { data, info } = await sharp(outPng).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([32, 32, 3]);
+    // The same pixels as the library gives with the same files on the same backend.
+    await initBackend('wasm');
+    const c = await loadColorizer(quickOut);
+    const rgb = await colorize({ lineArt, tags, generator: c.generator, citExtractor: c.citExtractor });
+    const expected = Array.from(await rgb.data(), (v) => Math.round(v * 255));
+    tf.dispose(rgb);
+    c.generator.dispose();
+    c.citExtractor!.dispose();
+    const worst = expected.reduce((m, v, i) => Math.max(m, Math.abs(v - data[i]!)), 0);
+    expect(worst).toBeLessThanOrEqual(1);
+    // The generator alone is refused in one line that names the missing file.
+    const alone = await cli(['colorize', lineArt, '--tags', tags, '--weights', path.join(quickOut, 'generator.safetensors'), '--out', path.join(work, 'x.png')]).catch(
+      (e: { stderr: string; code: number }) => e,
+    );
+    expect((alone as { code: number }).code).toBe(1);
+    expect((alone as { stderr: string }).stderr).toMatch(/^tag2pix: .*generator\.safetensors takes 32 CIT feature channels, from the synthetic CIT extractor it was trained with \(cit_extractor\.safetensors in the demo's output folder\), which is missing from --weights\./m);
   });
 
   it('checks --colors-per-line-art, and still takes its name before 0.2.0', async () => {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
 import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
-import { integer, oneOf, positiveNumber as positive } from '../options.js';
+import { integer, oneOf, positiveNumber as positive, probability } from '../options.js';
 
 interface DemoCliOptions {
   out: string;
@@ -21,6 +21,9 @@ interface DemoCliOptions {
   lr: number;
   lrDecay: boolean;
   seReduction: number;
+  extractorSteps: number;
+  extractorFeatures: number;
+  closeUpShare: number;
   tagEncoderWidth: number;
   trainingData: DemoOptions['trainingData'];
   colorsPerLineArt: number;
@@ -60,6 +63,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', D.decoderLayers.join(','))
     .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, oneOf('--decoder-block', BLOCKS), D.decoderBlock)
     .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), D.seReduction)
+    .option('--extractor-steps <n>', 'steps that pretrain the synthetic CIT extractor before G trains (counted in --budget)', integer('--extractor-steps', 1), D.extractorSteps)
+    .option('--extractor-features <n>', "channels of the synthetic CIT extractor's features (G's CIT input)", integer('--extractor-features', 1), D.extractorFeatures)
+    .option('--close-up-share <p>', "share of each batch's line arts drawn as face close-ups (0 to 1)", probability('--close-up-share'), D.closeUpShare)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
     .option('--no-lr-decay', 'keep the learning rate constant (default: lower it linearly over the second half of the epochs that fit the budget)')
     .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), D.classificationWeight)
@@ -96,6 +102,9 @@ export function registerDemoCommand(program: Command): void {
         learningRate: opts.lr,
         learningRateDecay: opts.lrDecay,
         seReduction: opts.seReduction,
+        extractorSteps: opts.extractorSteps,
+        extractorFeatures: opts.extractorFeatures,
+        closeUpShare: opts.closeUpShare,
         tagEncoderWidth: opts.tagEncoderWidth,
         trainingData: opts.trainingData,
         colorsPerLineArt: legacyColorsPerLineArt(opts) ?? opts.colorsPerLineArt,
