@@ -7,8 +7,10 @@ export interface DemoEpoch {
   epoch: number;
   /** Training steps so far. */
   steps: number;
-  /** Training seconds so far (including these measurements). */
+  /** Training seconds so far (including these measurements), the extractor's pretraining included. */
   seconds: number;
+  /** CPU seconds of the process over the same span (near the wall time alone on one thread). */
+  cpuSeconds: number;
   overall: number;
   hair: number;
   eyes: number;
@@ -24,7 +26,9 @@ export interface DemoResult {
   /** The machine's 1-minute load average at the start and after training (2 = two busy cores). */
   loadAverage: { start: number; afterTraining: number };
   /** The synthetic CIT extractor: parameters, pretraining steps and seconds, region accuracy of its last batch. */
-  extractor: { parameters: number; steps: number; seconds: number; regionAccuracy: number };
+  extractor: { parameters: number; steps: number; seconds: number; cpuSeconds: number; regionAccuracy: number };
+  /** CPU seconds of the process during training (extractor included), beside `seconds.training`. */
+  trainingCpuSeconds: number;
   /** Training steps of G alone (the warm-up); the rest of `steps` are adversarial. */
   warmupSteps: number;
   /** Held-out characters with seen tag combinations. */
@@ -63,7 +67,7 @@ export function demoReport(d: DemoResult, cfg: Record<string, unknown>, palette:
     '',
     `Seed ${d.seed}, backend ${d.backend}; the synthetic CIT extractor pretrained for ${d.extractor.steps} steps (${d.extractor.seconds.toFixed(0)} s), ` +
       `then ${d.steps} training steps of G (${d.warmupSteps} warm-up, ${d.steps - d.warmupSteps} adversarial); ` +
-      `training ${d.seconds.training.toFixed(0)} s in all, whole run ${d.seconds.total.toFixed(0)} s ` +
+      `training ${d.seconds.training.toFixed(0)} s in all (${d.trainingCpuSeconds.toFixed(0)} s of CPU time), whole run ${d.seconds.total.toFixed(0)} s ` +
       `(load average ${d.loadAverage.start.toFixed(1)} at the start, ${d.loadAverage.afterTraining.toFixed(1)} after training).`,
     `Generator ${d.parameters.generator.toLocaleString('en')} parameters, discriminator ${d.parameters.discriminator.toLocaleString('en')}, ` +
       `CIT extractor ${d.extractor.parameters.toLocaleString('en')} (region accuracy ${pct(d.extractor.regionAccuracy)} on its last pretraining batch).`,
