@@ -2,12 +2,12 @@
 // SECat (tags injected in every bottleneck's squeeze-excitation), concat-front (tags concatenated
 // once, before the decoder) and plain SE-ResNeXt (tags only through the bottom feature map),
 // each with several seeds, reported as mean ± spread (half the range) per family.
-// Usage: npx tsx examples/ablation.ts [--epochs 17 (the demo default)] [--train-count 1024] [--seeds 3] [--budget 480]
+// Usage: npx tsx examples/ablation.ts [--epochs N (default: the demo's)] [--train-count 1024] [--seeds 3] [--budget S (default: the demo's)]
 //        [--blocks secat,concat-front,se-resnext] [--out demo-output/ablation]
 // Writes demo-output/ablation/<block>-seed<k>/ and prints tag accuracy per family; record the
 // table in docs/results.md whatever it shows.
 import type { DecoderBlockKind } from '../src/models/generator.js';
-import { runDemo, type DemoResult } from '../src/demo/index.js';
+import { DEMO_DEFAULTS, runDemo, type DemoResult } from '../src/demo/index.js';
 
 const args = process.argv.slice(2);
 const text = (name: string, fallback: string): string => {
@@ -19,7 +19,7 @@ const arg = (name: string, fallback: number): number => Number(text(name, String
 const epochs = args.includes('--epochs') ? arg('epochs', 0) : undefined;
 const trainCount = arg('train-count', 1024);
 const seeds = arg('seeds', 3);
-const budget = arg('budget', 480);
+const budget = arg('budget', DEMO_DEFAULTS.trainingBudgetSeconds);
 const out = text('out', 'demo-output/ablation');
 const blocks = text('blocks', 'secat,concat-front,se-resnext').split(',') as DecoderBlockKind[];
 
