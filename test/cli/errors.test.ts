@@ -121,7 +121,7 @@ describe('tag2pix on bad input (issue 17)', () => {
     const cases: Array<[string[], RegExp, number]> = [
       [['train', '--data', dir, '--out', outFile, '--no-cit'], /^tag2pix: --out '.*run-file' is a file, not a run folder; choose a folder name\.$/, 1],
       [['train', '--data', dir, '--out', path.join(dir, 'r1'), '--no-cit', '--width-multiplier', '0.001'], /^tag2pix: --width-multiplier must be from 0\.0625 to 4 .*got '0\.001'\./, 1],
-      [['train', '--data', dir, '--out', path.join(dir, 'r2')], /^tag2pix: the CIT feature path needs the pretrained CIT extractor: pass --cit-weights <model\.pth or \.safetensors>, or --no-cit to train/, 10],
+      [['train', '--data', dir, '--out', path.join(dir, 'r2')], /^tag2pix: the CIT feature path needs the pretrained CIT extractor: pass --cit-weights <model\.pth or \.safetensors>, or --no-cit to train/, 13],
       [['train', '--data', path.join(dir, 'nowhere'), '--out', path.join(dir, 'r3'), '--no-cit'], /^tag2pix: Dataset '.*nowhere' \(--data\) does not exist/, 1],
       [['synth', '--seed', 'abc', '--out', path.join(dir, 's')], /^tag2pix: --seed must be an integer >= 0, got 'abc'\.$/, 1],
       [['synth', '--count', '1e400', '--out', path.join(dir, 's')], /^tag2pix: --count must be a positive integer, got '1e400'\.$/, 1],
