@@ -20,7 +20,7 @@ import { countParameters } from '../src/models/parameters.js';
 import { buildSynthCitExtractor } from '../src/models/synth_cit_extractor.js';
 import { initBackend } from '../src/node/backend.js';
 import { DEMO_PALETTE, heldOutPairs, lineArtFeatures } from '../src/demo/index.js';
-import { pretrainSynthCitExtractor } from '../src/training/synth_cit_pretrain.js';
+import { pretrainSynthCitExtractor } from '../src/demo/extractor_pretrain.js';
 import { Tag2PixTrainer } from '../src/training/trainer.js';
 
 const args = process.argv.slice(2);

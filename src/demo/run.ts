@@ -20,7 +20,7 @@ import { writeSafetensors } from '../io/safetensors.js';
 import { initBackend } from '../node/backend.js';
 import { writeFileAtomic } from '../node/files.js';
 import { RUN_FILES, runTrainingInFolder } from '../node/train.js';
-import { pretrainSynthCitExtractor } from '../training/synth_cit_pretrain.js';
+import { pretrainSynthCitExtractor } from './extractor_pretrain.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions, type DemoOptions } from './config.js';
 import { figure8Grid } from './grid.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { generateCharacter } from '../../src/data/synth/dataset.js';
 import { SYNTH_REGIONS } from '../../src/data/synth/painter.js';
 import { buildSynthCitExtractor } from '../../src/models/synth_cit_extractor.js';
-import { pretrainSynthCitExtractor, regionTargets } from '../../src/training/synth_cit_pretrain.js';
+import { pretrainSynthCitExtractor, regionTargets } from '../../src/demo/extractor_pretrain.js';
 
 const samples = Array.from({ length: 4 }, (_, i) => generateCharacter(i, { size: 32, seed: 5 }));
 

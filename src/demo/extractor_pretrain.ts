@@ -1,3 +1,5 @@
+// Pretraining of the demo's synthetic CIT extractor (`buildSynthCitExtractor`) on synthetic
+// characters, whose region masks and tags are exact; the demo freezes it afterwards.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { SynthSample } from '../data/synth/dataset.js';
