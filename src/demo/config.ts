@@ -45,8 +45,9 @@ export interface DemoOptions {
   batchSize?: number;
   /**
    * Epochs over the training set, warm-up included (30 warm-up and 2 adversarial). The time budget
-   * stops earlier on 2 CPU cores (about 20 epochs there): the adversarial epochs only run on a
-   * machine fast enough to reach them.
+   * stops earlier on 2 CPU cores (17 warm-up epochs there, wasm on one thread: about 48 s of
+   * extractor pretraining, then 29 s an epoch): the adversarial epochs only run on a machine
+   * fast enough to reach them.
    */
   epochs?: number;
   /**
