@@ -20,6 +20,7 @@ export interface DemoEpoch {
 
 /** What {@link runDemo} measured and wrote. */
 export interface DemoResult {
+  /** The backend, with wasm's thread count (e.g. `wasm (2 threads)`). */
   backend: string;
   /** Seed of the data and the initial weights. */
   seed: number;

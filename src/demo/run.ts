@@ -57,7 +57,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const backend = await initBackend(c.backend);
   // The load average says how busy the machine was while the times below were measured.
   const loadAtStart = os.loadavg()[0]!;
-  print(`backend: ${backend.backend}${backend.skipped.length ? ` (skipped: ${backend.skipped.map((s) => s.backend).join(', ')})` : ''}`);
+  // wasm's thread count ('auto': the cores idle at the start) changes the speed, not the numbers.
+  const backendLabel = backend.wasmThreads ? `${backend.backend} (${backend.wasmThreads} thread${backend.wasmThreads === 1 ? '' : 's'})` : backend.backend;
+  print(`backend: ${backendLabel}${backend.skipped.length ? ` (skipped: ${backend.skipped.map((s) => s.backend).join(', ')})` : ''}`);
   await fs.mkdir(out, { recursive: true });
 
   // Data: training characters avoid the held-out tag pairs; the "unseen" test set uses only them.
@@ -266,7 +268,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const warmupSteps = result.steps.filter((s) => s.stage === 'warm-up').length;
   const demo: DemoResult = {
-    backend: backend.backend,
+    backend: backendLabel,
     seed,
     loadAverage: { start: loadAtStart, afterTraining: loadAfterTraining },
     extractor: extractorSummary,

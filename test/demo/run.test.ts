@@ -176,7 +176,7 @@ describe('demo training on synthetic characters', () => {
       const report = await fs.readFile(path.join(out, 'report.md'), 'utf8');
       expect(report).toMatch(/\| eyes \|/);
       // The report states the seed, backend, steps and time, and the extractor's pretraining.
-      expect(report).toMatch(/^Seed 1, backend \w+; the synthetic CIT extractor pretrained for 2 steps \(\d+ s\), then 12 training steps of G \(6 warm-up, 6 adversarial\); training \d+ s in all \(\d+ s of CPU time\), whole run \d+ s \(load average [\d.]+ at the start/m);
+      expect(report).toMatch(/^Seed 1, backend \w+( \(\d+ threads?\))?; the synthetic CIT extractor pretrained for 2 steps \(\d+ s\), then 12 training steps of G \(6 warm-up, 6 adversarial\); training \d+ s in all \(\d+ s of CPU time\), whole run \d+ s \(load average [\d.]+ at the start/m);
       expect(result.extractor.steps).toBe(2);
       expect(result.warmupSteps).toBe(6);
       // What `tag2pix colorize --weights <out>` reads: the generator (taking the extractor's 8 features) and the extractor.
