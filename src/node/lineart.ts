@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { type Raster8 } from '../data/raster.js';
 import { XDOG_DEFAULTS, XDOG_KERNEL_FUNCTIONS, type XDoGParams, xdogData } from '../data/xdog.js';
 import { imageSize, readImage } from './image.js';
@@ -173,6 +173,7 @@ export async function extractLineArtFolder(
   if (path.resolve(inDir) === path.resolve(outDir)) {
     throw new Error('The output folder must differ from the input folder (the outputs would replace the colour images).');
   }
+  const sharp = await loadSharp('extractLineArtFolder');
   await fs.mkdir(outDir, { recursive: true });
   const params = { ...XDOG_DEFAULTS, ...options.xdog };
   const workers = options.workers ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
