@@ -5,6 +5,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // `npm run test:system` runs them; .ci/run installs their packages first; README lists them.
 // Debian's Chromium (`apt-get install -y chromium`), driven through playwright-core:
 const NEEDS_CHROMIUM = ['test/web/page.test.ts', 'test/web/colorize_page.test.ts'];
+// The packed package installed into fresh apps (builds it, and installs from npm's cache, which
+// the repository's `npm ci` fills): slower than the rest, so it runs with the system tests.
+const PACKAGE = ['test/package/**/*.test.ts'];
 
 export default defineConfig({
   test: {
@@ -17,9 +20,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...NEEDS_CHROMIUM] },
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...NEEDS_CHROMIUM, ...PACKAGE] },
       },
       { extends: true, test: { name: 'chromium', include: NEEDS_CHROMIUM } },
+      { extends: true, test: { name: 'package', include: PACKAGE, testTimeout: 300_000, hookTimeout: 600_000 } },
     ],
   },
 });
