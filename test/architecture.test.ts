@@ -88,6 +88,8 @@ function violations(files: Map<string, string>, rules: Rules): string[] {
       if (specifier.startsWith('.')) {
         const target = path.resolve(path.dirname(file), specifier);
         if (!target.startsWith(src + path.sep)) {
+          // The package's own package.json (the CLI's --version) may be read where Node runs.
+          if (target === path.join(root, 'package.json') && !rule.runsAnywhere) continue;
           problems.push(`${where}: imports '${specifier}' from outside src/`);
           continue;
         }

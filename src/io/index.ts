@@ -1,5 +1,6 @@
 // tag2pix/io: weight files (browser-safe): safetensors, and PyTorch checkpoints (zip and legacy
-// pickles) read without PyTorch. Loading them into a model: loadTorchStateDict from 'tag2pix'.
+// pickles) read without PyTorch; loadColorizer, from files, URLs or bytes to a ready generator and
+// CIT extractor. Loading a state dict into any model: loadTorchStateDict from 'tag2pix'.
 export {
   readSafetensors,
   readSafetensorsHeader,
@@ -12,5 +13,7 @@ export type {
   SafetensorsEntry,
   SafetensorsHeader,
 } from './safetensors.js';
-export { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
+export { readPickle, readTorchCheckpoint, torchStateDictFrom, torchTensorsFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';
+export { loadColorizer } from './colorizer.js';
+export type { CitExtractorContext, Colorizer, LoadColorizerOptions, LoadProgressEvent, NamedWeightBytes, WeightSource } from './colorizer.js';

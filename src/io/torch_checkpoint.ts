@@ -668,6 +668,34 @@ export function torchStateDictFrom(
   path?: string | string[],
   options: TorchStateDictOptions = {},
 ): Record<string, tf.Tensor> {
+  const lazy = torchTensorsFrom(checkpoint, path, options);
+  const result: Record<string, tf.Tensor> = {};
+  try {
+    for (const [key, tensor] of Object.entries(lazy)) {
+      Object.defineProperty(result, key, {
+        value: tensor.toTensor(`tensor '${key}'`),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  } catch (e) {
+    tf.dispose(Object.values(result));
+    throw e;
+  }
+  return result;
+}
+
+/**
+ * {@link torchStateDictFrom} without decoding: the state dict's {@link TorchTensor}s (shapes,
+ * dtypes, views of the storages), keyed as `torchStateDictFrom` keys them. Reading shapes this
+ * way costs no tensor memory.
+ */
+export function torchTensorsFrom(
+  checkpoint: TorchValue,
+  path?: string | string[],
+  options: TorchStateDictOptions = {},
+): Record<string, TorchTensor> {
   let picked: unknown = checkpoint;
   let where = 'the checkpoint';
   if (path !== undefined) {
@@ -719,24 +747,14 @@ export function torchStateDictFrom(
 
   const prefix =
     options.stripPrefix ?? (flat.every(([k]) => k.startsWith('module.')) ? 'module.' : '');
-  const result: Record<string, tf.Tensor> = {};
-  try {
-    for (const [rawKey, tensor] of flat) {
-      const key = prefix && rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
-      if (options.filter && !options.filter(key)) continue;
-      if (Object.prototype.hasOwnProperty.call(result, key)) {
-        fail(`two entries map to the key '${key}' after removing the prefix '${prefix}'.`);
-      }
-      Object.defineProperty(result, key, {
-        value: tensor.toTensor(`tensor '${rawKey}'`),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+  const result: Record<string, TorchTensor> = {};
+  for (const [rawKey, tensor] of flat) {
+    const key = prefix && rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
+    if (options.filter && !options.filter(key)) continue;
+    if (Object.prototype.hasOwnProperty.call(result, key)) {
+      fail(`two entries map to the key '${key}' after removing the prefix '${prefix}'.`);
     }
-  } catch (e) {
-    tf.dispose(Object.values(result));
-    throw e;
+    Object.defineProperty(result, key, { value: tensor, enumerable: true, writable: true, configurable: true });
   }
   return result;
 }

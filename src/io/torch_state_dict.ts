@@ -313,6 +313,18 @@ export function loadTorchStateDict(
   return report;
 }
 
+/**
+ * The PyTorch keys a layer or model takes, each with the shape (PyTorch layout) that
+ * {@link loadTorchStateDict} checks, and the keys it accepts without a weight (BatchNorm's
+ * `num_batches_tracked`), read off the model without touching a weight's values. Internal: for
+ * listing every mismatch of a file before any tensor is made.
+ */
+export function torchKeyShapes(target: Layer | LayersModel): { shapes: Map<string, number[]>; optional: Set<string> } {
+  const targets = collectTargets(target);
+  const shapes = new Map(targets.params.map((p) => [p.key, torchShapeOf(p.variable.shape as number[], p.layout)]));
+  return { shapes, optional: new Set(targets.ignored) };
+}
+
 /** Options of {@link exportTorchStateDict}. */
 export interface ExportTorchStateDictOptions {
   /** Prepended to every key, e.g. `'module.'` for a DataParallel-style checkpoint. */

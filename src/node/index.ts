@@ -27,7 +27,7 @@ export {
   readStateDicts,
   stateDictKind,
 } from './weights.js';
-export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind } from './weights.js';
+export type { Colorizer, FoundStateDict, LoadColorizerOptions, NodeWeightSource, StateDictKind } from './weights.js';
 export { readCheckpoint, saveCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 export { RUN_FILES, readStepLog, runTrainingInFolder } from './train.js';
 export type { ProgressMode, RunTrainingInFolderOptions, RunTrainingInFolderResult } from './train.js';

@@ -1,16 +1,20 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import {
+  loadColorizer as loadColorizerFromSources,
+  type Colorizer,
+  type LoadColorizerOptions,
+  type NamedWeightBytes,
+  type WeightSource,
+} from '../io/colorizer.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { readTorchCheckpoint, torchStateDictFrom, type TorchValue } from '../io/torch_checkpoint.js';
-import { loadTorchStateDict } from '../io/torch_state_dict.js';
-import type { BatchNormMode } from '../layers/torch_layer.js';
-import { buildTag2PixGenerator, type Tag2PixGeneratorConfig } from '../models/generator.js';
-import { buildCITExtractor } from '../models/se_resnext50.js';
+import { stateDictKind, type StateDictKind } from '../models/infer_config.js';
 
-/** What a state dict holds, judged from its keys. */
-export type StateDictKind = 'generator' | 'discriminator' | 'cit-extractor' | 'unknown';
+export { inferGeneratorConfig, stateDictKind } from '../models/infer_config.js';
+export type { StateDictKind } from '../models/infer_config.js';
+export type { Colorizer, LoadColorizerOptions } from '../io/colorizer.js';
 
 /** One state dict found in a weight file. */
 export interface FoundStateDict {
@@ -35,15 +39,6 @@ export const HOW_TO_GET_WEIGHTS = [
   '    (docs/training.md); pass it with the CIT extractor it was trained with (a generator trained',
   '    with --no-cit needs none). From code: writeSafetensors(exportTorchStateDict(generator)).',
 ].join('\n');
-
-/** Classifies a state dict by its keys. */
-export function stateDictKind(tensors: Record<string, tf.Tensor>): StateDictKind {
-  const has = (k: string) => k in tensors;
-  if (has('Linear.weight') && has('conv1.0.weight')) return 'generator';
-  if (has('adv_judge.0.weight')) return 'discriminator';
-  if (has('conv1.weight') && has('layer1.0.conv1.weight')) return 'cit-extractor';
-  return 'unknown';
-}
 
 function stripModulePrefix(tensors: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
   const keys = Object.keys(tensors);
@@ -112,121 +107,34 @@ export async function listWeightFiles(sources: string | readonly string[]): Prom
   return files;
 }
 
-/**
- * The generator configuration a state dict was trained with, read off its keys and shapes:
- * input size (from `Linear`), decoder block counts, BatchNorm, guide decoder, CIT path, colorFC
- * ReLU, width multiplier, the CVT encoder's own width and the SECat reduction. Only SECat
- * generators (the published model) are recognised.
- */
-export function inferGeneratorConfig(tensors: Record<string, tf.Tensor>): Tag2PixGeneratorConfig {
-  const shape = (k: string) => {
-    const t = tensors[k];
-    if (!t) throw new Error(`This is not a Tag2Pix generator state dict: it has no '${k}'.`);
-    return t.shape;
-  };
-  const keys = Object.keys(tensors);
-  if (!keys.some((k) => /^deconv1\.secat_layer\.0\.selayer\.fc\.0\.weight$/.test(k))) {
-    throw new Error(
-      'The generator state dict has no SECat decoder blocks (deconv1.secat_layer.0.selayer.fc.0.weight); ' +
-        'only SECat generators (the published model) can be loaded from files; build ablations with buildTag2PixGenerator.',
-    );
-  }
-  const stem = shape('conv1.0.weight')[0];
-  const [linearRows, cvtCount] = shape('Linear.weight');
-  const linearChannels = shape('colorConv.0.weight')[1] ?? 1;
-  const bottom = Math.round(Math.sqrt(linearRows / linearChannels));
-  const decoderLayers = [1, 2, 3, 4].map((d) => {
-    const indices = new Set(
-      keys.map((k) => new RegExp(`^deconv${d}\\.secat_layer\\.(\\d+)\\.`).exec(k)?.[1]).filter((v): v is string => v !== undefined),
-    );
-    return indices.size;
-  }) as [number, number, number, number];
-  const config: Tag2PixGeneratorConfig = {
-    inputSize: bottom * 16,
-    decoderLayers,
-    cvtCount,
-    batchNorm: keys.includes('deconv1.secat_layer.0.bn1.weight'),
-    guideDecoder: keys.includes('deconv_for_decoder.0.weight'),
-    citFeatures: keys.includes('featureConv.network.0.weight'),
-    colorFcRelu: keys.includes('colorFC.6.weight'),
-    widthMultiplier: stem / 16,
-  };
-  if (config.citFeatures) config.citChannels = shape('featureConv.network.0.weight')[1];
-  // A CVT encoder wider or narrower than the rest (the demo's is ×1 in a ×0.25 generator).
-  const tagEncoderWidth = shape('colorConv.0.weight')[0]! / 64;
-  if (tagEncoderWidth !== config.widthMultiplier) config.tagEncoderWidthMultiplier = tagEncoderWidth;
-  // SECat hidden width = filters // reduction, read off the widest block.
-  const reduction = Math.round(shape('deconv1.secat_layer.0.conv3.weight')[0]! / shape('deconv1.secat_layer.0.selayer.fc.0.weight')[0]!);
-  if (reduction !== 16) config.seReduction = reduction;
-  return config;
-}
+/** A weight source in Node: a file or folder path, or anything `loadColorizer` of tag2pix/io takes but a URL string. */
+export type NodeWeightSource = string | Exclude<WeightSource, string>;
 
-/** Options of {@link loadColorizer}. */
-export interface LoadColorizerOptions {
-  /** Expected generator size (256 or 512); an error if the weights are for another size. */
-  size?: number;
-  /** BatchNorm mode of the CIT extractor. Default `'batch-stats'`, as the published code runs it. */
-  citBatchNormMode?: BatchNormMode;
-}
-
-/** A generator and CIT extractor with weights, ready for `colorize`. */
-export interface Colorizer {
-  generator: LayersModel;
-  citExtractor?: LayersModel;
-  /** The inferred generator configuration. */
-  config: Tag2PixGeneratorConfig;
-  /** Which file each network came from. */
-  sources: { generator: string; citExtractor?: string };
-}
-
-/**
- * Builds the generator and CIT extractor from weight files or folders (safetensors, or the
- * official PyTorch checkpoints read directly), inferring the generator's configuration from its
- * keys. Unused state dicts (a discriminator) are ignored.
- */
-export async function loadColorizer(sources: string | readonly string[], options: LoadColorizerOptions = {}): Promise<Colorizer> {
-  const files = await listWeightFiles(sources);
-  const found: FoundStateDict[] = [];
+/** Reads a weight file's bytes, with an error naming it. */
+async function readWeightFile(file: string): Promise<NamedWeightBytes> {
   try {
-    for (const f of files) found.push(...(await readStateDicts(f)));
-    const label = (d: FoundStateDict) => (d.entry ? `${d.file} (${d.entry})` : d.file);
-    let generators = found.filter((d) => d.kind === 'generator');
-    const cits = found.filter((d) => d.kind === 'cit-extractor');
-    if (generators.length > 1 && options.size !== undefined) {
-      // e.g. a folder with both published generators: --size picks one.
-      generators = generators.filter((d) => inferGeneratorConfig(d.tensors).inputSize === options.size);
-    }
-    if (generators.length !== 1) {
-      throw new Error(
-        generators.length === 0
-          ? `No generator weights${options.size ? ` for ${options.size} px` : ''} among ${found.map(label).join(', ')}.\n${HOW_TO_GET_WEIGHTS}`
-          : `Several generators (${generators.map(label).join(', ')}); give the one to use${options.size ? '' : ', or --size'}.`,
-      );
-    }
-    const g = generators[0];
-    const config = inferGeneratorConfig(g.tensors);
-    if (options.size !== undefined && options.size !== config.inputSize) {
-      throw new Error(`--size ${options.size} was asked for, but ${label(g)} is a ${config.inputSize} px generator.`);
-    }
-    const generator = buildTag2PixGenerator(config);
-    loadTorchStateDict(generator, g.tensors);
-    const result: Colorizer = { generator, config, sources: { generator: label(g) } };
-    if (config.citFeatures) {
-      if (cits.length === 0) {
-        throw new Error(`${label(g)} needs a CIT extractor (the CIT network's model.pth), which is missing.\n${HOW_TO_GET_WEIGHTS}`);
-      }
-      const cit = cits[0];
-      const citExtractor = buildCITExtractor({
-        inputSize: config.inputSize,
-        batchNormMode: options.citBatchNormMode ?? 'batch-stats',
-      });
-      // The CIT classifier's model.pth also has layer3, layer4 and fc, which the extractor drops.
-      loadTorchStateDict(citExtractor, cit.tensors, { ignore: (k) => /^(layer3|layer4|fc)\./.test(k) });
-      result.citExtractor = citExtractor;
-      result.sources.citExtractor = label(cit);
-    }
-    return result;
-  } finally {
-    for (const d of found) tf.dispose(Object.values(d.tensors));
+    return { name: file, bytes: new Uint8Array(await fs.readFile(file)) };
+  } catch (err) {
+    throw new Error(`Cannot read weight file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
   }
+}
+
+/**
+ * Builds the generator and CIT extractor from weight files or folders (safetensors, the official
+ * PyTorch checkpoints read directly, or a training checkpoint), inferring the generator's
+ * configuration from its keys: `loadColorizer` of tag2pix/io, with strings read as paths (a folder
+ * gives its weight files). `URL`s, `Response`s, `Blob`s and bytes are taken as tag2pix/io takes them.
+ * Dispose the result when done.
+ */
+export async function loadColorizer(
+  sources: NodeWeightSource | readonly NodeWeightSource[],
+  options: LoadColorizerOptions = {},
+): Promise<Colorizer> {
+  const list: readonly NodeWeightSource[] = Array.isArray(sources) ? sources : [sources as NodeWeightSource];
+  const read: WeightSource[] = [];
+  for (const source of list) {
+    if (typeof source !== 'string') read.push(source);
+    else for (const file of await listWeightFiles(source)) read.push(await readWeightFile(file));
+  }
+  return loadColorizerFromSources(read, { help: HOW_TO_GET_WEIGHTS, ...options });
 }
