@@ -4,7 +4,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // `npm test` (project `node`) passes on a fresh clone with nothing but Node and `npm ci`.
 // `npm run test:system` runs them; .ci/run installs their packages first; README lists them.
 // Debian's Chromium (`apt-get install -y chromium`), driven through playwright-core:
-const NEEDS_CHROMIUM = ['test/web/page.test.ts', 'test/web/colorize_page.test.ts'];
+const NEEDS_CHROMIUM = ['test/web/page.test.ts', 'test/web/colorize_page.test.ts', 'test/web/train_page.test.ts'];
 // The packed package installed into fresh apps (builds it, and installs from npm's cache, which
 // the repository's `npm ci` fills): slower than the rest, so it runs with the system tests.
 const PACKAGE = ['test/package/**/*.test.ts'];

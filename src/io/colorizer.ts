@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { BatchNormMode } from '../layers/torch_layer.js';
-import { buildTag2PixGenerator, type Tag2PixGeneratorConfig } from '../models/generator.js';
-import { inferGeneratorConfig, type Shaped, type StateDictKind } from '../models/infer_config.js';
+import { buildTag2PixGenerator } from '../models/generator.js';
+import { inferGeneratorConfig, type InferredGeneratorConfig, type Shaped, type StateDictKind } from '../models/infer_config.js';
 import { buildCITExtractor } from '../models/se_resnext50.js';
 import { readSafetensors, readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
 import { readTorchCheckpoint, torchTensorsFrom, type TorchTensor, type TorchValue } from './torch_checkpoint.js';
@@ -44,7 +44,7 @@ export interface LoadProgressEvent {
 /** What {@link LoadColorizerOptions.citExtractor} is told. */
 export interface CitExtractorContext {
   /** The generator's configuration, read off its weights. */
-  config: Tag2PixGeneratorConfig;
+  config: InferredGeneratorConfig;
   /** For a training checkpoint, the run configuration stored in it (e.g. `{ demo: true, … }`). */
   runConfig?: Record<string, unknown>;
 }
@@ -81,7 +81,7 @@ export interface Colorizer {
   /** The CIT extractor (or the `citExtractor` option's stand-in), when the generator takes CIT features. */
   citExtractor?: LayersModel;
   /** The generator's configuration, read off its weights. */
-  config: Tag2PixGeneratorConfig;
+  config: InferredGeneratorConfig;
   /** Which source each network came from (`file`, `file (G)`, `file (training checkpoint)`). */
   sources: { generator: string; citExtractor?: string };
   /** Where the CIT features come from: a source's weights, the `citExtractor` option, or none. */
@@ -462,8 +462,8 @@ function findNetworks(source: ReadSource): Found[] {
 
 const shapeText = (s: ReadonlyArray<number | null>) => `[${s.join(', ')}]`;
 
-function describeConfig(c: Tag2PixGeneratorConfig): string {
-  return `${c.inputSize} px, width × ${c.widthMultiplier}, decoder blocks [${c.decoderLayers!.join(', ')}]`;
+function describeConfig(c: InferredGeneratorConfig): string {
+  return `${c.inputSize} px, width × ${c.widthMultiplier}, decoder blocks [${c.decoderLayers.join(', ')}]`;
 }
 
 /** Throws one error listing every key that does not fit (missing, wrong shape, not used). */
@@ -521,7 +521,7 @@ function loadCheckpoint(model: LayersModel, found: Found, what: string): void {
   }
 }
 
-function generatorConfig(found: Found): Tag2PixGeneratorConfig {
+function generatorConfig(found: Found): InferredGeneratorConfig {
   try {
     return inferGeneratorConfig(found.torchShapes ?? found.shapes);
   } catch (err) {

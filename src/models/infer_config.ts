@@ -5,6 +5,15 @@ export interface Shaped {
   readonly shape: readonly number[];
 }
 
+/** A configuration read off a generator's weights: every setting that shapes them is present. */
+export type InferredGeneratorConfig = Tag2PixGeneratorConfig &
+  Required<
+    Pick<
+      Tag2PixGeneratorConfig,
+      'inputSize' | 'decoderLayers' | 'cvtCount' | 'batchNorm' | 'guideDecoder' | 'citFeatures' | 'colorFcRelu' | 'widthMultiplier'
+    >
+  >;
+
 /** What a state dict holds, judged from its keys. */
 export type StateDictKind = 'generator' | 'discriminator' | 'cit-extractor' | 'unknown';
 
@@ -24,7 +33,7 @@ export function stateDictKind(stateDict: Readonly<Record<string, unknown>>): Sta
  * channels, colorFC ReLU, width multiplier, the CVT encoder's own width and the SECat reduction.
  * Only SECat generators (the published model) are recognised. Browser-safe.
  */
-export function inferGeneratorConfig(stateDict: Readonly<Record<string, Shaped>>): Tag2PixGeneratorConfig {
+export function inferGeneratorConfig(stateDict: Readonly<Record<string, Shaped>>): InferredGeneratorConfig {
   const shape = (k: string) => {
     const t = stateDict[k];
     if (!t) throw new Error(`This is not a complete Tag2Pix generator state dict: it has no '${k}'.`);
@@ -53,7 +62,7 @@ export function inferGeneratorConfig(stateDict: Readonly<Record<string, Shaped>>
   if (decoderLayers.some((n) => n === 0)) {
     throw new Error(`A decoder block (deconv1..deconv4) has no weights (blocks found: [${decoderLayers.join(', ')}]); the state dict is incomplete.`);
   }
-  const config: Tag2PixGeneratorConfig = {
+  const config: InferredGeneratorConfig = {
     inputSize: bottom * 16,
     decoderLayers,
     cvtCount,

@@ -114,7 +114,7 @@ describe('demo page in Chromium', () => {
     await writeFile(notes, 'this is not a weights file');
     await page.setInputFiles('#weights-input', notes);
     await page.waitForFunction(() => window.tag2pixDemo.messages.length > 0);
-    expect((await messages(page))[0]).toMatch(/^error: 'notes.txt' is not a readable \.safetensors weights file/);
+    expect((await messages(page))[0]).toMatch(/^error: 'notes.txt' is not a weights file: give a \.safetensors file or an official PyTorch checkpoint/);
     expect(await page.textContent('#weights-info')).toBe('No weights loaded.');
     await page.close();
   });

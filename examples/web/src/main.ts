@@ -154,14 +154,17 @@ async function useLineArt(file: File): Promise<void> {
 async function useWeightFiles(files: File[]): Promise<void> {
   if (files.length === 0) return;
   clearMessages();
-  ui.weightsInfo.textContent = `Reading ${files.map((f) => f.name).join(', ')}…`;
+  const names = files.map((f) => f.name).join(', ');
+  ui.weightsInfo.textContent = `Reading ${names}…`;
   models?.dispose();
   models = undefined;
   state.models = undefined;
   updateButton();
   try {
     await state.ready;
-    models = await loadWeightFiles(files);
+    models = await loadWeightFiles(files, (fraction) => {
+      if (fraction < 1) ui.weightsInfo.textContent = `Reading ${names}… ${Math.round(fraction * 100)} %`;
+    });
     state.models = { files: files.map((f) => f.name), summary: models.summary };
     ui.weightsInfo.textContent = models.summary;
   } catch (err) {
