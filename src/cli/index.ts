@@ -8,6 +8,8 @@ program
   .description('Tag2Pix line-art colourisation on TensorFlow.js')
   .version(version, '-v, --version', 'print the version of tag2pix')
   .option('--backend <name>', 'tensorflow, wasm or cpu (default: the fastest available)')
+  // Each command's --help lists the global options too (--backend).
+  .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError();
 
 // (command registrations go below, one line each)

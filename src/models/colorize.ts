@@ -66,7 +66,9 @@ export function encodeColorTags(
   ];
   const notColor = resolved.filter((t) => t.kind !== 'cvt');
   if (notColor.length > 0) {
-    const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
+    // Colour tags of the same part (long_hair → blonde_hair, …), else the first ones.
+    const samePart = vocabulary.cvt.filter((t) => t.part !== undefined && t.part === notColor[0]!.part);
+    const examples = (samePart.length > 0 ? samePart : vocabulary.cvt).slice(0, 3).map((t) => t.name).join(', ');
     throw new Error(
       `colorize: ${notColor.map((t) => `'${t.name}'`).join(', ')} ${notColor.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
         `(the generator takes colour-variant tags only; the CIT extractor reads colour-invariant ones from the line art). ` +

@@ -104,6 +104,9 @@ describe('colorizeTensor', () => {
     expect(run({ tags: ['blue_hiar'] })).toThrow(UnknownTagError);
     expect(run({ tags: ['blue_hiar'] })).toThrow(/blue_hair/);
     expect(run({ tags: ['long_hair'] })).toThrow(/'long_hair' is not a colour tag/);
+    // The colour tags it suggests are of the same part (hair), not the vocabulary's first (legwear).
+    expect(run({ tags: ['long_hair'] })).toThrow(/Give colour tags such as blonde_hair, brown_hair, black_hair;/);
+    expect(run({ tags: ['skirt'] })).toThrow(/Give colour tags such as \w+_(legwear|skirt|shorts|pants|thighhighs|pantyhose|socks)\b/);
     expect(run({ size: 512 })).toThrow(/size 512 was asked for, but this generator works at 16 px/);
     expect(run({ citExtractor: undefined })).toThrow(/pass citExtractor/);
     expect(run({ lineArt: tf.ones([2, 16, 16, 1]) })).toThrow(/one line art at a time/);

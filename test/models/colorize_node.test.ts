@@ -103,6 +103,8 @@ describe('loadColorizer and colorize from files', () => {
     const env = { ...process.env, TAG2PIX_BACKEND: 'cpu' };
     const ok = await run(TSX, [cli, 'colorize', lineArtFile, '--tags', 'blue_hair,red_eyes', '--weights', path.join(dir, 'weights'), '--out', out], { env });
     expect(ok.stderr).toMatch(/backend cpu; 32 px generator/);
+    // Without a terminal the result is on stdout, the messages on stderr.
+    expect(ok.stdout).toMatch(/^tag2pix: wrote .*out\.png in [\d.]+ s\n$/);
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height]).toEqual([60, 100]);
 
@@ -112,6 +114,17 @@ describe('loadColorizer and colorize from files', () => {
 
     const badTag = await run(TSX, [cli, 'colorize', lineArtFile, '--tags', 'blue_hiar', '--weights', path.join(dir, 'weights'), '--out', out], { env }).catch((e: { code: number; stderr: string }) => e);
     expect((badTag as { stderr: string }).stderr).toMatch(/blue_hiar[\s\S]*blue_hair/);
+    // … and points to the command that lists the tags.
+    expect((badTag as { stderr: string }).stderr).toMatch(/'tag2pix tags' lists the known ones/);
+
+    // The tags and the line art are checked before the weights are read: these weights do not exist.
+    const nowhere = path.join(dir, 'no-such-weights');
+    const early = async (args: string[]) =>
+      ((await run(TSX, [cli, 'colorize', ...args, '--weights', nowhere, '--out', out], { env }).catch((e: { stderr: string }) => e)) as { stderr: string }).stderr;
+    expect(await early([lineArtFile, '--tags', 'blue_hiar'])).toMatch(/Unknown tag: 'blue_hiar'/);
+    expect(await early([lineArtFile, '--tags', 'long_hair'])).toMatch(/'long_hair' is not a colour tag[\s\S]*blonde_hair/);
+    expect(await early([path.join(dir, 'missing.png'), '--tags', 'blue_hair'])).toMatch(/missing\.png/);
+    expect(await early([lineArtFile, '--tags', 'blue_hair'])).toMatch(/Weights '.*no-such-weights' do not exist/);
 
     const tags = await run(TSX, [cli, 'tags', '--filter', 'hair', '--kind', 'cvt'], { env });
     expect(tags.stdout).toMatch(/blue_hair/);

@@ -124,7 +124,7 @@ describe('demo page in Chromium', () => {
     await page.fill('#tag-search', 'blue hiar');
     await page.press('#tag-search', 'Enter');
     expect(await messages(page)).toEqual([
-      "error: Unknown tag: 'blue hiar': did you mean blue_hair, blue_shirt, blue_skirt? Pick a colour tag from the list, or type its name with spaces or underscores.",
+      "error: Unknown tag: 'blue hiar': did you mean blue_hair, blonde_hair, black_hair? Pick a colour tag from the list, or type its name with spaces or underscores.",
     ]);
     await page.fill('#tag-search', 'long hair');
     await page.press('#tag-search', 'Enter');

@@ -3,6 +3,8 @@ import * as fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import { initBackend } from '../../node/backend.js';
 import { colorizeToPng } from '../../node/colorize.js';
+import { imageSize } from '../../node/image.js';
+import { encodeColorTags } from '../../models/colorize.js';
 import { HOW_TO_GET_WEIGHTS, loadColorizer } from '../../node/weights.js';
 
 interface ColorizeCliOptions {
@@ -38,20 +40,25 @@ export function registerColorizeCommand(program: Command): void {
       const globals = cmd.optsWithGlobals<{ backend?: string }>();
       const report = await initBackend(globals.backend);
       const started = Date.now();
-      const { generator, citExtractor, config, sources } = await loadColorizer(opts.weights, { size: opts.size });
+      // What is cheap to check goes before reading the weights: the tags, and that the line art decodes.
+      const tags = opts.tags.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+      encodeColorTags(tags).dispose();
+      await imageSize(lineArt);
+      const colorizer = await loadColorizer(opts.weights, { size: opts.size });
+      const { generator, citExtractor, config, sources } = colorizer;
       console.error(
         `tag2pix: backend ${report.backend}; ${config.inputSize} px generator from ${sources.generator}` +
           (sources.citExtractor ? `, CIT extractor from ${sources.citExtractor}` : ''),
       );
-      const png = await colorizeToPng({
-        lineArt,
-        tags: opts.tags.split(',').map((t) => t.trim()).filter((t) => t.length > 0),
-        generator,
-        citExtractor,
-        output: opts.guide ? 'guide' : 'colour',
-      });
+      let png: Buffer;
+      try {
+        png = await colorizeToPng({ lineArt, tags, generator, citExtractor, output: opts.guide ? 'guide' : 'colour' });
+      } finally {
+        colorizer.dispose();
+      }
       await fs.mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
       await fs.writeFile(opts.out, png);
-      console.error(`tag2pix: wrote ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      // The result on stdout; the messages above on stderr.
+      console.log(`tag2pix: wrote ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     });
 }

@@ -105,6 +105,8 @@ export function registerTrainCommand(program: Command): void {
         recompute: opts.recompute,
         limit: opts.limit,
         progress: opts.progress,
+        // Progress lines and messages on stderr, the result on stdout.
+        print: (line) => console.error(line),
         signal: controller.signal,
       };
       try {
