@@ -114,6 +114,28 @@ console.log(JSON.stringify({
     expect(result['fastKernel']).toBe(true);
   });
 
+  it('gives bundlers the ES modules, for import and require alike (one copy in a bundle)', async () => {
+    const esbuild = await import('esbuild');
+    writeFileSync(
+      path.join(app, 'bundled.js'),
+      "import { SECat } from 'tag2pix';\nimport { readSafetensors } from 'tag2pix/io';\nconst required = require('tag2pix');\nexport const same = [required.SECat === SECat, readSafetensors];\n",
+    );
+    const result = await esbuild.build({
+      entryPoints: ['bundled.js'],
+      absWorkingDir: app,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      external: ['@tensorflow/*', 'fflate'],
+    });
+    const ours = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('node_modules/tag2pix/'));
+    expect(ours).toContain('node_modules/tag2pix/dist/index.js');
+    expect(ours.filter((f) => !f.endsWith('.js') || f.endsWith('.node.mjs'))).toEqual([]);
+  });
+
   it('runs the tag2pix bin: --version, tags, colorize (global --backend)', () => {
     const bin = path.join(app, 'node_modules/.bin/tag2pix');
     expect(inApp(app, bin, ['--version']).trim()).toBe(version);
