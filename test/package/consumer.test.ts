@@ -231,9 +231,9 @@ void wrong;
   };
   const main = (style: 'esm' | 'cjs') => `
 ${imports(style)}
-${uses}
 async function main(): Promise<void> {
   const report = await initBackend('cpu');
+${uses}
   const missing = await readImage('line.png').then(() => 'read', (err: Error) => err.message);
   console.log(JSON.stringify({ style: '${style}', backend: report.backend, name: block.name, reduction: layer.reduction, numCvt: vocabulary.numCvt, bytes: bytes.length > 0, draw: rng.next() >= 0, inputSize: config.inputSize, samples: sample.length, lab: lab.length, trainer: typeof trainer, missing }));
 }
