@@ -90,9 +90,30 @@ console.log(JSON.stringify({
   fastKernel: require('tag2pix').isFastKernel('Conv2DBackpropFilter', report.backend),
 }));
 `,
+        // Node's import goes through ES-module wrappers over the CommonJS build: every name of the
+        // ES build must arrive. (Its own process: loading the ES build too makes a second copy.)
+        'names.js': `
+const names = (m) => Object.keys(m).filter((k) => k !== 'default').sort();
+const out = {};
+for (const [specifier, file] of ${JSON.stringify(ENTRIES.map((e, i) => [e, ['index', 'data', 'synth', 'eval', 'io', 'training', 'node'][i]]))}) {
+  const viaWrapper = names(await import(specifier));
+  const esBuild = names(await import(new URL('./node_modules/tag2pix/dist/' + file + '.js', import.meta.url).href));
+  out[specifier] = { missing: esBuild.filter((n) => !viaWrapper.includes(n)), extra: viaWrapper.filter((n) => !esBuild.includes(n)), count: esBuild.length };
+}
+console.log(JSON.stringify(out));
+`,
       },
     });
   }, 300_000);
+
+  it("gives Node's import every name of the ES build, through the wrappers over the CommonJS build", () => {
+    const result = lastJson(inApp(app, 'node', ['names.js'])) as Record<string, { missing: string[]; extra: string[]; count: number }>;
+    expect(Object.keys(result)).toEqual(ENTRIES);
+    for (const [entry, { missing, extra, count }] of Object.entries(result)) {
+      expect({ entry, missing, extra }).toEqual({ entry, missing: [], extra: [] });
+      expect(count, entry).toBeGreaterThan(5);
+    }
+  });
 
   it('has one copy of tfjs-core and no unmet dependency (npm ls)', () => {
     const copies = inApp(app, 'npm', ['ls', '@tensorflow/tfjs-core', '--all', '--parseable']).trim().split('\n');
