@@ -1,4 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+
+const src = fileURLToPath(new URL('./src/', import.meta.url));
 
 // Tests that need system packages rather than npm ones run as projects of their own, so that
 // `npm test` (project `node`) passes on a fresh clone with nothing but Node and `npm ci`.
@@ -10,6 +13,15 @@ const NEEDS_CHROMIUM = ['test/web/page.test.ts', 'test/web/colorize_page.test.ts
 const PACKAGE = ['test/package/**/*.test.ts'];
 
 export default defineConfig({
+  // The package's own entry points resolve to the sources (examples import them by name), so the
+  // suite needs no build.
+  resolve: {
+    alias: [
+      { find: /^tag2pix$/, replacement: `${src}index.ts` },
+      { find: /^tag2pix\/(data|eval|io|training|node)$/, replacement: `${src}$1/index.ts` },
+      { find: /^tag2pix\/synth$/, replacement: `${src}data/synth/index.ts` },
+    ],
+  },
   test: {
     setupFiles: ['test/setup.ts'],
     testTimeout: 120_000,

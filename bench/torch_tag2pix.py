@@ -4,10 +4,12 @@ Written from /work/shared/REFERENCE.md: the generator (U-Net encoder, CVT encode
 SECat decoder with PixelShuffle, guide decoder), the CIT extractor (SE-ResNeXt-50 32x4d cut after
 layer2) and the discriminator, with the published training iteration (CIT features without
 gradient, D step, then G step; G's output is not detached in the D step, as in the official code).
-Prints one JSON line: {"task", "model", "medianMs", "runsMs", "peakRssMB", "threads"}.
+Prints one JSON line: {"task", "model", "medianMs", "runsMs", "peakRssMB", "threads"}. --threads
+defaults to every core (os.cpu_count()).
 """
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -176,10 +178,10 @@ def main():
     p.add_argument('--task', choices=['colourise', 'train'], required=True)
     p.add_argument('--runs', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--threads', type=int, default=0)
+    # Debian's python3-torch starts with one thread; PyTorch at its best uses every core.
+    p.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     a = p.parse_args()
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     size, layers, batch = (256, (12, 8, 5, 5), 1) if a.model == '256' else (64, (2, 2, 2, 2), 4)
     G, D, C = Generator(size, layers), Discriminator(), CITExtractor()

@@ -2,15 +2,18 @@
 // be URLs, `Response`s, `File`s/`Blob`s or bytes; each is a safetensors file, an official PyTorch
 // checkpoint (`.pth` zip or legacy `.pkl` pickle) or a tag2pix training checkpoint. Every file is
 // triaged from its shapes alone, and every key that does not fit is listed, before a tensor is made.
+// Files from strangers are safe here (docs/security.md): sizes are bounded whatever a file or a
+// Content-Length claims, only the tensors the networks use are decoded, non-finite and integer
+// weights are refused, and every error is a Tag2PixError naming the source and the option.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { FileFormatError, INVISIBLE, LimitError, OptionError, WeightsError, quoteValue, shownName } from '../errors.js';
 import type { BatchNormMode } from '../layers/torch_layer.js';
 import { buildTag2PixGenerator } from '../models/generator.js';
 import { inferGeneratorConfig, type InferredGeneratorConfig, type Shaped, type StateDictKind } from '../models/infer_config.js';
 import { buildCITExtractor } from '../models/se_resnext50.js';
-import { readSafetensors, readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
-import { readTorchCheckpoint, torchTensorsFrom, type TorchTensor, type TorchValue } from './torch_checkpoint.js';
-import { loadTorchStateDict, torchKeyShapes } from './torch_state_dict.js';
+import { checkWeightValues, loadTorchStateDict, torchKeyShapes } from './torch_state_dict.js';
+import { namingWeightFile, scanWeightFile, stateDictLabel, type ScannedStateDict } from './weight_file.js';
 
 /** Bytes with a name for messages (a file name, a URL). */
 export interface NamedWeightBytes {
@@ -49,6 +52,13 @@ export interface CitExtractorContext {
   runConfig?: Record<string, unknown>;
 }
 
+/**
+ * Largest weight source {@link loadColorizer} reads by default, in bytes: 2 GiB (the official
+ * `tag2pix_256.pkl`, with its discriminator and both optimizer states, is 245 MB). A download
+ * past it, or one whose `Content-Length` claims more, is refused before the bytes are kept.
+ */
+export const DEFAULT_MAX_WEIGHT_BYTES = 2 ** 31;
+
 /** Options of {@link loadColorizer}. */
 export interface LoadColorizerOptions {
   /** Expected generator size (256 or 512): picks among several generators; an error if none has it. */
@@ -71,7 +81,12 @@ export interface LoadColorizerOptions {
   signal?: AbortSignal;
   /** The `fetch` for URL sources (default `globalThis.fetch`), e.g. one that adds headers. */
   fetch?: (input: string | URL, init?: RequestInit) => Promise<Response>;
-  /** Appended to the errors that mean weights are missing (how to get them, in the caller's terms). */
+  /**
+   * Largest source accepted, in bytes (default {@link DEFAULT_MAX_WEIGHT_BYTES}): a download, a
+   * `Response` or a `Blob` past it (or whose declared size is past it) is a `LimitError`.
+   */
+  maxBytes?: number;
+  /** How to get weights, in the caller's terms: the `hint` of the errors that mean weights are missing. */
   help?: string;
 }
 
@@ -114,12 +129,19 @@ interface Found {
   runConfig?: Record<string, unknown>;
 }
 
-const DATA_PARALLEL = 'module.';
 /** Metadata key and value of tag2pix training checkpoints (training/checkpoint.ts). */
 const CHECKPOINT_MARKER = 'tag2pix_checkpoint';
 /** The CIT classifier's own keys, which the extractor (cut after layer2) does not have. */
 const CIT_CLASSIFIER_ONLY = /^(layer3|layer4|fc)\./;
+/** Most mismatching keys, sources or files one message lists. */
 const MAX_LISTED = 40;
+const MAX_LISTED_SOURCES = 10;
+
+/** Up to `max` items, then how many more. */
+function listSome(items: readonly string[], max: number, separator = ', '): string {
+  const shown = items.slice(0, max).join(separator);
+  return items.length > max ? `${shown}${separator}… ${items.length - max} more` : shown;
+}
 
 // ---- reading the sources ----
 
@@ -142,8 +164,32 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Reads a stream to its end, reporting each chunk. */
-async function readStream(stream: ReadableStream<Uint8Array>, onBytes: (loaded: number) => void, signal?: AbortSignal): Promise<Uint8Array> {
+/** Text from elsewhere (a server, a runtime) on one line, without invisible characters, cut short. */
+function oneLine(text: string, max = 200): string {
+  const flat = String(text).replace(/[\n\r\t]/g, ' ').replace(INVISIBLE, '');
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+function tooLarge(name: string, what: string, maxBytes: number): LimitError {
+  return new LimitError(
+    (n) => `Weight file ${quoteValue(name, 200)} ${what}, above the limit of ${maxBytes} bytes (${mib(maxBytes)}); raise ${n('maxBytes')} if it is right.`,
+    { file: name, option: 'maxBytes' },
+  );
+}
+
+/**
+ * Reads a stream to its end, reporting each chunk. It keeps only what arrives, never what a
+ * header claims, and stops (cancelling the stream) past `maxBytes` or past a declared `total`.
+ */
+async function readStream(
+  stream: ReadableStream<Uint8Array>,
+  name: string,
+  limits: { maxBytes: number; total?: number },
+  onBytes: (loaded: number) => void,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let loaded = 0;
@@ -152,10 +198,22 @@ async function readStream(stream: ReadableStream<Uint8Array>, onBytes: (loaded: 
       signal?.throwIfAborted();
       const { done, value } = await reader.read();
       if (done) break;
-      chunks.push(value);
       loaded += value.byteLength;
+      if (loaded > limits.maxBytes) throw tooLarge(name, `is more than ${loaded - value.byteLength} bytes so far`, limits.maxBytes);
+      if (limits.total !== undefined && loaded > limits.total) {
+        throw new FileFormatError(`Weight file ${quoteValue(name, 200)} sent more bytes than its declared ${limits.total}; the download is corrupt.`, {
+          file: name,
+          option: 'sources',
+        });
+      }
+      chunks.push(value);
       onBytes(loaded);
     }
+  } catch (err) {
+    // Stop the download; nothing read so far is kept.
+    chunks.length = 0;
+    await reader.cancel(err).catch(() => undefined);
+    throw err;
   } finally {
     reader.releaseLock();
   }
@@ -214,13 +272,19 @@ class Progress {
   }
 }
 
-async function readSource(source: WeightSource, index: number, progress: Progress, options: LoadColorizerOptions): Promise<ReadSource> {
+async function readSource(source: WeightSource, index: number, progress: Progress, options: LoadColorizerOptions, maxBytes: number): Promise<ReadSource> {
   const signal = options.signal;
   if (typeof source === 'string' || source instanceof URL) {
     const name = nameOfUrl(source);
+    const url = String(source);
     progress.update(index, name, 'initiate', 0);
     const fetcher = options.fetch ?? globalThis.fetch;
-    if (typeof fetcher !== 'function') throw new Error(`Cannot download '${String(source)}': this runtime has no fetch.`);
+    if (typeof fetcher !== 'function') {
+      throw new OptionError((n) => `Cannot download ${quoteValue(url, 200)} (${n('sources')}): this runtime has no fetch; give the bytes, or the fetch option.`, {
+        file: url,
+        option: 'sources',
+      });
+    }
     let response: Response;
     try {
       response = await fetcher(source, signal ? { signal } : undefined);
@@ -228,70 +292,73 @@ async function readSource(source: WeightSource, index: number, progress: Progres
       if (signal?.aborted) throw err;
       // fetch's own message is often just "fetch failed"; the reason is its cause.
       const cause = (err as Error).cause as Error | undefined;
-      throw new Error(`Cannot download '${String(source)}': ${(err as Error).message}${cause?.message ? ` (${cause.message})` : ''}.`);
+      const reason = `${(err as Error).message}${cause?.message ? ` (${cause.message})` : ''}`;
+      throw new OptionError((n) => `Cannot download ${quoteValue(url, 200)} (${n('sources')}): ${oneLine(reason)}.`, {
+        file: url,
+        option: 'sources',
+        cause: err,
+      });
     }
-    return readResponse(response, name, index, progress, signal);
+    return readResponse(response, name, index, progress, maxBytes, signal);
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
-    return readResponse(source, source.url ? nameOfUrl(source.url) : `response ${index + 1}`, index, progress, signal);
+    return readResponse(source, source.url ? nameOfUrl(source.url) : `response ${index + 1}`, index, progress, maxBytes, signal);
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     const name = (source as File).name || `blob ${index + 1}`;
+    if (source.size > maxBytes) throw tooLarge(name, `is ${source.size} bytes`, maxBytes);
     progress.update(index, name, 'initiate', 0, source.size);
-    const bytes = await readStream(source.stream(), (loaded) => progress.update(index, name, 'progress', loaded, source.size), signal);
+    const bytes = await readStream(source.stream(), name, { maxBytes, total: source.size }, (loaded) => progress.update(index, name, 'progress', loaded, source.size), signal);
     progress.update(index, name, 'done', bytes.byteLength, source.size);
     return { name, bytes };
   }
   let name: string;
   let bytes: Uint8Array;
-  if (isNamedBytes(source)) {
-    name = source.name;
+  if (isNamedBytes(source) && (source.bytes instanceof ArrayBuffer || ArrayBuffer.isView(source.bytes))) {
+    name = String(source.name);
     bytes = toBytes(source.bytes);
   } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     name = `weights ${index + 1}`;
     bytes = toBytes(source);
   } else {
-    throw new Error(
-      `loadColorizer: source ${index + 1} is ${Object.prototype.toString.call(source)}; give a URL, a Response, a File or Blob, ` +
-        'an ArrayBuffer or Uint8Array, or { name, bytes }.',
+    throw new OptionError(
+      (n) =>
+        `loadColorizer: source ${index + 1} is ${Object.prototype.toString.call(source)}; give a URL, a Response, a File or Blob, ` +
+        `an ArrayBuffer or Uint8Array, or { name, bytes } (${n('sources')}).`,
+      { option: 'sources' },
     );
   }
+  // Bytes in memory already: the limit would only refuse what is already paid for.
   progress.update(index, name, 'initiate', 0, bytes.byteLength);
   progress.update(index, name, 'done', bytes.byteLength, bytes.byteLength);
   return { name, bytes };
 }
 
-async function readResponse(response: Response, name: string, index: number, progress: Progress, signal?: AbortSignal): Promise<ReadSource> {
+async function readResponse(response: Response, name: string, index: number, progress: Progress, maxBytes: number, signal?: AbortSignal): Promise<ReadSource> {
   if (!response.ok) {
-    throw new Error(`Cannot download '${name}'${response.url ? ` (${response.url})` : ''}: HTTP ${response.status} ${response.statusText}.`.replace(' .', '.'));
+    const where = response.url ? ` (${oneLine(response.url)})` : '';
+    throw new OptionError(
+      (n) => `Cannot download ${quoteValue(name, 200)}${where} (${n('sources')}): HTTP ${response.status} ${oneLine(response.statusText, 80)}.`.replace(' .', '.'),
+      { file: response.url || name, option: 'sources' },
+    );
   }
   // A compressed response's Content-Length counts the compressed bytes; its progress is unknown.
   const length = Number(response.headers.get('content-length'));
-  const total = response.headers.get('content-encoding') == null && Number.isFinite(length) && length > 0 ? length : undefined;
+  const declared = Number.isSafeInteger(length) && length > 0 ? length : undefined;
+  if (declared !== undefined && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(name, `declares ${declared} bytes (Content-Length)`, maxBytes);
+  }
+  const total = response.headers.get('content-encoding') == null ? declared : undefined;
   progress.update(index, name, 'initiate', 0, total);
   const bytes = response.body
-    ? await readStream(response.body, (loaded) => progress.update(index, name, 'progress', loaded, total), signal)
-    : new Uint8Array(await response.arrayBuffer());
+    ? await readStream(response.body, name, { maxBytes, total }, (loaded) => progress.update(index, name, 'progress', loaded, total), signal)
+    : new Uint8Array(0);
   progress.update(index, name, 'done', bytes.byteLength, total ?? bytes.byteLength);
   return { name, bytes };
 }
 
 // ---- finding the networks in a file ----
-
-/** What a file that is no weights file looks like, for the error. */
-function looksLike(b: Uint8Array): string | undefined {
-  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'a PNG image';
-  if (b[0] === 0xff && b[1] === 0xd8) return 'a JPEG image';
-  if (b[0] === 0x3c) return 'a text or HTML file (an error page instead of the file?)';
-  return undefined;
-}
-
-/** Keys without a `module.` prefix that every key has (DataParallel). */
-function withoutDataParallel<T>(entries: Record<string, T>): Record<string, T> {
-  const keys = Object.keys(entries);
-  if (keys.length === 0 || !keys.every((k) => k.startsWith(DATA_PARALLEL))) return entries;
-  return Object.fromEntries(keys.map((k) => [k.slice(DATA_PARALLEL.length), entries[k]!]));
-}
 
 /** The prefixes under which a network's two marker keys both appear. */
 function prefixesOf(keys: readonly string[], marker: string, partner: string): string[] {
@@ -305,10 +372,11 @@ function prefixesOf(keys: readonly string[], marker: string, partner: string): s
   return out;
 }
 
-function under<T>(entries: Record<string, T>, prefix: string): Record<string, T> {
-  if (prefix === '') return entries;
+function under<T>(entries: Readonly<Record<string, T>>, prefix: string): Record<string, T> {
   const out: Record<string, T> = {};
-  for (const [k, v] of Object.entries(entries)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  for (const [k, v] of Object.entries(entries)) {
+    if (k.startsWith(prefix)) Object.defineProperty(out, k.slice(prefix.length), { value: v, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -316,31 +384,30 @@ function under<T>(entries: Record<string, T>, prefix: string): Record<string, T>
  * The generators, CIT extractors and discriminators among a state dict's keys, each under its
  * prefix (a file may hold several networks, e.g. under `generator.` and `cit.`).
  */
-function networksIn(
-  shapes: Record<string, Shaped>,
-  file: string,
-  label: string,
-  read: (prefix: string, keep: (key: string) => boolean) => Record<string, tf.Tensor>,
-): Found[] {
-  const keys = Object.keys(shapes);
+function networksIn(d: ScannedStateDict): Found[] {
+  const keys = Object.keys(d.shapes);
+  const label = stateDictLabel(d);
   const found: Found[] = [];
+  const read = (prefix: string) => (keep: (key: string) => boolean) =>
+    under(
+      d.load((k) => k.startsWith(prefix) && keep(k.slice(prefix.length))),
+      prefix,
+    );
   const add = (kind: StateDictKind, prefix: string) => {
     found.push({
       kind,
-      file,
+      file: d.file,
       label: prefix === '' ? label : `${label} (${prefix.replace(/\.$/, '')})`,
-      shapes: under(shapes, prefix),
+      shapes: under(d.shapes, prefix),
       format: 'torch',
       prefix,
-      read: (keep) => read(prefix, keep),
+      read: read(prefix),
     });
   };
   for (const p of prefixesOf(keys, 'Linear.weight', 'conv1.0.weight')) add('generator', p);
   for (const p of prefixesOf(keys, 'layer1.0.conv1.weight', 'conv1.weight')) add('cit-extractor', p);
   for (const p of prefixesOf(keys, 'adv_judge.0.weight', 'adv_judge.0.weight')) add('discriminator', p);
-  if (found.length === 0) {
-    found.push({ kind: 'unknown', file, label, shapes, format: 'torch', prefix: '', read: (keep) => read('', keep) });
-  }
+  if (found.length === 0) found.push({ kind: 'unknown', file: d.file, label, shapes: { ...d.shapes }, format: 'torch', prefix: '', read: read('') });
   return found;
 }
 
@@ -350,111 +417,48 @@ function networksIn(
  * layers at the top of the PyTorch module (the CVT encoder's `Linear`, `colorFC`, `colorConv`)
  * have no layer part there, so both readings are recorded.
  */
-function checkpointTorchShapes(header: Pick<SafetensorsHeader, 'tensors'>): Record<string, Shaped> {
+function checkpointTorchShapes(weights: Readonly<Record<string, Shaped>>): Record<string, Shaped> {
   const shapes: Record<string, Shaped> = {};
-  for (const [key, entry] of Object.entries(header.tensors)) {
-    if (!key.startsWith('G:')) continue;
-    const name = key.slice(2);
+  const set = (k: string, shape: readonly number[]) => Object.defineProperty(shapes, k, { value: { shape }, enumerable: true, configurable: true });
+  for (const [name, entry] of Object.entries(weights)) {
     const s = entry.shape;
     const shape = s.length === 4 ? [s[3]!, s[2]!, s[0]!, s[1]!] : s.length === 2 ? [s[1]!, s[0]!] : s;
-    shapes[name.replace(/\//g, '.')] = { shape };
+    set(name.replace(/\//g, '.'), shape);
     const slash = name.indexOf('/');
-    if (slash >= 0) shapes[name.slice(slash + 1).replace(/\//g, '.')] = { shape };
+    if (slash >= 0) set(name.slice(slash + 1).replace(/\//g, '.'), shape);
   }
   return shapes;
 }
 
-function findInSafetensors(source: ReadSource): Found[] {
-  let header: SafetensorsHeader;
+/** A tag2pix training checkpoint's generator (`G:<weight name>` entries). */
+function trainingCheckpoint(d: ScannedStateDict): Found {
+  let runConfig: Record<string, unknown> | undefined;
   try {
-    header = readSafetensorsHeader(source.bytes);
-  } catch (err) {
-    throw new Error(`'${source.name}' is not a readable safetensors file: ${(err as Error).message}`);
+    const config = (JSON.parse(d.metadata?.['state'] ?? '{}') as { config?: unknown }).config;
+    if (config !== null && typeof config === 'object' && !Array.isArray(config)) runConfig = config as Record<string, unknown>;
+  } catch {
+    // A checkpoint without readable state still has its weights.
   }
-  if (header.metadata[CHECKPOINT_MARKER] !== undefined) {
-    let runConfig: Record<string, unknown> | undefined;
-    try {
-      runConfig = (JSON.parse(header.metadata['state'] ?? '{}') as { config?: Record<string, unknown> }).config;
-    } catch {
-      // A checkpoint without readable state still has its weights.
-    }
-    const weights = Object.fromEntries(
-      Object.entries(header.tensors).filter(([k]) => k.startsWith('G:')).map(([k, e]) => [k.slice(2), e] as const),
-    );
-    if (Object.keys(weights).length === 0) {
-      throw new Error(`'${source.name}' is a training checkpoint without generator weights (G:…).`);
-    }
-    return [
-      {
-        kind: 'generator',
-        file: source.name,
-        label: `${source.name} (training checkpoint)`,
-        shapes: weights,
-        format: 'checkpoint',
-        prefix: 'G:',
-        torchShapes: checkpointTorchShapes(header),
-        runConfig,
-        read: (keep) => {
-          const tensors = readSafetensors(source.bytes, { filter: (k) => k.startsWith('G:') && keep(k.slice(2)) });
-          return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.slice(2), t]));
-        },
-      },
-    ];
+  const weights = under(d.shapes, 'G:');
+  if (Object.keys(weights).length === 0) {
+    throw new WeightsError(`Weight file ${quoteValue(d.file, 200)} is a training checkpoint without generator weights (G:…).`, { file: d.file, option: 'sources' });
   }
-  // Keys as the file has them, and without a DataParallel `module.` that every key carries.
-  const raw = Object.keys(header.tensors);
-  const stripped = raw.length > 0 && raw.every((k) => k.startsWith(DATA_PARALLEL));
-  const shapes = withoutDataParallel(header.tensors as Record<string, Shaped>);
-  const read = (prefix: string, keep: (key: string) => boolean) => {
-    const own = (k: string) => (stripped ? k.slice(DATA_PARALLEL.length) : k);
-    const tensors = readSafetensors(source.bytes, { filter: (k) => own(k).startsWith(prefix) && keep(own(k).slice(prefix.length)) });
-    return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [own(k).slice(prefix.length), t]));
+  return {
+    kind: 'generator',
+    file: d.file,
+    label: `${d.file} (training checkpoint)`,
+    shapes: weights,
+    format: 'checkpoint',
+    prefix: 'G:',
+    torchShapes: checkpointTorchShapes(weights),
+    ...(runConfig ? { runConfig } : {}),
+    read: (keep) => under(d.load((k) => k.startsWith('G:') && keep(k.slice(2))), 'G:'),
   };
-  return networksIn(shapes, source.name, source.name, read);
-}
-
-function findInTorchCheckpoint(source: ReadSource): Found[] {
-  let checkpoint: TorchValue;
-  try {
-    checkpoint = readTorchCheckpoint(source.bytes);
-  } catch (err) {
-    throw new Error(`'${source.name}' is not a readable PyTorch checkpoint: ${(err as Error).message}`);
-  }
-  const isDict = typeof checkpoint === 'object' && checkpoint !== null && !Array.isArray(checkpoint) && !(checkpoint instanceof Uint8Array);
-  // The official files: tag2pix_*.pkl holds G (and D, optimizers); the CIT model.pth holds weight.
-  const entries = isDict ? ['G', 'D', 'weight'].filter((k) => k in (checkpoint as object)) : [];
-  const found: Found[] = [];
-  for (const entry of entries.length > 0 ? entries : [undefined]) {
-    let tensors: Record<string, TorchTensor>;
-    try {
-      tensors = torchTensorsFrom(checkpoint, entry);
-    } catch (err) {
-      throw new Error(`'${source.name}'${entry ? ` (${entry})` : ''}: ${(err as Error).message}`);
-    }
-    const label = entry ? `${source.name} (${entry})` : source.name;
-    const read = (prefix: string, keep: (key: string) => boolean) => {
-      const out: Record<string, tf.Tensor> = {};
-      try {
-        for (const [k, t] of Object.entries(under(tensors, prefix))) if (keep(k)) out[k] = t.toTensor(`tensor '${k}' of ${label}`);
-      } catch (err) {
-        tf.dispose(Object.values(out));
-        throw err;
-      }
-      return out;
-    };
-    found.push(...networksIn(tensors, source.name, label, read));
-  }
-  return found;
 }
 
 function findNetworks(source: ReadSource): Found[] {
-  const b = source.bytes;
-  if (b.length >= 9 && b[8] === 0x7b) return findInSafetensors(source);
-  if ((b[0] === 0x50 && b[1] === 0x4b) || b[0] === 0x80) return findInTorchCheckpoint(source);
-  const what = looksLike(b);
-  throw new Error(
-    `'${source.name}' is ${what ?? 'not a weights file'}${what ? ', not a weights file' : ''}: give a .safetensors file or ` +
-      'an official PyTorch checkpoint (.pth zip or .pkl pickle).',
+  return scanWeightFile(source.name, source.bytes).flatMap((d) =>
+    d.metadata?.[CHECKPOINT_MARKER] !== undefined ? [trainingCheckpoint(d)] : networksIn(d),
   );
 }
 
@@ -471,7 +475,10 @@ function refuse(found: Found, what: string, problems: string[]): void {
   if (problems.length === 0) return;
   const listed = problems.slice(0, MAX_LISTED);
   if (problems.length > MAX_LISTED) listed.push(`… and ${problems.length - MAX_LISTED} more`);
-  throw new Error([`The weights in '${found.label}' do not fit the ${what} (${problems.length} problems):`, ...listed].join('\n'));
+  throw new WeightsError([`The weights in ${quoteValue(found.label, 200)} do not fit the ${what} (${problems.length} problems):`, ...listed].join('\n'), {
+    file: found.file,
+    option: 'sources',
+  });
 }
 
 /** Loads PyTorch-keyed weights into a model, after listing every mismatch from the shapes alone. */
@@ -481,19 +488,22 @@ function loadTorch(model: LayersModel, found: Found, what: string, ignore?: RegE
   const p = found.prefix;
   const problems: string[] = [];
   for (const [key, shape] of expected) {
-    const have = found.shapes[key];
-    if (!have) problems.push(`missing: ${p}${key} ${shapeText(shape)}`);
+    const have = Object.prototype.hasOwnProperty.call(found.shapes, key) ? found.shapes[key] : undefined;
+    if (!have) problems.push(`missing: ${shownName(p + key)} ${shapeText(shape)}`);
     else if (have.shape.join() !== shape.join()) {
-      problems.push(`wrong shape: ${p}${key} is ${shapeText(have.shape)}, the network needs ${shapeText(shape)}`);
+      problems.push(`wrong shape: ${shownName(p + key)} is ${shapeText(have.shape)}, the network needs ${shapeText(shape)}`);
     }
   }
   for (const [key, entry] of Object.entries(found.shapes)) {
-    if (!expected.has(key) && !optional.has(key) && keep(key)) problems.push(`not used by the network: ${p}${key} ${shapeText(entry.shape)}`);
+    if (!expected.has(key) && !optional.has(key) && keep(key)) problems.push(`not used by the network: ${shownName(p + key)} ${shapeText(entry.shape)}`);
   }
   refuse(found, what, problems);
+  // Only the tensors the network uses are decoded.
   const tensors = found.read((key) => keep(key) && (expected.has(key) || optional.has(key)));
   try {
     loadTorchStateDict(model, tensors);
+  } catch (err) {
+    throw namingWeightFile(found.file, err, found.label);
   } finally {
     tf.dispose(Object.values(tensors));
   }
@@ -511,11 +521,18 @@ function loadCheckpoint(model: LayersModel, found: Found, what: string): void {
     }
     stored.delete(w.originalName);
   }
-  for (const [name, entry] of stored) problems.push(`not used by the network: G:${name} ${shapeText(entry.shape)}`);
+  for (const [name, entry] of stored) problems.push(`not used by the network: ${shownName(`G:${name}`)} ${shapeText(entry.shape)}`);
   refuse(found, what, problems);
   const tensors = found.read(() => true);
   try {
+    // As loadTorchStateDict does for PyTorch keys: no integer, NaN or infinite weight is written.
+    checkWeightValues(
+      model.weights.map((w) => ({ source: `G:${w.originalName}`, tensor: tensors[w.originalName]! })),
+      'training checkpoint',
+    );
     for (const w of model.weights) w.write(tensors[w.originalName]!);
+  } catch (err) {
+    throw namingWeightFile(found.file, err, found.label);
   } finally {
     tf.dispose(Object.values(tensors));
   }
@@ -525,7 +542,20 @@ function generatorConfig(found: Found): InferredGeneratorConfig {
   try {
     return inferGeneratorConfig(found.torchShapes ?? found.shapes);
   } catch (err) {
-    throw new Error(`'${found.label}': ${(err as Error).message}`);
+    throw namingWeightFile(found.file, err, found.label);
+  }
+}
+
+/**
+ * Checks the options every `loadColorizer` shares, before any source is read: a {@link
+ * OptionError} naming the option.
+ */
+export function checkLoadColorizerOptions(options: LoadColorizerOptions): void {
+  if (options.size !== undefined && !(Number.isInteger(options.size) && options.size > 0)) {
+    throw new OptionError((name) => `${name('size')} must be a positive integer (256 or 512), got ${quoteValue(options.size)}.`, { option: 'size' });
+  }
+  if (options.maxBytes !== undefined && !(Number.isSafeInteger(options.maxBytes) && options.maxBytes > 0)) {
+    throw new OptionError((name) => `${name('maxBytes')} must be a positive integer (bytes), got ${quoteValue(options.maxBytes)}.`, { option: 'maxBytes' });
   }
 }
 
@@ -536,9 +566,11 @@ function generatorConfig(found: Found): InferredGeneratorConfig {
  * `sources` are URLs, `Response`s, `File`s/`Blob`s or bytes (see {@link WeightSource}), in any
  * order: one file holding both networks (under prefixes such as `generator.` and `cit.`), one file
  * each, the official `tag2pix_256.pkl` / `tag2pix_512.pkl` with the CIT network's `model.pth`,
- * their safetensors exports, or a tag2pix training checkpoint. A discriminator is ignored. Every
- * key that does not fit is listed in one error before any tensor is made; on any error nothing is
- * left allocated. Dispose the result when done.
+ * their safetensors exports, or a tag2pix training checkpoint. A discriminator is ignored and
+ * never decoded, nor is any tensor the two networks do not use. Every key that does not fit is
+ * listed in one error before any tensor is made; NaN, infinite and integer weights are refused.
+ * Errors are `Tag2PixError`s naming the source and the option (`sources`, `size`, `maxBytes`); on
+ * any error nothing is left allocated. Dispose the result when done.
  *
  * @example
  * const colorizer = await loadColorizer(['/weights/generator.safetensors', '/weights/cit.safetensors'], {
@@ -548,11 +580,13 @@ function generatorConfig(found: Found): InferredGeneratorConfig {
  * colorizer.dispose();
  */
 export async function loadColorizer(sources: WeightSource | readonly WeightSource[], options: LoadColorizerOptions = {}): Promise<Colorizer> {
+  checkLoadColorizerOptions(options);
   const list: readonly WeightSource[] = Array.isArray(sources) ? sources : [sources as WeightSource];
-  if (list.length === 0) throw new Error(`loadColorizer: no weights given.${options.help ? `\n${options.help}` : ''}`);
-  const help = options.help ? `\n${options.help}` : '';
+  const help = options.help;
+  if (list.length === 0) throw new OptionError((name) => `loadColorizer: no weights given (${name('sources')}).`, { option: 'sources', hint: help });
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
   const progress = new Progress(list.length, options.onProgress);
-  const read = await Promise.all(list.map((s, i) => readSource(s, i, progress, options)));
+  const read = await Promise.all(list.map((s, i) => readSource(s, i, progress, options, maxBytes)));
   options.signal?.throwIfAborted();
 
   const found = read.flatMap(findNetworks);
@@ -560,42 +594,55 @@ export async function loadColorizer(sources: WeightSource | readonly WeightSourc
   const cits = found.filter((f) => f.kind === 'cit-extractor');
   const configs = new Map(generators.map((g) => [g, generatorConfig(g)]));
   if (generators.length > 1 && options.size !== undefined) generators = generators.filter((g) => configs.get(g)!.inputSize === options.size);
-  if (generators.length !== 1) {
-    if (generators.length > 1) {
-      throw new Error(`Several generators (${generators.map((g) => g.label).join(', ')}): give only the one to use, or choose by size (the size option).`);
-    }
+  if (generators.length > 1) {
+    throw new WeightsError(
+      (name) => `Several generators (${listSome(generators.map((g) => shownName(g.label, 200)), MAX_LISTED_SOURCES)}): give only the one to use, or choose by size (${name('size')}).`,
+      { option: 'sources' },
+    );
+  }
+  if (generators.length === 0) {
+    const labels = [...new Set(found.map((f) => shownName(f.label, 200)))];
     const unused = [...new Set(found.map((f) => f.file))].filter((file) => !found.some((f) => f.file === file && f.kind === 'cit-extractor'));
-    const lines = unused.map((file) => {
+    const lines = unused.slice(0, MAX_LISTED_SOURCES).map((file) => {
       const here = found.filter((f) => f.file === file);
-      if (here.some((f) => f.kind === 'generator')) return `'${file}' holds a generator of another size.`;
-      if (here.some((f) => f.kind === 'discriminator')) return `'${file}' holds a Tag2Pix discriminator, which colourising does not use.`;
+      const shown = quoteValue(file, 200);
+      if (here.some((f) => f.kind === 'generator')) return `${shown} holds a generator of another size.`;
+      if (here.some((f) => f.kind === 'discriminator')) return `${shown} holds a Tag2Pix discriminator, which colourising does not use.`;
       const keys = here.flatMap((f) => Object.keys(f.shapes));
-      return `'${file}' holds neither a Tag2Pix generator nor a CIT extractor (${keys.length} tensors, e.g. ${keys.slice(0, 3).map((k) => `'${k}'`).join(', ') || 'none'}).`;
+      return `${shown} holds neither a Tag2Pix generator nor a CIT extractor (${keys.length} tensors, e.g. ${keys.slice(0, 3).map((k) => quoteValue(k, 60)).join(', ') || 'none'}).`;
     });
-    throw new Error(
-      [
-        `No generator weights${options.size !== undefined ? ` for ${options.size} px` : ''} among ${found.map((f) => f.label).filter((l, i, all) => all.indexOf(l) === i).join(', ')}.`,
-        ...lines,
-      ].join('\n') + help,
+    throw new WeightsError(
+      (name) =>
+        [`No generator weights${options.size !== undefined ? ` for ${options.size} px` : ''} in ${name('sources')}: ${listSome(labels, MAX_LISTED_SOURCES)}.`, ...lines].join('\n'),
+      { option: options.size !== undefined ? 'size' : 'sources', hint: help },
     );
   }
   const g = generators[0]!;
   const config = configs.get(g)!;
   if (options.size !== undefined && options.size !== config.inputSize) {
-    throw new Error(`A ${options.size} px generator was asked for, but ${g.label} is a ${config.inputSize} px generator.`);
+    throw new OptionError(
+      (name) => `A ${options.size} px generator was asked for (${name('size')}), but ${shownName(g.label, 200)} is a ${config.inputSize} px generator.`,
+      { option: 'size', file: g.file },
+    );
   }
   let cit: Found | undefined;
   let citSource: Colorizer['citSource'] = 'none';
   if (config.citFeatures) {
-    if (cits.length > 1) throw new Error(`Several CIT extractors (${cits.map((c) => c.label).join(', ')}): give only the one to use.`);
+    if (cits.length > 1) {
+      throw new WeightsError(`Several CIT extractors (${listSome(cits.map((c) => shownName(c.label, 200)), MAX_LISTED_SOURCES)}): give only the one to use.`, {
+        option: 'sources',
+      });
+    }
     cit = cits[0];
     citSource = cit ? 'weights' : options.citExtractor ? 'option' : 'none';
     if (cit && config.citChannels !== 512) {
-      throw new Error(
-        `The generator in '${g.label}' takes ${config.citChannels} CIT feature channels, but the CIT extractor gives 512; ` +
+      throw new WeightsError(
+        `The generator in ${quoteValue(g.label, 200)} takes ${config.citChannels} CIT feature channels, but the CIT extractor gives 512; ` +
           'these weights belong to a generator trained with other CIT features.',
+        { file: g.file, option: 'sources' },
       );
     }
+    if (!cit && !options.citExtractor) throw missingCitExtractor(g, help);
   }
 
   let generator: LayersModel | undefined;
@@ -611,12 +658,7 @@ export async function loadColorizer(sources: WeightSource | readonly WeightSourc
         loadTorch(citExtractor, cit, 'CIT extractor (SE-ResNeXt-50 cut after layer2)', CIT_CLASSIFIER_ONLY);
       } else {
         citExtractor = options.citExtractor?.({ config, runConfig: g.runConfig });
-        if (!citExtractor) {
-          throw new Error(
-            `'${g.label}' takes CIT features, so it needs a CIT extractor: give the CIT extractor's weights too ` +
-              `(the CIT network's model.pth, or its .safetensors export).${help}`,
-          );
-        }
+        if (!citExtractor) throw missingCitExtractor(g, help);
         citSource = 'option';
       }
     }
@@ -643,4 +685,13 @@ export async function loadColorizer(sources: WeightSource | readonly WeightSourc
       citExtractor?.dispose();
     },
   };
+}
+
+function missingCitExtractor(g: Found, help: string | undefined): WeightsError {
+  return new WeightsError(
+    (name) =>
+      `${quoteValue(g.label, 200)} takes CIT features, so it needs a CIT extractor (the CIT network's model.pth, or its .safetensors export), ` +
+      `which is missing from ${name('sources')}: give the CIT extractor's weights too.`,
+    { file: g.file, option: 'sources', hint: help },
+  );
 }

@@ -3,6 +3,9 @@ import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
+import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
+import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -18,8 +21,24 @@ const WRAPPERS: Record<string, Record<string, Wrapper>> = {
   wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean },
 };
 
+/**
+ * Fused kernels of this library's own (no backend has them), written as loops over float32 arrays
+ * for the backends whose tensors are plain memory (`ARRAY_BACKENDS`: wasm, cpu). The ops that use
+ * them fall back to a composition of standard ops on every other backend.
+ */
+const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
+  [FUSED_ADAM]: adamUpdateSpec,
+  [PICK_ROWS]: pickRowsSpec,
+};
+
+const arrayFuncs = new Map<string, tf.KernelFunc>(
+  Object.entries(ARRAY_KERNELS).flatMap(([name, spec]) =>
+    ARRAY_BACKENDS.map((backend) => [`${backend}/${name}`, arrayKernelFunc(spec, backend)] as [string, tf.KernelFunc]),
+  ),
+);
+
 /** Every kernel function this library registered, to recognise them. */
-const ownFuncs = new WeakSet<tf.KernelFunc>(Object.values(FAST_KERNEL_FUNCS));
+const ownFuncs = new WeakSet<tf.KernelFunc>([...Object.values(FAST_KERNEL_FUNCS), ...arrayFuncs.values()]);
 
 /**
  * Kernels a backend does not have at all: they are registered even before the backend's package
@@ -67,7 +86,9 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   loaded, so a backend registering its own kernel later never clashes with ours;
  * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
  *   copies its whole input out of the wasm heap first), and `Sum`/`Mean` over leading axes
- *   become a matMul with a row of ones (no transpose), each with the stock kernel as fallback;
+ *   become one average pooling (no transpose), each with the stock kernel as fallback;
+ * - on wasm and cpu, this library's own fused kernels (`ARRAY_KERNELS`: Adam's update, row
+ *   picking), which no backend has; the ops that call them compose standard ops elsewhere;
  * - every other kernel of every backend stays as it is.
  *
  * Nothing registers them on import: call this once the backend is up (`tag2pix/node`'s
@@ -97,6 +118,12 @@ export function registerFastKernels(backendNames?: string[]): string[] {
         done.push(key(kernel, backend));
       }
     }
+    for (const kernel of Object.keys(ARRAY_KERNELS)) {
+      const kernelFunc = arrayFuncs.get(key(kernel, backend));
+      if (kernelFunc == null || tf.getKernel(kernel, backend) != null) continue;
+      tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+      done.push(key(kernel, backend));
+    }
     for (const [kernel, wrapper] of Object.entries(WRAPPERS[backend] ?? {})) {
       const existing = tf.getKernel(kernel, backend);
       if (!loaded || existing == null || ownFuncs.has(existing.kernelFunc)) continue;
@@ -120,7 +147,7 @@ export function registerFastKernels(backendNames?: string[]): string[] {
 export function unregisterFastKernels(backendNames?: string[]): void {
   const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(tf.engine().registryFactory)];
   for (const backend of new Set(backends)) {
-    for (const kernel of [...ALL_KERNELS, ...Object.keys(WRAPPERS[backend] ?? {})]) {
+    for (const kernel of [...ALL_KERNELS, ...Object.keys(ARRAY_KERNELS), ...Object.keys(WRAPPERS[backend] ?? {})]) {
       if (!isFastKernel(kernel, backend)) continue;
       tf.unregisterKernel(kernel, backend);
       const original = originals.get(key(kernel, backend));

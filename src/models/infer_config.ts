@@ -1,9 +1,13 @@
+import { WeightsError } from '../errors.js';
 import type { Tag2PixGeneratorConfig } from './generator.js';
 
 /** Anything with a shape: a `tf.Tensor`, a safetensors header entry, a checkpoint's `TorchTensor`. */
 export interface Shaped {
   readonly shape: readonly number[];
 }
+
+/** Shapes by key: a state dict's tensors, or their descriptions before they are decoded. */
+export type StateDictShapes = Readonly<Record<string, Shaped>>;
 
 /** A configuration read off a generator's weights: every setting that shapes them is present. */
 export type InferredGeneratorConfig = Tag2PixGeneratorConfig &
@@ -19,7 +23,7 @@ export type StateDictKind = 'generator' | 'discriminator' | 'cit-extractor' | 'u
 
 /** Classifies a state dict (PyTorch keys, without a `module.` prefix) by its keys. */
 export function stateDictKind(stateDict: Readonly<Record<string, unknown>>): StateDictKind {
-  const has = (k: string) => k in stateDict;
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(stateDict, k);
   if (has('Linear.weight') && has('conv1.0.weight')) return 'generator';
   if (has('adv_judge.0.weight')) return 'discriminator';
   if (has('conv1.weight') && has('layer1.0.conv1.weight')) return 'cit-extractor';
@@ -33,15 +37,16 @@ export function stateDictKind(stateDict: Readonly<Record<string, unknown>>): Sta
  * channels, colorFC ReLU, width multiplier, the CVT encoder's own width and the SECat reduction.
  * Only SECat generators (the published model) are recognised. Browser-safe.
  */
-export function inferGeneratorConfig(stateDict: Readonly<Record<string, Shaped>>): InferredGeneratorConfig {
+export function inferGeneratorConfig(stateDict: StateDictShapes): InferredGeneratorConfig {
   const shape = (k: string) => {
-    const t = stateDict[k];
-    if (!t) throw new Error(`This is not a complete Tag2Pix generator state dict: it has no '${k}'.`);
+    // Own keys only: a file's key list may name anything, '__proto__' included.
+    const t = Object.prototype.hasOwnProperty.call(stateDict, k) ? stateDict[k] : undefined;
+    if (!t) throw new WeightsError(`This is not a complete Tag2Pix generator state dict: it has no '${k}'.`);
     return t.shape;
   };
   const keys = Object.keys(stateDict);
   if (!keys.includes('deconv1.secat_layer.0.selayer.fc.0.weight')) {
-    throw new Error(
+    throw new WeightsError(
       'The generator state dict has no SECat decoder blocks (deconv1.secat_layer.0.selayer.fc.0.weight); ' +
         'only SECat generators (the published model) can be loaded from files; build ablations with buildTag2PixGenerator.',
     );
@@ -51,7 +56,7 @@ export function inferGeneratorConfig(stateDict: Readonly<Record<string, Shaped>>
   const linearChannels = shape('colorConv.0.weight')[1] ?? 1;
   const bottom = Math.round(Math.sqrt(linearRows / linearChannels));
   if (bottom * bottom * linearChannels !== linearRows) {
-    throw new Error(
+    throw new WeightsError(
       `Linear.weight has ${linearRows} rows, which is not ${linearChannels}·(S/16)² for any size S; this is not a Tag2Pix generator.`,
     );
   }
@@ -60,7 +65,7 @@ export function inferGeneratorConfig(stateDict: Readonly<Record<string, Shaped>>
     return new Set(keys.map((k) => pattern.exec(k)?.[1]).filter((v): v is string => v !== undefined)).size;
   }) as [number, number, number, number];
   if (decoderLayers.some((n) => n === 0)) {
-    throw new Error(`A decoder block (deconv1..deconv4) has no weights (blocks found: [${decoderLayers.join(', ')}]); the state dict is incomplete.`);
+    throw new WeightsError(`A decoder block (deconv1..deconv4) has no weights (blocks found: [${decoderLayers.join(', ')}]); the state dict is incomplete.`);
   }
   const config: InferredGeneratorConfig = {
     inputSize: bottom * 16,

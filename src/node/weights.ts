@@ -1,19 +1,21 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { LimitError, OptionError, quoteValue } from '../errors.js';
 import {
+  DEFAULT_MAX_WEIGHT_BYTES,
+  checkLoadColorizerOptions,
   loadColorizer as loadColorizerFromSources,
   type Colorizer,
   type LoadColorizerOptions,
   type NamedWeightBytes,
   type WeightSource,
 } from '../io/colorizer.js';
-import { readSafetensors } from '../io/safetensors.js';
-import { readTorchCheckpoint, torchStateDictFrom, type TorchValue } from '../io/torch_checkpoint.js';
+import { namingWeightFile, scanWeightFile } from '../io/weight_file.js';
 import { stateDictKind, type StateDictKind } from '../models/infer_config.js';
 
 export { inferGeneratorConfig, stateDictKind } from '../models/infer_config.js';
-export type { StateDictKind } from '../models/infer_config.js';
+export type { StateDictKind, StateDictShapes } from '../models/infer_config.js';
 export type { Colorizer, LoadColorizerOptions } from '../io/colorizer.js';
 
 /** One state dict found in a weight file. */
@@ -40,47 +42,49 @@ export const HOW_TO_GET_WEIGHTS = [
   '    with --no-cit needs none). From code: writeSafetensors(exportTorchStateDict(generator)).',
 ].join('\n');
 
-function stripModulePrefix(tensors: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
-  const keys = Object.keys(tensors);
-  if (keys.length === 0 || !keys.every((k) => k.startsWith('module.'))) return tensors;
-  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.slice('module.'.length), t]));
-}
-
-function isDict(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A weight file's bytes, with an error naming it and the option; files past `maxBytes` are refused unread. */
+async function readWeightBytes(file: string, maxBytes = DEFAULT_MAX_WEIGHT_BYTES): Promise<Uint8Array> {
+  try {
+    const stat = await fs.stat(file);
+    if (stat.isFile() && stat.size > maxBytes) {
+      throw new LimitError(
+        (name) => `Weight file ${quoteValue(file, 200)} is ${stat.size} bytes, above the limit of ${maxBytes} bytes; raise ${name('maxBytes')} if it is right.`,
+        { file, option: 'maxBytes' },
+      );
+    }
+    return new Uint8Array(await fs.readFile(file));
+  } catch (err) {
+    // Our own LimitError passes; a file system error (it has a code) says what is wrong with the path.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code) throw err;
+    throw new OptionError(
+      (name) =>
+        `Cannot read weight file ${quoteValue(file, 200)} (${name('sources')}): ` +
+        `${code === 'EISDIR' ? 'it is a folder' : code === 'ENOENT' ? 'it does not exist' : code}.`,
+      { file, option: 'sources', hint: HOW_TO_GET_WEIGHTS },
+    );
+  }
 }
 
 /**
  * Reads every state dict of a weight file: a `.safetensors` file is one; a torch checkpoint may
  * hold several (the official `tag2pix_*.pkl` holds `G` and `D`; the CIT `model.pth` holds
- * `weight`).
+ * `weight`). Everything is decoded (`loadColorizer` decodes only what the networks use). The
+ * caller owns the tensors. A file that cannot be read is a Tag2PixError naming it; nothing is
+ * left allocated then.
  */
 export async function readStateDicts(file: string): Promise<FoundStateDict[]> {
-  let bytes: Uint8Array;
+  const bytes = await readWeightBytes(file);
+  const found: FoundStateDict[] = [];
   try {
-    bytes = new Uint8Array(await fs.readFile(file));
-  } catch (err) {
-    throw new Error(`Cannot read weight file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    for (const d of scanWeightFile(file, bytes)) {
+      found.push({ file, ...(d.entry !== undefined ? { entry: d.entry } : {}), kind: stateDictKind(d.shapes), tensors: d.load() });
+    }
+  } catch (e) {
+    for (const d of found) tf.dispose(Object.values(d.tensors));
+    throw namingWeightFile(file, e);
   }
-  if (file.endsWith('.safetensors')) {
-    const tensors = stripModulePrefix(readSafetensors(bytes));
-    return [{ file, kind: stateDictKind(tensors), tensors }];
-  }
-  let checkpoint: TorchValue;
-  try {
-    checkpoint = readTorchCheckpoint(bytes);
-  } catch (err) {
-    throw new Error(`'${file}' is neither safetensors nor a readable PyTorch checkpoint: ${(err as Error).message}`);
-  }
-  const entries = isDict(checkpoint) ? ['G', 'D', 'weight'].filter((k) => k in checkpoint) : [];
-  if (entries.length === 0) {
-    const tensors = torchStateDictFrom(checkpoint);
-    return [{ file, kind: stateDictKind(tensors), tensors }];
-  }
-  return entries.map((entry) => {
-    const tensors = torchStateDictFrom(checkpoint, entry);
-    return { file, entry, kind: stateDictKind(tensors), tensors };
-  });
+  return found;
 }
 
 /** Expands folders into their weight files (sorted), keeping files as given. */
@@ -92,14 +96,21 @@ export async function listWeightFiles(sources: string | readonly string[]): Prom
     try {
       stat = await fs.stat(source);
     } catch {
-      throw new Error(`Weights '${source}' do not exist.\n${HOW_TO_GET_WEIGHTS}`);
+      throw new OptionError((name) => `Weights ${quoteValue(source, 200)} (${name('sources')}) do not exist.`, {
+        file: source,
+        option: 'sources',
+        hint: HOW_TO_GET_WEIGHTS,
+      });
     }
     if (stat.isDirectory()) {
       const names = (await fs.readdir(source)).filter((n) => WEIGHT_EXTENSIONS.some((e) => n.endsWith(e))).sort();
       if (names.length === 0) {
-        throw new Error(`The folder '${source}' holds no weight files (${WEIGHT_EXTENSIONS.join(', ')}).\n${HOW_TO_GET_WEIGHTS}`);
+        throw new OptionError(
+          (name) => `The folder ${quoteValue(source, 200)} (${name('sources')}) holds no weight files (${WEIGHT_EXTENSIONS.join(', ')}).`,
+          { file: source, option: 'sources', hint: HOW_TO_GET_WEIGHTS },
+        );
       }
-      files.push(...names.map((n) => path.join(source, n)));
+      for (const n of names) files.push(path.join(source, n));
     } else {
       files.push(source);
     }
@@ -110,31 +121,30 @@ export async function listWeightFiles(sources: string | readonly string[]): Prom
 /** A weight source in Node: a file or folder path, or anything `loadColorizer` of tag2pix/io takes but a URL string. */
 export type NodeWeightSource = string | Exclude<WeightSource, string>;
 
-/** Reads a weight file's bytes, with an error naming it. */
-async function readWeightFile(file: string): Promise<NamedWeightBytes> {
-  try {
-    return { name: file, bytes: new Uint8Array(await fs.readFile(file)) };
-  } catch (err) {
-    throw new Error(`Cannot read weight file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
-  }
-}
-
 /**
  * Builds the generator and CIT extractor from weight files or folders (safetensors, the official
  * PyTorch checkpoints read directly, or a training checkpoint), inferring the generator's
  * configuration from its keys: `loadColorizer` of tag2pix/io, with strings read as paths (a folder
  * gives its weight files). `URL`s, `Response`s, `Blob`s and bytes are taken as tag2pix/io takes them.
- * Dispose the result when done.
+ * Only the tensors the two networks use are decoded (a discriminator, an optimizer state or the
+ * CIT classifier's upper layers never are). Errors are Tag2PixErrors naming the file and the
+ * option (`sources`, `size`), with how to get weights as their hint when weights are missing;
+ * nothing is left allocated when it fails. Dispose the result when done.
  */
 export async function loadColorizer(
   sources: NodeWeightSource | readonly NodeWeightSource[],
   options: LoadColorizerOptions = {},
 ): Promise<Colorizer> {
+  checkLoadColorizerOptions(options);
   const list: readonly NodeWeightSource[] = Array.isArray(sources) ? sources : [sources as NodeWeightSource];
   const read: WeightSource[] = [];
   for (const source of list) {
     if (typeof source !== 'string') read.push(source);
-    else for (const file of await listWeightFiles(source)) read.push(await readWeightFile(file));
+    else {
+      for (const file of await listWeightFiles(source)) {
+        read.push({ name: file, bytes: await readWeightBytes(file, options.maxBytes) } satisfies NamedWeightBytes);
+      }
+    }
   }
   return loadColorizerFromSources(read, { help: HOW_TO_GET_WEIGHTS, ...options });
 }

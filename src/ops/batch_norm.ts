@@ -54,16 +54,20 @@ export function batchNormTorch(x: tf.Tensor, args: BatchNormTorchArgs): BatchNor
   // A hand-written gradient keeps only x and per-channel vectors on the tape (composed ops keep
   // about six activation-sized tensors per layer, which fills wasm's 4 GB at 256 px).
   const { y, mean, variance } = batchNormTraining(x, args.gamma, args.beta, epsilon);
-  const newRunningMean = tf.tidy(() =>
-    tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
-  ) as tf.Tensor1D;
-  const newRunningVar = tf.tidy(() =>
-    tf.add(
-      tf.mul(args.runningVar, 1 - momentum),
-      tf.mul(variance, (momentum * count) / (count - 1)),
-    ),
-  ) as tf.Tensor1D;
-  mean.dispose();
-  variance.dispose();
-  return { y, newRunningMean, newRunningVar };
+  try {
+    const newRunningMean = tf.tidy(() =>
+      tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
+    ) as tf.Tensor1D;
+    const newRunningVar = tf.tidy(() =>
+      tf.add(
+        tf.mul(args.runningVar, 1 - momentum),
+        tf.mul(variance, (momentum * count) / (count - 1)),
+      ),
+    ) as tf.Tensor1D;
+    return { y, newRunningMean, newRunningVar };
+  } finally {
+    // Also when an allocation fails (e.g. the wasm heap is full): the statistics are kept tensors.
+    mean.dispose();
+    variance.dispose();
+  }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { adamUpdate } from '../ops/adam_update.js';
 
 /** Options of {@link TorchAdam}; the defaults are Tag2Pix's published ones. */
 export interface TorchAdamOptions {
@@ -96,12 +97,10 @@ export class TorchAdam {
       const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** s.step);
       const stepSize = learningRate / biasCorrection1;
       tf.tidy(() => {
-        const m = tf.add(tf.mul(s.m, beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(s.v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
-        const denominator = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), epsilon);
-        s.m.assign(m);
-        s.v.assign(v);
-        variable.assign(tf.sub(variable, tf.mul(tf.div(m, denominator), stepSize)));
+        const [p, m, v] = adamUpdate(variable, s.m, s.v, g, { beta1, beta2, epsilon, biasCorrection2Sqrt, stepSize });
+        s.m.assign(m!);
+        s.v.assign(v!);
+        variable.assign(p!);
       });
     }
   }
