@@ -191,7 +191,22 @@ async function main() {
   require('node:fs').writeFileSync('out.png', png);
   colorizer.dispose();
   generator.dispose();
+  // The error classes are one copy too: an error raised in one entry is an instance of the
+  // classes every other entry (and import()) exports.
+  require('node:fs').writeFileSync('not-weights.safetensors', 'no weights here');
+  const failure = await node.loadColorizer('not-weights.safetensors').catch((e) => e);
+  const fromIo = await io.loadColorizer([{ name: 'x.bin', bytes: new Uint8Array(4) }]).catch((e) => e);
+  const badImage = await node.readImage('not-weights.safetensors').catch((e) => e);
+  const errorClasses = {
+    sameClass: core.Tag2PixError === io.Tag2PixError && core.FileFormatError === io.FileFormatError && imported.WeightsError === core.WeightsError,
+    nodeErrorIsCore: failure instanceof core.Tag2PixError && failure instanceof io.FileFormatError && failure instanceof imported.Tag2PixError,
+    ioErrorIsCore: fromIo instanceof core.FileFormatError && fromIo instanceof imported.FileFormatError,
+    imageErrorIsCore: badImage instanceof node.ImageReadError && badImage instanceof core.Tag2PixError && badImage instanceof imported.Tag2PixError,
+    names: [failure.name, fromIo.name, badImage.name],
+    file: failure.file,
+  };
   console.log(JSON.stringify({
+    errorClasses,
     backend: report.backend,
     exports: entries.map((e) => Object.keys(e).length),
     registeredSECat,
@@ -207,7 +222,7 @@ main().catch((err) => { console.error(err); process.exit(1); });
     });
   }, 300_000);
 
-  it('requires every entry (one copy of the library) and mixes in import(); colourises a file', () => {
+  it('requires every entry (one copy of the library, its error classes included) and mixes in import(); colourises a file', () => {
     const result = lastJson(inApp(app, 'node', ['app.js']));
     expect(result['backend']).toBe('cpu');
     expect((result['exports'] as number[]).every((n) => n > 5)).toBe(true);
@@ -218,6 +233,15 @@ main().catch((err) => { console.error(err); process.exit(1); });
     expect(result['importSameLoader']).toBe(true);
     expect(result['config']).toBe(64);
     expect(pngSize(path.join(app, 'out.png'))).toEqual({ width: 20, height: 30 });
+    // Errors raised by tag2pix/node and tag2pix/io are instances of tag2pix's classes, required or imported.
+    expect(result['errorClasses']).toEqual({
+      sameClass: true,
+      nodeErrorIsCore: true,
+      ioErrorIsCore: true,
+      imageErrorIsCore: true,
+      names: ['FileFormatError', 'FileFormatError', 'ImageReadError'],
+      file: 'not-weights.safetensors',
+    });
   });
 });
 
