@@ -25,7 +25,7 @@ export {
 } from './torch_checkpoint.js';
 export { MAX_PICKLE_OPCODES, PickleError } from './pickle.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';
-export { loadColorizer } from './colorizer.js';
+export { DEFAULT_MAX_WEIGHT_BYTES, loadColorizer } from './colorizer.js';
 export type { CitExtractorContext, Colorizer, LoadColorizerOptions, LoadProgressEvent, NamedWeightBytes, WeightSource } from './colorizer.js';
 // The error classes every reader raises for a bad file (also exported by 'tag2pix').
 export { FileFormatError, LimitError, OptionError, OutputError, Tag2PixError, WeightsError } from '../errors.js';

@@ -178,7 +178,7 @@ describe('loadColorizer (tag2pix/io) refuses weights that are not finite floats'
     expect(nan).toBeInstanceOf(WeightsError);
     expect(nan.file).toBe('nan.safetensors');
     expect(nan.message).toMatch(/^Weight file 'nan\.safetensors': loadTorchStateDict: 1 weight tensor\(s\) hold NaN or infinite values \(conv1\.0\.weight\)/);
-    const inf = await failing(new Blob([safetensorsOf(generatorDict, { 'Linear.bias': filled(-Infinity) })]));
+    const inf = await failing(new Blob([safetensorsOf(generatorDict, { 'Linear.bias': filled(-Infinity) }).slice()]));
     expect(inf.message).toMatch(/^Weight file 'blob 1':.*\(Linear\.bias\)/);
   });
 
@@ -191,7 +191,7 @@ describe('loadColorizer (tag2pix/io) refuses weights that are not finite floats'
   it("refuses NaN and integer weights in a training checkpoint's generator (its own layouts)", async () => {
     const g = buildTag2PixGenerator(GENERATOR);
     // LayerVariable.read() is the variable itself: read its values, dispose nothing.
-    const entries = g.weights.map((w) => ({ name: `G:${w.originalName}`, dtype: 'F32', shape: [...w.shape], bytes: new Uint8Array(Float32Array.from(w.read().dataSync()).buffer) }));
+    const entries = g.weights.map((w) => ({ name: `G:${w.originalName}`, dtype: 'F32', shape: w.shape as number[], bytes: new Uint8Array(Float32Array.from(w.read().dataSync()).buffer) }));
     g.dispose();
     const meta = { tag2pix_checkpoint: CHECKPOINT_FORMAT, state: JSON.stringify({ config: {} }) };
     const edited = (i: number, edit: (e: Raw) => Raw) => craftSafetensors(entries.map((e, j) => (j === i ? { ...e, ...edit(e) } : e)), meta);
