@@ -22,11 +22,21 @@ describe('tag2pix demo (CLI)', () => {
     for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
   });
 
-  it('--quick runs a warm-up epoch then an adversarial one and writes the grid, curves and report', async () => {
+  it('--quick runs a warm-up epoch then an adversarial one and writes the grid, curves and report (progress on stderr, results on stdout)', async () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-cli-'));
     dirs.push(out);
-    const { stdout } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1']);
-    expect(stdout).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
+    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1']);
+    // Progress on stderr (no terminal: lines, not a bar); the results and the files written on stdout.
+    expect(stderr).toMatch(/^backend: wasm/m);
+    expect(stderr).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
+    expect(stderr).toMatch(/^epoch 2\/2: stage /m);
+    expect(stderr).toMatch(/^after epoch 2: tag accuracy /m);
+    expect(stderr).not.toMatch(/Tag accuracy on held-out characters|^Wrote /m);
+    expect(stdout).toMatch(/^\nTag accuracy on held-out characters [^\n]*:\n/);
+    expect(stdout).toMatch(/^L1 \(colour output\) [\d.]+ → [\d.]+ over \d+ steps/m);
+    expect(stdout).toContain(`Wrote ${path.join(out, 'loss-curve.png')}, `);
+    expect(stdout).toMatch(/report\.md, .*report\.json\n$/);
+    expect(stdout).not.toMatch(/^(backend|data|model|epoch|after epoch)\b/m);
     const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')) as { steps: number; history: unknown[] };
     expect(report.history).toHaveLength(2);
     const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
