@@ -295,6 +295,15 @@ describe('initializeLikeReference', () => {
     const bound = 1 / Math.sqrt(9 * (w.shape[2] as number));
     expect(Math.max(...guide(a).map(Math.abs))).toBeLessThanOrEqual(bound);
     expect(Math.max(...guide(a).map(Math.abs))).toBeGreaterThan(0.9 * bound);
+    // The AdaIN ablation block's style weight (`weight_orig`, N(0, 1) in the reference) too.
+    const adain = () => buildTag2PixGenerator({ inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.25, decoderBlock: 'adain' });
+    const [e1, e2] = [adain(), adain()];
+    initializeLikeReference(e1, { seed: 5 });
+    initializeLikeReference(e2, { seed: 5 });
+    expect(values(e2)).toEqual(values(e1));
+    const styleWeight = e1.weights.find((w) => w.originalName.includes('weight_orig') || w.name.includes('weight_orig'));
+    expect(styleWeight, 'an AdaIN style weight').toBeDefined();
+    expect(tf.tidy(() => Math.sqrt(tf.moments(styleWeight!.read()).variance.dataSync()[0]))).toBeCloseTo(1, 1);
     const d1 = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25 });
     const d2 = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25 });
     initializeLikeReference(d1, { seed: 3 });
