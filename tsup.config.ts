@@ -10,7 +10,7 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     target: 'es2022',
-    external: [/^@tensorflow\//, 'sharp', 'commander', 'cli-progress', 'fflate'],
+    external: [/^@tensorflow\//, 'sharp', 'commander', 'cli-progress', 'fflate', 'webgpu'],
   },
   {
     entry: { cli: 'src/cli/index.ts' },
@@ -18,6 +18,6 @@ export default defineConfig([
     sourcemap: true,
     target: 'es2022',
     banner: { js: '#!/usr/bin/env node' },
-    external: [/^@tensorflow\//, 'sharp', 'commander', 'cli-progress', 'fflate'],
+    external: [/^@tensorflow\//, 'sharp', 'commander', 'cli-progress', 'fflate', 'webgpu'],
   },
 ]);

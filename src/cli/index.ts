@@ -5,7 +5,7 @@ const program = new Command();
 program
   .name('tag2pix')
   .description('Tag2Pix line-art colourisation on TensorFlow.js')
-  .option('--backend <name>', 'tensorflow, wasm or cpu (default: the fastest available)')
+  .option('--backend <name>', 'webgpu, tensorflow, wasm or cpu (default: the fastest available; webgpu only on a real GPU)')
   .showHelpAfterError();
 
 // (command registrations go below, one line each)

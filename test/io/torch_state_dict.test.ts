@@ -81,7 +81,7 @@ describe('exportTorchStateDict', () => {
 });
 
 describe('loadTorchStateDict', () => {
-  it('loads an exported state dict into a fresh model: identical outputs, via safetensors', () => {
+  it('loads an exported state dict into a fresh model: identical outputs, via safetensors', async () => {
     const a = buildModel();
     const b = buildModel();
     const x = randomTensor([2, 6, 6, 4], 1);
@@ -92,7 +92,7 @@ describe('loadTorchStateDict', () => {
     expect(report.loaded).toHaveLength(10);
     expect(report.ignored).toEqual(['bn1.num_batches_tracked']);
     expect(report.missing).toEqual([]);
-    expect(maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('converts layouts: conv OIHW → HWIO, Linear [out, in] → [in, out], vectors as is', () => {
@@ -142,7 +142,7 @@ describe('loadTorchStateDict', () => {
     expect(() => loadTorchStateDict(model, sd, { strict: false })).toThrow(/fc\.weight: the model expects \[5, 8\]/);
   });
 
-  it("strips DataParallel's module. prefix, a given prefix, and skips ignored keys", () => {
+  it("strips DataParallel's module. prefix, a given prefix, and skips ignored keys", async () => {
     const a = buildModel();
     const sd = randomStateDict(50);
     loadTorchStateDict(a, sd);
@@ -160,7 +160,7 @@ describe('loadTorchStateDict', () => {
     expect(report.skipped).toContain('module.discriminator.fc.weight');
     expect(report.loaded).toContain('fc.weight');
     const x = randomTensor([1, 6, 6, 4], 2);
-    expect(maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('takes keys relative to a single layer', () => {
