@@ -3,6 +3,7 @@ import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { WEBGPU_KERNELS } from './webgpu/index.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -18,8 +19,20 @@ const WRAPPERS: Record<string, Record<string, Wrapper>> = {
   wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean },
 };
 
+/**
+ * Kernels under names of this library's own (src/kernels/own_kernels.ts), per backend: programs
+ * that do in one dispatch what the ops compose from many. Registered even before the backend's
+ * package loads (no backend has these names); everywhere else the ops use the composition.
+ */
+const OWN: Record<string, Record<string, tf.KernelFunc>> = {
+  webgpu: WEBGPU_KERNELS,
+};
+
 /** Every kernel function this library registered, to recognise them. */
-const ownFuncs = new WeakSet<tf.KernelFunc>(Object.values(FAST_KERNEL_FUNCS));
+const ownFuncs = new WeakSet<tf.KernelFunc>([
+  ...Object.values(FAST_KERNEL_FUNCS),
+  ...Object.values(OWN).flatMap((table) => Object.values(table)),
+]);
 
 /**
  * Kernels a backend does not have at all: they are registered even before the backend's package
@@ -68,6 +81,8 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
  *   copies its whole input out of the wasm heap first), and `Sum`/`Mean` over leading axes
  *   become a matMul with a row of ones (no transpose), each with the stock kernel as fallback;
+ * - webgpu gets this library's WebGPU programs under names of our own (grouped convolution and
+ *   its gradients …: `OWN` above), which the ops use when the active backend has them;
  * - every other kernel of every backend stays as it is.
  *
  * Importing `tag2pix` calls this once; call it again after importing a backend package that was
@@ -75,12 +90,17 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  * `backend/kernel` pairs registered by this call.
  */
 export function registerFastKernels(backendNames?: string[]): string[] {
-  const candidates = new Set<string>(backendNames ?? ['wasm', 'cpu']);
+  const candidates = new Set<string>(backendNames ?? ['wasm', 'cpu', ...Object.keys(OWN)]);
   if (backendNames == null) {
     for (const name of Object.keys(tf.engine().registryFactory)) candidates.add(name);
   }
   const done: string[] = [];
   for (const backend of candidates) {
+    for (const [kernelName, kernelFunc] of Object.entries(OWN[backend] ?? {})) {
+      if (tf.getKernel(kernelName, backend) != null) continue;
+      tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
+      done.push(key(kernelName, backend));
+    }
     const loaded = backendLoaded(backend);
     for (const kernel of ALL_KERNELS) {
       if (isFastKernel(kernel, backend)) continue;
@@ -118,9 +138,9 @@ export function registerFastKernels(backendNames?: string[]): string[] {
  * to train on wasm.
  */
 export function unregisterFastKernels(backendNames?: string[]): void {
-  const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(tf.engine().registryFactory)];
+  const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(OWN), ...Object.keys(tf.engine().registryFactory)];
   for (const backend of new Set(backends)) {
-    for (const kernel of [...ALL_KERNELS, ...Object.keys(WRAPPERS[backend] ?? {})]) {
+    for (const kernel of [...ALL_KERNELS, ...Object.keys(WRAPPERS[backend] ?? {}), ...Object.keys(OWN[backend] ?? {})]) {
       if (!isFastKernel(kernel, backend)) continue;
       tf.unregisterKernel(kernel, backend);
       const original = originals.get(key(kernel, backend));

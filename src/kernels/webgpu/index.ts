@@ -1,0 +1,14 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { GROUPED_CONV2D, GROUPED_CONV2D_BACKPROP_FILTER, GROUPED_CONV2D_BACKPROP_INPUT } from '../own_kernels.js';
+import {
+  groupedConv2dBackpropFilterWebGPU,
+  groupedConv2dBackpropInputWebGPU,
+  groupedConv2dWebGPU,
+} from './grouped_conv.js';
+
+/** This library's WebGPU programs, by kernel name (registered for `webgpu` only). */
+export const WEBGPU_KERNELS: Record<string, tf.KernelFunc> = {
+  [GROUPED_CONV2D]: groupedConv2dWebGPU as unknown as tf.KernelFunc,
+  [GROUPED_CONV2D_BACKPROP_INPUT]: groupedConv2dBackpropInputWebGPU as unknown as tf.KernelFunc,
+  [GROUPED_CONV2D_BACKPROP_FILTER]: groupedConv2dBackpropFilterWebGPU as unknown as tf.KernelFunc,
+};
