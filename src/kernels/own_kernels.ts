@@ -11,6 +11,13 @@ export const GROUPED_CONV2D = 'Tag2PixGroupedConv2D';
 export const GROUPED_CONV2D_BACKPROP_INPUT = 'Tag2PixGroupedConv2DBackpropInput';
 export const GROUPED_CONV2D_BACKPROP_FILTER = 'Tag2PixGroupedConv2DBackpropFilter';
 
+/** BatchNorm fused with its activation (src/kernels/webgpu/batch_norm.ts). */
+export const BATCH_NORM_STATS = 'Tag2PixBatchNormStats';
+export const BATCH_NORM_APPLY = 'Tag2PixBatchNormApply';
+export const BATCH_NORM_GRAD_STATS = 'Tag2PixBatchNormGradStats';
+export const BATCH_NORM_GRAD_INPUT = 'Tag2PixBatchNormGradInput';
+export const BATCH_NORM_RUNNING = 'Tag2PixBatchNormRunning';
+
 /** Whether the active backend has this library's kernel `name`. */
 export function hasOwnKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) != null;

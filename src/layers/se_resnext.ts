@@ -125,8 +125,10 @@ export function applyBottleneck(
   return tf.tidy((): tf.Tensor4D => {
     const norm = (bn: BatchNormParams | undefined, t: tf.Tensor4D) =>
       bn ? (applyBatchNorm(bn, t, training, mode) as tf.Tensor4D) : t;
-    let out = reluKeepingOutput(norm(p.bn1, applyConv(p.conv1, x)));
-    out = reluKeepingOutput(norm(p.bn2, applyConv(p.conv2, out)));
+    const normRelu = (bn: BatchNormParams | undefined, t: tf.Tensor4D) =>
+      bn ? (applyBatchNorm(bn, t, training, mode, 'relu') as tf.Tensor4D) : reluKeepingOutput(t);
+    let out = normRelu(p.bn1, applyConv(p.conv1, x));
+    out = normRelu(p.bn2, applyConv(p.conv2, out));
     out = norm(p.bn3, applyConv(p.conv3, out));
     if (p.excitation) out = applyExcitation(p.excitation, out, tag);
     const residual = p.downsample ? norm(p.downsample.bn, applyConv(p.downsample.conv, x)) : x;

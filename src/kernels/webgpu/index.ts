@@ -1,5 +1,21 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { GROUPED_CONV2D, GROUPED_CONV2D_BACKPROP_FILTER, GROUPED_CONV2D_BACKPROP_INPUT } from '../own_kernels.js';
+import {
+  BATCH_NORM_APPLY,
+  BATCH_NORM_GRAD_INPUT,
+  BATCH_NORM_GRAD_STATS,
+  BATCH_NORM_RUNNING,
+  BATCH_NORM_STATS,
+  GROUPED_CONV2D,
+  GROUPED_CONV2D_BACKPROP_FILTER,
+  GROUPED_CONV2D_BACKPROP_INPUT,
+} from '../own_kernels.js';
+import {
+  batchNormApplyWebGPU,
+  batchNormGradInputWebGPU,
+  batchNormGradStatsWebGPU,
+  batchNormRunningWebGPU,
+  batchNormStatsWebGPU,
+} from './batch_norm.js';
 import {
   groupedConv2dBackpropFilterWebGPU,
   groupedConv2dBackpropInputWebGPU,
@@ -11,4 +27,9 @@ export const WEBGPU_KERNELS: Record<string, tf.KernelFunc> = {
   [GROUPED_CONV2D]: groupedConv2dWebGPU as unknown as tf.KernelFunc,
   [GROUPED_CONV2D_BACKPROP_INPUT]: groupedConv2dBackpropInputWebGPU as unknown as tf.KernelFunc,
   [GROUPED_CONV2D_BACKPROP_FILTER]: groupedConv2dBackpropFilterWebGPU as unknown as tf.KernelFunc,
+  [BATCH_NORM_STATS]: batchNormStatsWebGPU as unknown as tf.KernelFunc,
+  [BATCH_NORM_APPLY]: batchNormApplyWebGPU as unknown as tf.KernelFunc,
+  [BATCH_NORM_GRAD_STATS]: batchNormGradStatsWebGPU as unknown as tf.KernelFunc,
+  [BATCH_NORM_GRAD_INPUT]: batchNormGradInputWebGPU as unknown as tf.KernelFunc,
+  [BATCH_NORM_RUNNING]: batchNormRunningWebGPU as unknown as tf.KernelFunc,
 };

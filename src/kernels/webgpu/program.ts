@@ -29,30 +29,40 @@ export interface ProgramSpec {
   invocations: number;
   /** Invocations per workgroup. Default 64. */
   workgroupSize?: number;
-  /** Integer constants, declared as `const NAME : i32` (or `f32` for non-integers). */
+  /** Integer constants, declared as `const NAME : i32`. */
   constants: Record<string, number>;
+  /** Float constants, declared as `const NAME : f32`. */
+  floats?: Record<string, number>;
   /** WGSL: helper functions and `fn main(index : i32)`. */
   body: string;
 }
 
-function declare(name: string, value: number): string {
-  if (Number.isInteger(value)) return `const ${name} : i32 = ${value};`;
-  return `const ${name} : f32 = ${Number(value).toPrecision(9)};`;
+function declareInt(name: string, value: number): string {
+  if (!Number.isInteger(value)) throw new Error(`program constant ${name} must be an integer, got ${value}`);
+  return `const ${name} : i32 = ${value};`;
+}
+
+/** An f32 literal that parses back to the same float32 as `value`. */
+function declareFloat(name: string, value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`program constant ${name} must be finite, got ${value}`);
+  return `const ${name} : f32 = ${Math.fround(value).toExponential(9)};`;
 }
 
 /** Runs a program on the webgpu backend and returns its output. */
 export function runProgram(backend: tf.KernelBackend, spec: ProgramSpec): tf.TensorInfo {
   const workgroupSize = spec.workgroupSize ?? 64;
   const constants = Object.entries(spec.constants);
+  const floats = Object.entries(spec.floats ?? {});
   const program = {
     outputShape: spec.outputShape,
-    shaderKey: `tag2pix_${spec.name}_${constants.map(([k, v]) => `${k}${v}`).join('_')}`,
+    shaderKey: `tag2pix_${spec.name}_${[...constants, ...floats].map(([k, v]) => `${k}${v}`).join('_')}`,
     dispatchLayout: { x: spec.outputShape.map((_, i) => i) },
     dispatch: [Math.ceil(spec.invocations / workgroupSize), 1, 1] as [number, number, number],
     workgroupSize: [workgroupSize, 1, 1] as [number, number, number],
     variableNames: spec.variableNames,
     getUserCode: () => [
-      ...constants.map(([k, v]) => declare(k, v)),
+      ...constants.map(([k, v]) => declareInt(k, v)),
+      ...floats.map(([k, v]) => declareFloat(k, v)),
       spec.body.replace('fn main(index : i32)', 'fn programMain(index : i32)'),
       // The backend binds the uniforms and every input whether the shader reads them or not,
       // while a pipeline's automatic layout keeps only the bindings the shader uses.
