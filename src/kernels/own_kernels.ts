@@ -18,6 +18,10 @@ export const BATCH_NORM_GRAD_STATS = 'Tag2PixBatchNormGradStats';
 export const BATCH_NORM_GRAD_INPUT = 'Tag2PixBatchNormGradInput';
 export const BATCH_NORM_RUNNING = 'Tag2PixBatchNormRunning';
 
+/** The Adam update (src/kernels/webgpu/adam.ts). */
+export const ADAM_MOMENT = 'Tag2PixAdamMoment';
+export const ADAM_UPDATE = 'Tag2PixAdamUpdate';
+
 /** Whether the active backend has this library's kernel `name`. */
 export function hasOwnKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) != null;

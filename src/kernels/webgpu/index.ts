@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import {
+  ADAM_MOMENT,
+  ADAM_UPDATE,
   BATCH_NORM_APPLY,
   BATCH_NORM_GRAD_INPUT,
   BATCH_NORM_GRAD_STATS,
@@ -9,6 +11,7 @@ import {
   GROUPED_CONV2D_BACKPROP_FILTER,
   GROUPED_CONV2D_BACKPROP_INPUT,
 } from '../own_kernels.js';
+import { adamMomentWebGPU, adamUpdateWebGPU } from './adam.js';
 import {
   batchNormApplyWebGPU,
   batchNormGradInputWebGPU,
@@ -32,4 +35,6 @@ export const WEBGPU_KERNELS: Record<string, tf.KernelFunc> = {
   [BATCH_NORM_GRAD_STATS]: batchNormGradStatsWebGPU as unknown as tf.KernelFunc,
   [BATCH_NORM_GRAD_INPUT]: batchNormGradInputWebGPU as unknown as tf.KernelFunc,
   [BATCH_NORM_RUNNING]: batchNormRunningWebGPU as unknown as tf.KernelFunc,
+  [ADAM_MOMENT]: adamMomentWebGPU as unknown as tf.KernelFunc,
+  [ADAM_UPDATE]: adamUpdateWebGPU as unknown as tf.KernelFunc,
 };

@@ -12,7 +12,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 
 /** The part of tfjs's WebGPUBackend that runs a program. */
 interface WebGPUBackendLike {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], outputDtype: tf.DataType): tf.TensorInfo;
+  runWebGPUProgram(
+    program: object,
+    inputs: tf.TensorInfo[],
+    outputDtype: tf.DataType,
+    uniforms?: Array<{ type: 'float32'; data: number[] }>,
+  ): tf.TensorInfo;
 }
 
 /** What a program computes and how many invocations it needs. */
@@ -33,6 +38,11 @@ export interface ProgramSpec {
   constants: Record<string, number>;
   /** Float constants, declared as `const NAME : f32`. */
   floats?: Record<string, number>;
+  /**
+   * Floats that change from call to call (a learning rate), read as `uniforms.name` so the
+   * compiled shader is reused; constants are for what is fixed per layer.
+   */
+  uniforms?: Record<string, number>;
   /** WGSL: helper functions and `fn main(index : i32)`. */
   body: string;
 }
@@ -53,6 +63,7 @@ export function runProgram(backend: tf.KernelBackend, spec: ProgramSpec): tf.Ten
   const workgroupSize = spec.workgroupSize ?? 64;
   const constants = Object.entries(spec.constants);
   const floats = Object.entries(spec.floats ?? {});
+  const uniforms = Object.entries(spec.uniforms ?? {});
   const program = {
     outputShape: spec.outputShape,
     shaderKey: `tag2pix_${spec.name}_${[...constants, ...floats].map(([k, v]) => `${k}${v}`).join('_')}`,
@@ -60,6 +71,7 @@ export function runProgram(backend: tf.KernelBackend, spec: ProgramSpec): tf.Ten
     dispatch: [Math.ceil(spec.invocations / workgroupSize), 1, 1] as [number, number, number],
     workgroupSize: [workgroupSize, 1, 1] as [number, number, number],
     variableNames: spec.variableNames,
+    uniforms: uniforms.map(([name]) => `${name} : f32,`).join(' '),
     getUserCode: () => [
       ...constants.map(([k, v]) => declareInt(k, v)),
       ...floats.map(([k, v]) => declareFloat(k, v)),
@@ -73,5 +85,6 @@ export function runProgram(backend: tf.KernelBackend, spec: ProgramSpec): tf.Ten
       }`,
     ].join('\n'),
   };
-  return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(program, spec.inputs, 'float32');
+  const data = uniforms.map(([, value]) => ({ type: 'float32' as const, data: [value] }));
+  return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(program, spec.inputs, 'float32', data);
 }
