@@ -22,6 +22,11 @@ export const BATCH_NORM_RUNNING = 'Tag2PixBatchNormRunning';
 export const ADAM_MOMENT = 'Tag2PixAdamMoment';
 export const ADAM_UPDATE = 'Tag2PixAdamUpdate';
 
+/** Squeeze-and-excitation's activation-sized parts (src/kernels/webgpu/squeeze_excitation.ts). */
+export const SPATIAL_MEAN = 'Tag2PixSpatialMean';
+export const SPATIAL_MEAN_GRAD = 'Tag2PixSpatialMeanGrad';
+export const SPATIAL_DOT = 'Tag2PixSpatialDot';
+
 /** Whether the active backend has this library's kernel `name`. */
 export function hasOwnKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) != null;

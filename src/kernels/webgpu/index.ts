@@ -10,7 +10,11 @@ import {
   GROUPED_CONV2D,
   GROUPED_CONV2D_BACKPROP_FILTER,
   GROUPED_CONV2D_BACKPROP_INPUT,
+  SPATIAL_DOT,
+  SPATIAL_MEAN,
+  SPATIAL_MEAN_GRAD,
 } from '../own_kernels.js';
+import { spatialDotWebGPU, spatialMeanGradWebGPU, spatialMeanWebGPU } from './squeeze_excitation.js';
 import { adamMomentWebGPU, adamUpdateWebGPU } from './adam.js';
 import {
   batchNormApplyWebGPU,
@@ -37,4 +41,7 @@ export const WEBGPU_KERNELS: Record<string, tf.KernelFunc> = {
   [BATCH_NORM_RUNNING]: batchNormRunningWebGPU as unknown as tf.KernelFunc,
   [ADAM_MOMENT]: adamMomentWebGPU as unknown as tf.KernelFunc,
   [ADAM_UPDATE]: adamUpdateWebGPU as unknown as tf.KernelFunc,
+  [SPATIAL_MEAN]: spatialMeanWebGPU as unknown as tf.KernelFunc,
+  [SPATIAL_MEAN_GRAD]: spatialMeanGradWebGPU as unknown as tf.KernelFunc,
+  [SPATIAL_DOT]: spatialDotWebGPU as unknown as tf.KernelFunc,
 };
