@@ -272,6 +272,7 @@ export function applyBatchNorm(
   const useBatchStats = training || mode === 'batch-stats';
   const r = batchNormTorch(x, {
     activation,
+    updateRunningStats: training,
     gamma: p.gamma.read() as tf.Tensor1D,
     beta: p.beta.read() as tf.Tensor1D,
     runningMean: p.runningMean.read() as tf.Tensor1D,

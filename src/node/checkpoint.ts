@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
+import { readableOnHost } from './host_tensors.js';
 import type { ChangingLossSchedulerJSON, Tag2PixLossWeights } from '../losses/changing_loss_scheduler.js';
 import type { TorchAdam, TorchAdamState } from '../training/adam.js';
 import { namedWeights, type Tag2PixTrainer } from '../training/trainer.js';
@@ -93,10 +94,15 @@ export async function saveCheckpoint(
   const checkpoint = captureCheckpoint(trainer, extra);
   let bytes: Uint8Array;
   try {
-    bytes = writeSafetensors(checkpoint.tensors, {
-      tag2pix_checkpoint: CHECKPOINT_FORMAT,
-      state: JSON.stringify(checkpoint.state),
-    });
+    const host = await readableOnHost(checkpoint.tensors);
+    try {
+      bytes = writeSafetensors(host.tensors, {
+        tag2pix_checkpoint: CHECKPOINT_FORMAT,
+        state: JSON.stringify(checkpoint.state),
+      });
+    } finally {
+      host.release();
+    }
   } finally {
     // The weights are the models' own variables; only the optimizer copies are ours.
     tf.dispose(Object.entries(checkpoint.tensors).filter(([k]) => k.startsWith('optimizer.')).map(([, t]) => t));

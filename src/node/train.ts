@@ -8,6 +8,7 @@ import { NonFiniteLossError, type Tag2PixBatch, type Tag2PixStepResult, type Tag
 import { sampleGrid } from '../training/sample_grid.js';
 import { exportTorchStateDict } from '../io/torch_state_dict.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { readableOnHost } from './host_tensors.js';
 import { saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { writePng } from './image.js';
 import { lossCurveSvg, renderSvgToPng, type CurvePanel } from './loss_curve.js';
@@ -229,7 +230,12 @@ export async function runTraining(o: RunTrainingOptions): Promise<RunTrainingRes
 async function writeGeneratorExport(trainer: Tag2PixTrainer, file: string): Promise<void> {
   const tensors = exportTorchStateDict(trainer.generator);
   try {
-    await writeFileAtomic(file, writeSafetensors(tensors, { network: 'tag2pix-generator' }));
+    const host = await readableOnHost(tensors);
+    try {
+      await writeFileAtomic(file, writeSafetensors(host.tensors, { network: 'tag2pix-generator' }));
+    } finally {
+      host.release();
+    }
   } finally {
     tf.dispose(Object.values(tensors));
   }

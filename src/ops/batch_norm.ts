@@ -27,6 +27,11 @@ export interface BatchNormTorchArgs {
   /** Weight of the new batch statistic in the running average. PyTorch's default 0.1. */
   momentum?: number;
   /**
+   * With batch statistics, also compute the updated running statistics (default true). False
+   * where the caller would discard them (batch statistics outside training).
+   */
+  updateRunningStats?: boolean;
+  /**
    * Activation applied to the normalised tensor: `'linear'` (default) or `'relu'` (whose
    * gradient keeps only what the BatchNorm keeps). Fused into the BatchNorm where the backend
    * has this library's kernels for it (webgpu).
@@ -38,7 +43,10 @@ export interface BatchNormTorchArgs {
 export interface BatchNormTorchResult {
   /** The normalised tensor. */
   y: tf.Tensor;
-  /** Updated running mean and variance, when batch statistics were used; else undefined. */
+  /**
+   * Updated running mean and variance, when batch statistics were used (and
+   * `updateRunningStats` is not false); else undefined.
+   */
   newRunningMean?: tf.Tensor1D;
   newRunningVar?: tf.Tensor1D;
 }
@@ -80,6 +88,11 @@ function composedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs): BatchNormTor
   // A hand-written gradient keeps only x and per-channel vectors on the tape (composed ops keep
   // about six activation-sized tensors per layer, which fills wasm's 4 GB at 256 px).
   const { y, mean, variance } = batchNormTraining(x, args.gamma, args.beta, epsilon);
+  if (args.updateRunningStats === false) {
+    mean.dispose();
+    variance.dispose();
+    return { y };
+  }
   const newRunningMean = tf.tidy(() =>
     tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
   ) as tf.Tensor1D;
@@ -148,6 +161,10 @@ function fusedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs, activation: 'lin
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = (normalise as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, args.gamma, args.beta);
+  if (args.updateRunningStats === false) {
+    stats!.dispose();
+    return { y };
+  }
   const running = (r: tf.Tensor1D, row: number, take: number) =>
     engine.runKernel(BATCH_NORM_RUNNING, { running: r, stats: stats! }, { row, keep: 1 - momentum, take } as unknown as tf.NamedAttrMap) as tf.Tensor1D;
   const newRunningMean = running(args.runningMean, 0, momentum);
