@@ -2,8 +2,10 @@
 // 256 px model and a small one (64 px, decoder [2,2,2,2]), per backend, each measurement in a
 // fresh process (median of ≥ 5 after warm-up, peak RSS), and the same work in PyTorch when
 // /usr/bin/python3 has torch, with the ratios. Not a test: numbers go to docs/performance.md.
+// With webgpu among the backends, the GPU cells of bench/plan.ts are added (256 px at batch 16
+// …), and when torch.cuda.is_available() PyTorch times every such cell on CUDA in the same run.
 //
-// Options: --backends wasm,wasm:2,cpu (wasm:N = N threads)  --models small,256  --tasks colourise,train  --runs 5
+// Options: --backends wasm,wasm:2,cpu,webgpu (wasm:N = N threads)  --models small,256  --tasks colourise,train  --runs 5
 //          --torch-threads 1,2  --no-torch  --cpu-256-train (off by default: tens of minutes)
 //          --json <file> (also write the raw results)  --cell-timeout <s> (default 1200)
 //          --recompute off|on|both (training cells of our backends with gradient checkpointing; default off)
@@ -13,6 +15,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MODELS, type ModelName } from './models.js';
+import { planJobs, skippedCells, type Task } from './plan.js';
 import { fmtMs, loadNote } from './util.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,55 +71,31 @@ function runChild(cmd: string, args: string[]): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-const torchAvailable = (() => {
-  if (values['no-torch'] || !existsSync('/usr/bin/python3')) return false;
+const python = (code: string) => {
   try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    execFileSync('/usr/bin/python3', ['-c', code], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
-})();
+};
+const torchAvailable = !values['no-torch'] && existsSync('/usr/bin/python3') && python('import torch');
+const cudaAvailable = torchAvailable && python('import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)');
 
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const results: Result[] = [];
-interface Job { who: string; model: ModelName; task: 'colourise' | 'train'; run: () => Record<string, unknown> }
-const jobs: Job[] = [];
-for (const model of models) {
-  for (const task of tasks) {
-    for (const backend of backends) {
-      if (backend === 'cpu' && model === '256' && task === 'train' && !values['cpu-256-train']) {
-        results.push({ who: backend, model, task, note: 'skipped (cpu: tens of minutes per iteration; --cpu-256-train)' });
-        continue;
-      }
-      const [name, threads = '1'] = backend.split(':');
-      // Recompute changes only the training iteration.
-      for (const recompute of task === 'train' ? recomputeModes : [false]) {
-        const who = `${threads === '1' ? name! : `${name} ${threads} threads`}${recompute ? ', recompute' : ''}`;
-        const args = [path.join(here, 'model_bench.ts'), '--backend', name!, '--threads', threads, '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!];
-        jobs.push({ who, model, task, run: () => runChild(tsx, recompute ? [...args, '--recompute'] : args) });
-      }
-    }
-    if (torchAvailable) {
-      for (const threads of list(values['torch-threads'])) {
-        jobs.push({
-          who: `pytorch ${threads}t`, model, task,
-          run: () => runChild('/usr/bin/python3', [path.join(here, 'torch_tag2pix.py'), '--model', model, '--task', task, '--runs', values.runs!, '--warmup', values.warmup!, '--threads', threads]),
-        });
-      }
-    }
-  }
-}
-// The slow pure-JS cpu backend goes last, so the other figures arrive first.
-jobs.sort((a, b) => Number(a.who.startsWith('cpu')) - Number(b.who.startsWith('cpu')));
+const planOptions = {
+  backends, models, tasks: tasks as Task[], runs: Number(values.runs), warmup: Number(values.warmup),
+  torchThreads: list(values['torch-threads']), torch: torchAvailable, cuda: cudaAvailable, recomputeModes: recomputeModes!,
+  cpu256Train: values['cpu-256-train']!, modelBench: path.join(here, 'model_bench.ts'), torchTwin: path.join(here, 'torch_tag2pix.py'),
+};
+const results: Result[] = skippedCells(planOptions);
+const jobs = planJobs(planOptions);
 console.log(`# tag2pix benchmark — ${new Date().toISOString()}\n${loadNote()} at start; node ${process.version}`);
 for (const job of jobs) {
-  process.stderr.write(`running ${job.model} ${job.task} on ${job.who}… `);
-  const r = job.run();
-  const spec = MODELS[job.model];
+  process.stderr.write(`running ${job.model} ${job.task} batch ${job.batch} on ${job.who}… `);
+  const r = runChild(job.command === 'tsx' ? tsx : '/usr/bin/python3', job.args);
   const res: Result = {
-    who: job.who, model: job.model, task: job.task,
-    batch: job.task === 'train' ? spec.trainBatch : spec.colouriseBatch,
+    who: job.who, model: job.model, task: job.task, batch: job.batch,
     medianMs: r['medianMs'] as number | undefined,
     runsMs: r['runsMs'] as number[] | undefined,
     peakRssMB: r['peakRssMB'] as number | undefined,
@@ -124,27 +103,32 @@ for (const job of jobs) {
   };
   if (r['leakedTensors']) res.note = `${r['leakedTensors']} tensors leaked over the runs`;
   if (r['threadsNote']) res.note = String(r['threadsNote']);
+  if (r['adapter']) res.note = `adapter: ${r['adapter']}`;
+  if (r['gpu']) res.note = `${r['gpu']}, peak ${Number(r['peakGpuMB']).toFixed(0)} MB on the GPU`;
   process.stderr.write(`${res.medianMs != null ? fmtMs(res.medianMs) : res.note}\n`);
   results.push(res);
 }
-const order = (r: Result) => models.indexOf(r.model) * 100 + tasks.indexOf(r.task as 'train') * 10;
+const order = (r: Result) => models.indexOf(r.model) * 10000 + tasks.indexOf(r.task as 'train') * 1000 + (r.batch ?? 0);
 results.sort((a, b) => order(a) - order(b));
 
-// The table: every row against PyTorch with the same thread count as our backends (1), and
-// against PyTorch's best on this machine.
-const torchRows = (model: string, task: string) => results.filter((r) => r.model === model && r.task === task && r.who.startsWith('pytorch') && r.medianMs != null);
+// The table: every row against PyTorch with the same thread count as our backends (1), against
+// PyTorch's best on this machine's CPU, and against PyTorch on CUDA; same cell (model, task, batch).
+const torchRows = (r: Result) => results.filter((t) => t.model === r.model && t.task === r.task && t.batch === r.batch && t.who.startsWith('pytorch') && t.medianMs != null);
 console.log(`\n${loadNote()} at end\n`);
-console.log('| model | task | batch | runtime | median | peak RSS | × PyTorch 1 thread (time / memory) | × PyTorch best (time) |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('| model | task | batch | runtime | median | peak RSS | × PyTorch 1 thread (time / memory) | × PyTorch best CPU (time) | × PyTorch CUDA (time) | note |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
-  const torch = torchRows(r.model, r.task);
+  const torch = torchRows(r);
   const one = torch.find((t) => t.who === 'pytorch 1t');
-  const best = torch.reduce<Result | undefined>((a, b) => (a == null || b.medianMs! < a.medianMs! ? b : a), undefined);
+  const cpu = torch.filter((t) => t.who !== 'pytorch cuda');
+  const best = cpu.reduce<Result | undefined>((a, b) => (a == null || b.medianMs! < a.medianMs! ? b : a), undefined);
+  const cuda = torch.find((t) => t.who === 'pytorch cuda');
   const ratio = (a?: number, b?: number) => (a != null && b != null ? `${(a / b).toFixed(2)}×` : '–');
   const isTorch = r.who.startsWith('pytorch');
   console.log(
-    `| ${r.model === '256' ? '256 px [12,8,5,5]' : '64 px [2,2,2,2]'} | ${r.task === 'train' ? 'training iteration' : 'colourise'} | ${r.batch ?? ''} | ${r.who} | ${r.medianMs != null ? fmtMs(r.medianMs) : r.note ?? ''} | ${r.peakRssMB != null ? `${r.peakRssMB.toFixed(0)} MB` : ''} | ${isTorch ? '' : `${ratio(r.medianMs, one?.medianMs)} / ${ratio(r.peakRssMB, one?.peakRssMB)}`} | ${isTorch ? '' : ratio(r.medianMs, best?.medianMs)} |`,
+    `| ${r.model === '256' ? '256 px [12,8,5,5]' : '64 px [2,2,2,2]'} | ${r.task === 'train' ? 'training iteration' : 'colourise'} | ${r.batch ?? ''} | ${r.who} | ${r.medianMs != null ? fmtMs(r.medianMs) : ''} | ${r.peakRssMB != null ? `${r.peakRssMB.toFixed(0)} MB` : ''} | ${isTorch ? '' : `${ratio(r.medianMs, one?.medianMs)} / ${ratio(r.peakRssMB, one?.peakRssMB)}`} | ${isTorch ? '' : ratio(r.medianMs, best?.medianMs)} | ${isTorch ? '' : ratio(r.medianMs, cuda?.medianMs)} | ${r.note ?? ''} |`,
   );
 }
+if (torchAvailable && !cudaAvailable) console.log('\nPyTorch on CUDA not measured: torch.cuda.is_available() is false here.');
 if (!torchAvailable) console.log('\nPyTorch not measured (/usr/bin/python3 without torch, or --no-torch).');
 if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
