@@ -56,8 +56,14 @@ const PYTORCH_AFTER: Record<string, { max: number; count: number }> = {
 };
 // wasm (XNNPACK) sums in another order than cpu and PyTorch: one loss term (D advFake, whose
 // logits come through the whole generator) lands at 4.8e-5 relative there, the rest below 1e-5.
-const LOSS_RTOL = tf.getBackend() === 'wasm' ? 1e-4 : 1e-5;
-const tolerance = (item: string, issue: number) => Math.max(issue, 3 * (PYTORCH_REPRODUCIBILITY[item] ?? 0));
+// webgpu sums in yet other orders (GPU reductions in parallel lanes, tiled matmuls): D advFake
+// lands at 1.0-1.1e-4 with tfjs's programs alone and with ours, and G adv, whose float32
+// rounding alone moves PyTorch by 7.7e-4, between 1.4e-3 and 2.5e-3 depending on which
+// reductions run in GPU order (measured dropping each of our WebGPU programs in turn); every
+// other term stays below 1e-4. So on webgpu: losses 2e-4, and 4x PyTorch's reproducibility.
+const LOSS_RTOL = { wasm: 1e-4, webgpu: 2e-4 }[tf.getBackend()] ?? 1e-5;
+const REPRODUCIBILITY_FACTOR = tf.getBackend() === 'webgpu' ? 4 : 3;
+const tolerance = (item: string, issue: number) => Math.max(issue, REPRODUCIBILITY_FACTOR * (PYTORCH_REPRODUCIBILITY[item] ?? 0));
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = path.resolve(repoRoot, '../shared/fixtures/train_step_small.safetensors');
@@ -247,5 +253,5 @@ describe('Tag2PixTrainer: one iteration matches the official PyTorch code (train
     trainer.dispose();
     tf.dispose(Object.values(fx));
     tf.dispose([batch.lineArt, batch.colour, batch.citFeatures]);
-  });
+  }, 600_000); // webgpu on a software Vulkan driver compiles a few hundred shaders first
 });

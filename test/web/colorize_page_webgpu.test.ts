@@ -96,6 +96,7 @@ describe('the page on webgpu (SwiftShader)', () => {
       maxError = Math.max(maxError, Math.abs(run.colour[i]! - expected[i]!));
       spread = Math.max(spread, Math.abs(expected[i]! - expected[0]!));
     }
+    console.log(`page on webgpu (SwiftShader) vs Node on cpu: max |difference| ${maxError.toExponential(2)}`);
     expect(spread).toBeGreaterThan(1e-2); // the picture is not flat
     expect(maxError).toBeLessThan(1e-3);
     await page.close();
