@@ -9,6 +9,7 @@ import { initBackend } from '../src/node/backend.js';
 import { probeWebGPU, type WebGPUProbe } from '../src/kernels/webgpu/dispatch_probe.js';
 import { registerFastKernels, unregisterFastKernels } from '../src/kernels/register.js';
 import { MODELS, type ModelName } from './models.js';
+import { loadNote } from './util.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,7 +24,7 @@ const report = await initBackend('webgpu');
 console.log(`# webgpu dispatches — adapter: ${report.webgpuAdapter?.description}`);
 const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } = await import('../src/index.js');
 
-interface Row { model: string; task: string; ours: boolean; probe: WebGPUProbe }
+interface Row { model: string; task: string; ours: boolean; probe: WebGPUProbe; ms: number }
 const rows: Row[] = [];
 for (const model of list(values.models!) as ModelName[]) {
   const spec = MODELS[model];
@@ -57,8 +58,11 @@ for (const model of list(values.models!) as ModelName[]) {
       else unregisterFastKernels(['webgpu']);
       await step(); // warm-up: pipelines compiled, optimizer slots created
       const probe = await probeWebGPU(step);
-      rows.push({ model, task, ours, probe });
-      process.stderr.write(`${model} ${task} ${ours ? 'with' : 'without'} our programs: ${probe.dispatches} dispatches\n`);
+      const start = performance.now();
+      await step();
+      const ms = performance.now() - start;
+      rows.push({ model, task, ours, probe, ms });
+      process.stderr.write(`${model} ${task} ${ours ? 'with' : 'without'} our programs: ${probe.dispatches} dispatches, ${(ms / 1000).toFixed(2)} s\n`);
     }
     registerFastKernels(['webgpu']);
     tf.dispose([lineArt, cvt, colour, cit]);
@@ -68,12 +72,14 @@ for (const model of list(values.models!) as ModelName[]) {
   }
 }
 const label = (m: string) => (m === '256' ? '256 px [12,8,5,5]' : '64 px [2,2,2,2]');
-console.log('\n| model | work | dispatches, composites only | dispatches, with our WebGPU programs | fewer | CPU fallbacks |');
-console.log('|---|---|---|---|---|---|');
+console.log(`\n${loadNote()}; one timed run each after the counted one (${report.webgpuAdapter?.software ? 'a software adapter: times are CPU times' : 'GPU times'})\n`);
+console.log('| model | work | dispatches, composites only | dispatches, with our WebGPU programs | fewer | time, composites only | time, ours | CPU fallbacks |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (let i = 0; i < rows.length; i += 2) {
   const [before, after] = [rows[i]!, rows[i + 1]!];
   const ratio = before.probe.dispatches / after.probe.dispatches;
-  console.log(`| ${label(before.model)} | ${before.task === 'train' ? 'training iteration' : 'colourisation'} | ${before.probe.dispatches} | ${after.probe.dispatches} | ${ratio.toFixed(2)}× | ${before.probe.cpuFallbacks.length} / ${after.probe.cpuFallbacks.length} |`);
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`| ${label(before.model)} | ${before.task === 'train' ? 'training iteration' : 'colourisation'} | ${before.probe.dispatches} | ${after.probe.dispatches} | ${ratio.toFixed(2)}× | ${s(before.ms)} | ${s(after.ms)} | ${before.probe.cpuFallbacks.length} / ${after.probe.cpuFallbacks.length} |`);
 }
 const top = Number(values.top);
 for (const r of rows) {
@@ -82,7 +88,7 @@ for (const r of rows) {
 }
 if (values.json) {
   writeFileSync(values.json, JSON.stringify(rows.map((r) => ({
-    model: r.model, task: r.task, ours: r.ours, dispatches: r.probe.dispatches,
+    model: r.model, task: r.task, ours: r.ours, dispatches: r.probe.dispatches, ms: r.ms,
     byKernel: Object.fromEntries(r.probe.dispatchesByKernel), cpuFallbacks: r.probe.cpuFallbacks,
   })), null, 2));
 }
