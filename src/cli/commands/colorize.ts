@@ -40,7 +40,7 @@ export function registerColorizeCommand(program: Command): void {
       const started = Date.now();
       const { generator, citExtractor, config, sources } = await loadColorizer(opts.weights, { size: opts.size });
       console.error(
-        `tag2pix: backend ${report.backend}; ${config.inputSize} px generator from ${sources.generator}` +
+        `tag2pix: backend ${report.backend}${report.webgpuAdapter ? ` (${report.webgpuAdapter.description})` : ''}; ${config.inputSize} px generator from ${sources.generator}` +
           (sources.citExtractor ? `, CIT extractor from ${sources.citExtractor}` : ''),
       );
       const png = await colorizeToPng({
