@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultVocabulary, generateCharacter } from '../src/index.js';
+import { defaultVocabulary } from '../src/index.js';
+import { generateCharacter } from '../src/data/synth/index.js';
 import { createDataLoader, encodePng, extractLineArtFolder, initBackend, openDataset } from '../src/node/index.js';
 import { loadNote } from './util.js';
 
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
     const lines: string[] = [];
     for (let i = 0; i < count; i++) {
       const s = generateCharacter(i, { size: source });
-      fs.writeFileSync(path.join(root, 'rgb_train', `${i}.png`), await encodePng(s.colour));
+      fs.writeFileSync(path.join(root, 'rgb_train', `${i}.png`), await encodePng(s.color));
       fs.writeFileSync(path.join(root, 'keras_train', `${i}.png`), await encodePng(s.lineArt));
       const ids = vocab.parseTags([...s.tags.cit, ...s.tags.cvt, '1girl']).map((t) => t.id);
       lines.push([i, ...ids].join(' '));

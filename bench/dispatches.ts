@@ -22,7 +22,8 @@ const { values } = parseArgs({
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const report = await initBackend('webgpu');
 console.log(`# webgpu dispatches — adapter: ${report.webgpuAdapter?.description}`);
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } = await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 interface Row { model: string; task: string; ours: boolean; probe: WebGPUProbe; ms: number }
 const rows: Row[] = [];
@@ -32,18 +33,18 @@ for (const model of list(values.models!) as ModelName[]) {
   for (const task of list(values.tasks!)) {
     if (task !== 'colourise' && task !== 'train') throw new Error('--tasks: colourise or train');
     const s = spec.size;
-    const batch = task === 'train' ? spec.trainBatch : spec.colouriseBatch;
+    const batch = task === 'train' ? spec.trainBatch : spec.colorizeBatch;
     const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers });
     const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
     const discriminator = task === 'train' ? buildTag2PixDiscriminator({ inputSize: s }) : undefined;
     const trainer = discriminator ? new Tag2PixTrainer({ generator, discriminator, citExtractor }) : undefined;
     const lineArt = tf.randomUniform([batch, s, s, 1]) as tf.Tensor4D;
     const cvt = tf.cast(tf.less(tf.randomUniform([batch, 115]), 0.05), 'float32') as tf.Tensor2D;
-    const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
+    const color = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
     const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
     const step = async () => {
       if (trainer) {
-        await trainer.trainStep({ lineArt, colour, cit, cvt });
+        await trainer.trainStep({ lineArt, color, cit, cvt });
         return;
       }
       const out = tf.tidy(() => {
@@ -65,7 +66,7 @@ for (const model of list(values.models!) as ModelName[]) {
       process.stderr.write(`${model} ${task} ${ours ? 'with' : 'without'} our programs: ${probe.dispatches} dispatches, ${(ms / 1000).toFixed(2)} s\n`);
     }
     registerFastKernels(['webgpu']);
-    tf.dispose([lineArt, cvt, colour, cit]);
+    tf.dispose([lineArt, cvt, color, cit]);
     generator.dispose();
     citExtractor.dispose();
     discriminator?.dispose();

@@ -28,11 +28,11 @@ const task = values.task!;
 if (task !== 'colourise' && task !== 'train') throw new Error('--task must be colourise or train');
 
 const report = await initBackend(values.backend, { wasmThreads: Number(values.threads) });
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } =
-  await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 const s = spec.size;
-const batch = values.batch != null ? Number(values.batch) : task === 'train' ? spec.trainBatch : spec.colouriseBatch;
+const batch = values.batch != null ? Number(values.batch) : task === 'train' ? spec.trainBatch : spec.colorizeBatch;
 if (!Number.isInteger(batch) || batch < (task === 'train' ? 2 : 1)) {
   throw new Error(`--batch must be an integer >= ${task === 'train' ? 2 : 1} for ${task}, got '${values.batch}'`);
 }
@@ -55,10 +55,10 @@ if (task === 'colourise') {
 } else {
   const discriminator = buildTag2PixDiscriminator({ inputSize: s, recompute });
   const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
-  const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
+  const color = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
   const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
   step = async () => {
-    await trainer.trainStep({ lineArt, colour, cit, cvt });
+    await trainer.trainStep({ lineArt, color, cit, cvt });
   };
 }
 

@@ -5,7 +5,7 @@ export interface ModelSpec {
   /** Bottlenecks in deconv1..4. */
   layers: [number, number, number, number];
   /** Batch of a colourisation. */
-  colouriseBatch: number;
+  colorizeBatch: number;
   /**
    * Batch of a training iteration. The 256 px model trains with 2: BatchNorm in training mode
    * needs two samples in our trainer (PyTorch runs batch 1 on spatial statistics alone), and
@@ -15,8 +15,8 @@ export interface ModelSpec {
 }
 
 export const MODELS = {
-  '256': { size: 256, layers: [12, 8, 5, 5], colouriseBatch: 1, trainBatch: 2 },
-  small: { size: 64, layers: [2, 2, 2, 2], colouriseBatch: 4, trainBatch: 4 },
+  '256': { size: 256, layers: [12, 8, 5, 5], colorizeBatch: 1, trainBatch: 2 },
+  small: { size: 64, layers: [2, 2, 2, 2], colorizeBatch: 4, trainBatch: 4 },
 } satisfies Record<string, ModelSpec>;
 
 export type ModelName = keyof typeof MODELS;

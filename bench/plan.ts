@@ -52,7 +52,7 @@ export const GPU_CELLS: readonly Cell[] = [
 /** The default cells: each model and task at the batch of bench/models.ts. */
 export function defaultCells(models: ModelName[], tasks: Task[]): Cell[] {
   return models.flatMap((model) =>
-    tasks.map((task) => ({ model, task, batch: task === 'train' ? MODELS[model].trainBatch : MODELS[model].colouriseBatch })),
+    tasks.map((task) => ({ model, task, batch: task === 'train' ? MODELS[model].trainBatch : MODELS[model].colorizeBatch })),
   );
 }
 

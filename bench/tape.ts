@@ -27,7 +27,8 @@ const { values } = parseArgs({
 const spec = MODELS[values.model as ModelName];
 if (!spec) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}`);
 await initBackend(values.backend);
-const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } = await import('../src/index.js');
+const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = await import('../src/index.js');
+const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 const s = spec.size;
 const batch = Number(values.batch ?? spec.trainBatch);
@@ -36,7 +37,7 @@ const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.laye
 const discriminator = buildTag2PixDiscriminator({ inputSize: s, recompute });
 const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
 const lineArt = tf.randomUniform([batch, s, s, 1]) as tf.Tensor4D;
-const colour = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
+const color = tf.sub(tf.mul(tf.randomUniform([batch, s, s, 3]), 2), 1) as tf.Tensor4D;
 const cvt = tf.cast(tf.less(tf.randomUniform([batch, 115]), 0.05), 'float32') as tf.Tensor2D;
 const cit = tf.cast(tf.less(tf.randomUniform([batch, 370]), 0.05), 'float32') as tf.Tensor2D;
 const MB = 1024 * 1024;
@@ -64,7 +65,7 @@ const result: Record<string, unknown> = { backend: values.backend, model: values
 
 if (!values['no-step']) {
   const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
-  const step = () => trainer.trainStep({ lineArt, colour, cit, cvt });
+  const step = () => trainer.trainStep({ lineArt, color, cit, cvt });
   try {
     await step();
     result['baseMB'] = Math.round(tf.memory().numBytes / MB);

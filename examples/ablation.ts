@@ -6,7 +6,7 @@
 // Writes demo-output/ablation/<block>/ and prints tag accuracy per family; record the table in
 // docs/results.md whatever it shows.
 import type { DecoderBlockKind } from '../src/models/generator.js';
-import { runDemo, type DemoResult } from '../src/node/demo.js';
+import { runDemo, type DemoResult } from '../src/demo/index.js';
 
 const args = process.argv.slice(2);
 const text = (name: string, fallback: string): string => {

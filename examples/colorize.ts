@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildCITExtractor, buildTag2PixGenerator, exportTorchStateDict, writeSafetensors } from '../src/index.js';
+import { buildCITExtractor, buildTag2PixGenerator, exportTorchStateDict } from '../src/index.js';
+import { writeSafetensors } from '../src/io/index.js';
 import { colorizeToPng, initBackend, loadColorizer } from '../src/node/index.js';
 
 const lineArt = process.argv[2] ?? '../shared/data/samples/lineart-40.png';

@@ -1,7 +1,7 @@
 // The one-command demo as code: `npx tsx examples/demo.ts` (the same as `npm run demo`).
 // Generates synthetic characters, trains a reduced Tag2Pix on the fastest backend available,
 // and writes demo-output/: figure8-grid.png, loss-curve.png, report.md, report.json.
-import { runDemo } from '../src/node/demo.js';
+import { runDemo } from '../src/demo/index.js';
 
 const result = await runDemo({
   out: 'demo-output',

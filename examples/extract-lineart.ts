@@ -32,8 +32,8 @@ async function main(): Promise<void> {
     .filter((f) => f.endsWith('.png'))
     .map((f) => {
       const name = path.basename(f, '.png');
-      const colour = fs.readdirSync(inDir).find((c) => path.basename(c, path.extname(c)) === name)!;
-      return [path.relative(outDir, path.join(inDir, colour)), `xdog/${f}`, `"${tags}"`].join(',');
+      const color = fs.readdirSync(inDir).find((c) => path.basename(c, path.extname(c)) === name)!;
+      return [path.relative(outDir, path.join(inDir, color)), `xdog/${f}`, `"${tags}"`].join(',');
     });
   const manifest = path.join(outDir, 'manifest.csv');
   fs.writeFileSync(manifest, ['colour,lineart,tags', ...rows].join('\n') + '\n');
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const loader = createDataLoader(dataset, { imageSize: 256, batchSize: 2, seed: 1 });
   for await (const batch of loader.epoch(0)) {
     console.log(
-      `Batch ${batch.index}: ids ${batch.ids.join(', ')}; lineArt [${batch.lineArt.shape}], colour [${batch.colour.shape}], ` +
+      `Batch ${batch.index}: ids ${batch.ids.join(', ')}; lineArt [${batch.lineArt.shape}], colour [${batch.color.shape}], ` +
         `cit [${batch.cit.shape}], cvt [${batch.cvt.shape}]; tags ${JSON.stringify(dataset.vocabulary.decode(batch.cit.arraySync()[0]!, null).cit)}`,
     );
     batch.dispose();

@@ -1,6 +1,6 @@
 // Writes docs/images/synthetic-samples.png: synthetic characters (top) and their line art (bottom).
 // Usage: npx tsx examples/synth-gallery.ts [--size 128] [--count 8] [--seed 3] [--out docs/images/synthetic-samples.png]
-import { generateCharacter } from '../src/index.js';
+import { generateCharacter } from '../src/data/synth/index.js';
 import { writePng } from '../src/node/index.js';
 
 const args = process.argv.slice(2);
@@ -23,7 +23,7 @@ for (let k = 0; k < count; k++) {
       const p = y * size + x;
       const line = Math.round(s.lineArt.data[p]! * 255);
       for (let c = 0; c < 3; c++) {
-        data[(y * width + k * size + x) * 3 + c] = s.colour.data[p * 3 + c]!;
+        data[(y * width + k * size + x) * 3 + c] = s.color.data[p * 3 + c]!;
         data[((y + size) * width + k * size + x) * 3 + c] = line;
       }
     }

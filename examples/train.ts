@@ -52,7 +52,7 @@ for (let e = 0; e < epochs; e++) {
   const mean = (f: (r: (typeof log)[number]) => number) => steps.reduce((a, r) => a + f(r), 0) / steps.length;
   console.log(
     `epoch ${e + 1} (${steps[0].stage}): D ${mean((r) => r.discriminator.total).toFixed(3)}, ` +
-      `G ${mean((r) => r.generator.total).toFixed(1)}, L1 colour ${mean((r) => r.generator.l1Colour).toFixed(4)}, ` +
+      `G ${mean((r) => r.generator.total).toFixed(1)}, L1 colour ${mean((r) => r.generator.l1Color).toFixed(4)}, ` +
       `D CVT(real) ${mean((r) => r.discriminator.cvtReal).toFixed(3)}`,
   );
 }

@@ -7,7 +7,8 @@
 // downloaded data; the last panel runs XDoG on the real line art of ../shared/data/samples when present.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, augmentPair, blendSketchXdog, generateCharacter, toUint8Raster, xdog, type Raster8 } from '../src/index.js';
+import { Rng, augmentPair, blendSketchXdog, toUint8Raster, xdog, type Raster8 } from '../src/data/index.js';
+import { generateCharacter } from '../src/data/synth/index.js';
 import { readImage, writePng } from '../src/node/index.js';
 
 const outDir = process.argv[2] ?? 'docs/images';
@@ -35,7 +36,7 @@ function row(images: Raster8[], gutter = 6): Raster8 {
 async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const character = generateCharacter(3, { size: SIZE });
-  const colour = character.colour;
+  const color = character.color;
 
   // 1. XDoG at a few settings, next to the colour input.
   const settings: Array<[string, Parameters<typeof xdog>[1]]> = [
@@ -44,22 +45,22 @@ async function main(): Promise<void> {
     ['σ 1.5', { sigma: 1.5 }],
     ['soft threshold (γ 0.98, ε −0.02, φ 200)', { gamma: 0.98, epsilon: -0.02, phi: 200 }],
   ];
-  const panels = settings.map(([, p]) => xdog(colour, p));
-  await writePng(path.join(outDir, 'xdog-settings.png'), row([colour, ...panels]), { compressionLevel: 9 });
+  const panels = settings.map(([, p]) => xdog(color, p));
+  await writePng(path.join(outDir, 'xdog-settings.png'), row([color, ...panels]), { compressionLevel: 9 });
   console.log(`xdog-settings.png: input, then ${settings.map(([name]) => name).join(' | ')}`);
 
   // 2. The sketch/XDoG blend: the generator's own line art stands in for a sketchKeras output.
   const sketch = toUint8Raster(character.lineArt);
-  const blends = [0, 0.5, 1].map((blend) => blendSketchXdog(sketch, colour, { blend }));
+  const blends = [0, 0.5, 1].map((blend) => blendSketchXdog(sketch, color, { blend }));
   await writePng(path.join(outDir, 'xdog-blend.png'), row([sketch, ...blends]), { compressionLevel: 9 });
   console.log('xdog-blend.png: sketch, then blend 0 | 0.5 | 1 (intensity 1.7, degamma 1/1.5)');
 
   // 3. Paired augmentation: four draws for the same pair, colour above line art.
-  const line = xdog(colour);
-  const draws = [1, 2, 3, 4].map((seed) => augmentPair(colour, line, new Rng(seed), { size: SIZE }));
-  const colours = draws.map((d) => toUint8Raster({ data: d.colour, width: SIZE, height: SIZE, channels: 3 }, -1, 1));
+  const line = xdog(color);
+  const draws = [1, 2, 3, 4].map((seed) => augmentPair(color, line, new Rng(seed), { size: SIZE }));
+  const colors = draws.map((d) => toUint8Raster({ data: d.color, width: SIZE, height: SIZE, channels: 3 }, -1, 1));
   const lines = draws.map((d) => toUint8Raster({ data: d.lineArt, width: SIZE, height: SIZE, channels: 1 }));
-  const top = row(colours);
+  const top = row(colors);
   const bottom = row(lines);
   const grid: Raster8 = { data: new Uint8Array(top.data.length + bottom.data.length + top.width * 3 * 6).fill(255), width: top.width, height: top.height * 2 + 6, channels: 3 };
   grid.data.set(top.data, 0);

@@ -1,15 +1,19 @@
-// Public API of tag2pix (browser-safe). Node-only helpers live in 'tag2pix/node'.
+// The main entry of tag2pix (browser-safe): layers, models, losses and ops, the tag vocabulary,
+// the mapping of models to PyTorch state dicts, and kernel registration. The other groups have
+// entries of their own: tag2pix/data (dataset pipeline), tag2pix/synth (synthetic characters),
+// tag2pix/eval (metrics), tag2pix/io (weight files), tag2pix/training (trainer and loop) and
+// tag2pix/node (files, images, backends; Node only).
 import '@tensorflow/tfjs-layers';
-// Convolution-gradient kernels: lets wasm train, makes cpu's conv gradients fast.
-import './kernels/register.js';
 
 export * from './layers/index.js';
 export * from './ops/index.js';
-export * from './io/index.js';
 export * from './losses/index.js';
 export * from './models/index.js';
-export * from './data/index.js';
-export * from './training/index.js';
-export * from './eval/index.js';
+export { PERSON_TAGS, TagVocabulary, UnknownTagError, defaultVocabulary, normaliseTagName } from './data/tags.js';
+export type { MultiHot, Tag, TagEntry, TagKind, TagVocabularyJson } from './data/tags.js';
+export { exportTorchStateDict, loadTorchStateDict } from './io/torch_state_dict.js';
+export type { ExportTorchStateDictOptions, LoadTorchStateDictOptions, TorchLoadReport } from './io/torch_state_dict.js';
+// Convolution-gradient kernels (lets wasm train, makes cpu's conv gradients fast): registered only
+// when asked, by registerFastKernels() or tag2pix/node's initBackend().
 export { registerFastKernels, unregisterFastKernels, isFastKernel } from './kernels/register.js';
 export type { FastKernelName } from './kernels/register.js';

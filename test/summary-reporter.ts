@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import type { Reporter, TestModule } from 'vitest/node';
 
 // Prints one plain "N passed, N failed" line per run, and appends the counts to the file named by
-// TAG2PIX_TEST_TALLY so .ci/run can total several runs (cpu suite + wasm layer suite).
+// TAG2PIX_TEST_TALLY so .ci/run can total several runs (cpu suite, wasm layer suite, system-package tests).
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
@@ -17,7 +17,9 @@ export default class SummaryReporter implements Reporter {
       }
       if (module.state() === 'failed' && module.children.size === 0) failed++;
     }
-    const backend = process.env['TAG2PIX_BACKEND'] || 'cpu';
+    // Named by the backend, or by the project when the run is one of the system-package projects.
+    const projects = [...new Set(testModules.map((m) => m.project.name))];
+    const backend = projects.length === 1 && projects[0] !== 'node' ? projects[0]! : process.env['TAG2PIX_BACKEND'] || 'cpu';
     console.log(`\n${backend}: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
     const tally = process.env['TAG2PIX_TEST_TALLY'];
     if (tally) appendFileSync(tally, JSON.stringify({ backend, passed, failed, skipped }) + '\n');

@@ -10,7 +10,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { buildCITExtractor, buildTag2PixGenerator, exportTorchStateDict, writeSafetensors } from 'tag2pix';
+import { buildCITExtractor, buildTag2PixGenerator, exportTorchStateDict } from 'tag2pix';
+import { writeSafetensors } from 'tag2pix/io';
 import { initBackend } from 'tag2pix/node';
 import { buildPage, launchChromium, outputDir, servePage } from '../../test/web/harness.js';
 

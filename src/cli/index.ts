@@ -1,10 +1,12 @@
 import { Command } from 'commander';
+import { version } from '../../package.json';
 // Each command lives in its own file under ./commands and registers itself here.
 
 const program = new Command();
 program
   .name('tag2pix')
   .description('Tag2Pix line-art colourisation on TensorFlow.js')
+  .version(version, '-v, --version', 'print the version of tag2pix')
   .option('--backend <name>', 'webgpu, tensorflow, wasm or cpu (default: the fastest available; webgpu only on a real GPU)')
   .showHelpAfterError();
 

@@ -311,7 +311,7 @@ export interface PairAugmentOptions {
 /** One augmented training pair. */
 export interface AugmentedPair {
   /** S·S·3 values, RGB in [-1, 1], row-major HWC. */
-  colour: Float32Array;
+  color: Float32Array;
   /** S·S values, grey in [0, 1], white = 1. */
   lineArt: Float32Array;
   /** What was drawn (for debugging and tests). */
@@ -337,26 +337,26 @@ function clamp01(a: Float32Array): Float32Array {
  * the line art only. `colour` is RGB, `lineArt` grey or RGB (made grey), 8-bit or float 0..1; they
  * may differ in size but should show the same picture. All randomness comes from `rng`.
  */
-export function augmentPair(colour: Raster, lineArt: Raster, rng: Rng, options: PairAugmentOptions): AugmentedPair {
+export function augmentPair(color: Raster, lineArt: Raster, rng: Rng, options: PairAugmentOptions): AugmentedPair {
   const S = options.size;
   if (!(Number.isInteger(S) && S > 0)) throw new Error(`augmentPair: size must be a positive integer, got ${S}.`);
-  let c = asFloat(colour, 'colour image');
+  let c = asFloat(color, 'colour image');
   if (c.channels !== 3) throw new Error('augmentPair: the colour image must have 3 channels (RGB).');
   let l = rgbToGrey(asFloat(lineArt, 'line art'));
   c = resizeRaster(c, S, S);
   l = resizeRaster(l, S, S);
   const transform =
     options.geometric === false ? identityTransform(S) : sampleGeometricTransform(rng, S, options.geometric ?? {});
-  const warpedColour = applyGeometricTransform(c, transform).data;
+  const warpedColor = applyGeometricTransform(c, transform).data;
   const warpedLine = applyGeometricTransform(l, transform).data;
   // Lanczos may overshoot; jitter and the model expect the nominal ranges.
-  clamp01(warpedColour);
+  clamp01(warpedColor);
   clamp01(warpedLine);
   let jitter: LineArtJitter | null = null;
   if (options.jitter !== false) {
     jitter = sampleLineArtJitter(rng, options.brightnessStage ?? false, options.jitter ?? {});
     applyLineArtJitter(warpedLine, jitter);
   }
-  for (let i = 0; i < warpedColour.length; i++) warpedColour[i] = warpedColour[i]! * 2 - 1;
-  return { colour: warpedColour, lineArt: warpedLine, transform, jitter };
+  for (let i = 0; i < warpedColor.length; i++) warpedColor[i] = warpedColor[i]! * 2 - 1;
+  return { color: warpedColor, lineArt: warpedLine, transform, jitter };
 }

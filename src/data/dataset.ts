@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { TrainingBatch } from '../training/batch.js';
 import { type TagFilterReport, type TagFilterRule, filterByTags, validateTagFilterRule } from './filter.js';
 import { Rng } from './random.js';
 import { type Tag, type TagVocabulary, UnknownTagError } from './tags.js';
@@ -11,7 +12,7 @@ export interface SampleRecord {
   /** File id (reference layout) or manifest id / colour file name. */
   id: string;
   /** Path or URL of the colour image. */
-  colour: string;
+  color: string;
   /** Paths of the line arts of this image, one per style; at least one. */
   lineArts: string[];
   /** The sample's tags resolved against the vocabulary (CIT, CVT and extra tags). */
@@ -26,7 +27,7 @@ export interface DatasetReport {
   /** Samples in the dataset. */
   kept: number;
   /** Entries whose colour image does not exist. */
-  missingColour: number;
+  missingColor: number;
   /** Entries with none of their line-art files present. */
   missingLineArt: number;
   /** Line-art folders (styles) used, with how many samples have each. */
@@ -103,7 +104,7 @@ export interface ManifestRow {
   /** 1-based line of the manifest it came from. */
   line: number;
   id?: string;
-  colour: string;
+  color: string;
   lineArts: string[];
   tags: string;
 }
@@ -145,7 +146,7 @@ export function parseCsv(text: string): string[][] {
   return rows.filter((r) => !(r.length === 1 && r[0]!.trim() === ''));
 }
 
-const COLOUR_KEYS = ['colour', 'color', 'image', 'rgb'];
+const COLOR_KEYS = ['colour', 'color', 'image', 'rgb'];
 const LINEART_KEYS = ['lineart', 'line_art', 'lineart_paths', 'sketch', 'lineArt'];
 const TAG_KEYS = ['tags'];
 
@@ -177,10 +178,10 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
     const table = parseCsv(text);
     if (table.length === 0) return [];
     const header = table[0]!;
-    const colourKey = pickKey(header, COLOUR_KEYS);
+    const colorKey = pickKey(header, COLOR_KEYS);
     const lineKey = pickKey(header, LINEART_KEYS);
     const tagKey = pickKey(header, TAG_KEYS);
-    if (colourKey === undefined || lineKey === undefined || tagKey === undefined) {
+    if (colorKey === undefined || lineKey === undefined || tagKey === undefined) {
       throw new Error(`${fileName}: the CSV header '${header.join(',')}' lacks a column. ${need}`);
     }
     const col = (k: string) => header.indexOf(k);
@@ -189,7 +190,7 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
       const f = table[r]!;
       const row: ManifestRow = {
         line: r + 1,
-        colour: (f[col(colourKey)] ?? '').trim(),
+        color: (f[col(colorKey)] ?? '').trim(),
         lineArts: splitPaths(f[col(lineKey)] ?? ''),
         tags: f[col(tagKey)] ?? '',
       };
@@ -209,13 +210,13 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
         throw new Error(`${fileName}:${i + 1}: each line must be a JSON object. ${need}`);
       }
       const keys = Object.keys(obj);
-      const colourKey = pickKey(keys, COLOUR_KEYS);
+      const colorKey = pickKey(keys, COLOR_KEYS);
       const lineKey = pickKey(keys, LINEART_KEYS);
       const tagKey = pickKey(keys, TAG_KEYS);
       const tagsValue = tagKey === undefined ? '' : obj[tagKey];
       const row: ManifestRow = {
         line: i + 1,
-        colour: colourKey === undefined ? '' : String(obj[colourKey]).trim(),
+        color: colorKey === undefined ? '' : String(obj[colorKey]).trim(),
         lineArts: lineKey === undefined ? [] : splitPaths(obj[lineKey]),
         tags: Array.isArray(tagsValue) ? tagsValue.map(String).join(',') : String(tagsValue ?? ''),
       };
@@ -224,7 +225,7 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
     });
   }
   for (const row of rows) {
-    if (row.colour === '') throw new Error(`${fileName}:${row.line}: no colour image path. ${need}`);
+    if (row.color === '') throw new Error(`${fileName}:${row.line}: no colour image path. ${need}`);
     if (row.lineArts.length === 0) throw new Error(`${fileName}:${row.line}: no line-art path. ${need}`);
   }
   return rows;
@@ -286,7 +287,7 @@ export function applyTagFilter(
 /** A one-paragraph explanation of why a dataset came out empty. */
 export function describeEmptyDataset(source: string, report: DatasetReport): string {
   const parts = [`${report.entries} entr${report.entries === 1 ? 'y' : 'ies'} read`];
-  if (report.missingColour > 0) parts.push(`${report.missingColour} without their colour image`);
+  if (report.missingColor > 0) parts.push(`${report.missingColor} without their colour image`);
   if (report.missingLineArt > 0) parts.push(`${report.missingLineArt} without any line-art file`);
   if (report.filter && report.filter.dropped > 0) {
     const why = Object.entries(report.filter.droppedBy).map(([k, v]) => `${v} ${k}`).join(', ');
@@ -346,18 +347,10 @@ export function sampleRng(seed: number, epoch: number, sampleIndex: number): Rng
 }
 
 /**
- * A training batch, as the trainer consumes it. Tensors belong to the caller: call `dispose()`
- * (or dispose them yourself) when done with the batch.
+ * A batch of the {@link DataLoader}: a training batch with where it came from. Tensors belong
+ * to the caller: call `dispose()` (or dispose them yourself) when done with the batch.
  */
-export interface Batch {
-  /** Line art `[N, S, S, 1]`, float32 in [0, 1], white = 1. */
-  lineArt: tf.Tensor4D;
-  /** Colour image `[N, S, S, 3]`, float32 RGB in [-1, 1]. */
-  colour: tf.Tensor4D;
-  /** Colour-invariant tags `[N, numCit]` (370 for the default vocabulary), multi-hot float32. */
-  cit: tf.Tensor2D;
-  /** Colour-variant tags `[N, numCvt]` (115 for the default vocabulary), multi-hot float32. */
-  cvt: tf.Tensor2D;
+export interface DataLoaderBatch extends TrainingBatch<DataCursor> {
   /** Sample ids, in batch order. */
   ids: string[];
   /** The line-art file used for each sample (one style is picked per sample and epoch). */
@@ -378,35 +371,35 @@ export interface PreparedSample {
   /** S·S values in [0, 1]. */
   lineArt: Float32Array;
   /** S·S·3 values in [-1, 1]. */
-  colour: Float32Array;
+  color: Float32Array;
   cit: Float32Array;
   cvt: Float32Array;
 }
 
-/** Stacks prepared samples into a {@link Batch}. */
+/** Stacks prepared samples into a {@link DataLoaderBatch}. */
 export function collateBatch(
   samples: readonly PreparedSample[],
   size: number,
   meta: { epoch: number; index: number; cursor: DataCursor },
-): Batch {
+): DataLoaderBatch {
   const n = samples.length;
   if (n === 0) throw new Error('collateBatch: no samples.');
   const px = size * size;
   const numCit = samples[0]!.cit.length;
   const numCvt = samples[0]!.cvt.length;
   const line = new Float32Array(n * px);
-  const colour = new Float32Array(n * px * 3);
+  const color = new Float32Array(n * px * 3);
   const cit = new Float32Array(n * numCit);
   const cvt = new Float32Array(n * numCvt);
   samples.forEach((s, i) => {
     line.set(s.lineArt, i * px);
-    colour.set(s.colour, i * px * 3);
+    color.set(s.color, i * px * 3);
     cit.set(s.cit, i * numCit);
     cvt.set(s.cvt, i * numCvt);
   });
   const tensors = {
     lineArt: tf.tensor4d(line, [n, size, size, 1]),
-    colour: tf.tensor4d(colour, [n, size, size, 3]),
+    color: tf.tensor4d(color, [n, size, size, 3]),
     cit: tf.tensor2d(cit, [n, numCit]),
     cvt: tf.tensor2d(cvt, [n, numCvt]),
   };
@@ -416,7 +409,7 @@ export function collateBatch(
     lineArtFiles: samples.map((s) => s.lineArtFile),
     ...meta,
     dispose() {
-      tf.dispose([tensors.lineArt, tensors.colour, tensors.cit, tensors.cvt]);
+      tf.dispose([tensors.lineArt, tensors.color, tensors.cit, tensors.cvt]);
     },
   };
 }

@@ -14,14 +14,14 @@ export interface TagFilterRule {
 }
 
 /** Hair-colour tags of the reference filter (Danbooru names; all are CVTs). */
-export const HAIR_COLOUR_TAGS: readonly string[] = Object.freeze([
+export const HAIR_COLOR_TAGS: readonly string[] = Object.freeze([
   'blonde_hair', 'brown_hair', 'black_hair', 'blue_hair', 'purple_hair', 'pink_hair', 'silver_hair',
   'green_hair', 'red_hair', 'white_hair', 'orange_hair', 'grey_hair', 'aqua_hair', 'lavender_hair',
   'light_brown_hair',
 ]);
 
 /** Eye-colour tags of the reference filter (all are CVTs). */
-export const EYE_COLOUR_TAGS: readonly string[] = Object.freeze([
+export const EYE_COLOR_TAGS: readonly string[] = Object.freeze([
   'blue_eyes', 'red_eyes', 'brown_eyes', 'green_eyes', 'purple_eyes', 'yellow_eyes', 'pink_eyes',
   'black_eyes', 'aqua_eyes', 'orange_eyes', 'grey_eyes', 'silver_eyes',
 ]);
@@ -33,8 +33,8 @@ export const EYE_COLOUR_TAGS: readonly string[] = Object.freeze([
 export const REFERENCE_TAG_FILTER: TagFilterRule = Object.freeze({
   exactlyOne: [
     { label: 'person', names: ['1girl', '1boy'] },
-    { label: 'hair colour', names: HAIR_COLOUR_TAGS },
-    { label: 'eye colour', names: EYE_COLOUR_TAGS },
+    { label: 'hair colour', names: HAIR_COLOR_TAGS },
+    { label: 'eye colour', names: EYE_COLOR_TAGS },
   ],
   requireCit: true,
   requireCvt: true,

@@ -1,15 +1,9 @@
+// tag2pix/data: the dataset pipeline (browser-safe): the reference and manifest layouts, tag
+// filters, rasters, XDoG line art, the paired augmentation, the DataLoader, the seeded Rng.
+// (Reading folders and image files: tag2pix/node.)
 export {
-  TagVocabulary,
-  UnknownTagError,
-  defaultVocabulary,
-  editDistance,
-  normaliseTagName,
-  PERSON_TAGS,
-} from './tags.js';
-export type { MultiHot, Tag, TagEntry, TagKind, TagVocabularyJson } from './tags.js';
-export {
-  EYE_COLOUR_TAGS,
-  HAIR_COLOUR_TAGS,
+  EYE_COLOR_TAGS,
+  HAIR_COLOR_TAGS,
   REFERENCE_TAG_FILTER,
   filterByTags,
   tagFilterFailure,
@@ -29,7 +23,6 @@ export {
   xdogThreshold,
 } from './xdog.js';
 export type { SketchBlendOptions, XDoGParams } from './xdog.js';
-export * from './synth/index.js';
 export { Rng } from './random.js';
 export {
   applyGeometricTransform,
@@ -51,22 +44,10 @@ export type {
   PairAugmentOptions,
   ResampleFilter,
 } from './augment.js';
-export {
-  applyTagFilter,
-  collateBatch,
-  describeEmptyDataset,
-  epochOrder,
-  parseCsv,
-  parseManifest,
-  parseTagLines,
-  resolveManifestTags,
-  sampleRng,
-  tagsFromIds,
-  validateCursor,
-} from './dataset.js';
+export { collateBatch, epochOrder, parseCsv, parseManifest, parseTagLines } from './dataset.js';
 export type {
-  Batch,
   DataCursor,
+  DataLoaderBatch,
   Dataset,
   DatasetReport,
   ManifestRow,

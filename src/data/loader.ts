@@ -1,6 +1,7 @@
+import type { TrainingDataSource } from '../training/batch.js';
 import { type PairAugmentOptions, augmentPair } from './augment.js';
 import {
-  type Batch,
+  type DataLoaderBatch,
   type DataCursor,
   type Dataset,
   type PreparedSample,
@@ -21,7 +22,7 @@ export type PairReader = (
   sample: SampleRecord,
   lineArtFile: string,
   size: number,
-) => Promise<{ colour: Raster; lineArt: Raster }>;
+) => Promise<{ color: Raster; lineArt: Raster }>;
 
 /** A line art that does not fit its colour image (or is too small); skipped like a corrupt file. */
 export class SampleSizeError extends Error {
@@ -100,7 +101,7 @@ type Outcome = { ok: true; sample: PreparedSample } | { ok: false; warning: Data
  * }
  * ```
  */
-export class DataLoader {
+export class DataLoader implements TrainingDataSource<DataCursor> {
   readonly dataset: Dataset;
   readonly options: Readonly<Required<Omit<DataLoaderOptions, 'onWarning' | 'augment'>>> & {
     augment: DataLoaderOptions['augment'];
@@ -177,7 +178,7 @@ export class DataLoader {
    * and its brightness stage) instead of the epoch's beginning; a cursor at the end of an epoch
    * yields nothing. Throws at the end if not a single sample of the epoch could be read.
    */
-  epoch(epoch: number, options: { from?: DataCursor } = {}): AsyncGenerator<Batch, void, undefined> {
+  epoch(epoch: number, options: { from?: DataCursor } = {}): AsyncGenerator<DataLoaderBatch, void, undefined> {
     let start = 0;
     let stage = this.brightnessStage;
     if (options.from !== undefined) {
@@ -195,12 +196,12 @@ export class DataLoader {
    * Iterates from a cursor to the end of its epoch, then through the following epochs forever
    * (apply `brightnessStage` changes between epochs as usual).
    */
-  async *resume(from: DataCursor): AsyncGenerator<Batch, void, undefined> {
+  async *resume(from: DataCursor): AsyncGenerator<DataLoaderBatch, void, undefined> {
     yield* this.epoch(from.epoch, { from });
     for (let e = from.epoch + 1; ; e++) yield* this.epoch(e);
   }
 
-  private async *run(epoch: number, start: number, brightnessStage: boolean): AsyncGenerator<Batch, void, undefined> {
+  private async *run(epoch: number, start: number, brightnessStage: boolean): AsyncGenerator<DataLoaderBatch, void, undefined> {
     const { seed, shuffle, batchSize, imageSize, prefetch, dropLast } = this.options;
     const samples = this.dataset.samples;
     const order = epochOrder(samples.length, seed, epoch, shuffle);
@@ -266,9 +267,9 @@ export class DataLoader {
     const lineArtFile = sample.lineArts[rng.int(0, sample.lineArts.length - 1)]!;
     const size = this.options.imageSize;
     try {
-      const { colour, lineArt } = await this.reader(sample, lineArtFile, size);
+      const { color, lineArt } = await this.reader(sample, lineArtFile, size);
       const aug = this.options.augment;
-      const augmented = augmentPair(colour, lineArt, rng, {
+      const augmented = augmentPair(color, lineArt, rng, {
         size,
         geometric: aug === false ? false : aug === true || aug === undefined ? undefined : aug.geometric,
         jitter: aug === false ? false : aug === true || aug === undefined ? undefined : aug.jitter,
@@ -277,7 +278,7 @@ export class DataLoader {
       const { cit, cvt } = this.dataset.vocabulary.encode(sample.tags);
       return {
         ok: true,
-        sample: { id: sample.id, lineArtFile, lineArt: augmented.lineArt, colour: augmented.colour, cit, cvt },
+        sample: { id: sample.id, lineArtFile, lineArt: augmented.lineArt, color: augmented.color, cit, cvt },
       };
     } catch (err) {
       const e = err as Error & { file?: string; reason?: string };

@@ -1,48 +1,33 @@
 /**
- * A small seeded random number generator (sfc32) with the draws the data pipeline needs. Every
- * random choice of the pipeline comes from one of these, seeded from (seed, epoch, sample), so a
- * run is reproducible regardless of how many samples are decoded in parallel or in what order.
+ * The library's one seeded random number generator (mulberry32: 32 bits of state, the same
+ * stream on every platform, no `Math.random`). The synthetic characters and every random choice
+ * of the data pipeline come from one of these, keyed by integers such as (seed, epoch, sample),
+ * so a run is reproducible regardless of how many samples are decoded in parallel or in what
+ * order, and sample i never depends on sample i − 1.
  */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private state: number;
 
-  /** A generator for the given integers (any number of them, e.g. seed, epoch, sample index). */
-  constructor(...seed: number[]) {
-    // Spread the key through a 128-bit state with a multiplicative hash, then warm up.
-    let h1 = 0x9e3779b9;
-    let h2 = 0x243f6a88;
-    let h3 = 0xb7e15162;
-    let h4 = 0x85a308d3;
-    for (const s of seed.length > 0 ? seed : [0]) {
-      const lo = s >>> 0;
-      const hi = Math.floor(s / 4294967296) >>> 0;
-      for (const k of [lo, hi]) {
-        h1 = Math.imul(h1 ^ k, 0x85ebca6b);
-        h2 = Math.imul(h2 ^ (k + h1), 0xc2b2ae35);
-        h3 = Math.imul(h3 ^ (k + h2), 0x27d4eb2f);
-        h4 = Math.imul(h4 ^ (k + h3), 0x165667b1);
-        h1 ^= h4 >>> 15;
-      }
+  /**
+   * A generator for the given integers (any number of them, e.g. seed, epoch, sample index):
+   * the first is the state, each further one is mixed in ({@link mixSeed}), so
+   * `new Rng(a, b)` is `new Rng(mixSeed(a, b))`.
+   */
+  constructor(...key: number[]) {
+    if (key.some((k) => !Number.isFinite(k))) {
+      throw new Error(`Rng: every seed must be a finite number, got ${key.join(', ')}.`);
     }
-    this.a = h1 >>> 0;
-    this.b = h2 >>> 0;
-    this.c = h3 >>> 0;
-    this.d = (h4 | 1) >>> 0;
-    for (let i = 0; i < 15; i++) this.nextUint32();
+    let state = Math.floor(key[0] ?? 0);
+    for (const k of key.slice(1)) state = mixSeed(state, k);
+    this.state = state >>> 0;
   }
 
   /** A uniformly distributed 32-bit unsigned integer. */
   nextUint32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
   }
 
   /** Uniform in [0, 1). */
@@ -65,6 +50,12 @@ export class Rng {
     return this.next() < p;
   }
 
+  /** One element of a non-empty list. */
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('Rng.pick: the list is empty');
+    return items[this.int(0, items.length - 1)]!;
+  }
+
   /** Shuffles an array in place (Fisher–Yates) and returns it. */
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
@@ -73,4 +64,17 @@ export class Rng {
     }
     return items;
   }
+
+  /** A derived generator whose stream does not overlap this one's in practice. */
+  fork(): Rng {
+    return new Rng(this.nextUint32() ^ 0x9e3779b9);
+  }
+}
+
+/** Mixes `index` into `seed` (a 32-bit hash), e.g. the seed of the i-th sample of a dataset. */
+export function mixSeed(seed: number, index: number): number {
+  let h = (Math.floor(seed) ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -1,10 +1,12 @@
-export { srgbToLab, deltaE } from './colour.js';
-export type { Lab } from './colour.js';
-export { scoreColourings, tagAccuracy, formatTagAccuracy } from './tag_accuracy.js';
+// tag2pix/eval: measuring colourisations (browser-safe): tag accuracy on synthetic characters,
+// FID, CIELAB colour differences.
+export { srgbToLab, deltaE } from './color.js';
+export type { Lab } from './color.js';
+export { scoreColorings, tagAccuracy, formatTagAccuracy } from './tag_accuracy.js';
 export type {
-  ColourisableSample,
-  ColouriseFn,
-  ColouriseInput,
+  ColorizableSample,
+  ColorizeFn,
+  ColorizeInput,
   FamilyAccuracy,
   JudgeableSample,
   ModelTagAccuracyOptions,
@@ -17,7 +19,5 @@ export {
   featureStatistics,
   frechetDistance,
   frechetInceptionDistance,
-  sqrtPsd,
-  symmetricEigen,
 } from './fid.js';
-export type { FeatureStatistics, SymmetricEigen } from './fid.js';
+export type { FeatureStatistics } from './fid.js';

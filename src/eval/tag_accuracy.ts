@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Raster } from '../data/raster.js';
-import { FAMILY_TAGS, TAG_FAMILIES, tagColour, type RGB } from '../data/synth/palette.js';
-import { deltaE, srgbToLab, type Lab } from './colour.js';
+import { FAMILY_TAGS, TAG_FAMILIES, tagColor, type RGB } from '../data/synth/palette.js';
+import { deltaE, srgbToLab, type Lab } from './color.js';
 
 /**
  * What the metric needs of a sample: which tag colours each region, the region masks, and
@@ -16,10 +16,10 @@ export interface JudgeableSample {
   /** Line art in [0, 1], white = 1: pixels are weighted by their whiteness, so lines do not count. */
   lineArt?: Raster<Float32Array>;
   /** The true colouring, for the L1. */
-  colour?: Raster;
+  color?: Raster;
 }
 
-/** Options of {@link scoreColourings} and {@link tagAccuracy}. */
+/** Options of {@link scoreColorings} and {@link tagAccuracy}. */
 export interface TagAccuracyOptions {
   /**
    * Candidate colour tags per family (default: the synthetic generator's families,
@@ -27,8 +27,8 @@ export interface TagAccuracyOptions {
    * region's mean colour than the colour of every other candidate.
    */
   families?: Readonly<Record<string, readonly string[]>>;
-  /** sRGB colour in [0, 1] of a tag (default: the generator's palette, {@link tagColour}). */
-  colourOf?: (tag: string) => RGB;
+  /** sRGB colour in [0, 1] of a tag (default: the generator's palette, {@link tagColor}). */
+  colorOf?: (tag: string) => RGB;
   /** Regions whose total weight is below this many pixels are not judged (default 2). */
   minPixels?: number;
   /**
@@ -66,7 +66,7 @@ export interface FamilyAccuracy {
   chance: number;
 }
 
-/** The result of {@link scoreColourings} / {@link tagAccuracy}. */
+/** The result of {@link scoreColorings} / {@link tagAccuracy}. */
 export interface TagAccuracyReport {
   /** Fraction of all judged regions whose colour is right (micro average). */
   overall: number;
@@ -104,7 +104,7 @@ function toUnitRgb(image: Raster, range: [number, number], what: string): Float3
  * family's candidates. A perfect colouring scores 1; one that paints every region another
  * candidate's colour scores 0.
  */
-export function scoreColourings(
+export function scoreColorings(
   images: readonly Raster[],
   samples: readonly JudgeableSample[],
   options: TagAccuracyOptions = {},
@@ -113,13 +113,13 @@ export function scoreColourings(
     throw new Error(`scoreColourings: ${images.length} images for ${samples.length} samples; pass one image per sample.`);
   }
   const families: Readonly<Record<string, readonly string[]>> = options.families ?? FAMILY_TAGS;
-  const colourOf = options.colourOf ?? tagColour;
+  const colorOf = options.colorOf ?? tagColor;
   const minPixels = options.minPixels ?? 2;
   const minCoverage = options.minCoverage ?? 0.75;
   const range = options.range ?? [0, 1];
   const candidates = new Map<string, Candidate[]>();
   for (const [family, tags] of Object.entries(families)) {
-    candidates.set(family, tags.map((tag) => ({ tag, lab: srgbToLab(colourOf(tag)) })));
+    candidates.set(family, tags.map((tag) => ({ tag, lab: srgbToLab(colorOf(tag)) })));
   }
   const judgements: RegionJudgement[] = [];
   let l1Sum = 0;
@@ -167,8 +167,8 @@ export function scoreColourings(
       const correct = familyCandidates.every((c) => c.tag === requested || deltaE(lab, c.lab) > requestedD);
       judgements.push({ sample: si, family, requested, nearest: correct ? requested : best.tag, correct, mean, deltaE: requestedD, pixels: w });
     }
-    if (sample.colour) {
-      const truth = toUnitRgb(sample.colour, range, `Sample ${si} ground truth`);
+    if (sample.color) {
+      const truth = toUnitRgb(sample.color, range, `Sample ${si} ground truth`);
       if (truth.length !== rgb.length) throw new Error(`Sample ${si}: ground truth and colouring differ in size.`);
       for (let i = 0; i < rgb.length; i++) l1Sum += Math.abs(rgb[i]! - truth[i]!) * 2;
       l1Count += rgb.length;
@@ -193,17 +193,17 @@ export function scoreColourings(
 }
 
 /** Inputs given to a colourisation function: line art `[N,S,S,1]` in [0, 1] and multi-hot tags. */
-export interface ColouriseInput {
+export interface ColorizeInput {
   lineArt: tf.Tensor4D;
   cit: tf.Tensor2D;
   cvt: tf.Tensor2D;
 }
 
 /** Colours a batch; returns RGB `[N,S,S,3]` in [-1, 1] (the generator's tanh range). */
-export type ColouriseFn = (input: ColouriseInput) => tf.Tensor4D | Promise<tf.Tensor4D>;
+export type ColorizeFn = (input: ColorizeInput) => tf.Tensor4D | Promise<tf.Tensor4D>;
 
 /** A sample that can be fed to a model: judgeable, with its line art and multi-hot tags. */
-export interface ColourisableSample extends JudgeableSample {
+export interface ColorizableSample extends JudgeableSample {
   lineArt: Raster<Float32Array>;
   multiHot: { cit: Float32Array; cvt: Float32Array };
 }
@@ -217,16 +217,16 @@ export interface ModelTagAccuracyOptions extends Omit<TagAccuracyOptions, 'range
 }
 
 /**
- * Colours `samples` with a model and scores the result with {@link scoreColourings}: per family
+ * Colours `samples` with a model and scores the result with {@link scoreColorings}: per family
  * (hair, eyes, shirt, skirt, dress, hat, bow, background) and overall, plus the L1 to the ground
  * truth. `model` is a function or an object with a `colourise` method. Keeps no tensors.
  */
 export async function tagAccuracy(
-  model: ColouriseFn | { colourise: ColouriseFn },
-  samples: readonly ColourisableSample[],
+  model: ColorizeFn | { colorize: ColorizeFn },
+  samples: readonly ColorizableSample[],
   options: ModelTagAccuracyOptions = {},
 ): Promise<TagAccuracyReport> {
-  const colourise: ColouriseFn = typeof model === 'function' ? model : (input) => model.colourise(input);
+  const colorize: ColorizeFn = typeof model === 'function' ? model : (input) => model.colorize(input);
   const batchSize = options.batchSize ?? 8;
   const outputRange = options.outputRange ?? [-1, 1];
   const images: Raster<Float32Array>[] = [];
@@ -246,14 +246,14 @@ export async function tagAccuracy(
       cit.set(s.multiHot.cit, i * numCit);
       cvt.set(s.multiHot.cvt, i * numCvt);
     });
-    const input: ColouriseInput = {
+    const input: ColorizeInput = {
       lineArt: tf.tensor4d(line, [batch.length, height, width, 1]),
       cit: tf.tensor2d(cit, [batch.length, numCit]),
       cvt: tf.tensor2d(cvt, [batch.length, numCvt]),
     };
     let output: tf.Tensor | undefined;
     try {
-      output = await colourise(input);
+      output = await colorize(input);
       if (output.rank !== 4 || output.shape[0] !== batch.length || output.shape[3] !== 3) {
         throw new Error(`tagAccuracy: the colouriser returned shape [${output.shape.join(', ')}]; expected [${batch.length}, ${height}, ${width}, 3].`);
       }
@@ -267,7 +267,7 @@ export async function tagAccuracy(
       if (output && !Object.values(input).includes(output)) output.dispose();
     }
   }
-  return scoreColourings(images, samples, { ...options, range: outputRange });
+  return scoreColorings(images, samples, { ...options, range: outputRange });
 }
 
 /** A short plain-text table of a report (one line per family, then overall and L1). */

@@ -1,3 +1,5 @@
+// tag2pix/io: weight files (browser-safe): safetensors, and PyTorch checkpoints (zip and legacy
+// pickles) read without PyTorch. Loading them into a model: loadTorchStateDict from 'tag2pix'.
 export {
   readSafetensors,
   readSafetensorsHeader,
@@ -10,17 +12,5 @@ export type {
   SafetensorsEntry,
   SafetensorsHeader,
 } from './safetensors.js';
-export {
-  exportTorchStateDict,
-  loadTorchStateDict,
-  tfToTorchLayout,
-  torchShapeOf,
-  torchToTfLayout,
-} from './torch_state_dict.js';
-export type {
-  ExportTorchStateDictOptions,
-  LoadTorchStateDictOptions,
-  TorchLoadReport,
-} from './torch_state_dict.js';
 export { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';

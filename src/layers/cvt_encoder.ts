@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { checkPositiveIntegers, singleShape, singleTensor } from './checks.js';
 import {
   TorchLayer,
   applyConv,
@@ -77,15 +78,11 @@ export class CVTEncoder extends TorchLayer {
     this.embeddingSize = args.embeddingSize ?? 64;
     this.fcRelu = args.fcRelu ?? false;
     this.alpha = args.alpha ?? 0.2;
-    for (const [name, v] of Object.entries({
+    checkPositiveIntegers('CVTEncoder', {
       spatialSize: this.spatialSize,
       linearChannels: this.linearChannels,
       channels: this.channels,
-    })) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new Error(`CVTEncoder: ${name} must be a positive integer, got ${v}.`);
-      }
-    }
+    });
     if (!Number.isInteger(this.embeddingSize) || this.embeddingSize < 0) {
       throw new Error(
         `CVTEncoder: embeddingSize must be a non-negative integer (0: no colorFC), got ${this.embeddingSize}.`,
@@ -94,7 +91,7 @@ export class CVTEncoder extends TorchLayer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const shape = singleShape(inputShape);
     const cvtCount = shape[shape.length - 1];
     if (shape.length !== 2 || cvtCount == null) {
       throw new Error(
@@ -123,7 +120,7 @@ export class CVTEncoder extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape | Shape[] {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const shape = singleShape(inputShape);
     const s = this.spatialSize;
     const spatial: Shape = [shape[0], s, s, this.channels];
     return this.embeddingSize === 0 ? spatial : [spatial, [shape[0], this.embeddingSize]];
@@ -138,7 +135,7 @@ export class CVTEncoder extends TorchLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
-    const cvt = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor2D;
+    const cvt = singleTensor<tf.Tensor2D>(inputs);
     return tf.tidy(() => {
       const n = cvt.shape[0];
       const s = this.spatialSize;
@@ -160,15 +157,7 @@ export class CVTEncoder extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      spatialSize: this.spatialSize,
-      linearChannels: this.linearChannels,
-      channels: this.channels,
-      embeddingSize: this.embeddingSize,
-      fcRelu: this.fcRelu,
-      alpha: this.alpha,
-    };
+    return this.configOf('spatialSize', 'linearChannels', 'channels', 'embeddingSize', 'fcRelu', 'alpha');
   }
 }
 serialization.registerClass(CVTEncoder, 'tag2pix');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { checkBatchNormMode, checkPositiveInteger, nhwcChannels, nhwcOutputShape, singleShape, singleTensor } from './checks.js';
 import {
   TorchLayer,
   applyBatchNorm,
@@ -56,9 +57,8 @@ export class FeatureConv extends TorchLayer {
     this.strides = args.strides ?? [2, 1];
     this.batchNorm = args.batchNorm ?? true;
     this.batchNormMode = args.batchNormMode ?? 'auto';
-    if (!Number.isInteger(this.filters) || this.filters < 1) {
-      throw new Error(`FeatureConv: filters must be a positive integer, got ${this.filters}.`);
-    }
+    checkPositiveInteger('FeatureConv', 'filters', this.filters);
+    checkBatchNormMode('FeatureConv', this.batchNormMode);
     if (
       !Array.isArray(this.strides) ||
       this.strides.length !== 2 ||
@@ -71,14 +71,7 @@ export class FeatureConv extends TorchLayer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const inChannels = shape[shape.length - 1];
-    if (shape.length !== 4 || inChannels == null) {
-      throw new Error(
-        `FeatureConv expects NHWC input [batch, height, width, channels] with a known channel ` +
-          `count, got [${shape.join(', ')}].`,
-      );
-    }
+    const inChannels = nhwcChannels('FeatureConv', singleShape(inputShape));
     // Index of each module in the reference's Sequential, which shifts without BatchNorm.
     const convIndex = this.batchNorm ? [0, 3, 6] : [0, 2, 4];
     const strides = [...this.strides, 1];
@@ -99,17 +92,12 @@ export class FeatureConv extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const out = (v: number | null) => {
-      if (v == null) return null;
-      for (const s of [...this.strides, 1]) v = Math.floor((v + 2 - 3) / s) + 1;
-      return v;
-    };
-    return [shape[0], out(shape[1]), out(shape[2]), this.filters];
+    const out = (v: number) => [...this.strides, 1].reduce((d, s) => Math.floor((d + 2 - 3) / s) + 1, v);
+    return nhwcOutputShape(singleShape(inputShape), out, this.filters);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    const input = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const input = singleTensor<tf.Tensor4D>(inputs);
     const training = isTraining(kwargs);
     return tf.tidy(() => {
       let x: tf.Tensor = input;
@@ -123,13 +111,7 @@ export class FeatureConv extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      strides: this.strides,
-      batchNorm: this.batchNorm,
-      batchNormMode: this.batchNormMode,
-    };
+    return this.configOf('filters', 'strides', 'batchNorm', 'batchNormMode');
   }
 }
 serialization.registerClass(FeatureConv, 'tag2pix');

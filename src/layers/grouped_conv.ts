@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { checkPositiveIntegers, nhwcChannels, nhwcOutputShape, singleShape, singleTensor } from './checks.js';
 import {
   TorchLayer,
   applyConv,
@@ -56,16 +57,12 @@ export class GroupedConv2D extends TorchLayer {
     this.padding = args.padding ?? 0;
     this.groups = args.groups ?? 1;
     this.useBias = args.useBias ?? true;
-    for (const [name, v] of Object.entries({
+    checkPositiveIntegers('GroupedConv2D', {
       filters: this.filters,
       kernelSize: this.kernelSize,
       strides: this.strides,
       groups: this.groups,
-    })) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new Error(`GroupedConv2D: ${name} must be a positive integer, got ${v}.`);
-      }
-    }
+    });
     if (!Number.isInteger(this.padding) || this.padding < 0) {
       throw new Error(`GroupedConv2D: padding must be a non-negative integer, got ${this.padding}.`);
     }
@@ -77,14 +74,7 @@ export class GroupedConv2D extends TorchLayer {
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const inChannels = shape[shape.length - 1];
-    if (shape.length !== 4 || inChannels == null) {
-      throw new Error(
-        `GroupedConv2D expects NHWC input [batch, height, width, channels] with a known channel ` +
-          `count, got [${shape.join(', ')}].`,
-      );
-    }
+    const inChannels = nhwcChannels('GroupedConv2D', singleShape(inputShape));
     if (inChannels % this.groups !== 0) {
       throw new Error(
         `GroupedConv2D: input channels (${inChannels}) must be divisible by groups (${this.groups}).`,
@@ -103,29 +93,16 @@ export class GroupedConv2D extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const out = (size: number | null) =>
-      size == null
-        ? null
-        : Math.floor((size + 2 * this.padding - this.kernelSize) / this.strides) + 1;
-    return [shape[0], out(shape[1]), out(shape[2]), this.filters];
+    const out = (size: number) => Math.floor((size + 2 * this.padding - this.kernelSize) / this.strides) + 1;
+    return nhwcOutputShape(singleShape(inputShape), out, this.filters);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return applyConv(this.conv!, x);
+    return applyConv(this.conv!, singleTensor<tf.Tensor4D>(inputs));
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      kernelSize: this.kernelSize,
-      strides: this.strides,
-      padding: this.padding,
-      groups: this.groups,
-      useBias: this.useBias,
-    };
+    return this.configOf('filters', 'kernelSize', 'strides', 'padding', 'groups', 'useBias');
   }
 }
 serialization.registerClass(GroupedConv2D, 'tag2pix');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { checkOneOf, checkPositiveInteger, nhwcChannels, nhwcOutputShape, singleShape, singleTensor } from './checks.js';
 import {
   TorchLayer,
   applyConv,
@@ -53,29 +54,13 @@ export class GuideDecoder extends TorchLayer {
     this.outputChannels = args.outputChannels ?? 3;
     this.alpha = args.alpha ?? 0.2;
     this.outputActivation = args.outputActivation ?? 'tanh';
-    for (const v of [...this.filters, this.outputChannels]) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new Error(
-          `GuideDecoder: filters and outputChannels must be positive integers, got ${v}.`,
-        );
-      }
-    }
-    if (this.outputActivation !== 'tanh' && this.outputActivation !== 'linear') {
-      throw new Error(
-        `GuideDecoder: outputActivation must be 'tanh' or 'linear', got '${String(this.outputActivation)}'.`,
-      );
-    }
+    this.filters.forEach((v, i) => checkPositiveInteger('GuideDecoder', `filters[${i}]`, v));
+    checkPositiveInteger('GuideDecoder', 'outputChannels', this.outputChannels);
+    checkOneOf('GuideDecoder', 'outputActivation', this.outputActivation, ['tanh', 'linear']);
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const inChannels = shape[shape.length - 1];
-    if (shape.length !== 4 || inChannels == null) {
-      throw new Error(
-        `GuideDecoder expects NHWC input [batch, height, width, channels] with a known channel ` +
-          `count, got [${shape.join(', ')}].`,
-      );
-    }
+    const inChannels = nhwcChannels('GuideDecoder', singleShape(inputShape));
     const ins = [inChannels, ...this.filters];
     const outs = [...this.filters, this.outputChannels];
     this.convs = outs.map((outChannels, i) => {
@@ -103,16 +88,13 @@ export class GuideDecoder extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
     const scale = 2 ** this.filters.length;
-    const up = (v: number | null) => (v == null ? null : v * scale);
-    return [shape[0], up(shape[1]), up(shape[2]), this.outputChannels];
+    return nhwcOutputShape(singleShape(inputShape), (v) => v * scale, this.outputChannels);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const input = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
     return tf.tidy(() => {
-      let x = input;
+      let x = singleTensor<tf.Tensor4D>(inputs);
       this.convs.forEach((conv, i) => {
         const y = applyConv(conv, x);
         if (i < this.convs.length - 1) x = tf.leakyRelu(y, this.alpha) as tf.Tensor4D;
@@ -123,13 +105,7 @@ export class GuideDecoder extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      outputChannels: this.outputChannels,
-      alpha: this.alpha,
-      outputActivation: this.outputActivation,
-    };
+    return this.configOf('filters', 'outputChannels', 'alpha', 'outputActivation');
   }
 }
 serialization.registerClass(GuideDecoder, 'tag2pix');

@@ -15,7 +15,7 @@ export type { SqueezeExcitationArgs, SECatArgs, Excitation } from './squeeze_exc
 export { SEResNeXtBottleneck, PixelShuffleDecoderBlock } from './se_resnext.js';
 export type { SEResNeXtBottleneckArgs, PixelShuffleDecoderBlockArgs } from './se_resnext.js';
 export type { BatchNormMode } from './torch_layer.js';
-export { AblationDecoderBlock, ablationBlockTakesTag } from './ablation_decoder_block.js';
-export type { AblationDecoderBlockArgs, AblationBlockKind } from './ablation_decoder_block.js';
+export { AblationDecoderBlock, DECODER_BLOCK_KINDS, decoderBlockTakesTag } from './ablation_decoder_block.js';
+export type { AblationDecoderBlockArgs, AblationBlockKind, DecoderBlockKind } from './ablation_decoder_block.js';
 export { ResNetStem } from './resnet_stem.js';
 export type { ResNetStemArgs } from './resnet_stem.js';

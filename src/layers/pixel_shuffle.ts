@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { pixelShuffle } from '../ops/pixel_shuffle.js';
+import { checkPositiveInteger, nhwcOutputShape, singleShape, singleTensor } from './checks.js';
 import { TorchLayer, type Kwargs, type LayerArgs } from './torch_layer.js';
 
 /** Arguments of {@link PixelShuffle}. */
@@ -24,13 +25,11 @@ export class PixelShuffle extends TorchLayer {
   constructor(args: PixelShuffleArgs = {}) {
     super(args);
     this.upscaleFactor = args.upscaleFactor ?? 2;
-    if (!Number.isInteger(this.upscaleFactor) || this.upscaleFactor < 1) {
-      throw new Error(`PixelShuffle: upscaleFactor must be a positive integer, got ${this.upscaleFactor}.`);
-    }
+    checkPositiveInteger('PixelShuffle', 'upscaleFactor', this.upscaleFactor);
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const shape = singleShape(inputShape);
     const r2 = this.upscaleFactor ** 2;
     const c = shape[shape.length - 1];
     if (shape.length !== 4) {
@@ -46,20 +45,18 @@ export class PixelShuffle extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const shape = singleShape(inputShape);
     const r = this.upscaleFactor;
-    const up = (d: number | null) => (d == null ? null : d * r);
     const c = shape[3];
-    return [shape[0], up(shape[1]), up(shape[2]), c == null ? null : c / (r * r)];
+    return nhwcOutputShape(shape, (d) => d * r, c == null ? null : c / (r * r));
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return pixelShuffle(x, this.upscaleFactor);
+    return pixelShuffle(singleTensor<tf.Tensor4D>(inputs), this.upscaleFactor);
   }
 
   override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), upscaleFactor: this.upscaleFactor };
+    return this.configOf('upscaleFactor');
   }
 }
 serialization.registerClass(PixelShuffle, 'tag2pix');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { checkBatchNormMode, checkPositiveInteger, nhwcChannels, nhwcOutputShape, singleShape, singleTensor } from './checks.js';
 import {
   TorchLayer,
   applyBatchNorm,
@@ -41,23 +42,12 @@ export class ResNetStem extends TorchLayer {
     super(args);
     this.filters = args.filters ?? 64;
     this.batchNormMode = args.batchNormMode ?? 'auto';
-    if (!Number.isInteger(this.filters) || this.filters < 1) {
-      throw new Error(`ResNetStem: filters must be a positive integer, got ${this.filters}.`);
-    }
-    if (this.batchNormMode !== 'auto' && this.batchNormMode !== 'batch-stats') {
-      throw new Error(`ResNetStem: batchNormMode must be 'auto' or 'batch-stats', got '${String(this.batchNormMode)}'.`);
-    }
+    checkPositiveInteger('ResNetStem', 'filters', this.filters);
+    checkBatchNormMode('ResNetStem', this.batchNormMode);
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const inChannels = shape[shape.length - 1];
-    if (shape.length !== 4 || inChannels == null) {
-      throw new Error(
-        `ResNetStem expects NHWC images [batch, height, width, channels] with a known channel ` +
-          `count, got [${shape.join(', ')}].`,
-      );
-    }
+    const inChannels = nhwcChannels('ResNetStem', singleShape(inputShape), 'images');
     this.conv = this.addConv('conv1', {
       inChannels,
       outChannels: this.filters,
@@ -71,15 +61,13 @@ export class ResNetStem extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
     // Conv (k7, s2, p3) then max pool (k3, s2, p1): each is floor((n − 1) / 2) + 1.
     const half = (v: number) => Math.floor((v - 1) / 2) + 1;
-    const out = (v: number | null) => (v == null ? null : half(half(v)));
-    return [shape[0], out(shape[1]), out(shape[2]), this.filters];
+    return nhwcOutputShape(singleShape(inputShape), (v) => half(half(v)), this.filters);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    const x = singleTensor<tf.Tensor4D>(inputs);
     const training = isTraining(kwargs);
     return tf.tidy(() => {
       const y = applyBatchNorm(this.bn!, applyConv(this.conv!, x), training, this.batchNormMode, 'relu');
@@ -91,7 +79,7 @@ export class ResNetStem extends TorchLayer {
   }
 
   override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), filters: this.filters, batchNormMode: this.batchNormMode };
+    return this.configOf('filters', 'batchNormMode');
   }
 }
 serialization.registerClass(ResNetStem, 'tag2pix');

@@ -2,191 +2,32 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { pixelShuffle } from '../ops/pixel_shuffle.js';
-import { recomputeInBackward } from '../kernels/recompute.js';
-import { addReluKeepingOutput, reluKeepingOutput } from '../kernels/relu_train.js';
 import {
-  EXCITATIONS,
-  applyExcitation,
-  buildExcitation,
-  splitTwoInputs,
-  twoTensors,
-  type Excitation,
-  type ExcitationParams,
-} from './squeeze_excitation.js';
+  applyBottleneck,
+  applyBottleneckRecomputed,
+  buildBottleneck,
+  readsTag,
+  type BottleneckParams,
+  type BottleneckStrategy,
+} from './bottleneck.js';
+import {
+  checkBatchNormMode,
+  checkOneOf,
+  checkPositiveIntegers,
+  featureAndTagShapes,
+  featureAndTagTensors,
+  nhwcChannels,
+  nhwcOutputShape,
+  tagWidth,
+} from './checks.js';
+import { EXCITATIONS, type Excitation } from './squeeze_excitation.js';
 import {
   TorchLayer,
-  applyBatchNorm,
-  applyConv,
   isTraining,
   type BatchNormMode,
-  type BatchNormParams,
-  type ConvParams,
   type Kwargs,
   type LayerArgs,
-  type TorchWeightBuilder,
 } from './torch_layer.js';
-
-/** Geometry and options of one SE-ResNeXt bottleneck (internal). */
-export interface BottleneckSpec {
-  inChannels: number;
-  width: number;
-  filters: number;
-  cardinality: number;
-  strides: number;
-  excitation: Excitation;
-  reduction: number;
-  batchNorm: boolean;
-  /** Width of the tag vector, for `'secat'`. */
-  tagChannels: number;
-}
-
-/** The weights of one bottleneck (internal). */
-export interface BottleneckParams {
-  conv1: ConvParams;
-  bn1?: BatchNormParams;
-  conv2: ConvParams;
-  bn2?: BatchNormParams;
-  conv3: ConvParams;
-  bn3?: BatchNormParams;
-  excitation?: ExcitationParams;
-  downsample?: { conv: ConvParams; bn?: BatchNormParams };
-}
-
-/** Whether a bottleneck needs the 1×1 projection on its residual path (as the reference). */
-export function needsDownsample(inChannels: number, filters: number, strides: number): boolean {
-  return strides !== 1 || inChannels !== filters;
-}
-
-/**
- * Adds one bottleneck's weights under `key` with the reference's keys: `conv1`, `bn1`, `conv2`,
- * `bn2`, `conv3`, `bn3`, `selayer.*`, `downsample.0`, `downsample.1`.
- */
-export function buildBottleneck(b: TorchWeightBuilder, key: string, owner: string, s: BottleneckSpec): BottleneckParams {
-  const sub = (k: string) => (key === '' ? k : `${key}.${k}`);
-  const bn = (k: string, c: number) => (s.batchNorm ? b.batchNorm(sub(k), c) : undefined);
-  const p: BottleneckParams = {
-    conv1: b.conv(sub('conv1'), { inChannels: s.inChannels, outChannels: s.width, kernelSize: 1 }),
-    bn1: bn('bn1', s.width),
-    conv2: b.conv(sub('conv2'), {
-      inChannels: s.width,
-      outChannels: s.width,
-      kernelSize: 3,
-      stride: s.strides,
-      padding: 1,
-      groups: s.cardinality,
-    }),
-    bn2: bn('bn2', s.width),
-    conv3: b.conv(sub('conv3'), { inChannels: s.width, outChannels: s.filters, kernelSize: 1 }),
-    bn3: bn('bn3', s.filters),
-  };
-  if (s.excitation !== 'none') {
-    p.excitation = buildExcitation(b, sub('selayer'), owner, s.excitation, s.filters, s.reduction, s.tagChannels);
-  }
-  if (needsDownsample(s.inChannels, s.filters, s.strides)) {
-    p.downsample = {
-      conv: b.conv(sub('downsample.0'), {
-        inChannels: s.inChannels,
-        outChannels: s.filters,
-        kernelSize: 1,
-        stride: s.strides,
-      }),
-      bn: bn('downsample.1', s.filters),
-    };
-  }
-  return p;
-}
-
-/** How a bottleneck call runs its BatchNorms (internal). */
-export interface BottleneckCallOptions {
-  training: boolean;
-  batchNormMode: BatchNormMode;
-  /**
-   * In a training call, update the BatchNorms' running statistics. Default true; false when the
-   * forward pass is recomputed for a gradient (the statistics were updated by the first pass).
-   */
-  updateRunningStats?: boolean;
-}
-
-/**
- * conv1 → BN → ReLU → grouped conv2 → BN → ReLU → conv3 → BN → excitation, plus the residual
- * (projected when needed), then ReLU. `tag` is the SECat vector.
- */
-export function applyBottleneck(
-  p: BottleneckParams,
-  x: tf.Tensor4D,
-  tag: tf.Tensor2D | undefined,
-  o: BottleneckCallOptions,
-): tf.Tensor4D {
-  // A training call that must not update the running statistics normalises with batch
-  // statistics exactly as a training call does ('batch-stats' outside training).
-  const frozenStats = o.training && o.updateRunningStats === false;
-  const training = o.training && !frozenStats;
-  const mode: BatchNormMode = frozenStats ? 'batch-stats' : o.batchNormMode;
-  return tf.tidy((): tf.Tensor4D => {
-    const norm = (bn: BatchNormParams | undefined, t: tf.Tensor4D) =>
-      bn ? (applyBatchNorm(bn, t, training, mode) as tf.Tensor4D) : t;
-    const normRelu = (bn: BatchNormParams | undefined, t: tf.Tensor4D) =>
-      bn ? (applyBatchNorm(bn, t, training, mode, 'relu') as tf.Tensor4D) : reluKeepingOutput(t);
-    let out = normRelu(p.bn1, applyConv(p.conv1, x));
-    out = normRelu(p.bn2, applyConv(p.conv2, out));
-    out = norm(p.bn3, applyConv(p.conv3, out));
-    if (p.excitation) out = applyExcitation(p.excitation, out, tag);
-    const residual = p.downsample ? norm(p.downsample.bn, applyConv(p.downsample.conv, x)) : x;
-    return addReluKeepingOutput(out, residual);
-  });
-}
-
-/** The trainable weights a bottleneck's forward pass reads, as the tf.Variables gradients reach. */
-export function bottleneckVariables(p: BottleneckParams): tf.Variable[] {
-  const convs = [p.conv1, p.conv2, p.conv3, p.downsample?.conv];
-  const norms = [p.bn1, p.bn2, p.bn3, p.downsample?.bn];
-  const linears = p.excitation ? [p.excitation.fc1, p.excitation.fc2] : [];
-  const weights = [
-    ...convs.flatMap((c) => (c ? [c.kernel, c.bias] : [])),
-    ...norms.flatMap((bn) => (bn ? [bn.gamma, bn.beta] : [])),
-    ...linears.flatMap((l) => [l.kernel, l.bias]),
-  ];
-  return weights.filter((w) => w != null && w.trainable).map((w) => w!.read() as tf.Variable);
-}
-
-/**
- * {@link applyBottleneck} with gradient checkpointing: in a training call under a gradient tape
- * the whole bottleneck is one tape node that keeps only `x` and `tag`, and its gradient runs the
- * bottleneck again (same batch statistics, running statistics left alone) to back-propagate
- * through it. Same values and gradients as {@link applyBottleneck}; about one more forward pass
- * of time, a fraction of the tape's memory. Other calls take the plain path.
- */
-export function applyBottleneckRecomputed(
-  p: BottleneckParams,
-  x: tf.Tensor4D,
-  tag: tf.Tensor2D | undefined,
-  o: BottleneckCallOptions,
-): tf.Tensor4D {
-  if (!o.training) return applyBottleneck(p, x, tag, o);
-  return recomputeInBackward(
-    ([xs, tags], recomputing) =>
-      applyBottleneck(p, xs as tf.Tensor4D, tags as tf.Tensor2D | undefined, {
-        ...o,
-        updateRunningStats: !recomputing && o.updateRunningStats !== false,
-      }),
-    tag ? [x, tag] : [x],
-    bottleneckVariables(p),
-  );
-}
-
-function checkPositiveInteger(owner: string, values: Record<string, number>): void {
-  for (const [name, v] of Object.entries(values)) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new Error(`${owner}: ${name} must be a positive integer, got ${v}.`);
-    }
-  }
-}
-
-function checkBatchNormMode(owner: string, mode: string): void {
-  if (mode !== 'auto' && mode !== 'batch-stats') {
-    throw new Error(`${owner}: batchNormMode must be 'auto' or 'batch-stats', got '${mode}'.`);
-  }
-}
 
 function checkCardinality(owner: string, width: number, cardinality: number): void {
   if (width % cardinality !== 0) {
@@ -194,25 +35,6 @@ function checkCardinality(owner: string, width: number, cardinality: number): vo
       `${owner}: the bottleneck width (${width}) must be divisible by cardinality (${cardinality}).`,
     );
   }
-}
-
-function inputChannels(owner: string, shape: Shape): number {
-  const c = shape[shape.length - 1];
-  if (shape.length !== 4 || c == null) {
-    throw new Error(
-      `${owner} expects NHWC features [batch, height, width, channels] with a known channel ` +
-        `count, got [${shape.join(', ')}].`,
-    );
-  }
-  return c;
-}
-
-function tagChannels(owner: string, shape: Shape): number {
-  const d = shape[1];
-  if (shape.length !== 2 || d == null) {
-    throw new Error(`${owner} expects the tag vector as [batch, d] with a known d, got [${shape.join(', ')}].`);
-  }
-  return d;
 }
 
 /** Arguments of {@link SEResNeXtBottleneck}. */
@@ -291,7 +113,7 @@ export class SEResNeXtBottleneck extends TorchLayer {
     this.batchNormMode = args.batchNormMode ?? 'auto';
     this.recompute = args.recompute ?? false;
     const owner = 'SEResNeXtBottleneck';
-    checkPositiveInteger(owner, {
+    checkPositiveIntegers(owner, {
       filters: this.filters,
       width: this.width,
       cardinality: this.cardinality,
@@ -300,71 +122,46 @@ export class SEResNeXtBottleneck extends TorchLayer {
     });
     checkCardinality(owner, this.width, this.cardinality);
     checkBatchNormMode(owner, this.batchNormMode);
-    if (!EXCITATIONS.includes(this.excitation)) {
-      throw new Error(`${owner}: excitation must be one of ${EXCITATIONS.join(', ')}, got '${this.excitation}'.`);
-    }
+    checkOneOf(owner, 'excitation', this.excitation, EXCITATIONS);
   }
 
-  private shapes(inputShape: Shape | Shape[]): [Shape, Shape | undefined] {
-    if (this.excitation === 'secat') return splitTwoInputs("SEResNeXtBottleneck with excitation 'secat'", inputShape);
-    if (Array.isArray(inputShape[0])) {
-      if (inputShape.length !== 1) {
-        throw new Error(
-          `SEResNeXtBottleneck with excitation '${this.excitation}' takes one input; only 'secat' takes [x, tag].`,
-        );
-      }
-      return [inputShape[0] as Shape, undefined];
-    }
-    return [inputShape as Shape, undefined];
+  private get owner(): string {
+    return this.excitation === 'secat' ? "SEResNeXtBottleneck with excitation 'secat'" : 'SEResNeXtBottleneck';
   }
 
   override build(inputShape: Shape | Shape[]): void {
-    const [xShape, tagShape] = this.shapes(inputShape);
-    const owner = 'SEResNeXtBottleneck';
-    this.block = buildBottleneck(this.torchWeights(''), '', owner, {
-      inChannels: inputChannels(owner, xShape),
+    const [xShape, tagShape] = featureAndTagShapes(this.owner, this.excitation === 'secat', inputShape);
+    this.block = buildBottleneck(this.torchWeights(''), 'SEResNeXtBottleneck', {
+      inChannels: nhwcChannels('SEResNeXtBottleneck', xShape, 'features'),
       width: this.width,
       filters: this.filters,
       cardinality: this.cardinality,
       strides: this.strides,
       excitation: this.excitation,
+      norm: this.batchNorm ? 'batch-norm' : 'none',
+      tagConcat: 'none',
+      residual: true,
+      weightOrder: 'interleaved',
       reduction: this.reduction,
-      batchNorm: this.batchNorm,
-      tagChannels: tagShape ? tagChannels(owner, tagShape) : 0,
+      tagChannels: tagShape ? tagWidth('SEResNeXtBottleneck', tagShape) : 0,
     });
     this.built = true;
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const [x] = this.shapes(inputShape);
-    const out = (d: number | null) => (d == null ? null : Math.floor((d - 1) / this.strides) + 1);
-    return [x[0], out(x[1]), out(x[2]), this.filters];
+    const [x] = featureAndTagShapes(this.owner, this.excitation === 'secat', inputShape);
+    return nhwcOutputShape(x, (d) => Math.floor((d - 1) / this.strides) + 1, this.filters);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const options = { training: isTraining(kwargs), batchNormMode: this.batchNormMode };
     const run = this.recompute ? applyBottleneckRecomputed : applyBottleneck;
-    if (this.excitation === 'secat') {
-      const [x, tag] = twoTensors("SEResNeXtBottleneck with excitation 'secat'", inputs);
-      return run(this.block!, x, tag, options);
-    }
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return run(this.block!, x, undefined, options);
+    const [x, tag] = featureAndTagTensors(this.owner, this.excitation === 'secat', inputs);
+    return run(this.block!, x, tag, options);
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      width: this.width,
-      cardinality: this.cardinality,
-      strides: this.strides,
-      excitation: this.excitation,
-      reduction: this.reduction,
-      batchNorm: this.batchNorm,
-      batchNormMode: this.batchNormMode,
-      recompute: this.recompute,
-    };
+    return this.configOf('filters', 'width', 'cardinality', 'strides', 'excitation', 'reduction', 'batchNorm', 'batchNormMode', 'recompute');
   }
 }
 serialization.registerClass(SEResNeXtBottleneck, 'tag2pix');
@@ -396,6 +193,22 @@ export interface PixelShuffleDecoderBlockArgs extends LayerArgs {
   recompute?: boolean;
 }
 
+/** What sets a kind of decoder block apart: its bottlenecks' strategy and keys (internal). */
+export interface DecoderBlockVariant {
+  /** The layer's name in messages. */
+  owner: string;
+  strategy: BottleneckStrategy;
+  /** The module path of bottleneck `i`'s weights. */
+  bottleneckKey(i: number): string;
+}
+
+/** The published decoder block: SECat bottlenecks under `secat_layer.<i>`. */
+const SECAT_BLOCK: DecoderBlockVariant = {
+  owner: 'PixelShuffleDecoderBlock',
+  strategy: { excitation: 'secat', norm: 'batch-norm', tagConcat: 'none', residual: true, weightOrder: 'interleaved' },
+  bottleneckKey: (i) => `secat_layer.${i}`,
+};
+
 /**
  * A Tag2Pix generator decoder block (the reference's `DecoderBlock`, deconv1..4): `blocks` SECat
  * bottlenecks (width `filters / 4`, the first with a projection when the input channel count
@@ -405,7 +218,7 @@ export interface PixelShuffleDecoderBlockArgs extends LayerArgs {
  * `excitation: 'secat'` (e.g. `secat_layer.0.conv1.weight`, `secat_layer.0.selayer.fc.0.weight`).
  */
 export class PixelShuffleDecoderBlock extends TorchLayer {
-  static readonly className = 'PixelShuffleDecoderBlock';
+  static readonly className: string = 'PixelShuffleDecoderBlock';
   readonly filters: number;
   readonly blocks: number;
   readonly cardinality: number;
@@ -414,10 +227,13 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
   readonly batchNormMode: BatchNormMode;
   readonly upscaleFactor: number;
   readonly recompute: boolean;
+  private readonly variant: DecoderBlockVariant;
   private bottlenecks: BottleneckParams[] = [];
 
-  constructor(args: PixelShuffleDecoderBlockArgs) {
+  /** `variant` is for the subclasses (the ablation blocks); the published block is SECat's. */
+  constructor(args: PixelShuffleDecoderBlockArgs, variant: DecoderBlockVariant = SECAT_BLOCK) {
     super(args);
+    this.variant = variant;
     this.filters = args.filters;
     this.blocks = args.blocks;
     this.cardinality = args.cardinality ?? 16;
@@ -426,8 +242,8 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
     this.batchNormMode = args.batchNormMode ?? 'auto';
     this.upscaleFactor = args.upscaleFactor ?? 2;
     this.recompute = args.recompute ?? false;
-    const owner = 'PixelShuffleDecoderBlock';
-    checkPositiveInteger(owner, {
+    const owner = this.owner;
+    checkPositiveIntegers(owner, {
       filters: this.filters,
       blocks: this.blocks,
       cardinality: this.cardinality,
@@ -437,8 +253,16 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
     if (this.filters % 4 !== 0) {
       throw new Error(`${owner}: filters (${this.filters}) must be divisible by 4 (the bottleneck expansion).`);
     }
-    checkCardinality(owner, this.filters / 4, this.cardinality);
+    if ((this.filters / 4) % this.cardinality !== 0) {
+      throw new Error(
+        `${owner}: filters (${this.filters}) must be 4 × a multiple of cardinality (${this.cardinality}): ` +
+          `the bottleneck width filters / 4 is split into cardinality groups.`,
+      );
+    }
     checkBatchNormMode(owner, this.batchNormMode);
+    if (typeof this.recompute !== 'boolean') {
+      throw new Error(`${owner}: recompute must be true or false, got ${JSON.stringify(this.recompute)}.`);
+    }
     if (this.filters % this.upscaleFactor ** 2 !== 0) {
       throw new Error(
         `${owner}: filters (${this.filters}) must be divisible by upscaleFactor² (${this.upscaleFactor ** 2}).`,
@@ -446,24 +270,34 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
     }
   }
 
+  private get owner(): string {
+    return this.variant.owner;
+  }
+
+  /** Whether the block takes `[x, tag]` (else the features alone). */
+  get takesTag(): boolean {
+    return readsTag(this.variant.strategy);
+  }
+
   override build(inputShape: Shape | Shape[]): void {
-    const owner = 'PixelShuffleDecoderBlock';
-    const [xShape, tagShape] = splitTwoInputs(owner, inputShape);
-    const d = tagChannels(owner, tagShape);
-    let inChannels = inputChannels(owner, xShape);
+    const owner = this.owner;
+    const [xShape, tagShape] = featureAndTagShapes(owner, this.takesTag, inputShape);
+    const tagChannels = tagShape ? tagWidth(owner, tagShape) : 0;
+    let inChannels = nhwcChannels(owner, xShape, 'features');
+    const strategy = this.variant.strategy;
     this.bottlenecks = [];
     for (let i = 0; i < this.blocks; i++) {
       this.bottlenecks.push(
-        buildBottleneck(this.torchWeights(`secat_layer.${i}`), '', owner, {
+        buildBottleneck(this.torchWeights(this.variant.bottleneckKey(i)), owner, {
+          ...strategy,
+          norm: strategy.norm === 'batch-norm' && !this.batchNorm ? 'none' : strategy.norm,
           inChannels,
           width: this.filters / 4,
           filters: this.filters,
           cardinality: this.cardinality,
           strides: 1,
-          excitation: 'secat',
           reduction: this.reduction,
-          batchNorm: this.batchNorm,
-          tagChannels: d,
+          tagChannels,
         }),
       );
       inChannels = this.filters;
@@ -472,21 +306,20 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const [x] = splitTwoInputs('PixelShuffleDecoderBlock', inputShape);
+    const [x] = featureAndTagShapes(this.owner, this.takesTag, inputShape);
     const r = this.upscaleFactor;
-    const up = (d: number | null) => (d == null ? null : d * r);
-    return [x[0], up(x[1]), up(x[2]), this.filters / (r * r)];
+    return nhwcOutputShape(x, (d) => d * r, this.filters / (r * r));
   }
 
   /**
    * The bottlenecks' output before the PixelShuffle, `[N, H, W, filters]` (the reference's
    * `block.secat_layer(x, tag)`). The layer must be built.
    */
-  preShuffle(inputs: tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor4D {
+  preShuffle(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs = {}): tf.Tensor4D {
     if (!this.built) {
-      throw new Error('PixelShuffleDecoderBlock.preShuffle: build the layer first (apply it once).');
+      throw new Error(`${this.owner}.preShuffle: build the layer first (apply it once).`);
     }
-    const [x, tag] = twoTensors('PixelShuffleDecoderBlock', inputs);
+    const [x, tag] = featureAndTagTensors(this.owner, this.takesTag, inputs);
     const options = { training: isTraining(kwargs), batchNormMode: this.batchNormMode };
     const run = this.recompute ? applyBottleneckRecomputed : applyBottleneck;
     return tf.tidy(() => {
@@ -497,21 +330,11 @@ export class PixelShuffleDecoderBlock extends TorchLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => pixelShuffle(this.preShuffle(inputs as tf.Tensor[], kwargs), this.upscaleFactor));
+    return tf.tidy(() => pixelShuffle(this.preShuffle(inputs, kwargs), this.upscaleFactor));
   }
 
   override getConfig(): serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      filters: this.filters,
-      blocks: this.blocks,
-      cardinality: this.cardinality,
-      reduction: this.reduction,
-      batchNorm: this.batchNorm,
-      batchNormMode: this.batchNormMode,
-      upscaleFactor: this.upscaleFactor,
-      recompute: this.recompute,
-    };
+    return this.configOf('filters', 'blocks', 'cardinality', 'reduction', 'batchNorm', 'batchNormMode', 'upscaleFactor', 'recompute');
   }
 }
 serialization.registerClass(PixelShuffleDecoderBlock, 'tag2pix');

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
 import { scaleChannels, spatialMean } from '../ops/channel_scale.js';
+import { checkPositiveInteger, featureAndTagShapes, featureAndTagTensors, nhwcChannels, tagWidth } from './checks.js';
 import {
   TorchLayer,
   applyLinear,
@@ -86,27 +87,56 @@ export function applyExcitation(p: ExcitationParams, x: tf.Tensor4D, tag?: tf.Te
   });
 }
 
-function checkReduction(owner: string, reduction: number): void {
-  if (!Number.isInteger(reduction) || reduction < 1) {
-    throw new Error(`${owner}: reduction must be a positive integer, got ${reduction}.`);
-  }
-}
-
-function featureShape(owner: string, shape: Shape): number {
-  const c = shape[shape.length - 1];
-  if (shape.length !== 4 || c == null) {
-    throw new Error(
-      `${owner} expects NHWC features [batch, height, width, channels] with a known channel ` +
-        `count, got [${shape.join(', ')}].`,
-    );
-  }
-  return c;
-}
-
 /** Arguments of {@link SqueezeExcitation}. */
 export interface SqueezeExcitationArgs extends LayerArgs {
   /** Hidden width is `channels // reduction`. Default 16. */
   reduction?: number;
+}
+
+/** Arguments of {@link SECat}. */
+export interface SECatArgs extends LayerArgs {
+  /** Hidden width is `channels // reduction` of the feature channels only. Default 16. */
+  reduction?: number;
+}
+
+/** The standalone excitation layers: one excitation block on its own (internal base). */
+abstract class ExcitationLayer extends TorchLayer {
+  readonly reduction: number;
+  private se?: ExcitationParams;
+
+  constructor(
+    args: SqueezeExcitationArgs | SECatArgs,
+    private readonly kind: 'se' | 'secat',
+  ) {
+    super(args);
+    this.reduction = args.reduction ?? 16;
+    checkPositiveInteger(this.owner, 'reduction', this.reduction);
+  }
+
+  private get owner(): string {
+    return this.kind === 'secat' ? 'SECat' : 'SqueezeExcitation';
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const [xShape, tagShape] = featureAndTagShapes(this.owner, this.kind === 'secat', inputShape);
+    const c = nhwcChannels(this.owner, xShape, 'features');
+    const d = tagShape ? tagWidth(this.owner, tagShape) : 0;
+    this.se = buildExcitation(this.torchWeights(''), '', this.owner, this.kind, c, this.reduction, d);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return featureAndTagShapes(this.owner, this.kind === 'secat', inputShape)[0];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    const [x, tag] = featureAndTagTensors(this.owner, this.kind === 'secat', inputs);
+    return applyExcitation(this.se!, x, tag);
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return this.configOf('reduction');
+  }
 }
 
 /**
@@ -114,44 +144,14 @@ export interface SqueezeExcitationArgs extends LayerArgs {
  * Linear(C → C/r, no bias) → ReLU → Linear(→ C, no bias) → sigmoid → per-channel scale of the
  * NHWC input. PyTorch keys: `fc.0.weight` `[C/r, C]`, `fc.2.weight` `[C, C/r]`.
  */
-export class SqueezeExcitation extends TorchLayer {
+export class SqueezeExcitation extends ExcitationLayer {
   static readonly className = 'SqueezeExcitation';
-  readonly reduction: number;
-  private se?: ExcitationParams;
 
   constructor(args: SqueezeExcitationArgs = {}) {
-    super(args);
-    this.reduction = args.reduction ?? 16;
-    checkReduction('SqueezeExcitation', this.reduction);
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const c = featureShape('SqueezeExcitation', shape);
-    this.se = buildExcitation(this.torchWeights(''), '', 'SqueezeExcitation', 'se', c, this.reduction);
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return applyExcitation(this.se!, x);
-  }
-
-  override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), reduction: this.reduction };
+    super(args, 'se');
   }
 }
 serialization.registerClass(SqueezeExcitation, 'tag2pix');
-
-/** Arguments of {@link SECat}. */
-export interface SECatArgs extends LayerArgs {
-  /** Hidden width is `channels // reduction` of the feature channels only. Default 16. */
-  reduction?: number;
-}
 
 /**
  * SECat (Tag2Pix): squeeze-and-excitation whose squeezed vector is concatenated with a tag
@@ -162,65 +162,11 @@ export interface SECatArgs extends LayerArgs {
  * `SeCatLayer`): `fc.0.weight` `[C/r, C + d]` (columns `0..C−1` act on the pooled features),
  * `fc.2.weight` `[C, C/r]`.
  */
-export class SECat extends TorchLayer {
+export class SECat extends ExcitationLayer {
   static readonly className = 'SECat';
-  readonly reduction: number;
-  private se?: ExcitationParams;
 
   constructor(args: SECatArgs = {}) {
-    super(args);
-    this.reduction = args.reduction ?? 16;
-    checkReduction('SECat', this.reduction);
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    const [xShape, tagShape] = splitTwoInputs('SECat', inputShape);
-    const c = featureShape('SECat', xShape);
-    const d = tagShape[1];
-    if (tagShape.length !== 2 || d == null) {
-      throw new Error(`SECat expects the tag vector as [batch, d] with a known d, got [${tagShape.join(', ')}].`);
-    }
-    this.se = buildExcitation(this.torchWeights(''), '', 'SECat', 'secat', c, this.reduction, d);
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    return splitTwoInputs('SECat', inputShape)[0];
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    const [x, tag] = twoTensors('SECat', inputs);
-    return applyExcitation(this.se!, x, tag);
-  }
-
-  override getConfig(): serialization.ConfigDict {
-    return { ...super.getConfig(), reduction: this.reduction };
+    super(args, 'secat');
   }
 }
 serialization.registerClass(SECat, 'tag2pix');
-
-/** The shapes of a `[features, tag]` input pair, with a clear error otherwise (internal). */
-export function splitTwoInputs(owner: string, inputShape: Shape | Shape[]): [Shape, Shape] {
-  if (!Array.isArray(inputShape[0]) || inputShape.length !== 2) {
-    throw new Error(
-      `${owner} takes two inputs [features, tag]: the NHWC features and the tag vector ` +
-        `[batch, d]; call it as layer.apply([x, tag]).`,
-    );
-  }
-  return [inputShape[0] as Shape, inputShape[1] as Shape];
-}
-
-/** The `[features, tag]` tensors of a call, checked (internal). */
-export function twoTensors(owner: string, inputs: tf.Tensor | tf.Tensor[]): [tf.Tensor4D, tf.Tensor2D] {
-  if (!Array.isArray(inputs) || inputs.length !== 2) {
-    throw new Error(`${owner} takes two inputs [features, tag]; call it as layer.apply([x, tag]).`);
-  }
-  const [x, tag] = inputs;
-  if (x.rank !== 4 || tag.rank !== 2 || x.shape[0] !== tag.shape[0]) {
-    throw new Error(
-      `${owner}: expected features [N, H, W, C] and tag [N, d] with the same N, got ` +
-        `[${x.shape.join(', ')}] and [${tag.shape.join(', ')}].`,
-    );
-  }
-  return [x as tf.Tensor4D, tag as tf.Tensor2D];
-}

@@ -1,12 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type { Initializer } from '@tensorflow/tfjs-layers/dist/initializers';
-import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { conv2dTorch, conv2dTransposeTorch } from '../ops/conv.js';
 import { batchNormTorch } from '../ops/batch_norm.js';
 
-export type { LayerArgs, Kwargs };
+// tfjs-layers' own names for these types live in its internal build paths; they are derived from
+// its public API here so that no declaration of ours reaches into `dist/...`.
+/** The base arguments of every tfjs layer (`name`, `trainable`, `inputShape`, …). */
+export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
+/** The keyword arguments of a layer call (e.g. `{ training: true }`). */
+export type Kwargs = Parameters<layers.Layer['call']>[1];
+/** A tfjs weight initializer, as `initializers.zeros()` returns. */
+export type Initializer = ReturnType<typeof initializers.zeros>;
 
 /**
  * How a PyTorch tensor maps onto a TensorFlow.js weight:
@@ -96,6 +101,8 @@ export interface AddConvOptions {
  * functions (a bottleneck, an SE block) add weights to whichever layer owns them.
  */
 export interface TorchWeightBuilder {
+  /** A weight of any layout (e.g. AdaIN's style Linear). */
+  weight(key: string, shape: number[], layout: TorchLayout, initializer: Initializer): LayerVariable;
   conv(key: string, options: AddConvOptions): ConvParams;
   batchNorm(key: string, channels: number): BatchNormParams;
   linear(
@@ -126,6 +133,16 @@ export abstract class TorchLayer extends layers.Layer implements TorchMappedLaye
 
   torchParams(): TorchParam[] {
     return this.torchParamList.slice();
+  }
+
+  /**
+   * The layer's config for `getConfig`: tfjs's own fields plus the named fields of this layer
+   * (its constructor arguments, each stored under its argument's name).
+   */
+  protected configOf(...fields: Array<keyof this & string>): serialization.ConfigDict {
+    const config = super.getConfig();
+    for (const field of fields) config[field] = this[field] as serialization.ConfigDictValue;
+    return config;
   }
 
   torchIgnoredKeys(): string[] {
@@ -208,6 +225,7 @@ export abstract class TorchLayer extends layers.Layer implements TorchMappedLaye
   /** Weight creation under the module path `prefix` (e.g. `secat_layer.3`), for shared builders. */
   protected torchWeights(prefix: string): TorchWeightBuilder {
     return {
+      weight: (key, shape, layout, initializer) => this.addTorchWeight(joinKey(prefix, key), shape, layout, initializer),
       conv: (key, options) => this.addConv(joinKey(prefix, key), options),
       batchNorm: (key, channels) => this.addBatchNorm(joinKey(prefix, key), channels),
       linear: (key, inFeatures, outFeatures, bias, layout) =>

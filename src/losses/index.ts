@@ -1,6 +1,5 @@
 export {
   BCE_LOG_CLAMP,
-  bce,
   binaryCrossEntropy,
   binaryCrossEntropyWithLogits,
   l1Loss,

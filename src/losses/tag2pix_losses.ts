@@ -94,7 +94,7 @@ export interface ReconstructionLossOptions {
 /** The terms of {@link reconstructionLoss}. */
 export interface ReconstructionLossTerms {
   /** Mean L1 between the colour output and the ground truth. */
-  colour: tf.Scalar;
+  color: tf.Scalar;
   /** Mean L1 between the guide output and the ground truth. */
   guide: tf.Scalar;
   /** `colour + β·guide`. */
@@ -103,17 +103,17 @@ export interface ReconstructionLossTerms {
 
 /** The reconstruction loss (the paper's Eq. 3): `L1(G_f, y) + β·L1(G_g, y)`. */
 export function reconstructionLoss(
-  generated: { colour: tf.Tensor; guide: tf.Tensor },
+  generated: { color: tf.Tensor; guide: tf.Tensor },
   groundTruth: tf.Tensor,
   options: ReconstructionLossOptions = {},
 ): ReconstructionLossTerms {
   const beta = options.beta ?? 0.9;
   checkWeight('beta', beta);
   return tf.tidy(() => {
-    const colour = l1Loss(generated.colour, groundTruth);
+    const color = l1Loss(generated.color, groundTruth);
     const guide = l1Loss(generated.guide, groundTruth);
-    const total = tf.add(colour, tf.mul(guide, beta)) as tf.Scalar;
-    return { colour, guide, total };
+    const total = tf.add(color, tf.mul(guide, beta)) as tf.Scalar;
+    return { color, guide, total };
   });
 }
 
@@ -191,7 +191,7 @@ export interface GeneratorLossTerms {
   /** BCE(D_cvt(G_f(x)), c_v). */
   cvt: tf.Scalar;
   /** L1(G_f(x), y). */
-  l1Colour: tf.Scalar;
+  l1Color: tf.Scalar;
   /** L1(G_g(x), y). */
   l1Guide: tf.Scalar;
   /** The loss the generator minimises. */
@@ -206,7 +206,7 @@ export interface GeneratorLossTerms {
  */
 export function generatorLoss(
   fake: DiscriminatorHeads,
-  generated: { colour: tf.Tensor; guide: tf.Tensor },
+  generated: { color: tf.Tensor; guide: tf.Tensor },
   groundTruth: tf.Tensor,
   targets: TagTargets,
   options: GeneratorLossOptions = {},
@@ -218,7 +218,7 @@ export function generatorLoss(
     const cls = multiLabelClassificationLoss(fake, targets, options);
     const rec = reconstructionLoss(generated, groundTruth, options);
     const total = tf.add(tf.add(adv, cls.total), tf.mul(rec.total, lambdaRec)) as tf.Scalar;
-    return { adv, cit: cls.cit, cvt: cls.cvt, l1Colour: rec.colour, l1Guide: rec.guide, total };
+    return { adv, cit: cls.cit, cvt: cls.cvt, l1Color: rec.color, l1Guide: rec.guide, total };
   });
 }
 

@@ -19,10 +19,3 @@ export function scaled(channels: number, m: number): number {
 export function scaledGrouped(channels: number, m: number, groups = 16): number {
   return Math.max(groups, Math.round((channels * m) / groups) * groups);
 }
-
-/** Validates a positive integer option. */
-export function checkPositiveInteger(owner: string, name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${owner}: ${name} must be a positive integer, got ${String(v)}.`);
-  }
-}

@@ -52,7 +52,7 @@ export function squareGeometry(height: number, width: number): ColorizeGeometry 
 }
 
 /** The CVT multi-hot vector `[1, numCvt]` of the tags, validated against the vocabulary. */
-export function encodeColourTags(
+export function encodeColorTags(
   tags: string | ReadonlyArray<string | number | Tag>,
   vocabulary: TagVocabulary = defaultVocabulary(),
 ): tf.Tensor2D {
@@ -64,11 +64,11 @@ export function encodeColourTags(
       .filter((t): t is number | Tag => typeof t !== 'string')
       .map((t) => (typeof t === 'number' ? vocabulary.get(t) : t)),
   ];
-  const notColour = resolved.filter((t) => t.kind !== 'cvt');
-  if (notColour.length > 0) {
+  const notColor = resolved.filter((t) => t.kind !== 'cvt');
+  if (notColor.length > 0) {
     const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
     throw new Error(
-      `colorize: ${notColour.map((t) => `'${t.name}'`).join(', ')} ${notColour.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
+      `colorize: ${notColor.map((t) => `'${t.name}'`).join(', ')} ${notColor.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
         `(the generator takes colour-variant tags only; the CIT extractor reads colour-invariant ones from the line art). ` +
         `Give colour tags such as ${examples}; ` +
         `'tag2pix tags --kind cvt' lists them.`,
@@ -138,7 +138,7 @@ export function colorizeTensor(options: ColorizeTensorOptions): tf.Tensor3D {
   const restoreSize = options.restoreSize ?? true;
 
   return tf.tidy(() => {
-    const cvt = encodeColourTags(options.tags, vocabulary);
+    const cvt = encodeColorTags(options.tags, vocabulary);
     const grey = greyLineArt(options.lineArt);
     const [h, w] = grey.shape;
     const g = squareGeometry(h, w);

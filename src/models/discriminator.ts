@@ -2,7 +2,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { GroupedConv2D } from '../layers/grouped_conv.js';
 import { SEResNeXtBottleneck } from '../layers/se_resnext.js';
 import type { BatchNormMode } from '../layers/torch_layer.js';
-import { checkPositiveInteger, checkWidthMultiplier, scaled, scaledGrouped } from './channels.js';
+import { checkBatchNormMode, checkBoolean, checkKnownOptions, checkOneOf, checkPositiveInteger } from '../layers/checks.js';
+import { checkWidthMultiplier, scaled, scaledGrouped } from './channels.js';
 
 /**
  * What the discriminator returns:
@@ -79,9 +80,7 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
     topBlocks: config.topBlocks ?? 3,
     name: config.name ?? 'tag2pix_discriminator',
   };
-  for (const key of Object.keys(config)) {
-    if (!(key in c)) throw new Error(`${owner}: unknown option '${key}'; the options are ${Object.keys(c).join(', ')}.`);
-  }
+  checkKnownOptions(owner, config, Object.keys(c));
   for (const k of ['inputSize', 'inputChannels', 'cvtCount', 'citCount'] as const) checkPositiveInteger(owner, k, c[k]);
   if (c.inputSize < 3) throw new Error(`${owner}: inputSize must be at least 3, got ${c.inputSize}.`);
   checkWidthMultiplier(owner, c.widthMultiplier);
@@ -92,12 +91,9 @@ export function buildTag2PixDiscriminator(config: Tag2PixDiscriminatorConfig = {
   if (!Number.isInteger(c.topBlocks) || c.topBlocks < 0) {
     throw new Error(`${owner}: topBlocks must be an integer >= 0, got ${String(c.topBlocks)}.`);
   }
-  if (typeof c.recompute !== 'boolean') {
-    throw new Error(`${owner}: recompute must be true or false, got ${JSON.stringify(c.recompute)}.`);
-  }
-  if (!OUTPUTS.includes(c.outputs)) {
-    throw new Error(`${owner}: outputs must be one of ${OUTPUTS.join(', ')}, got '${String(c.outputs)}'.`);
-  }
+  checkBoolean(owner, 'recompute', c.recompute);
+  checkOneOf(owner, 'outputs', c.outputs, OUTPUTS);
+  checkBatchNormMode(owner, c.batchNormMode);
   const m = c.widthMultiplier;
   const stem = scaled(32, m);
   const widths = [64, 128, 256, 512].map((ch) => scaledGrouped(ch / 4, m));

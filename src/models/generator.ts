@@ -1,28 +1,20 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   AblationDecoderBlock,
-  ablationBlockTakesTag,
-  type AblationBlockKind,
+  DECODER_BLOCK_KINDS,
+  decoderBlockTakesTag,
+  type DecoderBlockKind,
 } from '../layers/ablation_decoder_block.js';
+import { checkBatchNormMode, checkBoolean, checkKnownOptions, checkOneOf, checkPositiveInteger } from '../layers/checks.js';
 import { CVTEncoder } from '../layers/cvt_encoder.js';
 import { FeatureConv } from '../layers/feature_conv.js';
 import { GroupedConv2D } from '../layers/grouped_conv.js';
 import { GuideDecoder } from '../layers/guide_decoder.js';
 import { PixelShuffleDecoderBlock } from '../layers/se_resnext.js';
 import type { BatchNormMode } from '../layers/torch_layer.js';
-import { checkPositiveInteger, checkWidthMultiplier, scaled, scaledGrouped } from './channels.js';
+import { checkWidthMultiplier, scaled, scaledGrouped } from './channels.js';
 
-/** The generator's decoder block: SECat (the published model) or one of the paper's ablations. */
-export type DecoderBlockKind = 'secat' | AblationBlockKind;
-
-const DECODER_BLOCKS: readonly DecoderBlockKind[] = [
-  'secat',
-  'resnext',
-  'se-resnext',
-  'concat-front',
-  'concat-all',
-  'adain',
-];
+export type { DecoderBlockKind };
 
 /** Configuration of {@link buildTag2PixGenerator}; every field is optional. */
 export interface Tag2PixGeneratorConfig {
@@ -72,10 +64,10 @@ export interface Tag2PixGeneratorConfig {
    */
   tagEncoderWidthMultiplier?: number;
   /**
-   * Gradient checkpointing in the SECat decoder bottlenecks: a training forward pass under a
-   * gradient tape keeps only each bottleneck's inputs and recomputes the rest in the backward
-   * pass. Same values and gradients, a much smaller tape, about one more decoder forward pass
-   * of time. Default false; only for `decoderBlock: 'secat'`. See `docs/training.md`.
+   * Gradient checkpointing in the decoder bottlenecks (of every `decoderBlock`): a training
+   * forward pass under a gradient tape keeps only each bottleneck's inputs and recomputes the
+   * rest in the backward pass. Same values and gradients, a much smaller tape, about one more
+   * decoder forward pass of time. Default false. See `docs/training.md`.
    */
   recompute?: boolean;
   /** Model name. Default `'tag2pix_generator'`. */
@@ -118,12 +110,7 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
     recompute: config.recompute ?? false,
     name: config.name ?? 'tag2pix_generator',
   };
-  const known = new Set([...Object.keys(c)]);
-  for (const key of Object.keys(config)) {
-    if (!known.has(key)) {
-      throw new Error(`${owner}: unknown option '${key}'; the options are ${[...known].join(', ')}.`);
-    }
-  }
+  checkKnownOptions(owner, config, Object.keys(c));
   checkPositiveInteger(owner, 'inputSize', c.inputSize);
   if (c.inputSize % 16 !== 0) {
     throw new Error(
@@ -143,24 +130,12 @@ export function resolveGeneratorConfig(config: Tag2PixGeneratorConfig = {}): Res
   if (typeof c.tagEncoderWidthMultiplier !== 'number' || !(c.tagEncoderWidthMultiplier > 0) || !Number.isFinite(c.tagEncoderWidthMultiplier)) {
     throw new Error(`${owner}: tagEncoderWidthMultiplier must be a number > 0, got ${String(c.tagEncoderWidthMultiplier)}.`);
   }
-  if (!DECODER_BLOCKS.includes(c.decoderBlock)) {
-    throw new Error(`${owner}: decoderBlock must be one of ${DECODER_BLOCKS.join(', ')}, got '${String(c.decoderBlock)}'.`);
-  }
+  checkOneOf(owner, 'decoderBlock', c.decoderBlock, DECODER_BLOCK_KINDS);
   if (c.decoderBlock === 'adain' && !c.batchNorm) {
     throw new Error(`${owner}: decoderBlock 'adain' has no BatchNorm to switch off; leave batchNorm true.`);
   }
-  if (c.batchNormMode !== 'auto' && c.batchNormMode !== 'batch-stats') {
-    throw new Error(`${owner}: batchNormMode must be 'auto' or 'batch-stats', got '${String(c.batchNormMode)}'.`);
-  }
-  if (typeof c.recompute !== 'boolean') {
-    throw new Error(`${owner}: recompute must be true or false, got ${JSON.stringify(c.recompute)}.`);
-  }
-  if (c.recompute && c.decoderBlock !== 'secat') {
-    throw new Error(
-      `${owner}: recompute is implemented for the 'secat' decoder block only, got decoderBlock ` +
-        `'${c.decoderBlock}'; leave recompute false for the ablation blocks.`,
-    );
-  }
+  checkBatchNormMode(owner, c.batchNormMode);
+  checkBoolean(owner, 'recompute', c.recompute);
   const m = c.widthMultiplier;
   const mt = c.tagEncoderWidthMultiplier;
   return {
@@ -222,7 +197,7 @@ export function buildTag2PixGenerator(config: Tag2PixGeneratorConfig = {}): tfl.
     skips.push(x);
   });
 
-  const usesTagVector = c.decoderBlock !== 'resnext' && c.decoderBlock !== 'se-resnext';
+  const usesTagVector = decoderBlockTakesTag(c.decoderBlock);
   const cvtEncoder = new CVTEncoder({
     name: 'cvt_encoder',
     spatialSize: s / 16,
@@ -263,14 +238,13 @@ export function buildTag2PixGenerator(config: Tag2PixGeneratorConfig = {}): tfl.
       batchNorm: c.batchNorm,
       batchNormMode: c.batchNormMode,
       reduction: c.seReduction,
+      recompute: c.recompute,
     };
-    if (c.decoderBlock === 'secat') {
-      const block = new PixelShuffleDecoderBlock({ ...blockArgs, recompute: c.recompute });
-      x = block.apply([x, tagVector!]) as tfl.SymbolicTensor;
-    } else {
-      const layer = new AblationDecoderBlock({ ...blockArgs, block: c.decoderBlock });
-      x = layer.apply(ablationBlockTakesTag(c.decoderBlock) ? [x, tagVector!] : x) as tfl.SymbolicTensor;
-    }
+    const block =
+      c.decoderBlock === 'secat'
+        ? new PixelShuffleDecoderBlock(blockArgs)
+        : new AblationDecoderBlock({ ...blockArgs, block: c.decoderBlock });
+    x = block.apply(block.takesTag ? [x, tagVector!] : x) as tfl.SymbolicTensor;
     if (i === 0) deconv1Output = x;
   });
 
@@ -278,15 +252,15 @@ export function buildTag2PixGenerator(config: Tag2PixGeneratorConfig = {}): tfl.
   x = conv('deconv5.0', ch.deconv5, 1).apply(x) as tfl.SymbolicTensor;
   x = leakyRelu('deconv5.1').apply(x) as tfl.SymbolicTensor;
   x = conv('deconv5.2', 3, 1).apply(x) as tfl.SymbolicTensor;
-  const colour = tfl.layers.activation({ activation: 'tanh', name: 'deconv5.3' }).apply(x) as tfl.SymbolicTensor;
+  const color = tfl.layers.activation({ activation: 'tanh', name: 'deconv5.3' }).apply(x) as tfl.SymbolicTensor;
 
   const guide = c.guideDecoder
     ? (new GuideDecoder({ name: 'deconv_for_decoder', filters: ch.guide }).apply(deconv1Output!) as tfl.SymbolicTensor)
-    : (tfl.layers.activation({ activation: 'linear', name: 'guide' }).apply(colour) as tfl.SymbolicTensor);
+    : (tfl.layers.activation({ activation: 'linear', name: 'guide' }).apply(color) as tfl.SymbolicTensor);
 
   return tfl.model({
     name: c.name,
     inputs: citInput ? [lineArt, citInput, cvt] : [lineArt, cvt],
-    outputs: [colour, guide],
+    outputs: [color, guide],
   });
 }

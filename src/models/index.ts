@@ -6,7 +6,7 @@ export type { Tag2PixDiscriminatorConfig, DiscriminatorOutputs } from './discrim
 export { buildSEResNeXt50, buildCITExtractor } from './se_resnext50.js';
 export type { SEResNeXt50Config, CITExtractorConfig } from './se_resnext50.js';
 export { countParameters } from './parameters.js';
-export { colorizeTensor, encodeColourTags, squareGeometry } from './colorize.js';
+export { colorizeTensor, encodeColorTags, squareGeometry } from './colorize.js';
 export type { ColorizeTensorOptions, ColorizeGeometry } from './colorize.js';
 export { initializeLikeReference } from './init.js';
 export type { InitializeLikeReferenceOptions } from './init.js';

@@ -2,7 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ResNetStem } from '../layers/resnet_stem.js';
 import { SEResNeXtBottleneck } from '../layers/se_resnext.js';
 import type { BatchNormMode } from '../layers/torch_layer.js';
-import { checkPositiveInteger } from './channels.js';
+import { checkBatchNormMode, checkKnownOptions, checkPositiveInteger } from '../layers/checks.js';
 
 /** Configuration of {@link buildSEResNeXt50}; every field is optional. */
 export interface SEResNeXt50Config {
@@ -57,12 +57,6 @@ function buildTrunk(
   return x;
 }
 
-function checkBatchNormMode(owner: string, mode: unknown): void {
-  if (mode !== 'auto' && mode !== 'batch-stats') {
-    throw new Error(`${owner}: batchNormMode must be 'auto' or 'batch-stats', got '${String(mode)}'.`);
-  }
-}
-
 function checkInputSize(owner: string, size: unknown): void {
   if (size !== null) checkPositiveInteger(owner, 'inputSize', size);
 }
@@ -86,9 +80,7 @@ export function buildSEResNeXt50(config: SEResNeXt50Config = {}): tfl.LayersMode
     logits: config.logits ?? false,
     name: config.name ?? 'se_resnext50',
   };
-  for (const key of Object.keys(config)) {
-    if (!(key in c)) throw new Error(`${owner}: unknown option '${key}'; the options are ${Object.keys(c).join(', ')}.`);
-  }
+  checkKnownOptions(owner, config, Object.keys(c));
   checkInputSize(owner, c.inputSize);
   if (c.inputChannels !== 1 && c.inputChannels !== 3) {
     throw new Error(`${owner}: inputChannels must be 1 (line art) or 3 (RGB), got ${String(c.inputChannels)}.`);
@@ -146,9 +138,7 @@ export function buildCITExtractor(config: CITExtractorConfig = {}): tfl.LayersMo
     trainable: config.trainable ?? false,
     name: config.name ?? 'cit_extractor',
   };
-  for (const key of Object.keys(config)) {
-    if (!(key in c)) throw new Error(`${owner}: unknown option '${key}'; the options are ${Object.keys(c).join(', ')}.`);
-  }
+  checkKnownOptions(owner, config, Object.keys(c));
   checkInputSize(owner, c.inputSize);
   checkBatchNormMode(owner, c.batchNormMode);
   const input = tfl.input({ shape: [c.inputSize, c.inputSize, 1], name: 'lineArt' });

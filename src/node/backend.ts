@@ -105,6 +105,27 @@ interface Activation {
   adapter?: WebGPUAdapterReport;
 }
 
+/**
+ * Runs `start` and removes the `process` listeners it added. tfjs-backend-wasm's Emscripten glue
+ * adds an `uncaughtException` and an `unhandledRejection` listener that rethrow from inside the
+ * handler, so any later uncaught error of the application made Node print a line of the glue's
+ * minified source and exit with code 7 (and a user's own `uncaughtException` handler could not
+ * keep the process alive). Without them, Node reports errors as it would without tag2pix.
+ */
+async function keepingProcessErrorHandling<T>(start: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const before = events.map((event) => new Set(process.listeners(event)));
+  try {
+    return await start();
+  } finally {
+    events.forEach((event, i) => {
+      for (const listener of process.listeners(event)) {
+        if (!before[i]!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    });
+  }
+}
+
 async function startWasm(threads: number): Promise<Activation> {
   if (threads > 1) {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
@@ -165,7 +186,7 @@ async function activate(
         setWasmPaths(wasmDirectory());
         wasmPathsSet = true;
       }
-      const started = await startWasm(wasmThreads);
+      const started = await keepingProcessErrorHandling(() => startWasm(wasmThreads));
       if (started.why) return started;
       threadsNote = started.threadsNote;
     } else {

@@ -1,86 +1,21 @@
-// Training checkpoints: one safetensors file with G, D (every weight, BatchNorm statistics
+// Training checkpoint files: one safetensors file with G, D (every weight, BatchNorm statistics
 // included), both optimizer states and, in its metadata, the scheduler, position, seed, data
-// cursor and run configuration. Written atomically: a temporary file in the same folder,
-// flushed, then renamed over the previous checkpoint, so a killed run always leaves a whole one.
+// cursor and run configuration (see src/training/checkpoint.ts). Written atomically: a temporary
+// file in the same folder, flushed, then renamed over the previous checkpoint, so a killed run
+// always leaves a whole one.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
+import {
+  CHECKPOINT_FORMAT,
+  captureCheckpoint,
+  releaseCheckpoint,
+  type TrainingCheckpoint,
+  type TrainingCheckpointState,
+} from '../training/checkpoint.js';
+import type { Tag2PixTrainer } from '../training/trainer.js';
 import { readableOnHost } from './host_tensors.js';
-import type { ChangingLossSchedulerJSON, Tag2PixLossWeights } from '../losses/changing_loss_scheduler.js';
-import type { TorchAdam, TorchAdamState } from '../training/adam.js';
-import { namedWeights, type Tag2PixTrainer } from '../training/trainer.js';
-
-/** Format marker in the metadata (`tag2pix_checkpoint`). */
-export const CHECKPOINT_FORMAT = 'tag2pix-training-checkpoint/1';
-
-/** Everything but the tensors: where training is and how it was set up. */
-export interface TrainingCheckpointState {
-  /** Epoch (0-based) in which the next step runs. */
-  epoch: number;
-  /** Next step within that epoch. */
-  step: number;
-  /** Steps taken since the start of training. */
-  globalStep: number;
-  /** The loss scheduler, position included. */
-  scheduler: ChangingLossSchedulerJSON<Tag2PixLossWeights>;
-  /** Optimizer options and per-parameter step counts (moments are tensors in the file). */
-  optimizers: {
-    generator: Omit<TorchAdamState, 'tensors'>;
-    discriminator: Omit<TorchAdamState, 'tensors'>;
-  };
-  /** Seed of the data order and augmentation. */
-  seed: number;
-  /** Where the data source is (its own JSON). */
-  dataCursor: unknown;
-  /** The run's configuration (CLI options), for resuming and for the record. */
-  config: Record<string, unknown>;
-  /** ISO time of writing. */
-  savedAt: string;
-}
-
-/** What a checkpoint file holds, read back. */
-export interface TrainingCheckpoint {
-  state: TrainingCheckpointState;
-  /** Every tensor by name (the caller disposes them, or passes them to restoreTrainer). */
-  tensors: Record<string, tf.Tensor>;
-}
-
-const OPT_G = 'optimizer.generator/';
-const OPT_D = 'optimizer.discriminator/';
-
-/** The tensors and state of a trainer, with the extra run information, as a checkpoint. */
-export function captureCheckpoint(
-  trainer: Tag2PixTrainer,
-  extra: { seed: number; dataCursor: unknown; config: Record<string, unknown> },
-): TrainingCheckpoint {
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const p of [...namedWeights(trainer.generator, 'G'), ...namedWeights(trainer.discriminator, 'D')]) {
-    tensors[p.key] = p.variable;
-  }
-  const g = trainer.generatorOptimizer.getState();
-  const d = trainer.discriminatorOptimizer.getState();
-  for (const [k, t] of Object.entries(g.tensors)) tensors[OPT_G + k] = t;
-  for (const [k, t] of Object.entries(d.tensors)) tensors[OPT_D + k] = t;
-  const scheduler = trainer.scheduler.toJSON();
-  return {
-    state: {
-      epoch: scheduler.epoch,
-      step: scheduler.step,
-      globalStep: scheduler.globalStep,
-      scheduler,
-      optimizers: {
-        generator: { options: g.options, steps: g.steps },
-        discriminator: { options: d.options, steps: d.steps },
-      },
-      seed: extra.seed,
-      dataCursor: extra.dataCursor ?? null,
-      config: extra.config,
-      savedAt: new Date().toISOString(),
-    },
-    tensors,
-  };
-}
 
 /**
  * Writes the trainer's checkpoint to `file` atomically (temporary file + rename). Returns the
@@ -92,23 +27,28 @@ export async function saveCheckpoint(
   extra: { seed: number; dataCursor: unknown; config: Record<string, unknown> },
 ): Promise<TrainingCheckpointState> {
   const checkpoint = captureCheckpoint(trainer, extra);
+  try {
+    await writeCheckpoint(file, checkpoint);
+  } finally {
+    releaseCheckpoint(checkpoint);
+  }
+  return checkpoint.state;
+}
+
+/** Writes a captured checkpoint to `file` atomically (temporary file + rename). */
+export async function writeCheckpoint(file: string, checkpoint: TrainingCheckpoint): Promise<void> {
+  // Read asynchronously first: webgpu in Node cannot read GPU data synchronously.
+  const host = await readableOnHost(checkpoint.tensors);
   let bytes: Uint8Array;
   try {
-    const host = await readableOnHost(checkpoint.tensors);
-    try {
-      bytes = writeSafetensors(host.tensors, {
-        tag2pix_checkpoint: CHECKPOINT_FORMAT,
-        state: JSON.stringify(checkpoint.state),
-      });
-    } finally {
-      host.release();
-    }
+    bytes = writeSafetensors(host.tensors, {
+      tag2pix_checkpoint: CHECKPOINT_FORMAT,
+      state: JSON.stringify(checkpoint.state),
+    });
   } finally {
-    // The weights are the models' own variables; only the optimizer copies are ours.
-    tf.dispose(Object.entries(checkpoint.tensors).filter(([k]) => k.startsWith('optimizer.')).map(([, t]) => t));
+    host.release();
   }
   await writeFileAtomic(file, bytes);
-  return checkpoint.state;
 }
 
 /** Writes `data` to `file` through a temporary file in the same folder and a rename. */
@@ -145,58 +85,4 @@ export async function readCheckpoint(file: string): Promise<TrainingCheckpoint> 
   }
   const state = JSON.parse(metadata['state']) as TrainingCheckpointState;
   return { state, tensors: readSafetensors(bytes) };
-}
-
-/**
- * Restores G, D and both optimizers of `trainer` from a checkpoint (the trainer must have been
- * built with `ChangingLossScheduler.fromJSON(checkpoint.state.scheduler)` and the same model
- * configuration). Checks every name and shape before writing anything. Disposes the
- * checkpoint's tensors.
- */
-export function restoreTrainer(trainer: Tag2PixTrainer, checkpoint: TrainingCheckpoint): void {
-  const { state, tensors } = checkpoint;
-  try {
-    const s = trainer.scheduler;
-    if (s.epoch !== state.epoch || s.step !== state.step || s.globalStep !== state.globalStep) {
-      throw new Error(
-        `restoreTrainer: the trainer's scheduler is at epoch ${s.epoch} step ${s.step}, the checkpoint at ` +
-          `epoch ${state.epoch} step ${state.step}; build the trainer with ChangingLossScheduler.fromJSON(state.scheduler).`,
-      );
-    }
-    const weights = [...namedWeights(trainer.generator, 'G'), ...namedWeights(trainer.discriminator, 'D')];
-    const problems: string[] = [];
-    for (const p of weights) {
-      const t = tensors[p.key];
-      if (t === undefined) problems.push(`${p.key} is missing`);
-      else if (t.shape.join(',') !== p.variable.shape.join(',')) {
-        problems.push(`${p.key} is [${t.shape.join(', ')}] in the checkpoint, [${p.variable.shape.join(', ')}] in the model`);
-      }
-    }
-    const known = new Set(weights.map((p) => p.key));
-    for (const k of Object.keys(tensors)) {
-      if (!k.startsWith('optimizer.') && !known.has(k)) problems.push(`${k} is not a weight of the models`);
-    }
-    if (problems.length > 0) {
-      throw new Error(
-        `The checkpoint does not fit the models (was it written with other --size/--layers options?):\n  ` +
-          problems.slice(0, 20).join('\n  ') +
-          (problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''),
-      );
-    }
-    const optimizerState = (prefix: string, saved: Omit<TorchAdamState, 'tensors'>): TorchAdamState => ({
-      ...saved,
-      tensors: Object.fromEntries(
-        Object.entries(tensors)
-          .filter(([k]) => k.startsWith(prefix))
-          .map(([k, t]) => [k.slice(prefix.length), t]),
-      ),
-    });
-    const restoreOptimizer = (opt: TorchAdam, prefix: string, saved: Omit<TorchAdamState, 'tensors'>, net: 'generator' | 'discriminator') =>
-      opt.setState(optimizerState(prefix, saved), trainer.parameters[net]);
-    restoreOptimizer(trainer.generatorOptimizer, OPT_G, state.optimizers.generator, 'generator');
-    restoreOptimizer(trainer.discriminatorOptimizer, OPT_D, state.optimizers.discriminator, 'discriminator');
-    for (const p of weights) p.variable.assign(tensors[p.key]);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
 }

@@ -34,7 +34,7 @@ export interface OpenDatasetOptions {
   /** Reference layout: `train` (default) or `test` (colour in `benchmark`, line art in `keras_test`). */
   split?: 'train' | 'test';
   /** Reference layout: colour folder (default `rgb_train`, or `benchmark` for the test split). */
-  colourDir?: string;
+  colorDir?: string;
   /** Reference layout: line-art folders to use (default: those of `keras_train`, `simpl_train`, `xdog_train` that exist; `keras_test` for the test split). */
   lineArtDirs?: string[];
   /** Reference layout: tag file (default `tags.txt`). */
@@ -139,7 +139,7 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const split = options.split ?? 'train';
   const ext = options.extension ?? '.png';
   const tagsFile = path.resolve(root, options.tagsFile ?? 'tags.txt');
-  const colourDir = path.resolve(root, options.colourDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
+  const colorDir = path.resolve(root, options.colorDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
   if (!(await exists(tagsFile))) {
     throw new Error(
       `'${root}' is not a reference-layout dataset: '${tagsFile}' is missing. The reference layout is ` +
@@ -147,8 +147,8 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
         'for your own data a manifest.csv (colour, lineart, tags) is simpler (see docs/data.md).',
     );
   }
-  if (!(await isDirectory(colourDir))) {
-    throw new Error(`The colour folder '${colourDir}' does not exist (reference layout, ${split} split).`);
+  if (!(await isDirectory(colorDir))) {
+    throw new Error(`The colour folder '${colorDir}' does not exist (reference layout, ${split} split).`);
   }
   const requested = options.lineArtDirs ?? (split === 'train' ? [...REFERENCE_LINEART_STYLES] : ['keras_test']);
   const styleDirs: string[] = [];
@@ -162,11 +162,11 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const lines = parseTagLines(await fs.readFile(tagsFile, 'utf8'), tagsFile);
   const has = makeExistenceCheck();
   const styles: Record<string, number> = Object.fromEntries(styleDirs.map((d) => [d, 0]));
-  let missingColour = 0;
+  let missingColor = 0;
   let missingLineArt = 0;
   const found = await mapLimited(lines, 64, async (line) => {
-    const colour = path.join(colourDir, `${line.id}${ext}`);
-    if (!(await has(colour))) return 'no-colour' as const;
+    const color = path.join(colorDir, `${line.id}${ext}`);
+    if (!(await has(color))) return 'no-colour' as const;
     const lineArts: string[] = [];
     for (const d of styleDirs) {
       const f = path.resolve(root, d, `${line.id}${ext}`);
@@ -176,12 +176,12 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
       }
     }
     if (lineArts.length === 0) return 'no-lineart' as const;
-    const sample: SampleRecord = { id: line.id, colour, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
+    const sample: SampleRecord = { id: line.id, color, lineArts, tags: tagsFromIds(vocabulary, line.tagIds) };
     return sample;
   });
   const samples: SampleRecord[] = [];
   for (const f of found) {
-    if (f === 'no-colour') missingColour++;
+    if (f === 'no-colour') missingColor++;
     else if (f === 'no-lineart') missingLineArt++;
     else samples.push(f);
   }
@@ -191,7 +191,7 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
     layout: 'reference',
     entries: lines.length,
     kept: filtered.samples.length,
-    missingColour,
+    missingColor,
     missingLineArt,
     styles,
   };
@@ -210,11 +210,11 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   const base = path.dirname(path.resolve(file));
   const has = makeExistenceCheck();
   const styles: Record<string, number> = {};
-  let missingColour = 0;
+  let missingColor = 0;
   let missingLineArt = 0;
   const found = await mapLimited(rows.map((row, i) => ({ row, i })), 64, async ({ row, i }) => {
-    const colour = path.resolve(base, row.colour);
-    if (!(await has(colour))) return 'no-colour' as const;
+    const color = path.resolve(base, row.color);
+    if (!(await has(color))) return 'no-colour' as const;
     const lineArts: string[] = [];
     for (const l of row.lineArts) {
       const f = path.resolve(base, l);
@@ -226,8 +226,8 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     }
     if (lineArts.length === 0) return 'no-lineart' as const;
     const sample: SampleRecord = {
-      id: row.id ?? path.basename(row.colour, path.extname(row.colour)),
-      colour,
+      id: row.id ?? path.basename(row.color, path.extname(row.color)),
+      color,
       lineArts,
       tags: tags[i]!,
     };
@@ -235,7 +235,7 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   });
   const samples: SampleRecord[] = [];
   for (const f of found) {
-    if (f === 'no-colour') missingColour++;
+    if (f === 'no-colour') missingColor++;
     else if (f === 'no-lineart') missingLineArt++;
     else samples.push(f);
   }
@@ -244,7 +244,7 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     layout: 'manifest',
     entries: rows.length,
     kept: filtered.samples.length,
-    missingColour,
+    missingColor,
     missingLineArt,
     styles,
   };
@@ -272,10 +272,10 @@ export function nodePairReader(options: PairCheckOptions = {}): PairReader {
   const minSide = options.minSide ?? 16;
   return async (sample, lineArtFile, size) => {
     const [c, l] = await Promise.all([
-      readImageWithInfo(sample.colour, { channels: 3, size }),
+      readImageWithInfo(sample.color, { channels: 3, size }),
       readImageWithInfo(lineArtFile, { channels: 1, size }),
     ]);
-    for (const [file, info] of [[sample.colour, c.original], [lineArtFile, l.original]] as const) {
+    for (const [file, info] of [[sample.color, c.original], [lineArtFile, l.original]] as const) {
       if (Math.min(info.width, info.height) < minSide) {
         throw new SampleSizeError(file, `'${file}' is ${info.width}×${info.height}, smaller than ${minSide} px.`);
       }
@@ -286,10 +286,10 @@ export function nodePairReader(options: PairCheckOptions = {}): PairReader {
       throw new SampleSizeError(
         lineArtFile,
         `line art '${lineArtFile}' is ${l.original.width}×${l.original.height} but its colour image ` +
-          `'${sample.colour}' is ${c.original.width}×${c.original.height}: they cannot be the same picture.`,
+          `'${sample.color}' is ${c.original.width}×${c.original.height}: they cannot be the same picture.`,
       );
     }
-    return { colour: c.image, lineArt: l.image };
+    return { color: c.image, lineArt: l.image };
   };
 }
 

@@ -99,7 +99,7 @@ export async function readImageWithInfo(
     let pipeline = sharp(source, { failOn: 'error' })
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb');
+      .toColorspace('srgb');
     if (size) {
       pipeline = pipeline.resize(size.width, size.height, { fit: 'fill', kernel: options.kernel ?? 'lanczos3' });
     }
@@ -184,7 +184,7 @@ async function toRaster8(image: Raster | tf.Tensor, range: [number, number]): Pr
 export async function encodePng(image: Raster | tf.Tensor, options: WritePngOptions = {}): Promise<Buffer> {
   const r = await toRaster8(image, options.range ?? [0, 1]);
   let pipeline = sharp(r.data, { raw: { width: r.width, height: r.height, channels: r.channels } });
-  if (r.channels === 1) pipeline = pipeline.toColourspace('b-w');
+  if (r.channels === 1) pipeline = pipeline.toColorspace('b-w');
   return pipeline.png({ compressionLevel: options.compressionLevel ?? 6 }).toBuffer();
 }
 

@@ -28,11 +28,9 @@ export {
   stateDictKind,
 } from './weights.js';
 export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind } from './weights.js';
-export { CHECKPOINT_FORMAT, captureCheckpoint, readCheckpoint, restoreTrainer, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
-export type { TrainingCheckpoint, TrainingCheckpointState } from './checkpoint.js';
-export { RUN_FILES, readStepLog, runTraining } from './train.js';
-export type { ProgressMode, RunTrainingOptions, RunTrainingResult, StepLogRecord, TrainingBatch, TrainingDataSource } from './train.js';
+export { readCheckpoint, saveCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
+export { RUN_FILES, readStepLog, runTrainingInFolder } from './train.js';
+export type { ProgressMode, RunTrainingInFolderOptions, RunTrainingInFolderResult } from './train.js';
 export { TRAIN_DEFAULTS, trainCommand } from './train_command.js';
 export type { TrainCommandOptions, TrainRunConfig } from './train_command.js';
-export { lossCurveSvg, renderSvgToPng } from './loss_curve.js';
-export type { CurvePanel, CurvePoint } from './loss_curve.js';
+export { renderSvgToPng } from './svg.js';

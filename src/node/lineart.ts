@@ -198,7 +198,7 @@ export async function extractLineArtFolder(
         ? await pool.run(grey, params)
         : { ...grey, data: xdogData(grey.data, grey.width, grey.height, params.sigma, params.k, params.gamma, params.epsilon, params.phi) };
       const png = await sharp(line.data, { raw: { width: line.width, height: line.height, channels: 1 } })
-        .toColourspace('b-w')
+        .toColorspace('b-w')
         .png()
         .toBuffer();
       await fs.writeFile(dst, png);

@@ -70,7 +70,8 @@ export async function writeSynthDataset(options: WriteSynthOptions): Promise<Wri
     lines.push(
       JSON.stringify({
         id,
-        colour: `colour/${id}.png`,
+        // The manifest's keys are a file format: quoted, they keep their name whatever the code's spelling.
+        'colour': `colour/${id}.png`,
         lineart: [`lineart/${id}.png`],
         tags: [...sample.tags.cit, ...sample.tags.cvt],
       }),
@@ -96,7 +97,7 @@ export async function writeSynthDataset(options: WriteSynthOptions): Promise<Wri
 
 async function writeSample(out: string, id: string, sample: SynthSample, regions: boolean): Promise<void> {
   const jobs = [
-    encodePng(sample.colour).then((png) => fs.writeFile(path.join(out, 'colour', `${id}.png`), png)),
+    encodePng(sample.color).then((png) => fs.writeFile(path.join(out, 'colour', `${id}.png`), png)),
     encodePng(sample.lineArt).then((png) => fs.writeFile(path.join(out, 'lineart', `${id}.png`), png)),
   ];
   if (regions) {

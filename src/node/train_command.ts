@@ -10,9 +10,10 @@ import { buildCITExtractor } from '../models/se_resnext50.js';
 import { buildTag2PixDiscriminator } from '../models/discriminator.js';
 import { buildTag2PixGenerator } from '../models/generator.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
-import { readCheckpoint, restoreTrainer, type TrainingCheckpoint } from './checkpoint.js';
+import { restoreTrainer, type TrainingCheckpoint } from '../training/checkpoint.js';
+import { readCheckpoint } from './checkpoint.js';
 import { createDataLoader, openDataset } from './dataset.js';
-import { RUN_FILES, runTraining, type ProgressMode, type RunTrainingResult } from './train.js';
+import { RUN_FILES, runTrainingInFolder, type ProgressMode, type RunTrainingInFolderResult } from './train.js';
 import { HOW_TO_GET_WEIGHTS, listWeightFiles, readStateDicts } from './weights.js';
 
 /** Everything that defines a training run; stored in its checkpoints. */
@@ -184,7 +185,7 @@ export function recomputeByDefault(backend: string): boolean {
  * Trains Tag2Pix as `tag2pix train` does: a new run in `out`, or with `resume` the run whose
  * checkpoint is in `out`, continuing bit for bit.
  */
-export async function trainCommand(options: TrainCommandOptions): Promise<RunTrainingResult> {
+export async function trainCommand(options: TrainCommandOptions): Promise<RunTrainingInFolderResult> {
   const print = options.print ?? ((l: string) => console.log(l));
   const checkpointFile = path.join(options.out, RUN_FILES.checkpoint);
   let checkpoint: TrainingCheckpoint | undefined;
@@ -263,7 +264,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
       `${config.size} px, epochs ${config.epochs}, backend ${tf.getBackend()}; run folder ${options.out}`,
   );
   try {
-    return await runTraining({
+    return await runTrainingInFolder({
       trainer,
       data: loader,
       out: options.out,

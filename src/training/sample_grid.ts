@@ -12,11 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 export function sampleGrid(
   lineArt: tf.Tensor4D,
   guide: tf.Tensor4D,
-  colour: tf.Tensor4D,
+  color: tf.Tensor4D,
   groundTruth: tf.Tensor4D,
 ): tf.Tensor3D {
   const [n, h, w] = lineArt.shape;
-  for (const [name, t] of [['guide', guide], ['colour', colour], ['groundTruth', groundTruth]] as const) {
+  for (const [name, t] of [['guide', guide], ['colour', color], ['groundTruth', groundTruth]] as const) {
     if (t.shape.join(',') !== [n, h, w, 3].join(',')) {
       throw new Error(`sampleGrid: ${name} is [${t.shape.join(', ')}], expected [${[n, h, w, 3].join(', ')}].`);
     }
@@ -24,7 +24,7 @@ export function sampleGrid(
   return tf.tidy(() => {
     const toUnit = (x: tf.Tensor) => tf.clipByValue(tf.div(tf.add(x, 1), 2), 0, 1);
     const row = tf.concat(
-      [tf.tile(tf.clipByValue(lineArt, 0, 1), [1, 1, 1, 3]), toUnit(guide), toUnit(colour), toUnit(groundTruth)],
+      [tf.tile(tf.clipByValue(lineArt, 0, 1), [1, 1, 1, 3]), toUnit(guide), toUnit(color), toUnit(groundTruth)],
       2,
     );
     return tf.reshape(row, [n * h, 4 * w, 3]) as tf.Tensor3D;

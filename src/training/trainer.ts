@@ -15,23 +15,7 @@ import {
   type GeneratorLossTerms,
 } from '../losses/tag2pix_losses.js';
 import { TorchAdam, type NamedParameter, type TorchAdamOptions } from './adam.js';
-
-/** One training batch, NHWC. */
-export interface Tag2PixBatch {
-  /** Line art `[N, S, S, 1]` in [0, 1]. */
-  lineArt: tf.Tensor4D;
-  /** Ground-truth colour image `[N, S, S, 3]` in [-1, 1]. */
-  colour: tf.Tensor4D;
-  /** CIT multi-hot `[N, 370]`. */
-  cit: tf.Tensor2D;
-  /** CVT multi-hot `[N, 115]`. */
-  cvt: tf.Tensor2D;
-  /**
-   * CIT features `[N, S/8, S/8, 512]`. When absent, the trainer computes them with its CIT
-   * extractor (without gradient).
-   */
-  citFeatures?: tf.Tensor4D;
-}
+import type { Tag2PixBatch } from './batch.js';
 
 /** Options of {@link Tag2PixTrainer}; the defaults are the published ones. */
 export interface Tag2PixTrainerOptions {
@@ -95,7 +79,48 @@ export interface Tag2PixStepInspection {
   /** G's gradients after the G backward. */
   generatorGradients: Record<string, tf.Tensor>;
   /** G's colour output in the D step (absent in a warm-up step) and both outputs in the G step. */
-  outputs: { dStepColour?: tf.Tensor; gStepColour: tf.Tensor; gStepGuide: tf.Tensor };
+  outputs: { dStepColor?: tf.Tensor; gStepColor: tf.Tensor; gStepGuide: tf.Tensor };
+}
+
+/**
+ * Watches the inside of a step ({@link Tag2PixTrainer.trainStep}'s optional second argument), for
+ * tests, debugging and visualisation. Every tensor it is shown is borrowed: valid during the
+ * call only, so clone what you keep (see {@link Tag2PixTrainer.trainStepWithInspection}).
+ */
+export interface Tag2PixStepObserver {
+  /**
+   * Also differentiate the D loss with respect to G's weights, as the published code does before
+   * discarding them (G's output is not detached in its D step). Slower; the results are the same.
+   */
+  readonly generatorGradientsFromDiscriminatorLoss?: boolean;
+  /** After the D backward, before D's Adam step (not called in a warm-up step). */
+  discriminatorStep?(view: {
+    /** D's gradients by parameter key. */
+    gradients: Record<string, tf.Tensor>;
+    /** G's gradients of the D loss, when asked for (see above). */
+    generatorGradients?: Record<string, tf.Tensor>;
+    /** G's colour output that D judged. */
+    fakeColor: tf.Tensor;
+    losses: Record<keyof DiscriminatorLossTerms, number>;
+  }): void;
+  /** After the G backward, before G's Adam step. */
+  generatorStep?(view: {
+    /** G's gradients by parameter key. */
+    gradients: Record<string, tf.Tensor>;
+    /** G's outputs in this step. */
+    color: tf.Tensor;
+    guide: tf.Tensor;
+    losses: Record<string, number>;
+  }): void;
+}
+
+/** What a step's halves share. */
+interface StepContext {
+  batch: Tag2PixBatch;
+  /** CIT features (absent for a generator without the CIT path). */
+  features?: tf.Tensor4D;
+  weights: ScheduledValues<Tag2PixLossWeights>;
+  observer?: Tag2PixStepObserver;
 }
 
 /** Thrown when a loss term is NaN or infinite; nothing of that update has been applied. */
@@ -201,22 +226,79 @@ export class Tag2PixTrainer {
    * false) the iteration is a G step on `λ_rec·L_rec` alone; the first adversarial step after a
    * warm-up restarts G's Adam moments (see {@link TorchAdam.reset}). Throws
    * {@link NonFiniteLossError} (before applying the update concerned) when a loss is not finite.
+   * An `observer` is shown the gradients and outputs of each half (see {@link Tag2PixStepObserver}).
    */
-  async trainStep(batch: Tag2PixBatch): Promise<Tag2PixStepResult> {
-    const { result } = await this.runStep(batch, false);
-    return result;
+  async trainStep(batch: Tag2PixBatch, observer?: Tag2PixStepObserver): Promise<Tag2PixStepResult> {
+    this.checkBatch(batch);
+    const weights = this.scheduler.current();
+    const { epoch, step } = this.scheduler;
+    const adversarial = weights.adversarial !== false;
+    if (adversarial && this.followsWarmup()) {
+      // G's Adam moments were measured on the reconstruction loss alone; against the new
+      // adversarial and classification gradients they make steps of about 16× the learning
+      // rate, which undid a whole warm-up in our runs. Restart them.
+      this.generatorOptimizer.reset();
+    }
+    const ownFeatures = this.usesCitFeatures && batch.citFeatures === undefined;
+    const features = this.usesCitFeatures ? (batch.citFeatures ?? this.extractFeatures(batch.lineArt)) : undefined;
+    const context: StepContext = { batch, features, weights, observer };
+    try {
+      if (!adversarial) {
+        // Reconstruction warm-up: G alone on λ_rec·L_rec; D, its optimizer and its BatchNorm
+        // statistics are untouched, and D's terms are not computed (NaN).
+        const g = await this.generatorStep(context);
+        this.scheduler.advanceStep();
+        const none = NaN;
+        const discriminator = { advReal: none, advFake: none, citReal: none, cvtReal: none, citFake: none, cvtFake: none, total: none };
+        const generator = { adv: none, cit: none, cvt: none, ...g } as Tag2PixStepResult['generator'];
+        return { epoch, step, weights, discriminator, generator };
+      }
+      const discriminator = await this.discriminatorStep(context);
+      // G's half runs against the updated D.
+      const generator = (await this.generatorStep(context)) as Tag2PixStepResult['generator'];
+      this.scheduler.advanceStep();
+      return { epoch, step, weights, discriminator, generator };
+    } finally {
+      if (ownFeatures) features?.dispose();
+    }
   }
 
   /**
-   * {@link trainStep}, also returning gradients and outputs for inspection and tests. It
-   * computes G's (discarded) gradients of the D loss too, so it is slower.
+   * {@link trainStep}, also returning (copies of) the gradients and outputs of both halves, for
+   * inspection and tests. It computes G's (discarded) gradients of the D loss too, so it is
+   * slower. Free the inspection with {@link disposeInspection}.
    */
   async trainStepWithInspection(batch: Tag2PixBatch): Promise<{
     result: Tag2PixStepResult;
     inspection: Tag2PixStepInspection;
   }> {
-    const { result, inspection } = await this.runStep(batch, true);
-    return { result, inspection: inspection! };
+    const clones = (m: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(m).map(([k, t]) => [k, tf.clone(t)]));
+    const outputs: Partial<Tag2PixStepInspection['outputs']> = {};
+    const inspection: Omit<Partial<Tag2PixStepInspection>, 'outputs'> & { outputs: typeof outputs } = {
+      discriminatorGradients: {},
+      generatorGradientsFromDiscriminatorLoss: {},
+      generatorGradients: {},
+      outputs,
+    };
+    try {
+      const result = await this.trainStep(batch, {
+        generatorGradientsFromDiscriminatorLoss: true,
+        discriminatorStep: (v) => {
+          inspection.discriminatorGradients = clones(v.gradients);
+          inspection.generatorGradientsFromDiscriminatorLoss = clones(v.generatorGradients ?? {});
+          inspection.outputs.dStepColor = tf.clone(v.fakeColor);
+        },
+        generatorStep: (v) => {
+          inspection.generatorGradients = clones(v.gradients);
+          inspection.outputs.gStepColor = tf.clone(v.color);
+          inspection.outputs.gStepGuide = tf.clone(v.guide);
+        },
+      });
+      return { result, inspection: inspection as Tag2PixStepInspection };
+    } catch (e) {
+      disposeInspection(inspection as Tag2PixStepInspection);
+      throw e;
+    }
   }
 
   /** Marks the end of an epoch: the next step is step 0 of the next epoch. */
@@ -264,173 +346,122 @@ export class Tag2PixTrainer {
   private checkBatch(batch: Tag2PixBatch): void {
     const problems: string[] = [];
     const n = batch.lineArt?.shape?.[0];
-    const expectRank = (name: keyof Tag2PixBatch, rank: number) => {
+    const ranks: Record<keyof Tag2PixBatch, number> = { lineArt: 4, color: 4, cit: 2, cvt: 2, citFeatures: 4 };
+    for (const [name, rank] of Object.entries(ranks) as Array<[keyof Tag2PixBatch, number]>) {
       const t = batch[name];
-      if (!t) problems.push(`${name} is missing`);
-      else if (t.rank !== rank) problems.push(`${name} has rank ${t.rank}, expected ${rank}`);
+      if (!t) {
+        if (name !== 'citFeatures') problems.push(`${name} is missing`);
+      } else if (t.rank !== rank) problems.push(`${name} has rank ${t.rank}, expected ${rank}`);
       else if (t.shape[0] !== n) problems.push(`${name} has batch size ${t.shape[0]}, lineArt ${n}`);
-    };
-    expectRank('lineArt', 4);
-    expectRank('colour', 4);
-    expectRank('cit', 2);
-    expectRank('cvt', 2);
-    if (batch.citFeatures) expectRank('citFeatures', 4);
+    }
     if (problems.length > 0) {
       throw new Error(`Tag2PixTrainer.trainStep: bad batch: ${problems.join('; ')}.`);
     }
   }
 
-  private async runStep(
-    batch: Tag2PixBatch,
-    inspect: boolean,
-  ): Promise<{ result: Tag2PixStepResult; inspection?: Tag2PixStepInspection }> {
-    this.checkBatch(batch);
-    const weights = this.scheduler.current();
-    const epoch = this.scheduler.epoch;
-    const step = this.scheduler.step;
-    if (weights.adversarial !== false && this.followsWarmup()) {
-      // G's Adam moments were measured on the reconstruction loss alone; against the new
-      // adversarial and classification gradients they make steps of about 16× the learning
-      // rate, which undid a whole warm-up in our runs. Restart them.
-      this.generatorOptimizer.reset();
-    }
-    const lossOptions = {
+  /** G's forward in training mode: `[colour, guide]`. */
+  private runGenerator(c: StepContext): tf.Tensor[] {
+    const inputs = c.features ? [c.batch.lineArt, c.features, c.batch.cvt] : [c.batch.lineArt, c.batch.cvt];
+    return this.generator.apply(inputs, { training: true }) as tf.Tensor[];
+  }
+
+  /** D's forward in training mode: the heads the losses read. */
+  private runDiscriminator(image: tf.Tensor): DiscriminatorHeads {
+    const outs = this.discriminator.apply(image, { training: true }) as tf.Tensor[];
+    // A discriminator built with outputs 'both' returns probabilities, then logits.
+    const offset = outs.length === 6 && this.discriminatorOutput === 'logits' ? 3 : 0;
+    const [adversarial, cit, cvt] = outs.slice(offset, offset + 3);
+    return { adversarial: adversarial!, cit: cit!, cvt: cvt! };
+  }
+
+  /** The loss options of the scheduled weights. */
+  private lossOptions(w: ScheduledValues<Tag2PixLossWeights>) {
+    return {
       input: this.discriminatorOutput,
-      citWeight: weights.citWeight,
-      cvtWeight: weights.cvtWeight,
-      lambdaAdv: weights.lambdaAdv,
-      lambdaRec: weights.lambdaRec,
-      beta: weights.beta,
+      citWeight: w.citWeight,
+      cvtWeight: w.cvtWeight,
+      lambdaAdv: w.lambdaAdv,
+      lambdaRec: w.lambdaRec,
+      beta: w.beta,
     };
-    const targets = { cit: batch.cit, cvt: batch.cvt };
-    const ownFeatures = this.usesCitFeatures && batch.citFeatures === undefined;
-    const features = this.usesCitFeatures ? (batch.citFeatures ?? this.extractFeatures(batch.lineArt)) : undefined;
-    const G = this.generator;
-    const D = this.discriminator;
-    const runD = (image: tf.Tensor): DiscriminatorHeads => {
-      const outs = D.apply(image, { training: true }) as tf.Tensor[];
-      // A discriminator built with outputs 'both' returns probabilities, then logits.
-      const offset = outs.length === 6 && this.discriminatorOutput === 'logits' ? 3 : 0;
-      const [adversarial, cit, cvt] = outs.slice(offset, offset + 3);
-      return { adversarial, cit, cvt };
-    };
-    const gInputs = features ? [batch.lineArt, features, batch.cvt] : [batch.lineArt, batch.cvt];
-    const runG = (): tf.Tensor[] => G.apply(gInputs, { training: true }) as tf.Tensor[];
+  }
 
-    let inspection: Tag2PixStepInspection | undefined;
+  /**
+   * D's half of an iteration: `D(y)`, `G(x)` (training mode), `D(G(x))`; the D loss; D's
+   * gradients; finite check; Adam step on D.
+   */
+  private async discriminatorStep(c: StepContext): Promise<Record<keyof DiscriminatorLossTerms, number>> {
+    const withG = c.observer?.generatorGradientsFromDiscriminatorLoss === true;
     const kept: tf.Tensor[] = [];
-    const gradients: tf.NamedTensorMap[] = [];
-    const keep = <T extends tf.Tensor>(t: T): T => {
-      kept.push(tf.keep(t));
-      return t;
-    };
+    let grads: tf.NamedTensorMap = {};
     try {
-      // G's half of an iteration: forward, the given loss, gradients, finite check, Adam step.
-      const generatorStep = async <T extends { total: tf.Scalar }>(
-        loss: (colour: tf.Tensor, guide: tf.Tensor) => T,
-      ): Promise<{ losses: Record<keyof T, number>; outputs: tf.Tensor[]; gradients: Record<string, tf.Tensor> }> => {
-        let terms: T | undefined;
-        let outputs: tf.Tensor[] = [];
-        const result = tf.variableGrads(() => {
-          const [colour, guide] = runG();
-          if (inspect) outputs = [keep(colour), keep(guide)];
-          terms = loss(colour, guide);
-          for (const t of Object.values(terms)) keep(t as tf.Scalar);
-          return terms.total;
-        }, this.gParams.map((p) => p.variable));
-        kept.push(result.value);
-        gradients.push(result.grads);
-        const grads = this.byKey(result.grads, this.gParams);
-        const losses = (await this.readTerms(terms!)) as Record<keyof T, number>;
-        if (this.checkFinite) this.assertFinite('generator', losses);
-        const picked = inspect ? pick(grads, this.gParams, true) : {};
-        this.generatorOptimizer.applyGradients(this.gParams, grads);
-        return { losses, outputs, gradients: picked };
-      };
-
-      if (weights.adversarial === false) {
-        // Reconstruction warm-up: G alone on λ_rec·L_rec; D, its optimizer and its BatchNorm
-        // statistics are untouched, and D's terms are not computed (NaN).
-        const g = await generatorStep((colour, guide) => {
-          const rec = reconstructionLoss({ colour, guide }, batch.colour, { beta: weights.beta });
-          return { l1Colour: rec.colour, l1Guide: rec.guide, total: tf.mul(rec.total, weights.lambdaRec) as tf.Scalar };
-        });
-        if (inspect) {
-          inspection = {
-            discriminatorGradients: {},
-            generatorGradientsFromDiscriminatorLoss: {},
-            generatorGradients: g.gradients,
-            outputs: { gStepColour: tf.clone(g.outputs[0]!), gStepGuide: tf.clone(g.outputs[1]!) },
-          };
-        }
-        this.scheduler.advanceStep();
-        const none = NaN;
-        const dLosses = { advReal: none, advFake: none, citReal: none, cvtReal: none, citFake: none, cvtFake: none, total: none };
-        const gLosses = { adv: none, cit: none, cvt: none, ...g.losses };
-        return { result: { epoch, step, weights, discriminator: dLosses, generator: gLosses }, inspection };
-      }
-
-      // D step.
-      let dTerms: DiscriminatorLossTerms | undefined;
-      let dStepColour: tf.Tensor | undefined;
-      const dVariables = this.dParams.map((p) => p.variable);
-      const dGradVariables = inspect ? [...dVariables, ...this.gParams.map((p) => p.variable)] : dVariables;
-      // Only D's variables are differentiated here, so without inspection G runs outside the
-      // tape: same values and BatchNorm updates, without a second recorded generator forward.
-      const fakeOutside = inspect ? undefined : tf.tidy(() => runG()[0]);
-      if (fakeOutside) kept.push(fakeOutside);
-      const dResult = tf.variableGrads(() => {
-        const real = runD(batch.colour);
-        let fakeColour = fakeOutside;
-        if (!fakeColour) {
-          fakeColour = runG()[0];
-          if (inspect) dStepColour = keep(fakeColour);
-        }
-        const fake = runD(fakeColour);
-        dTerms = discriminatorLoss(real, fake, targets, lossOptions);
-        for (const t of Object.values(dTerms)) keep(t);
-        return dTerms.total;
-      }, dGradVariables);
-      kept.push(dResult.value);
-      gradients.push(dResult.grads);
-      const dGrads = this.byKey(dResult.grads, [...this.dParams, ...(inspect ? this.gParams : [])]);
-      const dLosses = await this.readTerms(dTerms!);
-      if (this.checkFinite) this.assertFinite('discriminator', dLosses);
-      if (inspect) {
-        inspection = {
-          discriminatorGradients: pick(dGrads, this.dParams, true),
-          generatorGradientsFromDiscriminatorLoss: pick(dGrads, this.gParams, true),
-          generatorGradients: {},
-          outputs: { dStepColour: tf.clone(dStepColour!), gStepColour: undefined!, gStepGuide: undefined! },
-        };
-      }
-      this.discriminatorOptimizer.applyGradients(this.dParams, dGrads);
-
-      // G step, against the updated D.
-      const g = await generatorStep((colour, guide) => generatorLoss(runD(colour), { colour, guide }, batch.colour, targets, lossOptions));
-      const gLosses = g.losses;
-      if (inspection) {
-        inspection.generatorGradients = g.gradients;
-        inspection.outputs.gStepColour = tf.clone(g.outputs[0]!);
-        inspection.outputs.gStepGuide = tf.clone(g.outputs[1]!);
-      }
-
-      this.scheduler.advanceStep();
-      const result: Tag2PixStepResult = {
-        epoch,
-        step,
-        weights,
-        discriminator: dLosses as Tag2PixStepResult['discriminator'],
-        generator: gLosses as Tag2PixStepResult['generator'],
-      };
-      return { result, inspection };
-    } catch (e) {
-      if (inspection) disposeInspection(inspection);
-      throw e;
+      const params = withG ? [...this.dParams, ...this.gParams] : this.dParams;
+      // Only D's variables are differentiated, so unless G's gradients are asked for, G runs
+      // outside the tape: same values and BatchNorm updates, without a recorded G forward.
+      let fake = withG ? undefined : tf.tidy(() => this.runGenerator(c)[0]!);
+      if (fake) kept.push(fake);
+      let terms: DiscriminatorLossTerms | undefined;
+      const result = tf.variableGrads(() => {
+        const real = this.runDiscriminator(c.batch.color);
+        if (!fake) kept.push((fake = tf.keep(this.runGenerator(c)[0]!)));
+        terms = discriminatorLoss(real, this.runDiscriminator(fake), { cit: c.batch.cit, cvt: c.batch.cvt }, this.lossOptions(c.weights));
+        for (const t of Object.values(terms)) kept.push(tf.keep(t));
+        return terms.total;
+      }, params.map((p) => p.variable));
+      kept.push(result.value);
+      grads = result.grads;
+      const byKey = this.byKey(grads, params);
+      const losses = (await this.readTerms(terms!)) as Record<keyof DiscriminatorLossTerms, number>;
+      if (this.checkFinite) this.assertFinite('discriminator', losses);
+      c.observer?.discriminatorStep?.({
+        gradients: pick(byKey, this.dParams),
+        generatorGradients: withG ? pick(byKey, this.gParams) : undefined,
+        fakeColor: fake!,
+        losses,
+      });
+      this.discriminatorOptimizer.applyGradients(this.dParams, byKey);
+      return losses;
     } finally {
       tf.dispose(kept);
-      for (const g of gradients) tf.dispose(Object.values(g));
-      if (ownFeatures) features?.dispose();
+      tf.dispose(Object.values(grads));
+    }
+  }
+
+  /**
+   * G's half of an iteration: `G(x)`; the G loss against the (updated) D, or `λ_rec·L_rec` alone
+   * in a warm-up step; G's gradients; finite check; Adam step on G.
+   */
+  private async generatorStep(c: StepContext): Promise<Record<string, number>> {
+    const warmup = c.weights.adversarial === false;
+    const kept: tf.Tensor[] = [];
+    let grads: tf.NamedTensorMap = {};
+    try {
+      let terms: Record<string, tf.Scalar> | undefined;
+      let outputs: tf.Tensor[] = [];
+      const result = tf.variableGrads(() => {
+        const [color, guide] = this.runGenerator(c) as [tf.Tensor, tf.Tensor];
+        if (c.observer?.generatorStep) kept.push(...(outputs = [tf.keep(color), tf.keep(guide)]));
+        if (warmup) {
+          const rec = reconstructionLoss({ color, guide }, c.batch.color, { beta: c.weights.beta });
+          terms = { l1Color: rec.color, l1Guide: rec.guide, total: tf.mul(rec.total, c.weights.lambdaRec) as tf.Scalar };
+        } else {
+          const targets = { cit: c.batch.cit, cvt: c.batch.cvt };
+          terms = { ...generatorLoss(this.runDiscriminator(color), { color, guide }, c.batch.color, targets, this.lossOptions(c.weights)) };
+        }
+        for (const t of Object.values(terms)) kept.push(tf.keep(t));
+        return terms['total']!;
+      }, this.gParams.map((p) => p.variable));
+      kept.push(result.value);
+      grads = result.grads;
+      const byKey = this.byKey(grads, this.gParams);
+      const losses = await this.readTerms(terms!);
+      if (this.checkFinite) this.assertFinite('generator', losses);
+      c.observer?.generatorStep?.({ gradients: pick(byKey, this.gParams), color: outputs[0]!, guide: outputs[1]!, losses });
+      this.generatorOptimizer.applyGradients(this.gParams, byKey);
+      return losses;
+    } finally {
+      tf.dispose(kept);
+      tf.dispose(Object.values(grads));
     }
   }
 
@@ -458,13 +489,10 @@ export class Tag2PixTrainer {
   }
 }
 
-function pick(
-  grads: Record<string, tf.Tensor>,
-  params: NamedParameter[],
-  clone: boolean,
-): Record<string, tf.Tensor> {
+/** The gradients of `params`, by key. */
+function pick(grads: Record<string, tf.Tensor>, params: NamedParameter[]): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
-  for (const p of params) if (grads[p.key]) out[p.key] = clone ? tf.clone(grads[p.key]) : grads[p.key];
+  for (const p of params) if (grads[p.key]) out[p.key] = grads[p.key]!;
   return out;
 }
 

@@ -113,9 +113,9 @@ describe('augmentPair', () => {
   it('applies the same geometric transform to colour and line art', () => {
     // The line art is the colour image's grey: after augmentation it must still be.
     for (let seed = 0; seed < 12; seed++) {
-      const colour = randomRgb(32, 100 + seed);
-      const out = augmentPair(colour, greyOf(colour), new Rng(seed), { size: 32, jitter: false });
-      const expected = greyOf({ data: out.colour.map((v) => (v + 1) / 2), width: 32, height: 32, channels: 3 }).data;
+      const color = randomRgb(32, 100 + seed);
+      const out = augmentPair(color, greyOf(color), new Rng(seed), { size: 32, jitter: false });
+      const expected = greyOf({ data: out.color.map((v) => (v + 1) / 2), width: 32, height: 32, channels: 3 }).data;
       let maxErr = 0;
       for (let i = 0; i < expected.length; i++) maxErr = Math.max(maxErr, Math.abs(out.lineArt[i]! - expected[i]!));
       expect(maxErr).toBeLessThan(1e-5);
@@ -123,34 +123,34 @@ describe('augmentPair', () => {
   });
 
   it('outputs S×S in the model ranges from any input size, 8-bit or float', () => {
-    const colour = { data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7) % 256), width: 40, height: 30, channels: 3 as const };
+    const color = { data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7) % 256), width: 40, height: 30, channels: 3 as const };
     const line = { data: new Uint8Array(80 * 60).map((_, i) => (i * 13) % 256), width: 80, height: 60, channels: 1 as const };
-    const out = augmentPair(colour, line, new Rng(5), { size: 16, brightnessStage: true });
-    expect(out.colour.length).toBe(16 * 16 * 3);
+    const out = augmentPair(color, line, new Rng(5), { size: 16, brightnessStage: true });
+    expect(out.color.length).toBe(16 * 16 * 3);
     expect(out.lineArt.length).toBe(16 * 16);
-    expect(Math.min(...out.colour)).toBeGreaterThanOrEqual(-1);
-    expect(Math.max(...out.colour)).toBeLessThanOrEqual(1);
+    expect(Math.min(...out.color)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...out.color)).toBeLessThanOrEqual(1);
     expect(Math.min(...out.lineArt)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...out.lineArt)).toBeLessThanOrEqual(1);
     expect(() => augmentPair(line, line, new Rng(1), { size: 16 })).toThrow(/3 channels/);
   });
 
   it('is deterministic for a given random stream', () => {
-    const colour = randomRgb(24, 1);
+    const color = randomRgb(24, 1);
     const line = greyOf(randomRgb(24, 2));
-    const a = augmentPair(colour, line, new Rng(9, 1), { size: 24 });
-    const b = augmentPair(colour, line, new Rng(9, 1), { size: 24 });
-    const c = augmentPair(colour, line, new Rng(9, 2), { size: 24 });
-    expect(Array.from(a.colour)).toEqual(Array.from(b.colour));
+    const a = augmentPair(color, line, new Rng(9, 1), { size: 24 });
+    const b = augmentPair(color, line, new Rng(9, 1), { size: 24 });
+    const c = augmentPair(color, line, new Rng(9, 2), { size: 24 });
+    expect(Array.from(a.color)).toEqual(Array.from(b.color));
     expect(Array.from(a.lineArt)).toEqual(Array.from(b.lineArt));
     expect(a.transform).toEqual(b.transform);
     expect(Array.from(a.lineArt)).not.toEqual(Array.from(c.lineArt));
   });
 
   it('evaluation mode only resizes', () => {
-    const colour = randomRgb(16, 4);
-    const out = augmentPair(colour, greyOf(colour), new Rng(1), { size: 16, geometric: false, jitter: false });
-    expect(Array.from(out.colour)).toEqual(Array.from(colour.data, (v) => v * 2 - 1).map(Math.fround));
+    const color = randomRgb(16, 4);
+    const out = augmentPair(color, greyOf(color), new Rng(1), { size: 16, geometric: false, jitter: false });
+    expect(Array.from(out.color)).toEqual(Array.from(color.data, (v) => v * 2 - 1).map(Math.fround));
     expect(out.jitter).toBeNull();
   });
 });

@@ -6,16 +6,15 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DataLoader,
-  UnknownTagError,
-  defaultVocabulary,
   epochOrder,
   parseCsv,
   parseManifest,
   parseTagLines,
-  type Batch,
+  type DataLoaderBatch,
   type DataWarning,
   type Dataset,
 } from '../../src/data/index.js';
+import { UnknownTagError, defaultVocabulary } from '../../src/index.js';
 import { createDataLoader, openDataset } from '../../src/node/index.js';
 
 const vocab = defaultVocabulary();
@@ -51,10 +50,10 @@ describe('parsers', () => {
     expect(parseCsv('a,b\n"x, y","say ""hi"""\r\n')).toEqual([['a', 'b'], ['x, y', 'say "hi"']]);
     const csv = 'colour,lineart,tags,id\nc/1.png,l/1.png|m/1.png,"blue hair, long hair",one\n';
     expect(parseManifest(csv, 'csv')).toEqual([
-      { line: 2, colour: 'c/1.png', lineArts: ['l/1.png', 'm/1.png'], tags: 'blue hair, long hair', id: 'one' },
+      { line: 2, color: 'c/1.png', lineArts: ['l/1.png', 'm/1.png'], tags: 'blue hair, long hair', id: 'one' },
     ]);
     const jsonl = '{"color": "c/1.png", "lineart": ["l/1.png"], "tags": ["blue_hair", "long hair"]}\n';
-    expect(parseManifest(jsonl, 'jsonl')[0]).toMatchObject({ colour: 'c/1.png', lineArts: ['l/1.png'] });
+    expect(parseManifest(jsonl, 'jsonl')[0]).toMatchObject({ color: 'c/1.png', lineArts: ['l/1.png'] });
     expect(() => parseManifest('image,tags\na,b\n', 'csv', 'm.csv')).toThrow(/m\.csv: the CSV header 'image,tags' lacks a column/);
     expect(() => parseManifest('{"colour": "a"}\n{oops\n', 'jsonl', 'm.jsonl')).toThrow(/m\.jsonl:1: no line-art path|m\.jsonl:2: not valid JSON/);
   });
@@ -89,7 +88,7 @@ describe('reference layout', () => {
       layout: 'reference',
       entries: 8,
       kept: 4,
-      missingColour: 1,
+      missingColor: 1,
       missingLineArt: 1,
       styles: { keras_train: 2, xdog_train: 6 },
       filter: { total: 6, kept: 4, dropped: 2, droppedBy: { 'not exactly one person': 1, 'not exactly one eye colour': 1 } },
@@ -105,9 +104,9 @@ describe('reference layout', () => {
   it('reads the test split unfiltered from benchmark/ and keras_test/', async () => {
     const ds = await openDataset(dir, { split: 'test' });
     expect(ds.samples.map((s) => s.id)).toEqual(['104']);
-    expect(ds.samples[0]!.colour).toBe(path.join(dir, 'benchmark', '104.png'));
+    expect(ds.samples[0]!.color).toBe(path.join(dir, 'benchmark', '104.png'));
     expect(ds.samples[0]!.lineArts).toEqual([path.join(dir, 'keras_test', '104.png')]);
-    expect(ds.report).toMatchObject({ entries: 8, kept: 1, missingColour: 7, styles: { keras_test: 1 } });
+    expect(ds.report).toMatchObject({ entries: 8, kept: 1, missingColor: 7, styles: { keras_test: 1 } });
     expect(ds.report.filter).toBeUndefined();
   });
 
@@ -126,21 +125,21 @@ describe('reference layout', () => {
     const ds = await openDataset(dir);
     const loader = createDataLoader(ds, { imageSize: 16, batchSize: 3, seed: 4 });
     const before = tf.memory().numTensors;
-    const batches: Batch[] = [];
+    const batches: DataLoaderBatch[] = [];
     for await (const b of loader.epoch(0)) batches.push(b);
     expect(batches.map((b) => b.ids.length)).toEqual([3, 1]);
     const b = batches[0]!;
     expect(b.lineArt.shape).toEqual([3, 16, 16, 1]);
-    expect(b.colour.shape).toEqual([3, 16, 16, 3]);
+    expect(b.color.shape).toEqual([3, 16, 16, 3]);
     expect(b.cit.shape).toEqual([3, 370]);
     expect(b.cvt.shape).toEqual([3, 115]);
-    for (const t of [b.lineArt, b.colour, b.cit, b.cvt]) expect(t.dtype).toBe('float32');
+    for (const t of [b.lineArt, b.color, b.cit, b.cvt]) expect(t.dtype).toBe('float32');
     const line = b.lineArt.dataSync();
-    const colour = b.colour.dataSync();
+    const color = b.color.dataSync();
     expect(Math.min(...line)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...line)).toBeLessThanOrEqual(1);
-    expect(Math.min(...colour)).toBeGreaterThanOrEqual(-1);
-    expect(Math.max(...colour)).toBeLessThanOrEqual(1);
+    expect(Math.min(...color)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...color)).toBeLessThanOrEqual(1);
     // Each row of cit/cvt belongs to the sample of that row.
     const cvtRows = b.cvt.arraySync();
     const citRows = b.cit.arraySync();
@@ -151,7 +150,7 @@ describe('reference layout', () => {
       expect(citRows[i]).toEqual(Array.from(expected.cit));
       // The colour image's red channel encodes its number; flips and crops keep flat channels flat.
       const n = Number(sid) - 100;
-      const red = colour[i * 16 * 16 * 3]!;
+      const red = color[i * 16 * 16 * 3]!;
       expect(red).toBeCloseTo(((n * 40) % 256) / 127.5 - 1, 1);
     });
     expect(batches.flatMap((x) => x.ids).sort()).toEqual(ds.samples.map((s) => s.id).sort());
@@ -217,12 +216,12 @@ describe('DataLoader', () => {
   });
 
   async function collect(loader: DataLoader, epoch: number, from?: Parameters<DataLoader['epoch']>[1]) {
-    const out: Array<{ ids: string[]; line: number[]; colour: number[]; files: string[]; cursor: string }> = [];
+    const out: Array<{ ids: string[]; line: number[]; color: number[]; files: string[]; cursor: string }> = [];
     for await (const b of loader.epoch(epoch, from)) {
       out.push({
         ids: b.ids,
         line: Array.from(b.lineArt.dataSync()),
-        colour: Array.from(b.colour.dataSync()),
+        color: Array.from(b.color.dataSync()),
         files: b.lineArtFiles,
         cursor: JSON.stringify(b.cursor),
       });
@@ -289,7 +288,7 @@ describe('DataLoader', () => {
   it('switches the brightness stage at run time, from the next epoch on', async () => {
     // Flat mid-grey line art, no geometry: only the jitter changes it.
     const reader = async () => ({
-      colour: { data: new Uint8Array(8 * 8 * 3).fill(100), width: 8, height: 8, channels: 3 as const },
+      color: { data: new Uint8Array(8 * 8 * 3).fill(100), width: 8, height: 8, channels: 3 as const },
       lineArt: { data: new Uint8Array(8 * 8).fill(102), width: 8, height: 8, channels: 1 as const },
     });
     const loader = new DataLoader(ds, reader, { imageSize: 8, batchSize: 10, seed: 1, augment: { geometric: false } });
@@ -363,7 +362,7 @@ describe('DataLoader', () => {
     const reader = async () => {
       started++;
       return {
-        colour: { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 as const },
+        color: { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 as const },
         lineArt: { data: new Uint8Array(4 * 4), width: 4, height: 4, channels: 1 as const },
       };
     };
@@ -372,7 +371,7 @@ describe('DataLoader', () => {
     const first = await it.next();
     // While the consumer holds batch 0, batches 1 and 2 are already being read.
     expect(started).toBe(6);
-    (first.value as Batch).dispose();
+    (first.value as DataLoaderBatch).dispose();
     await it.return(undefined);
   });
 });

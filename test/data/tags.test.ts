@@ -1,17 +1,17 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  REFERENCE_TAG_FILTER,
-  TagVocabulary,
-  UnknownTagError,
-  defaultVocabulary,
-  editDistance,
-  filterByTags,
-  validateTagFilterRule,
-} from '../../src/data/index.js';
+import { REFERENCE_TAG_FILTER, filterByTags, validateTagFilterRule } from '../../src/data/index.js';
+import { editDistance } from '../../src/data/tags.js';
+import { TagVocabulary, UnknownTagError, defaultVocabulary } from '../../src/index.js';
 
-const shared = JSON.parse(fs.readFileSync('/work/shared/data/tag2pix-vocab.json', 'utf8')) as {
+// The bundled vocabulary file must be, byte for byte, the published Tag2Pix vocabulary
+// (tag2pix-vocab.json of the project's reference data, from the official tag_dump.pkl): this is
+// that file's SHA-256. The entries below are then compared with what TagVocabulary makes of it.
+const PUBLISHED_VOCABULARY_SHA256 = '0e46d5d836e6a99de19d736fc0e58f5191b5b7ebf8b662345ac47ea62104b2e5';
+const bundled = fs.readFileSync(new URL('../../src/data/tag2pix-vocab.json', import.meta.url));
+const published = JSON.parse(bundled.toString('utf8')) as {
   cit: Array<{ name: string; id: number; part: string }>;
   cvt: Array<{ name: string; id: number; part: string }>;
 };
@@ -22,22 +22,23 @@ describe('defaultVocabulary', () => {
   it('ships the published vocabulary in its order, with ids and parts', () => {
     expect(vocab.numCit).toBe(370);
     expect(vocab.numCvt).toBe(115);
-    // The bundled copy must equal the shared file entry for entry: weights index tags by position.
-    shared.cit.forEach((e, i) => {
+    // The bundled copy must equal the published file entry for entry: weights index tags by position.
+    expect(createHash('sha256').update(bundled).digest('hex')).toBe(PUBLISHED_VOCABULARY_SHA256);
+    published.cit.forEach((e, i) => {
       const t = vocab.byIndex('cit', i);
       expect([t.name, t.id, t.part, t.kind, t.index]).toEqual([e.name, e.id, e.part, 'cit', i]);
     });
-    shared.cvt.forEach((e, i) => {
+    published.cvt.forEach((e, i) => {
       const t = vocab.byIndex('cvt', i);
       expect([t.name, t.id, t.part, t.kind, t.index]).toEqual([e.name, e.id, e.part, 'cvt', i]);
     });
   });
 
   it('maps name ↔ index ↔ id', () => {
-    const blue = shared.cvt.findIndex((e) => e.name === 'blue_hair');
+    const blue = published.cvt.findIndex((e) => e.name === 'blue_hair');
     expect(vocab.get('blue_hair').index).toBe(blue);
-    expect(vocab.get(shared.cvt[blue]!.id).name).toBe('blue_hair');
-    expect(vocab.byId(shared.cit[7]!.id)?.name).toBe(shared.cit[7]!.name);
+    expect(vocab.get(published.cvt[blue]!.id).name).toBe('blue_hair');
+    expect(vocab.byId(published.cit[7]!.id)?.name).toBe(published.cit[7]!.name);
     expect(vocab.byName('Long Hair')?.kind).toBe('cit');
     expect(vocab.get('1girl').kind).toBe('extra');
     expect(() => vocab.byIndex('cvt', 115)).toThrow(/0\.\.114/);

@@ -1,14 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  FeatureStatisticsAccumulator,
-  featureStatistics,
-  frechetDistance,
-  frechetInceptionDistance,
-  sqrtPsd,
-  symmetricEigen,
-  type FeatureStatistics,
-} from '../../src/index.js';
+import { FeatureStatisticsAccumulator, featureStatistics, frechetDistance, frechetInceptionDistance, type FeatureStatistics } from '../../src/eval/index.js';
+import { sqrtPsd, symmetricEigen } from '../../src/eval/fid.js';
 import { rng } from '../helpers/gradcheck.js';
 
 function randomMatrix(n: number, m: number, seed: number): Float64Array {

@@ -1,19 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  FAMILY_TAGS,
-  deltaE,
-  renderSample,
-  scoreColourings,
-  srgbToLab,
-  synthBatch,
-  synthCharacters,
-  tagAccuracy,
-  tagColour,
-  type JudgeableSample,
-  type Raster8,
-  type RGB,
-} from '../../src/index.js';
+import { FAMILY_TAGS, renderSample, synthBatch, synthCharacters, tagColor, type RGB } from '../../src/data/synth/index.js';
+import { deltaE, scoreColorings, srgbToLab, tagAccuracy, type JudgeableSample } from '../../src/eval/index.js';
+import { type Raster8 } from '../../src/data/index.js';
 
 describe('CIELAB', () => {
   it('matches published sRGB → Lab values', () => {
@@ -34,7 +23,7 @@ describe('CIELAB', () => {
     for (const tags of Object.values(FAMILY_TAGS)) {
       for (let i = 0; i < tags.length; i++) {
         for (let j = i + 1; j < tags.length; j++) {
-          expect(deltaE(srgbToLab(tagColour(tags[i]!)), srgbToLab(tagColour(tags[j]!))), `${tags[i]} vs ${tags[j]}`).toBeGreaterThan(10);
+          expect(deltaE(srgbToLab(tagColor(tags[i]!)), srgbToLab(tagColor(tags[j]!))), `${tags[i]} vs ${tags[j]}`).toBeGreaterThan(10);
         }
       }
     }
@@ -56,10 +45,10 @@ function handMade(hair: string, eyes: string, background: string): JudgeableSamp
   return { familyTags: { hair, eyes, background }, masks };
 }
 
-function paint(sample: JudgeableSample, colours: Record<string, RGB>): Raster8 {
+function paint(sample: JudgeableSample, colors: Record<string, RGB>): Raster8 {
   const data = new Uint8Array(64 * 3);
   for (const [family, mask] of Object.entries(sample.masks)) {
-    const c = colours[family]!;
+    const c = colors[family]!;
     mask!.forEach((m, p) => {
       if (m > 0) for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.round(c[k]! * 255);
     });
@@ -70,10 +59,10 @@ function paint(sample: JudgeableSample, colours: Record<string, RGB>): Raster8 {
 describe('scoreColourings on hand-made images', () => {
   const samples = [handMade('blue_hair', 'red_eyes', 'white_background'), handMade('pink_hair', 'green_eyes', 'black_background')];
   const asked = (s: JudgeableSample): Record<string, RGB> =>
-    Object.fromEntries(Object.entries(s.familyTags).map(([f, t]) => [f, tagColour(t!)]));
+    Object.fromEntries(Object.entries(s.familyTags).map(([f, t]) => [f, tagColor(t!)]));
 
   it('scores a perfect colouring 1', () => {
-    const report = scoreColourings(samples.map((s) => paint(s, asked(s))), samples);
+    const report = scoreColorings(samples.map((s) => paint(s, asked(s))), samples);
     expect(report.overall).toBe(1);
     expect(report.perFamily['hair']).toMatchObject({ accuracy: 1, correct: 2, total: 2 });
     expect(report.perFamily['eyes']!.accuracy).toBe(1);
@@ -83,10 +72,10 @@ describe('scoreColourings on hand-made images', () => {
 
   it('scores a colouring with the wrong colours 0', () => {
     const wrong = [
-      { hair: tagColour('red_hair'), eyes: tagColour('blue_eyes'), background: tagColour('black_background') },
-      { hair: tagColour('green_hair'), eyes: tagColour('pink_eyes'), background: tagColour('yellow_background') },
+      { hair: tagColor('red_hair'), eyes: tagColor('blue_eyes'), background: tagColor('black_background') },
+      { hair: tagColor('green_hair'), eyes: tagColor('pink_eyes'), background: tagColor('yellow_background') },
     ];
-    const report = scoreColourings(samples.map((s, i) => paint(s, wrong[i]!)), samples);
+    const report = scoreColorings(samples.map((s, i) => paint(s, wrong[i]!)), samples);
     expect(report.overall).toBe(0);
     expect(report.judgements.map((j) => j.nearest)).toEqual([
       'red_hair', 'blue_eyes', 'black_background', 'green_hair', 'pink_eyes', 'yellow_background',
@@ -95,8 +84,8 @@ describe('scoreColourings on hand-made images', () => {
 
   it('judges each family on its own region only (small eyes included)', () => {
     // Right hair and background, wrong eyes: only the eye family fails.
-    const images = samples.map((s) => paint(s, { ...asked(s), eyes: tagColour('yellow_eyes') }));
-    const report = scoreColourings(images, samples);
+    const images = samples.map((s) => paint(s, { ...asked(s), eyes: tagColor('yellow_eyes') }));
+    const report = scoreColorings(images, samples);
     expect(report.perFamily['hair']!.accuracy).toBe(1);
     expect(report.perFamily['background']!.accuracy).toBe(1);
     expect(report.perFamily['eyes']!.accuracy).toBe(0);
@@ -106,23 +95,23 @@ describe('scoreColourings on hand-made images', () => {
 
   it('accepts float images in a given range and measures L1 in [-1, 1]', () => {
     const truth = paint(samples[0]!, asked(samples[0]!));
-    const withTruth: JudgeableSample = { ...samples[0]!, colour: truth };
+    const withTruth: JudgeableSample = { ...samples[0]!, color: truth };
     const same = { data: Float32Array.from(truth.data, (v) => (v / 255) * 2 - 1), width: 8, height: 8, channels: 3 as const };
-    const r1 = scoreColourings([same], [withTruth], { range: [-1, 1] });
+    const r1 = scoreColorings([same], [withTruth], { range: [-1, 1] });
     expect(r1.overall).toBe(1);
     expect(r1.l1).toBeLessThan(1e-6);
     const black = { data: new Float32Array(64 * 3).fill(-1), width: 8, height: 8, channels: 3 as const };
-    const r2 = scoreColourings([black], [withTruth], { range: [-1, 1] });
+    const r2 = scoreColorings([black], [withTruth], { range: [-1, 1] });
     const expected = Array.from(truth.data, (v) => (v / 255) * 2).reduce((a, b) => a + b) / truth.data.length;
     expect(r2.l1).toBeCloseTo(expected, 5);
   });
 
   it('names the problem when tags, sizes or counts do not fit', () => {
-    expect(() => scoreColourings([], samples)).toThrow(/one image per sample/);
+    expect(() => scoreColorings([], samples)).toThrow(/one image per sample/);
     const bad = handMade('blue_eyes', 'red_eyes', 'white_background');
-    expect(() => scoreColourings([paint(bad, asked(samples[0]!))], [bad])).toThrow(/not a candidate of family 'hair'/);
+    expect(() => scoreColorings([paint(bad, asked(samples[0]!))], [bad])).toThrow(/not a candidate of family 'hair'/);
     const small = { data: new Uint8Array(12), width: 2, height: 2, channels: 3 as const };
-    expect(() => scoreColourings([small], [samples[0]!])).toThrow(/mask has 64 pixels/);
+    expect(() => scoreColorings([small], [samples[0]!])).toThrow(/mask has 64 pixels/);
   });
 });
 
@@ -130,17 +119,17 @@ describe('tag accuracy of synthetic ground truth', () => {
   const samples = [...synthCharacters(40, { seed: 21, size: 64 })];
 
   it('is 1 in every family for the true colour images, with L1 0', () => {
-    const report = scoreColourings(samples.map((s) => s.colour), samples);
+    const report = scoreColorings(samples.map((s) => s.color), samples);
     for (const [family, f] of Object.entries(report.perFamily)) expect(f.accuracy, family).toBe(1);
     expect(report.perFamily['eyes']!.total).toBe(40);
     expect(report.l1).toBe(0);
   });
 
   it('fails exactly the recoloured family when one tag changes', () => {
-    const recoloured = samples.map((s) =>
-      renderSample({ ...s.spec, colours: { ...s.spec.colours, hair: s.familyTags.hair === 'red_hair' ? 'aqua_hair' : 'red_hair' } }, s.size),
+    const recolored = samples.map((s) =>
+      renderSample({ ...s.spec, colors: { ...s.spec.colors, hair: s.familyTags.hair === 'red_hair' ? 'aqua_hair' : 'red_hair' } }, s.size),
     );
-    const report = scoreColourings(recoloured.map((r) => r.colour), samples);
+    const report = scoreColorings(recolored.map((r) => r.color), samples);
     expect(report.perFamily['hair']!.accuracy).toBe(0);
     expect(report.perFamily['eyes']!.accuracy).toBe(1);
     expect(report.perFamily['background']!.accuracy).toBe(1);
@@ -154,7 +143,7 @@ describe('tag accuracy of synthetic ground truth', () => {
     // A "model" that returns the ground truth of the batch it is given.
     const oracle = ({ lineArt }: { lineArt: tf.Tensor4D }): tf.Tensor4D => {
       const n = lineArt.shape[0];
-      const out = tf.slice(truth.colour, [offset, 0, 0, 0], [n, -1, -1, -1]);
+      const out = tf.slice(truth.color, [offset, 0, 0, 0], [n, -1, -1, -1]);
       offset += n;
       return out;
     };
@@ -163,9 +152,9 @@ describe('tag accuracy of synthetic ground truth', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(report.overall).toBe(1);
     expect(report.l1).toBeLessThan(0.01); // 8-bit rounding only
-    const grey = await tagAccuracy({ colourise: ({ lineArt }) => tf.tidy(() => tf.zerosLike(tf.tile(lineArt, [1, 1, 1, 3]))) as tf.Tensor4D }, few);
+    const grey = await tagAccuracy({ colorize: ({ lineArt }) => tf.tidy(() => tf.zerosLike(tf.tile(lineArt, [1, 1, 1, 3]))) as tf.Tensor4D }, few);
     expect(grey.overall).toBeLessThan(0.5);
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([truth.lineArt, truth.colour, truth.cit, truth.cvt]);
+    tf.dispose([truth.lineArt, truth.color, truth.cit, truth.cvt]);
   });
 });

@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  readSafetensors,
-  readSafetensorsHeader,
-  readSafetensorsMetadata,
-  writeSafetensors,
-} from '../../src/index.js';
+import { readSafetensors, readSafetensorsHeader, readSafetensorsMetadata, writeSafetensors } from '../../src/io/index.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 
 const fixture = (name: string) =>

@@ -1,13 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import {
-  GroupedConv2D,
-  exportTorchStateDict,
-  loadTorchStateDict,
-  readSafetensors,
-  writeSafetensors,
-} from '../../src/index.js';
+import { GroupedConv2D, exportTorchStateDict, loadTorchStateDict } from '../../src/index.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { gradientsInsideGradient, recomputeInBackward } from '../../src/kernels/recompute.js';
+import { ABLATION_BLOCK_KINDS, AblationDecoderBlock } from '../../src/layers/ablation_decoder_block.js';
 import { PixelShuffleDecoderBlock, SEResNeXtBottleneck, type SEResNeXtBottleneckArgs } from '../../src/layers/se_resnext.js';
 import { buildTag2PixDiscriminator, buildTag2PixGenerator } from '../../src/models/index.js';
 import { Tag2PixTrainer } from '../../src/training/trainer.js';
@@ -208,7 +209,7 @@ function outputShape(layer: tfl.layers.Layer, inputs: tf.Tensor[]): number[] {
 }
 
 /** Output, gradients w.r.t. the inputs and every trainable weight, and the weights after. */
-function trainingCall(layer: SEResNeXtBottleneck, inputs: tf.Tensor[], probe: tf.Tensor) {
+function trainingCall(layer: tfl.layers.Layer, inputs: tf.Tensor[], probe: tf.Tensor) {
   const xs = inputs.map((t) => tf.variable(t));
   const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
   let output: tf.Tensor | undefined;
@@ -289,6 +290,52 @@ describe('applyBottleneckRecomputed vs applyBottleneck', () => {
   });
 });
 
+describe('recompute in every ablation decoder block (one bottleneck, other strategies)', () => {
+  for (const [i, block] of ABLATION_BLOCK_KINDS.entries()) {
+    it(`${block}: same output, gradients (x, tag, every weight) and running statistics as the plain path`, async () => {
+      // Two bottlenecks, the first projecting: both residual paths, the tag (where the kind reads
+      // it) in every bottleneck; AdaIN's instance norm and the concatenations included.
+      const args = { block, filters: 32, blocks: 2, cardinality: 4, reduction: 4 };
+      const plain = new AblationDecoderBlock(args);
+      const recomputed = new AblationDecoderBlock({ ...args, recompute: true });
+      expect(recomputed.recompute).toBe(true);
+      const inputs = [randomTensor([2, 3, 4, 16], 31 + i)];
+      if (plain.takesTag) inputs.push(randomTensor([2, 16], 41 + i, 0, 1));
+      const shapes = inputs.map((t) => t.shape);
+      plain.build(shapes.length === 1 ? shapes[0]! : shapes);
+      recomputed.build(shapes.length === 1 ? shapes[0]! : shapes);
+      seedWeights(plain, 5 + i);
+      recomputed.setWeights(plain.getWeights());
+      const probe = randomTensor(outputShape(plain, inputs), 97);
+      const a = trainingCall(plain, inputs, probe);
+      const b = trainingCall(recomputed, inputs, probe);
+      expect(await relativeDiff(b.output, a.output)).toBeLessThanOrEqual(1e-6);
+      expect(b.grads.length).toBe(inputs.length + plain.trainableWeights.length);
+      for (const [k, g] of b.grads.entries()) {
+        expect(await relativeDiff(g, a.grads[k]!), `gradient ${k}`).toBeLessThanOrEqual(1e-5);
+      }
+      for (const [k, w] of a.weightsAfter.entries()) {
+        expect(await maxAbsDiff(b.weightsAfter[k]!, w), plain.weights[k]!.originalName).toBeLessThanOrEqual(1e-6);
+      }
+      // The recomputed bottlenecks keep only their inputs on the tape.
+      const tapeBytes = (layer: AblationDecoderBlock) => {
+        let saved = 0;
+        const weights = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        const r = tf.variableGrads(() => {
+          const y = layer.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: true }) as tf.Tensor;
+          saved = savedBytesOnTape();
+          return tf.sum(y) as tf.Scalar;
+        }, weights);
+        tf.dispose([r.value, ...Object.values(r.grads)]);
+        return saved;
+      };
+      expect(tapeBytes(recomputed)).toBeLessThan(tapeBytes(plain) / 3);
+      tf.dispose([probe, ...inputs, a.output, b.output, ...a.grads, ...b.grads, ...a.weightsAfter, ...b.weightsAfter]);
+      for (const w of [...plain.weights, ...recomputed.weights]) w.dispose();
+    });
+  }
+});
+
 describe('recompute: tape and memory', () => {
   it('a recomputed bottleneck leaves only its inputs on the tape', () => {
     for (const c of [CASES[1]!, CASES[4]!]) {
@@ -367,7 +414,7 @@ describe('recompute option: models, trainer, serialisation', () => {
       const r = (shape: number[], s: number) => tf.randomUniform(shape, 0, 1, 'float32', seed * 13 + s);
       return {
         lineArt: r([2, size, size, 1], 1) as tf.Tensor4D,
-        colour: tf.sub(tf.mul(r([2, size, size, 3], 2), 2), 1) as tf.Tensor4D,
+        color: tf.sub(tf.mul(r([2, size, size, 3], 2), 2), 1) as tf.Tensor4D,
         citFeatures: r([2, size / 8, size / 8, 8], 3) as tf.Tensor4D,
         cit: tf.round(r([2, 6], 4)) as tf.Tensor2D,
         cvt: tf.round(r([2, 5], 5)) as tf.Tensor2D,
@@ -415,9 +462,12 @@ describe('recompute option: models, trainer, serialisation', () => {
     tf.dispose(inputs);
   });
 
-  it('rejects recompute where it does not apply, with a clear message', () => {
-    expect(() => buildTag2PixGenerator({ inputSize: 32, widthMultiplier: 0.25, decoderBlock: 'resnext', recompute: true }))
-      .toThrow(/recompute is implemented for the 'secat' decoder block only/);
+  it('builds every decoder block with recompute, and rejects a recompute that is not a boolean', () => {
+    for (const decoderBlock of ABLATION_BLOCK_KINDS) {
+      const g = buildTag2PixGenerator({ inputSize: 32, widthMultiplier: 0.25, decoderLayers: [1, 1, 1, 1], decoderBlock, recompute: true });
+      expect((g.getLayer('deconv1') as AblationDecoderBlock).recompute, decoderBlock).toBe(true);
+      g.dispose();
+    }
     expect(() => buildTag2PixGenerator({ recompute: 'yes' as unknown as boolean })).toThrow(/recompute must be true or false/);
     expect(() => buildTag2PixDiscriminator({ recompute: 1 as unknown as boolean })).toThrow(/recompute must be true or false/);
   });

@@ -6,7 +6,7 @@ import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
 import { randomizeTrainableWeights } from '../helpers/randomize.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
 
 describe('FeatureConv', () => {
   it('halves the CIT features to the bottleneck size with the reference keys', () => {
@@ -89,7 +89,7 @@ describe('FeatureConv', () => {
   describe('parity with the reference Generator (generator_small, 64 px)', () => {
     let ref: Record<string, tf.Tensor>;
     beforeAll(() => {
-      ref = readSharedFixture('generator_small');
+      ref = readReferenceFixture('generator_small');
     });
     afterAll(() => tf.dispose(Object.values(ref ?? {})));
 

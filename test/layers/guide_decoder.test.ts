@@ -8,7 +8,7 @@ import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
 import { referenceConvTranspose2d } from '../helpers/reference.js';
 import { randomizeTrainableWeights } from '../helpers/randomize.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
 
 describe('conv2dTransposeTorch as the GuideDecoder uses it', () => {
   const cases = [
@@ -62,8 +62,8 @@ describe('GuideDecoder', () => {
   });
 
   it('rejects bad arguments and inputs with a clear message', () => {
-    expect(() => new GuideDecoder({ filters: [8, 0] })).toThrow(/positive integers, got 0/);
-    expect(() => new GuideDecoder({ outputActivation: 'relu' as 'tanh' })).toThrow(/'tanh' or 'linear'/);
+    expect(() => new GuideDecoder({ filters: [8, 0] })).toThrow(/filters\[1\] must be a positive integer, got 0/);
+    expect(() => new GuideDecoder({ outputActivation: 'relu' as 'tanh' })).toThrow(/outputActivation must be one of tanh, linear/);
     expect(() => new GuideDecoder().apply(tf.zeros([2, 8]))).toThrow(/NHWC input/);
   });
 
@@ -101,7 +101,7 @@ describe('GuideDecoder', () => {
   describe('parity with the reference Generator (generator_small, 64 px)', () => {
     let ref: Record<string, tf.Tensor>;
     beforeAll(() => {
-      ref = readSharedFixture('generator_small');
+      ref = readReferenceFixture('generator_small');
     });
     afterAll(() => tf.dispose(Object.values(ref ?? {})));
 

@@ -12,15 +12,15 @@ import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 import { disposeFixture, loadFixture, seedWeights } from './torch_fixture.js';
 
-/** `module → key → shape` from the excerpt of the reference's state-dict key list. */
+/** `module → key → shape` from the reference's state-dict key list (256 px). */
 function referenceKeys(module: string, prefix: string): Array<[string, number[]]> {
-  const text = readFileSync(new URL('../fixtures/reference-keys-excerpt.tsv', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('../fixtures/reference/state-dict-keys-256.tsv', import.meta.url), 'utf8');
   const rows: Array<[string, number[]]> = [];
   for (const line of text.split('\n')) {
     const [m, key, shape] = line.split('\t');
     if (m === module && key?.startsWith(prefix)) rows.push([key.slice(prefix.length), JSON.parse(shape) as number[]]);
   }
-  expect(rows.length, `${module} ${prefix} in the excerpt`).toBeGreaterThan(0);
+  expect(rows.length, `${module} ${prefix} in the key list`).toBeGreaterThan(0);
   return rows;
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { exportTorchStateDict, loadTorchStateDict, readSafetensors } from '../../src/index.js';
+import { exportTorchStateDict, loadTorchStateDict } from '../../src/index.js';
+import { readSafetensors } from '../../src/io/index.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 
 /** A reference fixture split into its parameters (PyTorch layout) and NHWC inputs/outputs. */

@@ -144,8 +144,8 @@ describe('multiLabelClassificationLoss', () => {
 describe('reconstructionLoss', () => {
   it('is L1(colour) + β·L1(guide)', () => {
     const y = t1([1, -1]);
-    const r = reconstructionLoss({ colour: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, { beta: 0.9 });
-    expect(value(r.colour)).toBeCloseTo(0.5, 6);
+    const r = reconstructionLoss({ color: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, { beta: 0.9 });
+    expect(value(r.color)).toBeCloseTo(0.5, 6);
     expect(value(r.guide)).toBeCloseTo(1, 6);
     expect(value(r.total)).toBeCloseTo(0.5 + 0.9, 6);
   });
@@ -154,7 +154,7 @@ describe('reconstructionLoss', () => {
     const c = randomTensor([1, 4, 4, 3], 14);
     const g = randomTensor([1, 4, 4, 3], 15);
     const y = randomTensor([1, 4, 4, 3], 16);
-    expect(await checkGradients((xs) => reconstructionLoss({ colour: xs[0], guide: xs[1] }, y).total, [c, g], [], { eps: 1e-3 })).toBeGreaterThan(5);
+    expect(await checkGradients((xs) => reconstructionLoss({ color: xs[0], guide: xs[1] }, y).total, [c, g], [], { eps: 1e-3 })).toBeGreaterThan(5);
   });
 });
 
@@ -207,20 +207,20 @@ describe('discriminatorLoss (Eqs. 1, 4)', () => {
 describe('generatorLoss (Eqs. 1, 3, 4)', () => {
   it('combines adversarial, classification and λ_rec-weighted reconstruction terms', () => {
     const y = t1([1, -1]);
-    const r = generatorLoss(fake, { colour: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, tags, {
+    const r = generatorLoss(fake, { color: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, tags, {
       citWeight: 3, cvtWeight: 5, lambdaRec: 1000, beta: 0.9,
     });
     expect(value(r.adv)).toBeCloseTo(-log(0.2), 6);
     expect(value(r.cit)).toBeCloseTo(citFake, 6);
     expect(value(r.cvt)).toBeCloseTo(cvtFake, 6);
-    expect(value(r.l1Colour)).toBeCloseTo(0.5, 6);
+    expect(value(r.l1Color)).toBeCloseTo(0.5, 6);
     expect(value(r.l1Guide)).toBeCloseTo(1, 6);
     expect(value(r.total)).toBeCloseTo(-log(0.2) + 5 * cvtFake + 3 * citFake + 1000 * (0.5 + 0.9), 3);
   });
 
   it('uses the published defaults λ_rec 1000, β 0.9 and classification weights 1', () => {
     const y = t1([1, -1]);
-    const r = generatorLoss(fake, { colour: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, tags);
+    const r = generatorLoss(fake, { color: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, tags);
     expect(value(r.total)).toBeCloseTo(-log(0.2) + cvtFake + citFake + 1400, 3);
   });
 
@@ -232,7 +232,7 @@ describe('generatorLoss (Eqs. 1, 3, 4)', () => {
       randomTensor([1, 3, 3, 3], 34), randomTensor([1, 3, 3, 3], 35),
     ];
     const n = await checkGradients(
-      (v) => generatorLoss({ adversarial: v[0], cit: v[1], cvt: v[2] }, { colour: v[3], guide: v[4] }, y, targets, {
+      (v) => generatorLoss({ adversarial: v[0], cit: v[1], cvt: v[2] }, { color: v[3], guide: v[4] }, y, targets, {
         lambdaRec: 10,
       }).total,
       xs, [], { eps: 1e-3, samples: 3 },
@@ -243,7 +243,7 @@ describe('generatorLoss (Eqs. 1, 3, 4)', () => {
   it('does not leak tensors', () => {
     const y = t1([1, -1]);
     const before = tf.memory().numTensors;
-    const r = generatorLoss(fake, { colour: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, tags);
+    const r = generatorLoss(fake, { color: t1([0.5, -0.5]), guide: t1([0, 0]) }, y, tags);
     tf.dispose(Object.values(r));
     // the two inputs made in the call above
     expect(tf.memory().numTensors).toBe(before + 2);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCITExtractor } from '../../src/index.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
-import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
 
 const FIXTURE_ENTRY = /^(input|output|intermediate)\./;
 
@@ -11,7 +11,7 @@ describe('CIT extractor parity with the reference (SEResNeXt_Half, 64 px)', () =
   let ref: Record<string, tf.Tensor>;
   let x: tf.Tensor;
   beforeAll(() => {
-    ref = readSharedFixture('cit_extractor');
+    ref = readReferenceFixture('cit_extractor');
     x = nhwc(ref['input.x']);
   });
   afterAll(() => tf.dispose([...Object.values(ref ?? {}), x]));

@@ -7,7 +7,7 @@ import {
   buildTag2PixGenerator,
   colorizeTensor,
   defaultVocabulary,
-  encodeColourTags,
+  encodeColorTags,
   squareGeometry,
 } from '../../src/index.js';
 import { randomTensor } from '../helpers/gradcheck.js';
@@ -26,9 +26,9 @@ function echoGenerator(size: number, withCit = true): { generator: tfl.LayersMod
     kernelSize: 1,
     weights: [tf.fill([1, 1, 1, 3], 2), tf.fill([3], -1)],
   });
-  const colour = echo.apply(lineArt) as tfl.SymbolicTensor;
-  const guide = tfl.layers.activation({ activation: 'linear' }).apply(colour) as tfl.SymbolicTensor;
-  const generator = tfl.model({ inputs: withCit ? [lineArt, cit, cvt] : [lineArt, cvt], outputs: [colour, guide] });
+  const color = echo.apply(lineArt) as tfl.SymbolicTensor;
+  const guide = tfl.layers.activation({ activation: 'linear' }).apply(color) as tfl.SymbolicTensor;
+  const generator = tfl.model({ inputs: withCit ? [lineArt, cit, cvt] : [lineArt, cvt], outputs: [color, guide] });
   const citIn = tfl.input({ shape: [size, size, 1] });
   const pooled = tfl.layers.averagePooling2d({ poolSize: 8 }).apply(citIn) as tfl.SymbolicTensor;
   const features = tfl.layers.conv2d({ filters: 512, kernelSize: 1 }).apply(pooled) as tfl.SymbolicTensor;
@@ -111,17 +111,17 @@ describe('colorizeTensor', () => {
   });
 });
 
-describe('encodeColourTags', () => {
+describe('encodeColorTags', () => {
   it('sets exactly the named colour tags, from names, a string, ids or tags', () => {
     const vocabulary = defaultVocabulary();
     const blue = vocabulary.get('blue_hair');
     const red = vocabulary.get('red_eyes');
-    const v = encodeColourTags(['blue_hair', 'red eyes']).dataSync();
+    const v = encodeColorTags(['blue_hair', 'red eyes']).dataSync();
     expect(v.length).toBe(115);
     expect(Array.from(v).reduce((a, b) => a + b, 0)).toBe(2);
     expect(v[blue.index]).toBe(1);
     expect(v[red.index]).toBe(1);
-    expect(Array.from(encodeColourTags('blue_hair, red_eyes').dataSync())).toEqual(Array.from(v));
-    expect(Array.from(encodeColourTags([blue, red.id!]).dataSync())).toEqual(Array.from(v));
+    expect(Array.from(encodeColorTags('blue_hair, red_eyes').dataSync())).toEqual(Array.from(v));
+    expect(Array.from(encodeColorTags([blue, red.id!]).dataSync())).toEqual(Array.from(v));
   });
 });

@@ -8,16 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildCITExtractor,
-  buildTag2PixGenerator,
-  exportTorchStateDict,
-  readTorchCheckpoint,
-  resolveGeneratorConfig,
-  torchStateDictFrom,
-  writeSafetensors,
-  type Tag2PixGeneratorConfig,
-} from '../../src/index.js';
+import { buildCITExtractor, buildTag2PixGenerator, exportTorchStateDict, resolveGeneratorConfig, type Tag2PixGeneratorConfig } from '../../src/index.js';
+import { readTorchCheckpoint, torchStateDictFrom, writeSafetensors } from '../../src/io/index.js';
 import { colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 

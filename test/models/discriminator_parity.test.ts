@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTag2PixDiscriminator } from '../../src/index.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
-import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
 
 const FIXTURE_ENTRY = /^(input|output|intermediate)\./;
 
@@ -12,7 +12,7 @@ describe('discriminator parity with the reference (discriminator_small, 64 px, e
   let ref: Record<string, tf.Tensor>;
   let x: tf.Tensor;
   beforeAll(() => {
-    ref = readSharedFixture('discriminator_small');
+    ref = readReferenceFixture('discriminator_small');
     x = nhwc(ref['input.x']);
   });
   afterAll(() => tf.dispose([...Object.values(ref ?? {}), x]));

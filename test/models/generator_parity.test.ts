@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CVTEncoder, GuideDecoder, buildTag2PixGenerator } from '../../src/index.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
-import { nhwc, readSharedFixture } from '../helpers/shared_fixtures.js';
+import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
 
 const FIXTURE_ENTRY = /^(input|output|intermediate)\./;
 
@@ -16,7 +16,7 @@ describe('generator parity with the reference (generator_small, 64 px, eval)', (
   let inputs: tf.Tensor[];
 
   beforeAll(() => {
-    ref = readSharedFixture('generator_small');
+    ref = readReferenceFixture('generator_small');
     generator = buildTag2PixGenerator({ inputSize: 64, decoderLayers: [1, 1, 1, 1] });
     const report = loadTorchStateDict(generator, ref, { ignore: (k) => FIXTURE_ENTRY.test(k) });
     expect(report.missing).toEqual([]);
@@ -28,9 +28,9 @@ describe('generator parity with the reference (generator_small, 64 px, eval)', (
   });
 
   it('matches both outputs within 1e-4', async () => {
-    const [colour, guide] = generator.predict(inputs) as tf.Tensor[];
-    expect(colour.shape).toEqual([2, 64, 64, 3]);
-    expect(await maxAbsDiff(colour, nhwc(ref['output.full_output']))).toBeLessThan(1e-4);
+    const [color, guide] = generator.predict(inputs) as tf.Tensor[];
+    expect(color.shape).toEqual([2, 64, 64, 3]);
+    expect(await maxAbsDiff(color, nhwc(ref['output.full_output']))).toBeLessThan(1e-4);
     expect(await maxAbsDiff(guide, nhwc(ref['output.decoder_output']))).toBeLessThan(1e-4);
   });
 

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
@@ -16,14 +15,10 @@ import {
 import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { SHARED_FIXTURES } from '../helpers/shared_fixtures.js';
 
-/** The reference's key table for one module: key → shape. */
+/** The reference's key table for one module (256 px, from the official code): key → shape. */
 function referenceKeys(module: string): Map<string, string> {
-  const file = path.join(SHARED_FIXTURES, 'reference-state-dict-keys.tsv');
-  if (!fs.existsSync(file)) {
-    throw new Error(`Missing ${file}: place the shared fixtures folder beside the repository root.`);
-  }
+  const file = new URL('../fixtures/reference/state-dict-keys-256.tsv', import.meta.url);
   const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split('\t'));
   return new Map(rows.filter((r) => r[0] === module).map((r) => [r[1], r[2]]));
 }
@@ -95,14 +90,14 @@ describe('buildTag2PixGenerator options', () => {
 
   it('runs a narrow model with the documented input and output shapes, outputs in [-1, 1]', () => {
     const g = buildTag2PixGenerator(small);
-    const [colour, guide] = g.predict([
+    const [color, guide] = g.predict([
       randomTensor([2, 32, 32, 1], 1, 0, 1),
       randomTensor([2, 4, 4, 512], 2, 0, 1),
       tf.cast(tf.oneHot([3, 7], 115), 'float32'),
     ]) as tf.Tensor[];
-    expect(colour.shape).toEqual([2, 32, 32, 3]);
+    expect(color.shape).toEqual([2, 32, 32, 3]);
     expect(guide.shape).toEqual([2, 32, 32, 3]);
-    expect(tf.tidy(() => tf.max(tf.abs(colour)).dataSync()[0])).toBeLessThanOrEqual(1);
+    expect(tf.tidy(() => tf.max(tf.abs(color)).dataSync()[0])).toBeLessThanOrEqual(1);
     expect(countParameters(g)).toBeLessThan(countParameters(buildTag2PixGenerator({ ...small, widthMultiplier: 1 })) / 4);
   });
 
@@ -143,8 +138,8 @@ describe('buildTag2PixGenerator options', () => {
   it('without the guide decoder returns the colour output twice', async () => {
     const g = buildTag2PixGenerator({ ...small, guideDecoder: false });
     expect(g.layers.some((l) => l.name === 'deconv_for_decoder')).toBe(false);
-    const [colour, guide] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 4, 4, 512]), tf.zeros([1, 115])]) as tf.Tensor[];
-    expect(await maxAbsDiff(colour, guide)).toBe(0);
+    const [color, guide] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 4, 4, 512]), tf.zeros([1, 115])]) as tf.Tensor[];
+    expect(await maxAbsDiff(color, guide)).toBe(0);
   });
 
   it('without the CIT path has inputs [lineArt, cvt] and no featureConv', () => {
@@ -154,8 +149,8 @@ describe('buildTag2PixGenerator options', () => {
     const withCit = buildTag2PixGenerator({ ...small });
     // deconv1's first conv sees 256·m fewer channels.
     expect(countParameters(withCit) - countParameters(g)).toBeGreaterThan(0);
-    const [colour] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 115])]) as tf.Tensor[];
-    expect(colour.shape).toEqual([1, 32, 32, 3]);
+    const [color] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 115])]) as tf.Tensor[];
+    expect(color.shape).toEqual([1, 32, 32, 3]);
   });
 
   it('without BatchNorm (the 512 px model) has no BatchNorm keys', () => {
@@ -245,14 +240,14 @@ describe('the ablation generators of the paper (Table 3)', () => {
     it(`${block}: ${count.toLocaleString('en')} parameters at full width, and a 256 px forward pass`, () => {
       expect(countParameters(buildTag2PixGenerator({ decoderBlock: block }))).toBe(count);
       const g = buildTag2PixGenerator({ decoderBlock: block, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] });
-      const [colour, guide] = g.predict([
+      const [color, guide] = g.predict([
         randomTensor([1, 256, 256, 1], 7, 0, 1),
         randomTensor([1, 32, 32, 512], 8, 0, 1),
         tf.cast(tf.oneHot([4], 115), 'float32'),
       ]) as tf.Tensor[];
-      expect(colour.shape).toEqual([1, 256, 256, 3]);
+      expect(color.shape).toEqual([1, 256, 256, 3]);
       expect(guide.shape).toEqual([1, 256, 256, 3]);
-      expect(tf.tidy(() => tf.all(tf.isFinite(colour)).dataSync()[0])).toBe(1);
+      expect(tf.tidy(() => tf.all(tf.isFinite(color)).dataSync()[0])).toBe(1);
     });
   }
 });

@@ -1,9 +1,14 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isFastKernel } from '../../src/kernels/register.js';
 import { initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
-import { isSoftwareAdapter } from '../../src/node/webgpu.js';
 
 // libtensorflow cannot be installed here, so the `tensorflow` packages are simulated through
 // the injectable importer: one that fails like a missing package, one that registers a
@@ -134,85 +139,58 @@ describe('initBackend', () => {
   });
 });
 
-// WebGPU through Dawn's `webgpu` package. The adapter a machine offers (a GPU, lavapipe, none)
-// is simulated by wrapping the real package: each fake reports the adapter info a test needs
-// and hands device creation to the real adapter (lavapipe here), so the backend really computes.
-describe('initBackend: webgpu', () => {
-  type Info = { description: string; vendor: string; architecture: string; isFallbackAdapter: boolean };
-  const lavapipe: Info = { description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)', vendor: 'mesa', architecture: 'software', isFallbackAdapter: true };
-  const gpu: Info = { description: 'Test GPU: driver 1.0', vendor: 'nvidia', architecture: 'hopper', isFallbackAdapter: false };
-  const fakeWebgpu = async (info: Info | null) => {
-    const real = (await import('webgpu')) as unknown as {
-      create(flags: string[]): { requestAdapter(o?: unknown): Promise<Record<string, unknown> & { requestDevice(d: unknown): Promise<unknown> } | null> };
-      globals: Record<string, unknown>;
-    };
-    return {
-      globals: real.globals,
-      create: (flags: string[]) => {
-        const instance = real.create(flags);
-        return {
-          requestAdapter: async (options?: unknown) => {
-            if (info == null) return null;
-            const adapter = await instance.requestAdapter(options);
-            if (adapter == null) throw new Error('this machine has no WebGPU adapter at all: install lavapipe (see README)');
-            return { info, features: adapter['features'], limits: adapter['limits'], requestDevice: (d: unknown) => adapter.requestDevice(d) };
-          },
-        };
-      },
-    };
-  };
-  const importing = (webgpuModule: unknown) => async (specifier: string): Promise<unknown> => {
-    imported.push(specifier);
-    if (specifier === 'webgpu') return webgpuModule;
-    if (specifier === '@tensorflow/tfjs-backend-webgpu') return import(specifier);
-    return missing(specifier);
-  };
+// tfjs-backend-wasm's Emscripten glue adds process listeners that rethrow every uncaught error:
+// the process then printed ~20 KB of minified glue and exited with code 7. A user's process must
+// report its own errors as it would without tag2pix. Each case runs in a child process.
+describe('initBackend leaves the process error handling alone', () => {
+  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const backendModule = pathToFileURL(path.join(repoRoot, 'src/node/backend.ts')).href;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tag2pix-process-errors-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('recognises software adapters', () => {
-    expect(isSoftwareAdapter(lavapipe)).toBe(true);
-    expect(isSoftwareAdapter({ ...lavapipe, isFallbackAdapter: undefined } as unknown as Info)).toBe(true);
-    expect(isSoftwareAdapter({ vendor: 'google', architecture: 'swiftshader', description: '' })).toBe(true);
-    expect(isSoftwareAdapter(gpu)).toBe(false);
-  });
-
-  it('names both causes and both fixes when the package is missing or no adapter exists', async () => {
-    const both = /npm install webgpu.*Vulkan driver.*lavapipe/;
-    await expect(initBackend('webgpu', { importModule: missing, env: {} })).rejects.toThrow(
-      /Backend 'webgpu' could not start: the optional package 'webgpu' does not load \(Cannot find package 'webgpu'/,
+  async function runChild(name: string, threads: number, body: string) {
+    const script = path.join(dir, `${name}.mts`);
+    writeFileSync(
+      script,
+      `import { initBackend } from ${JSON.stringify(backendModule)};\n` +
+        `const report = await initBackend('wasm', { wasmThreads: ${threads} });\n` +
+        `console.log('backend', report.backend, report.wasmThreads);\n${body}\n`,
     );
-    await expect(initBackend('webgpu', { importModule: missing, env: {} })).rejects.toThrow(both);
-    const none = importing(await fakeWebgpu(null));
-    await expect(initBackend('webgpu', { importModule: none, env: {} })).rejects.toThrow(/Dawn found no WebGPU adapter/);
-    await expect(initBackend('webgpu', { importModule: none, env: {} })).rejects.toThrow(both);
-  });
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
 
-  it('never chooses a software adapter automatically, but takes it when asked for', async () => {
-    const soft = importing(await fakeWebgpu(lavapipe));
-    const auto = await initBackend(undefined, { importModule: soft, env: {} });
-    expect(auto.backend).toBe('wasm');
-    expect(auto.skipped[0]).toEqual({
-      backend: 'webgpu',
-      reason: expect.stringMatching(/only WebGPU adapter is a software renderer \(llvmpipe: Mesa .*\), slower than wasm; choose it explicitly/),
+  for (const threads of [1, 2]) {
+    it(`an uncaught exception and an unhandled rejection exit with code 1 and the user's error (wasm, ${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const [thrown, rejected] = await Promise.all([
+        runChild(`throw-${threads}`, threads, "setTimeout(() => { throw new Error('user code failed'); }, 0);"),
+        runChild(`reject-${threads}`, threads, "Promise.reject(new Error('user promise failed'));"),
+      ]);
+      for (const [run, message] of [[thrown, 'user code failed'], [rejected, 'user promise failed']] as const) {
+        expect(run.stdout).toContain(`backend wasm ${threads}`);
+        expect(run.code, run.stderr.slice(0, 500)).toBe(1);
+        expect(run.stderr).toContain(`Error: ${message}`);
+        expect(run.stderr).not.toContain('WasmBackendModule');
+        expect(run.stderr.length).toBeLessThan(2000);
+      }
     });
-    const forced = await initBackend('webgpu', { importModule: soft, env: {} });
-    expect(forced).toMatchObject({ backend: 'webgpu', webgpuAdapter: { description: lavapipe.description, software: true } });
-    expect(tf.getBackend()).toBe('webgpu');
-    // Once running, the automatic choice still passes it over.
-    expect((await initBackend(undefined, { importModule: soft, env: {} })).backend).toBe('wasm');
-  });
+  }
 
-  it('chooses webgpu first on a real GPU, reports the adapter, and computes there', async () => {
-    // The backend started in the previous test keeps its adapter: start from a fresh one.
-    tf.removeBackend('webgpu');
-    const real = importing(await fakeWebgpu(gpu));
-    const report = await initBackend(undefined, { importModule: real, env: {} });
-    expect(report).toMatchObject({
-      backend: 'webgpu', source: 'auto', skipped: [],
-      webgpuAdapter: { description: 'Test GPU: driver 1.0', vendor: 'nvidia', architecture: 'hopper', software: false },
-    });
-    expect(tf.getBackend()).toBe('webgpu');
-    const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]]));
-    expect(Array.from(await y.data())).toEqual([17, 39]);
-    expect(await initBackend('webgpu', { importModule: missing, env: {} })).toMatchObject({ backend: 'webgpu', webgpuAdapter: { software: false } });
+  it("lets the user's own uncaughtException handler keep the process alive", async () => {
+    const run = await runChild(
+      'handled',
+      1,
+      "process.on('uncaughtException', (e) => { console.log('handled:', e.message); });\n" +
+        "setTimeout(() => { throw new Error('user code failed'); }, 0);\n" +
+        "setTimeout(() => console.log('still running'), 50);",
+    );
+    expect(run.code, run.stderr.slice(0, 500)).toBe(0);
+    expect(run.stdout).toContain('handled: user code failed');
+    expect(run.stdout).toContain('still running');
   });
 });

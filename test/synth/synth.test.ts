@@ -1,21 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import {
-  FAMILY_TAGS,
-  HAIR_STYLES,
-  SYNTH_REGIONS,
-  SynthRandom,
-  defaultVocabulary,
-  fillCoverage,
-  generateCharacter,
-  renderSample,
-  sampleCharacterSpec,
-  strokeCoverage,
-  synthBatch,
-  synthCharacters,
-  tagColour,
-  type CharacterSpec,
-} from '../../src/index.js';
+import { FAMILY_TAGS, HAIR_STYLES, SYNTH_REGIONS, generateCharacter, renderSample, sampleCharacterSpec, synthBatch, synthCharacters, tagColor, type CharacterSpec } from '../../src/data/synth/index.js';
+import { Rng } from '../../src/data/index.js';
+import { defaultVocabulary } from '../../src/index.js';
+import { fillCoverage, strokeCoverage } from '../../src/data/synth/raster.js';
 
 const sum = (a: Float32Array): number => a.reduce((s, v) => s + v, 0);
 
@@ -61,9 +49,9 @@ describe('synthetic characters', () => {
     const a = generateCharacter(3, { seed: 11, size: 64 });
     const b = generateCharacter(3, { seed: 11, size: 64 });
     const c = generateCharacter(4, { seed: 11, size: 64 });
-    expect(Buffer.from(a.colour.data).equals(Buffer.from(b.colour.data))).toBe(true);
+    expect(Buffer.from(a.color.data).equals(Buffer.from(b.color.data))).toBe(true);
     expect(a.lineArt.data).toEqual(b.lineArt.data);
-    expect(Buffer.from(a.colour.data).equals(Buffer.from(c.colour.data))).toBe(false);
+    expect(Buffer.from(a.color.data).equals(Buffer.from(c.color.data))).toBe(false);
   });
 
   const samples = [...synthCharacters(24, { seed: 5, size: 96 })];
@@ -88,12 +76,12 @@ describe('synthetic characters', () => {
     for (const s of samples.slice(0, 6)) {
       for (const [family, tag] of Object.entries(s.familyTags)) {
         const mask = s.masks[family as keyof typeof s.masks];
-        const target = tagColour(tag!);
+        const target = tagColor(tag!);
         // The (almost) fully covered, line-free pixel nearest in colour to the tag must be close to it (shading darkens at most ~25%).
         let best = Infinity;
         for (let p = 0; p < mask.length; p++) {
           if (mask[p]! < 0.95 || s.lineArt.data[p]! < 0.95) continue;
-          const d = Math.max(...[0, 1, 2].map((c) => Math.abs(s.colour.data[p * 3 + c]! / 255 - target[c]!)));
+          const d = Math.max(...[0, 1, 2].map((c) => Math.abs(s.color.data[p * 3 + c]! / 255 - target[c]!)));
           best = Math.min(best, d);
         }
         expect(best, `${family} ${tag}`).toBeLessThan(0.08);
@@ -134,43 +122,43 @@ describe('synthetic characters', () => {
 
   it('keep the line art when only the colour tags change', () => {
     const base = samples[0]!;
-    const recoloured: CharacterSpec = {
+    const recolored: CharacterSpec = {
       ...base.spec,
-      colours: { ...base.spec.colours, hair: base.familyTags.hair === 'green_hair' ? 'red_hair' : 'green_hair' },
+      colors: { ...base.spec.colors, hair: base.familyTags.hair === 'green_hair' ? 'red_hair' : 'green_hair' },
     };
-    const other = renderSample(recoloured, base.size);
+    const other = renderSample(recolored, base.size);
     expect(other.lineArt.data).toEqual(base.lineArt.data);
     expect(other.masks.hair).toEqual(base.masks.hair);
-    expect(Buffer.from(other.colour.data).equals(Buffer.from(base.colour.data))).toBe(false);
+    expect(Buffer.from(other.color.data).equals(Buffer.from(base.color.data))).toBe(false);
   });
 
   it('honour colour choices and rejections, and reject bad choices clearly', () => {
-    const rng = new SynthRandom(1);
+    const rng = new Rng(1);
     for (let i = 0; i < 30; i++) {
       const spec = sampleCharacterSpec(rng, {
-        colourChoices: { hair: ['blue_hair', 'red_hair'] },
-        reject: (s) => s.colours.hair === 'red_hair' && s.colours.eyes === 'red_eyes',
+        colorChoices: { hair: ['blue_hair', 'red_hair'] },
+        reject: (s) => s.colors.hair === 'red_hair' && s.colors.eyes === 'red_eyes',
         dressProbability: 0,
       });
-      expect(['blue_hair', 'red_hair']).toContain(spec.colours.hair);
+      expect(['blue_hair', 'red_hair']).toContain(spec.colors.hair);
       expect(spec.outfit).toBe('shirt_skirt');
-      expect(spec.colours.hair === 'red_hair' && spec.colours.eyes === 'red_eyes').toBe(false);
+      expect(spec.colors.hair === 'red_hair' && spec.colors.eyes === 'red_eyes').toBe(false);
     }
-    expect(() => sampleCharacterSpec(rng, { colourChoices: { hair: ['red_eyes'] } })).toThrow(/not a hair colour tag/);
+    expect(() => sampleCharacterSpec(rng, { colorChoices: { hair: ['red_eyes'] } })).toThrow(/not a hair colour tag/);
     expect(() => sampleCharacterSpec(rng, { reject: () => true })).toThrow(/reject/);
-    expect(() => renderSample({ ...samples[0]!.spec, colours: { hair: 'blue_eyes' } }, 64)).toThrow(/colours.hair/);
+    expect(() => renderSample({ ...samples[0]!.spec, colors: { hair: 'blue_eyes' } }, 64)).toThrow(/colours.hair/);
   });
 
   it('stack into tensors in the generator ranges without leaking', () => {
     const before = tf.memory().numTensors;
     const batch = synthBatch(samples.slice(0, 3));
     expect(batch.lineArt.shape).toEqual([3, 96, 96, 1]);
-    expect(batch.colour.shape).toEqual([3, 96, 96, 3]);
+    expect(batch.color.shape).toEqual([3, 96, 96, 3]);
     expect(batch.cit.shape).toEqual([3, vocab.numCit]);
     expect(batch.cvt.shape).toEqual([3, vocab.numCvt]);
-    expect(tf.min(batch.colour).dataSync()[0]).toBeGreaterThanOrEqual(-1);
-    expect(tf.max(batch.colour).dataSync()[0]).toBeLessThanOrEqual(1);
-    tf.dispose([batch.lineArt, batch.colour, batch.cit, batch.cvt]);
+    expect(tf.min(batch.color).dataSync()[0]).toBeGreaterThanOrEqual(-1);
+    expect(tf.max(batch.color).dataSync()[0]).toBeLessThanOrEqual(1);
+    tf.dispose([batch.lineArt, batch.color, batch.cit, batch.cvt]);
     tf.disposeVariables();
     // min/max results above were kept by dataSync only; nothing else may remain.
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 2);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateCharacter } from '../../src/index.js';
+import { generateCharacter } from '../../src/data/synth/index.js';
 import { openDataset, readImage, writeSynthDataset } from '../../src/node/index.js';
 
 describe('writeSynthDataset', () => {
@@ -22,8 +22,8 @@ describe('writeSynthDataset', () => {
         const expected = generateCharacter(i, { seed: 3, size: 32 });
         const record = dataset.samples[i]!;
         expect(record.tags.map((t) => t.name).sort()).toEqual([...expected.tags.cit, ...expected.tags.cvt].sort());
-        const colour = await readImage(record.colour);
-        expect(Buffer.from(colour.data).equals(Buffer.from(expected.colour.data))).toBe(true);
+        const color = await readImage(record.color);
+        expect(Buffer.from(color.data).equals(Buffer.from(expected.color.data))).toBe(true);
         const line = await readImage(record.lineArts[0]!, { channels: 1 });
         expect(line.data.length).toBe(32 * 32);
         for (let p = 0; p < line.data.length; p++) {

@@ -36,7 +36,7 @@ describe('Tag2PixTrainer on the reference models', () => {
     });
     const batch = {
       lineArt: randomTensor([2, SIZE, SIZE, 1], 1, 0, 1) as tf.Tensor4D,
-      colour: randomTensor([2, SIZE, SIZE, 3], 2) as tf.Tensor4D,
+      color: randomTensor([2, SIZE, SIZE, 3], 2) as tf.Tensor4D,
       cit: tf.cast(tf.oneHot([3, 7], 370), 'float32') as tf.Tensor2D,
       cvt: tf.cast(tf.oneHot([1, 5], 115), 'float32') as tf.Tensor2D,
     };

@@ -1,74 +1,34 @@
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+// The browser-safe training loop with its sinks, no file system: what each sink is told and when,
+// an in-memory checkpoint that resumes bit for bit, stopping from onEpochEnd, abort, NaN.
+// (The run folder built on it: test/node/train.test.ts.)
 import * as tf from '@tensorflow/tfjs-core';
-import sharp from 'sharp';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../../src/io/safetensors.js';
 import { ChangingLossScheduler } from '../../src/losses/index.js';
-import { readCheckpoint, restoreTrainer } from '../../src/node/checkpoint.js';
-import { RUN_FILES, readStepLog, runTraining, type TrainingBatch, type TrainingDataSource } from '../../src/node/train.js';
-import { NonFiniteLossError, Tag2PixTrainer, namedWeights } from '../../src/training/index.js';
-import { rng } from '../helpers/gradcheck.js';
-import { TINY, tinyDiscriminator, tinyGenerator } from './tiny_models.js';
+import {
+  CHECKPOINT_FORMAT,
+  NonFiniteLossError,
+  Tag2PixTrainer,
+  namedWeights,
+  restoreTrainer,
+  runTraining,
+  type TrainingBatch,
+  type TrainingCheckpoint,
+  type TrainingDataSource,
+} from '../../src/training/index.js';
+import { tinyBatch, tinyDiscriminator, tinyGenerator } from './tiny_models.js';
 
-const tmp: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-train-'));
-  tmp.push(d);
-  return d;
-}
-afterAll(async () => {
-  for (const d of tmp) await fs.rm(d, { recursive: true, force: true });
-});
-
-/** 6 synthetic samples, batch 2, shuffled per epoch from (seed, epoch). */
-function syntheticData(seed: number, poison?: { epoch: number; batch: number }): TrainingDataSource {
-  const n = 6;
-  const batchSize = 2;
-  const { size, features, cit, cvt } = TINY;
-  const r = rng(seed);
-  const sample = () => ({
-    lineArt: Float32Array.from({ length: size * size }, () => r()),
-    colour: Float32Array.from({ length: size * size * 3 }, () => 2 * r() - 1),
-    feat: Float32Array.from({ length: (size / 8) ** 2 * features }, () => r()),
-    cit: Float32Array.from({ length: cit }, () => (r() < 0.3 ? 1 : 0)),
-    cvt: Float32Array.from({ length: cvt }, () => (r() < 0.3 ? 1 : 0)),
-  });
-  const samples = Array.from({ length: n }, sample);
-  const order = (epoch: number) => {
-    const o = [...Array(n).keys()];
-    const rr = rng(seed * 1000 + epoch);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(rr() * (i + 1));
-      [o[i], o[j]] = [o[j], o[i]];
-    }
-    return o;
-  };
-  const stack = (idx: number[], pick: (s: (typeof samples)[0]) => Float32Array, shape: number[]) => {
-    const per = shape.reduce((a, b) => a * b, 1);
-    const v = new Float32Array(idx.length * per);
-    idx.forEach((k, i) => v.set(pick(samples[k]), i * per));
-    return tf.tensor(v, [idx.length, ...shape]);
-  };
+/** Three batches per epoch, each a function of (epoch, batch); cursor = the next batch. */
+function source(poison?: { epoch: number; batch: number }): TrainingDataSource<{ epoch: number; next: number }> {
   return {
-    batchesPerEpoch: n / batchSize,
+    batchesPerEpoch: 3,
     brightnessStage: false,
     async *epoch(epoch, options = {}) {
-      const o = order(epoch);
-      const start = (options.from as { next: number } | undefined)?.next ?? 0;
-      for (let b = start; b < n / batchSize; b++) {
-        const idx = o.slice(b * batchSize, (b + 1) * batchSize);
-        const batch: TrainingBatch = {
-          lineArt: stack(idx, (s) => s.lineArt, [size, size, 1]) as tf.Tensor4D,
-          colour: stack(idx, (s) => s.colour, [size, size, 3]) as tf.Tensor4D,
-          citFeatures: stack(idx, (s) => s.feat, [size / 8, size / 8, features]) as tf.Tensor4D,
-          cit: stack(idx, (s) => s.cit, [cit]) as tf.Tensor2D,
-          cvt: stack(idx, (s) => s.cvt, [cvt]) as tf.Tensor2D,
-          cursor: { epoch, next: b + 1 },
-        };
-        if (poison && poison.epoch === epoch && poison.batch === b) {
-          batch.colour.dispose();
-          batch.colour = tf.fill([2, size, size, 3], NaN) as tf.Tensor4D;
+      for (let b = options.from?.next ?? 0; b < 3; b++) {
+        const batch: TrainingBatch<{ epoch: number; next: number }> = { ...tinyBatch(10 * epoch + b + 1), cursor: { epoch, next: b + 1 } };
+        if (poison?.epoch === epoch && poison.batch === b) {
+          batch.color.dispose();
+          batch.color = tf.fill(batch.color.shape, NaN) as tf.Tensor4D;
         }
         yield batch;
       }
@@ -76,161 +36,128 @@ function syntheticData(seed: number, poison?: { epoch: number; batch: number }):
   };
 }
 
-type Snapshot = Record<string, Float32Array>;
-const initial = (() => {
+const start = (() => {
   const G = tinyGenerator();
   const D = tinyDiscriminator();
-  const snap: Snapshot = {};
-  for (const p of [...namedWeights(G, 'G'), ...namedWeights(D, 'D')]) snap[p.key] = p.variable.dataSync().slice() as Float32Array;
-  return snap;
+  return Object.fromEntries([...namedWeights(G, 'G'), ...namedWeights(D, 'D')].map((p) => [p.key, p.variable.dataSync().slice()]));
 })();
 
-function freshTrainer(scheduler = ChangingLossScheduler.tag2pix({ twoStepEpoch: 2, brightnessEpoch: 3, citWeight: 40, cvtWeight: 40 })) {
+function trainer(scheduler = ChangingLossScheduler.tag2pix({ twoStepEpoch: 2, citWeight: 40, cvtWeight: 40 })): Tag2PixTrainer {
   const G = tinyGenerator();
   const D = tinyDiscriminator();
-  for (const p of [...namedWeights(G, 'G'), ...namedWeights(D, 'D')]) p.variable.assign(tf.tensor(initial[p.key], p.variable.shape));
+  for (const p of [...namedWeights(G, 'G'), ...namedWeights(D, 'D')]) p.variable.assign(tf.tensor(start[p.key]!, p.variable.shape));
   return new Tag2PixTrainer({ generator: G, discriminator: D, scheduler });
 }
 
-async function resumedTrainer(out: string) {
-  const ckpt = await readCheckpoint(path.join(out, RUN_FILES.checkpoint));
-  const trainer = new Tag2PixTrainer({
-    generator: tinyGenerator(),
-    discriminator: tinyDiscriminator(),
-    scheduler: ChangingLossScheduler.fromJSON(ckpt.state.scheduler),
-  });
-  restoreTrainer(trainer, ckpt);
-  return { trainer, state: ckpt.state };
-}
-
-const common = { epochs: 3, seed: 11, config: { test: true }, progress: 'silent' as const, skipImages: true };
 const weightsOf = (t: Tag2PixTrainer) =>
   [...namedWeights(t.generator, 'G'), ...namedWeights(t.discriminator, 'D')].map((p) => Array.from(p.variable.dataSync()));
-const losses = (r: { steps: Array<{ globalStep: number; discriminator: object; generator: object }> }) =>
-  r.steps.map((s) => ({ g: s.globalStep, d: s.discriminator, gen: s.generator }));
 
-describe('runTraining: checkpoints and --resume', () => {
-  let straight: { losses: ReturnType<typeof losses>; weights: number[][] };
+/** A checkpoint kept in memory as safetensors bytes (what a browser would download). */
+function toBytes(c: TrainingCheckpoint): Uint8Array {
+  return writeSafetensors(c.tensors, { tag2pix_checkpoint: CHECKPOINT_FORMAT, state: JSON.stringify(c.state) });
+}
 
-  it('an uninterrupted 3-epoch run', async () => {
-    const out = await tempDir();
-    const trainer = freshTrainer();
-    const r = await runTraining({ ...common, trainer, data: syntheticData(11), out });
-    expect(r.reason).toBe('finished');
-    expect(r.steps).toHaveLength(9);
-    expect(r.steps.map((s) => s.stage)).toEqual([...Array(3).fill('segmentation'), ...Array(3).fill('colourisation'), ...Array(3).fill('brightness')]);
-    straight = { losses: losses(r), weights: weightsOf(trainer) };
-    expect((await readStepLog(path.join(out, RUN_FILES.log))).map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
-    expect((await fs.readdir(out)).filter((f) => f.includes('.tmp'))).toEqual([]);
-  });
+const common = { epochs: 2, seed: 3, config: { where: 'memory' } };
 
-  it('stopped after epoch 1 and resumed gives identical losses and weights', async () => {
-    const out = await tempDir();
-    const first = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, stopAfterEpoch: 0 });
-    expect(first.reason).toBe('stopAfterEpoch');
-    const { trainer, state } = await resumedTrainer(out);
-    expect([state.epoch, state.step, state.globalStep, state.seed]).toEqual([1, 0, 3, 11]);
-    expect(state.config).toEqual({ test: true });
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out });
-    expect([...losses(first), ...losses(second)]).toEqual(straight.losses);
-    expect(weightsOf(trainer)).toEqual(straight.weights);
-    expect((await readStepLog(path.join(out, RUN_FILES.log))).map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
-  });
-
-  it('resumes across a reconstruction warm-up identically; the log keeps its uncomputed D terms as NaN', async () => {
-    const warm = () => ChangingLossScheduler.tag2pix({ warmupEpochs: 1, twoStepEpoch: 0, citWeight: 40, cvtWeight: 40 });
-    const whole = await runTraining({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out: await tempDir() });
-    expect(whole.steps.map((s) => s.stage)).toEqual([...Array(3).fill('warm-up'), ...Array(6).fill('colourisation')]);
-    expect(whole.steps.slice(0, 3).every((s) => Number.isNaN(s.discriminator.total))).toBe(true);
-    expect(whole.steps.slice(3).every((s) => Number.isFinite(s.discriminator.total))).toBe(true);
-
-    const out = await tempDir();
-    const first = await runTraining({ ...common, trainer: freshTrainer(warm()), data: syntheticData(11), out, stopAfterEpoch: 0 });
-    const { trainer } = await resumedTrainer(out);
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out });
-    expect([...losses(first), ...losses(second)]).toEqual(losses(whole));
-    const log = await readStepLog(path.join(out, RUN_FILES.log));
-    expect(log.map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
-    expect(Number.isNaN(log[0]!.discriminator.advReal)).toBe(true);
-    expect(Number.isFinite(log[0]!.generator.l1Colour)).toBe(true);
-  });
-
-  it('killed mid-epoch after a step checkpoint, resumed from it, gives identical losses', async () => {
-    const out = await tempDir();
-    const controller = new AbortController();
-    const data = syntheticData(11);
-    // Simulate a kill: the run stops taking steps after global step 5 without a final checkpoint.
-    const killing: TrainingDataSource = {
-      batchesPerEpoch: data.batchesPerEpoch,
-      brightnessStage: false,
-      async *epoch(epoch, options = {}) {
-        let next = (options.from as { next: number } | undefined)?.next ?? 0;
-        for await (const b of data.epoch(epoch, options)) {
-          if (epoch * 3 + next >= 5) throw new Error('killed');
-          next++;
-          yield b;
-        }
+describe('runTraining (browser-safe, sinks only)', () => {
+  it('tells each sink what happened, in order, and resumes from an in-memory checkpoint bit for bit', async () => {
+    const events: string[] = [];
+    const straight = trainer();
+    const whole = await runTraining({
+      ...common,
+      trainer: straight,
+      data: source(),
+      onEpochStart: ({ epoch, startStep, weights }) => void events.push(`start ${epoch}/${startStep} ${weights.stage}`),
+      onStep: (record, result) => {
+        expect(record.generator).toEqual(result.generator);
+        events.push(`step ${record.globalStep}`);
       },
-    };
-    await expect(
-      runTraining({ ...common, trainer: freshTrainer(), data: killing, out, checkpointEvery: 2, signal: controller.signal }),
-    ).rejects.toThrow('killed');
-    const { trainer, state } = await resumedTrainer(out);
-    // Steps 0-4 ran; the last checkpoint was after global step 4 (epoch 2, step 1).
-    expect([state.epoch, state.step, state.globalStep]).toEqual([1, 1, 4]);
-    expect(state.dataCursor).toEqual({ epoch: 1, next: 1 });
-    await expect(runTraining({ ...common, trainer, data: syntheticData(11), out })).rejects.toThrow(/pass resumeCursor/);
-    const second = await runTraining({ ...common, trainer, data: syntheticData(11), out, resumeCursor: state.dataCursor });
-    expect(losses(second)).toEqual(straight.losses.slice(4));
-    expect(weightsOf(trainer)).toEqual(straight.weights);
-    // The log holds each step once, the redone step 4 included.
-    expect((await readStepLog(path.join(out, RUN_FILES.log))).map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
-  });
-});
-
-describe('runTraining: guard rails and outputs', () => {
-  it('stops on a NaN loss naming the term and keeps the last good checkpoint', async () => {
-    const out = await tempDir();
-    const err = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11, { epoch: 1, batch: 1 }), out }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(NonFiniteLossError);
-    expect((err as Error).message).toMatch(/epoch 2 step 2: The discriminator loss term "advReal" is NaN/);
-    expect((err as Error).message).toMatch(/last good checkpoint .*checkpoint.safetensors is kept/);
-    const { state } = await resumedTrainer(out);
-    expect([state.epoch, state.step]).toEqual([1, 0]);
-  });
-
-  it('writes the JSONL log, a loss-curve PNG and a sample grid per epoch; plain progress lines off a TTY', async () => {
-    const out = await tempDir();
-    const lines: string[] = [];
-    await runTraining({
-      ...common, epochs: 2, skipImages: false, progress: 'lines', lineEvery: 2, print: (l) => lines.push(l),
-      trainer: freshTrainer(), data: syntheticData(5), out,
+      saveCheckpoint: (c, reason) => void events.push(`save ${reason} ${c.state.globalStep}`),
+      onEpochEnd: ({ epoch, steps }) => void events.push(`end ${epoch} (${steps.length} steps)`),
     });
-    const log = await readStepLog(path.join(out, RUN_FILES.log));
-    expect(log).toHaveLength(6);
-    expect(Object.keys(log[0].discriminator).sort()).toEqual(['advFake', 'advReal', 'citFake', 'citReal', 'cvtFake', 'cvtReal', 'total']);
-    expect(Object.keys(log[0].generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Colour', 'l1Guide', 'total']);
-    expect(log[3].weights).toMatchObject({ citWeight: 40, cvtWeight: 40, lambdaRec: 1000 });
-    const curve = await sharp(path.join(out, RUN_FILES.lossCurve)).metadata();
-    expect([curve.format, curve.width]).toEqual(['png', 900]);
-    for (const e of ['001', '002']) {
-      const grid = await sharp(path.join(out, RUN_FILES.samples, `epoch-${e}.png`)).metadata();
-      // 2 samples of 16 px in rows; line art, guide, colour, ground truth in columns.
-      expect([grid.width, grid.height]).toEqual([4 * TINY.size, 2 * TINY.size]);
-    }
-    expect(lines.filter((l) => /^epoch \d\/2 step \d\/3 D [\d.]+ .* img\/s$/.test(l))).toHaveLength(4);
-    expect(lines.some((l) => l.startsWith('epoch 2/2 done'))).toBe(true);
+    expect(whole.reason).toBe('finished');
+    expect(events).toEqual([
+      'start 0/0 segmentation', 'step 0', 'step 1', 'step 2', 'save epoch 3', 'end 0 (3 steps)',
+      'start 1/0 colourisation', 'step 3', 'step 4', 'step 5', 'save epoch 6', 'end 1 (3 steps)',
+    ]);
+
+    // Stop after the first epoch, keep its checkpoint as bytes, restore a fresh trainer from them.
+    let saved: Uint8Array | undefined;
+    // Tensors an epoch leaves behind without any sink (Adam's moments), to compare against.
+    const plain = trainer();
+    let before = tf.memory().numTensors;
+    await runTraining({ ...common, trainer: plain, data: source(), onEpochEnd: () => 'stop' });
+    const moments = tf.memory().numTensors - before;
+    const firstTrainer = trainer();
+    before = tf.memory().numTensors;
+    const first = await runTraining({
+      ...common,
+      trainer: firstTrainer,
+      data: source(),
+      checkpointEvery: 2,
+      saveCheckpoint: (c) => {
+        saved = toBytes(c);
+      },
+      onEpochEnd: () => 'stop',
+    });
+    expect(first.reason).toBe('stopped');
+    expect(first.epochsCompleted).toBe(1);
+    // Batches and the borrowed checkpoints were freed: only the optimizer moments remain.
+    expect(moments).toBeGreaterThan(0);
+    expect(tf.memory().numTensors - before).toBe(moments);
+    const checkpoint: TrainingCheckpoint = {
+      state: JSON.parse(readSafetensorsMetadata(saved!)['state']!),
+      tensors: readSafetensors(saved!),
+    };
+    expect([checkpoint.state.epoch, checkpoint.state.step, checkpoint.state.config]).toEqual([1, 0, common.config]);
+    const resumed = trainer(ChangingLossScheduler.fromJSON(checkpoint.state.scheduler));
+    restoreTrainer(resumed, checkpoint);
+    const second = await runTraining({ ...common, trainer: resumed, data: source() });
+    expect([...first.steps, ...second.steps].map((s) => [s.globalStep, s.discriminator, s.generator])).toEqual(
+      whole.steps.map((s) => [s.globalStep, s.discriminator, s.generator]),
+    );
+    expect(weightsOf(resumed)).toEqual(weightsOf(straight));
   });
 
-  it('stops cleanly on abort with a checkpoint to resume from', async () => {
-    const out = await tempDir();
+  it('resumes mid-epoch from a step checkpoint with its data cursor', async () => {
+    let saved: TrainingCheckpoint['state'] | undefined;
+    let bytes: Uint8Array | undefined;
+    const straight = await runTraining({ ...common, trainer: trainer(), data: source() });
     const controller = new AbortController();
-    controller.abort();
-    const r = await runTraining({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, signal: controller.signal });
-    expect(r.reason).toBe('aborted');
-    const { state } = await resumedTrainer(out);
-    expect([state.epoch, state.step, state.dataCursor]).toEqual([0, 1, { epoch: 0, next: 1 }]);
+    const first = await runTraining({
+      ...common,
+      trainer: trainer(),
+      data: source(),
+      signal: controller.signal,
+      onStep: (r) => {
+        if (r.globalStep === 4) controller.abort();
+      },
+      saveCheckpoint: (c, reason) => {
+        expect(reason).toBe(saved ? 'abort' : 'epoch');
+        saved = c.state;
+        bytes = toBytes(c);
+      },
+    });
+    expect(first.reason).toBe('aborted');
+    expect([saved!.epoch, saved!.step, saved!.dataCursor]).toEqual([1, 2, { epoch: 1, next: 2 }]);
+    const resumed = trainer(ChangingLossScheduler.fromJSON(saved!.scheduler));
+    restoreTrainer(resumed, { state: saved!, tensors: readSafetensors(bytes!) });
+    await expect(runTraining({ ...common, trainer: resumed, data: source() })).rejects.toThrow(/pass resumeCursor/);
+    const second = await runTraining({ ...common, trainer: resumed, data: source(), resumeCursor: saved!.dataCursor });
+    expect(second.steps.map((s) => s.globalStep)).toEqual([5]);
+    expect([...first.steps, ...second.steps].map((s) => s.generator)).toEqual(straight.steps.map((s) => s.generator));
+  });
+
+  it('stops on a NaN loss saying where, without a checkpoint after it', async () => {
+    const reasons: string[] = [];
+    const err = await runTraining({
+      ...common,
+      trainer: trainer(),
+      data: source({ epoch: 1, batch: 1 }),
+      saveCheckpoint: (c, reason) => void reasons.push(`${reason} ${c.state.globalStep}`),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect((err as Error).message).toMatch(/^epoch 2 step 2: The discriminator loss term "advReal" is NaN/);
+    expect(reasons).toEqual(['epoch 3']);
   });
 });

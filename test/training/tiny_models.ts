@@ -24,7 +24,7 @@ class TinyGeneratorLayer extends TorchLayer {
   private bn1!: BatchNormParams;
   private feat!: LinearParams;
   private tag!: LinearParams;
-  private colourConv!: ConvParams;
+  private colorConv!: ConvParams;
   private guideConv!: ConvParams;
 
   override build(): void {
@@ -33,7 +33,7 @@ class TinyGeneratorLayer extends TorchLayer {
     this.bn1 = this.addBatchNorm('bn1', c);
     this.feat = this.addLinear('feat', TINY.features, c, true);
     this.tag = this.addLinear('tag', TINY.cvt, c, false);
-    this.colourConv = this.addConv('colour', { inChannels: c, outChannels: 3, kernelSize: 3, padding: 1, bias: true });
+    this.colorConv = this.addConv('colour', { inChannels: c, outChannels: 3, kernelSize: 3, padding: 1, bias: true });
     this.guideConv = this.addConv('guide', { inChannels: c, outChannels: 3, kernelSize: 1, bias: true });
     this.built = true;
   }
@@ -51,7 +51,7 @@ class TinyGeneratorLayer extends TorchLayer {
       const pooled = tf.mean(features, [1, 2]) as tf.Tensor2D;
       const bias = tf.add(applyLinear(this.feat, pooled), applyLinear(this.tag, cvt as tf.Tensor2D));
       h = tf.add(h, tf.expandDims(tf.expandDims(bias, 1), 1)) as tf.Tensor4D;
-      return [tf.tanh(applyConv(this.colourConv, h as tf.Tensor4D)), tf.tanh(applyConv(this.guideConv, h as tf.Tensor4D))];
+      return [tf.tanh(applyConv(this.colorConv, h as tf.Tensor4D)), tf.tanh(applyConv(this.guideConv, h as tf.Tensor4D))];
     });
   }
 }
@@ -120,7 +120,7 @@ export function tinyBatch(seed: number, n = 2) {
     tf.randomUniform(shape, lo, hi, 'float32', seed * 7 + s);
   return {
     lineArt: r([n, size, size, 1], 0, 1, 1) as tf.Tensor4D,
-    colour: r([n, size, size, 3], -1, 1, 2) as tf.Tensor4D,
+    color: r([n, size, size, 3], -1, 1, 2) as tf.Tensor4D,
     citFeatures: r([n, size / 8, size / 8, features], 0, 1, 3) as tf.Tensor4D,
     cit: tf.round(r([n, cit], 0, 1, 4)) as tf.Tensor2D,
     cvt: tf.round(r([n, cvt], 0, 1, 5)) as tf.Tensor2D,

@@ -146,11 +146,11 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     const batch = tinyBatch(1);
     const r = await trainer.trainStep(batch);
     expect(Object.keys(r.discriminator).sort()).toEqual(['advFake', 'advReal', 'citFake', 'citReal', 'cvtFake', 'cvtReal', 'total']);
-    expect(Object.keys(r.generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Colour', 'l1Guide', 'total']);
+    expect(Object.keys(r.generator).sort()).toEqual(['adv', 'cit', 'cvt', 'l1Color', 'l1Guide', 'total']);
     // Segmentation step: classification terms computed but weighted 0.
     expect(r.weights.citWeight).toBe(0);
     expect(r.discriminator.total).toBeCloseTo(r.discriminator.advReal + r.discriminator.advFake, 5);
-    expect(r.generator.total).toBeCloseTo(r.generator.adv + 1000 * (r.generator.l1Colour + 0.9 * r.generator.l1Guide), 2);
+    expect(r.generator.total).toBeCloseTo(r.generator.adv + 1000 * (r.generator.l1Color + 0.9 * r.generator.l1Guide), 2);
     // Every weight moved, BatchNorm running statistics included (training mode), except D's
     // tag heads: their terms are out of the loss, so they get no gradient and Adam skips them.
     const g1 = snapshot(G, 'G');
@@ -185,9 +185,9 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     const D2 = tinyDiscriminator();
     restore(G2, 'G', snapshot(G1, 'G'));
     restore(D2, 'D', snapshot(D1, 'D'));
-    const colourisation = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
-    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: colourisation() });
-    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: colourisation() });
+    const colorization = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
+    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: colorization() });
+    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: colorization() });
     const batch = tinyBatch(2);
     const a = await t1.trainStep(batch);
     const { result: b, inspection } = await t2.trainStepWithInspection(batch);
@@ -199,6 +199,55 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     const s1 = snapshot(G1, 'G');
     const s2 = snapshot(G2, 'G');
     for (const k of Object.keys(s1)) expect(Array.from(s2[k])).toEqual(Array.from(s1[k]));
+  });
+
+  it('an observer sees each half before its update, borrows the tensors and changes no result', async () => {
+    const G1 = tinyGenerator();
+    const D1 = tinyDiscriminator();
+    const G2 = tinyGenerator();
+    const D2 = tinyDiscriminator();
+    restore(G2, 'G', snapshot(G1, 'G'));
+    restore(D2, 'D', snapshot(D1, 'D'));
+    const scheduler = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
+    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: scheduler() });
+    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: scheduler() });
+    const batch = tinyBatch(2);
+    const seen: string[] = [];
+    const borrowed: tf.Tensor[] = [];
+    // Trainable weights only (the forward passes move BatchNorm's running statistics).
+    const trainable = (net: 'generator' | 'discriminator') =>
+      Object.fromEntries(t2.parameters[net].map((p) => [p.key, p.variable.dataSync().slice()]));
+    const dBefore = trainable('discriminator');
+    const gBefore = trainable('generator');
+    const before = tf.memory().numTensors;
+    const plain = await t1.trainStep(batch);
+    const observed = await t2.trainStep(batch, {
+      discriminatorStep: (v) => {
+        seen.push('D');
+        // Called before D's update: D still holds its starting weights.
+        expect(trainable('discriminator')).toEqual(dBefore);
+        expect(Object.keys(v.gradients)).toEqual(t2.parameters.discriminator.map((p) => p.key));
+        expect(v.generatorGradients).toBeUndefined();
+        expect(v.fakeColor.shape).toEqual(batch.color.shape);
+        expect(v.losses.total).toBeCloseTo(plain.discriminator.total, 6);
+        borrowed.push(v.fakeColor, ...Object.values(v.gradients));
+      },
+      generatorStep: (v) => {
+        seen.push('G');
+        expect(trainable('generator')).toEqual(gBefore);
+        expect(Object.keys(v.gradients)).toEqual(t2.parameters.generator.map((p) => p.key));
+        expect([v.color.shape, v.guide.shape]).toEqual([batch.color.shape, batch.color.shape]);
+        borrowed.push(v.color, v.guide, ...Object.values(v.gradients));
+      },
+    });
+    expect(seen).toEqual(['D', 'G']);
+    expect(observed).toEqual(plain);
+    // The step freed what it showed; only the optimizers' new moments (two per parameter) remain.
+    expect(borrowed.every((t) => t.isDisposed)).toBe(true);
+    const moments = 2 * 2 * (t1.parameters.generator.length + t1.parameters.discriminator.length);
+    expect(tf.memory().numTensors - before).toBe(moments);
+    t1.dispose();
+    t2.dispose();
   });
 
   it('trains from logits (stable BCE) as it does from probabilities', async () => {
@@ -230,7 +279,7 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     const D = tinyDiscriminator();
     const trainer = new Tag2PixTrainer({ generator: G, discriminator: D });
     const batch = tinyBatch(3);
-    const broken = { ...batch, colour: tf.fill(batch.colour.shape, NaN) as tf.Tensor4D };
+    const broken = { ...batch, color: tf.fill(batch.color.shape, NaN) as tf.Tensor4D };
     const d0 = snapshot(D, 'D');
     const before = tf.memory().numTensors;
     const err = await trainer.trainStep(broken).catch((e: unknown) => e);
@@ -263,9 +312,9 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     const gVars = trainer.parameters.generator.map((p) => p.variable);
     restore(G, 'G', g0);
     const expected = tf.variableGrads(() => {
-      const [colour, guide] = G.apply([batch.lineArt, batch.citFeatures!, batch.cvt], { training: true }) as tf.Tensor[];
-      const l1 = (x: tf.Tensor) => tf.mean(tf.abs(tf.sub(x, batch.colour)));
-      return tf.mul(1000, tf.add(l1(colour), tf.mul(0.9, l1(guide)))) as tf.Scalar;
+      const [color, guide] = G.apply([batch.lineArt, batch.citFeatures!, batch.cvt], { training: true }) as tf.Tensor[];
+      const l1 = (x: tf.Tensor) => tf.mean(tf.abs(tf.sub(x, batch.color)));
+      return tf.mul(1000, tf.add(l1(color), tf.mul(0.9, l1(guide)))) as tf.Scalar;
     }, gVars);
     for (const p of trainer.parameters.generator) {
       const want = expected.grads[p.variable.name]!;
@@ -274,14 +323,14 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
       expect(tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]! / scale, p.key).toBeLessThan(1e-4);
     }
     expect(r.generator.total).toBeCloseTo(expected.value.dataSync()[0]!, 1);
-    expect(r.generator.total).toBeCloseTo(1000 * (r.generator.l1Colour + 0.9 * r.generator.l1Guide), 1);
+    expect(r.generator.total).toBeCloseTo(1000 * (r.generator.l1Color + 0.9 * r.generator.l1Guide), 1);
     tf.dispose([expected.value, ...Object.values(expected.grads)]);
-    expect(inspection.outputs.dStepColour).toBeUndefined();
+    expect(inspection.outputs.dStepColor).toBeUndefined();
     expect(inspection.discriminatorGradients).toEqual({});
     disposeInspection(inspection);
     // Terms that were not computed are NaN, the computed ones finite.
     for (const v of [...Object.values(r.discriminator), r.generator.adv, r.generator.cit, r.generator.cvt]) expect(v).toBeNaN();
-    for (const v of [r.generator.l1Colour, r.generator.l1Guide, r.generator.total]) expect(Number.isFinite(v)).toBe(true);
+    for (const v of [r.generator.l1Color, r.generator.l1Guide, r.generator.total]) expect(Number.isFinite(v)).toBe(true);
     // D (running statistics included) and its optimizer did not move.
     const d1 = snapshot(D, 'D');
     for (const [k, v] of Object.entries(d0)) expect(Array.from(d1[k]), k).toEqual(Array.from(v));
@@ -338,13 +387,13 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
       scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs: 2 }),
     });
     const batch = tinyBatch(3);
-    const broken = { ...batch, colour: tf.fill(batch.colour.shape, NaN) as tf.Tensor4D };
+    const broken = { ...batch, color: tf.fill(batch.color.shape, NaN) as tf.Tensor4D };
     const before = tf.memory().numTensors;
     const g0 = snapshot(G, 'G');
     const err = await trainer.trainStep(broken).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).network).toBe('generator');
-    expect((err as NonFiniteLossError).term).toBe('l1Colour');
+    expect((err as NonFiniteLossError).term).toBe('l1Color');
     const g1 = snapshot(G, 'G');
     for (const p of trainer.parameters.generator) expect(Array.from(g1[p.key])).toEqual(Array.from(g0[p.key]));
     expect(trainer.scheduler.step).toBe(0);

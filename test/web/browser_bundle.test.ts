@@ -1,6 +1,7 @@
-// Guard for the whole team: the public entry `src/index.ts` must bundle for browsers with no
-// Node polyfills. If this fails, something in src/{layers,losses,models,ops,io,data} imported
-// Node (fs, path, sharp, src/node, …): move that code to src/node or src/cli.
+// Guard for the whole team: the browser-safe entries (`src/index.ts` and the data, synth, eval,
+// io and training groups) must bundle for browsers with no Node polyfills. If this fails,
+// something in a browser-safe folder imported Node (fs, path, sharp, src/node, …): move that code
+// to src/node (see docs/architecture.md).
 import { describe, expect, it } from 'vitest';
 import { checkBrowserBundle } from './browser_bundle.js';
 
@@ -12,6 +13,15 @@ describe('browser bundle of src/index.ts', () => {
     expect(report.inputCount).toBeGreaterThan(100);
     expect(report.bytes).toBeGreaterThan(100_000);
   });
+
+  // Every browser-safe entry of package.json, alone (a page may import just one).
+  for (const entry of ['src/data/index.ts', 'src/data/synth/index.ts', 'src/eval/index.ts', 'src/io/index.ts', 'src/training/index.ts']) {
+    it(`${entry} bundles for platform browser with no Node leak`, async () => {
+      const report = await checkBrowserBundle(`export * from './${entry}';`);
+      expect(report.problems, report.problems.join('\n')).toEqual([]);
+      expect(report.inputCount).toBeGreaterThan(5);
+    });
+  }
 
   it('bundles together with the browser backends the demo page uses', async () => {
     const report = await checkBrowserBundle(

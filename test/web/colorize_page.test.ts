@@ -6,11 +6,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportTorchStateDict, writeSafetensors } from '../../src/io/index.js';
+import { writeSafetensors } from '../../src/io/index.js';
+import { exportTorchStateDict } from '../../src/index.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, colorizeTensor } from '../../src/models/index.js';
 import { saveCheckpoint } from '../../src/node/checkpoint.js';
-import { lineArtFeatures } from '../../src/node/demo.js';
+import { lineArtFeatures } from '../../src/demo/index.js';
 import { colorize, loadColorizer } from '../../src/node/index.js';
 import { Tag2PixTrainer } from '../../src/training/index.js';
 import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
@@ -128,7 +129,7 @@ async function loadWeights(page: Page, paths: string[]): Promise<void> {
 }
 
 /** Colourises and waits for the result (or an error), returning the page's state. */
-async function colourise(page: Page) {
+async function colorizeInPage(page: Page) {
   await page.click('#colorize');
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['state'] ?? ''), null, {
     timeout: 60_000,
@@ -141,9 +142,9 @@ async function colourise(page: Page) {
       result: s.result && {
         width: s.result.width,
         height: s.result.height,
-        colourWidth: s.result.colourWidth,
-        colourHeight: s.result.colourHeight,
-        colour: Array.from(s.result.colour),
+        colorWidth: s.result.colorWidth,
+        colorHeight: s.result.colorHeight,
+        color: Array.from(s.result.color),
         tags: s.result.tags,
         backend: s.result.backend,
         milliseconds: s.result.milliseconds,
@@ -158,9 +159,9 @@ function canvasSummary(page: Page) {
   return page.evaluate(() => {
     const canvas = document.getElementById('output-canvas') as HTMLCanvasElement;
     const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const colours = new Set<number>();
-    for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
-    return { width: canvas.width, height: canvas.height, colours: colours.size };
+    const colors = new Set<number>();
+    for (let i = 0; i < data.length; i += 4) colors.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    return { width: canvas.width, height: canvas.height, colors: colors.size };
   });
 }
 
@@ -178,7 +179,7 @@ describe('colourising in Chromium', () => {
     await page.fill('#tag-search', 'red eyes');
     await page.press('#tag-search', 'Enter');
 
-    const run = await colourise(page);
+    const run = await colorizeInPage(page);
     expect(run.messages).toEqual([]);
     expect(run.state).toBe('done');
     expect(run.result!.tags).toEqual(TAGS);
@@ -187,7 +188,7 @@ describe('colourising in Chromium', () => {
 
     const canvas = await canvasSummary(page);
     expect([canvas.width, canvas.height]).toEqual([SIZE, SIZE]);
-    expect(canvas.colours).toBeGreaterThan(50); // not blank, not flat
+    expect(canvas.colors).toBeGreaterThan(50); // not blank, not flat
     // Download PNG gives the picture on the canvas, at the line art's size.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     expect(download.suggestedFilename()).toBe('tag2pix.png');
@@ -215,26 +216,26 @@ describe('colourising in Chromium', () => {
       citExtractor: colorizer.citExtractor,
     });
     expect(node.shape).toEqual([SIZE, SIZE, 3]);
-    expect([run.result!.colourHeight, run.result!.colourWidth]).toEqual([SIZE, SIZE]);
+    expect([run.result!.colorHeight, run.result!.colorWidth]).toEqual([SIZE, SIZE]);
     const expected = await node.data();
     node.dispose();
     colorizer.generator.dispose();
     colorizer.citExtractor?.dispose();
     let maxError = 0;
-    for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(run.result!.colour[i]! - expected[i]!));
-    expect(run.result!.colour.length).toBe(expected.length);
+    for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(run.result!.color[i]! - expected[i]!));
+    expect(run.result!.color.length).toBe(expected.length);
     expect(maxError).toBeLessThan(1e-3);
     // The tags reach the network: without them the same page (same backend, deterministic) gives
     // other colours. An untrained generator reacts only weakly to tags, hence the small bound.
     await page.click('#chosen-tags .chip[data-tag="blue_hair"]');
     await page.click('#chosen-tags .chip[data-tag="red_eyes"]');
     const tensorsBefore = await page.evaluate(() => window.tag2pixDemo.numTensors());
-    const untagged = await colourise(page);
+    const untagged = await colorizeInPage(page);
     expect(untagged.result!.tags).toEqual([]);
     expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(tensorsBefore); // no leak
     let tagEffect = 0;
     for (let i = 0; i < expected.length; i++) {
-      tagEffect = Math.max(tagEffect, Math.abs(untagged.result!.colour[i]! - run.result!.colour[i]!));
+      tagEffect = Math.max(tagEffect, Math.abs(untagged.result!.color[i]! - run.result!.color[i]!));
     }
     expect(tagEffect).toBeGreaterThan(1e-5);
     await page.close();
@@ -249,15 +250,15 @@ describe('colourising in Chromium', () => {
     await page.setInputFiles('#weights-input', []);
     await loadWeights(page, [files.cit, files.generator]);
     expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(loadedOnce);
-    const run = await colourise(page);
+    const run = await colorizeInPage(page);
     expect(run.messages).toEqual([]);
     expect(run.result!.tags).toEqual(['green_hair', 'blue_eyes']);
     // 96 × 72 fits the 64 px model as 64 × 48 (centred on a white square), then goes back.
-    expect([run.result!.colourWidth, run.result!.colourHeight]).toEqual([64, 48]);
+    expect([run.result!.colorWidth, run.result!.colorHeight]).toEqual([64, 48]);
     const canvas = await canvasSummary(page);
     await page.screenshot({ path: join(outputDir, 'colorize-wide.png'), fullPage: true });
     expect([canvas.width, canvas.height]).toEqual([96, 72]);
-    expect(canvas.colours).toBeGreaterThan(50);
+    expect(canvas.colors).toBeGreaterThan(50);
     await page.close();
   });
 
@@ -268,7 +269,7 @@ describe('colourising in Chromium', () => {
     expect(await page.textContent('#weights-info')).toBe(
       "checkpoint.safetensors (training checkpoint): generator 64 px, width × 0.25, decoder blocks [1, 1, 1, 1], with the demo's line-art statistics as CIT features",
     );
-    const run = await colourise(page);
+    const run = await colorizeInPage(page);
     expect(run.messages).toEqual([]);
     expect(run.result!.tags).toEqual(['pink_hair', 'green_eyes']);
     // Node: the same generator, with the demo's own feature function.
@@ -283,9 +284,9 @@ describe('colourising in Chromium', () => {
     });
     const expected = await node.data();
     tf.dispose([lineArt, node]);
-    expect(run.result!.colour.length).toBe(expected.length);
+    expect(run.result!.color.length).toBe(expected.length);
     let maxError = 0;
-    for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(run.result!.colour[i]! - expected[i]!));
+    for (let i = 0; i < expected.length; i++) maxError = Math.max(maxError, Math.abs(run.result!.color[i]! - expected[i]!));
     expect(maxError).toBeLessThan(1e-3);
     await page.close();
   });

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BrowserContext } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportTorchStateDict, writeSafetensors } from '../../src/io/index.js';
+import { exportTorchStateDict } from '../../src/index.js';
+import { writeSafetensors } from '../../src/io/index.js';
 import { buildCITExtractor, buildTag2PixGenerator } from '../../src/models/index.js';
 import { colorize, loadColorizer } from '../../src/node/index.js';
 import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
@@ -58,6 +59,10 @@ describe('the page on webgpu (SwiftShader)', () => {
     await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
     await page.evaluate(() => window.tag2pixDemo.ready);
     expect(await page.getAttribute('#backend-status', 'data-backend')).toBe('webgpu');
+    // The page registers this library's WebGPU programs once webgpu runs (importing tag2pix
+    // registers nothing), so the grouped convolutions and fused BatchNorms run as one dispatch.
+    const kernels = await page.evaluate(() => window.tag2pixDemo.backend?.kernels ?? []);
+    expect(kernels).toEqual(expect.arrayContaining(['webgpu/Tag2PixGroupedConv2D', 'webgpu/Tag2PixBatchNormApply', 'webgpu/Tag2PixSpatialMean']));
     await page.setInputFiles('#lineart-input', files.lineArt);
     await page.setInputFiles('#weights-input', [files.generator, files.cit]);
     await page.waitForFunction(() => {
@@ -72,7 +77,7 @@ describe('the page on webgpu (SwiftShader)', () => {
         messages: s.messages.map((m) => m.text),
         backend: s.result?.backend,
         tags: s.result?.tags,
-        colour: Array.from(s.result?.colour ?? []),
+        color: Array.from(s.result?.color ?? []),
         tensorsAfter: s.numTensors(),
       };
     });
@@ -89,11 +94,11 @@ describe('the page on webgpu (SwiftShader)', () => {
     node.dispose();
     colorizer.generator.dispose();
     colorizer.citExtractor?.dispose();
-    expect(run.colour.length).toBe(expected.length);
+    expect(run.color.length).toBe(expected.length);
     let maxError = 0;
     let spread = 0;
     for (let i = 0; i < expected.length; i++) {
-      maxError = Math.max(maxError, Math.abs(run.colour[i]! - expected[i]!));
+      maxError = Math.max(maxError, Math.abs(run.color[i]! - expected[i]!));
       spread = Math.max(spread, Math.abs(expected[i]! - expected[0]!));
     }
     console.log(`page on webgpu (SwiftShader) vs Node on cpu: max |difference| ${maxError.toExponential(2)}`);

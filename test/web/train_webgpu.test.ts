@@ -1,5 +1,5 @@
-// Training in the browser on webgpu: the core bundle (src/index.ts with tfjs-backend-webgpu, as a
-// user's bundler makes it) runs two Tag2PixTrainer steps of a small G, D and CIT extractor in
+// Training in the browser on webgpu: the browser entries (tag2pix and tag2pix/training with
+// tfjs-backend-webgpu, as a user's bundler makes them) run two Tag2PixTrainer steps of a small G, D and CIT extractor in
 // headless Chromium on SwiftShader, with no op falling back to the CPU (a synchronous read of
 // GPU data, which in a browser stalls the GPU and in Node throws).
 import { createServer, type Server } from 'node:http';
@@ -13,11 +13,14 @@ import { launchChromium } from './harness.js';
 const entry = `
   import * as tf from '@tensorflow/tfjs-core';
   import '@tensorflow/tfjs-backend-webgpu';
-  import { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, Tag2PixTrainer } from './src/index.ts';
+  import { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator, registerFastKernels } from './src/index.ts';
+  import { Tag2PixTrainer } from './src/training/index.ts';
   import { probeWebGPU } from './src/kernels/webgpu/dispatch_probe.ts';
 
   window.runTraining = async () => {
     if (!(await tf.setBackend('webgpu'))) throw new Error('webgpu did not start');
+    // Importing tag2pix registers no kernel: the application asks for ours once the backend runs.
+    registerFastKernels();
     const size = 32;
     const generator = buildTag2PixGenerator({ inputSize: size, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] });
     const discriminator = buildTag2PixDiscriminator({ inputSize: size, widthMultiplier: 0.125 });
@@ -25,7 +28,7 @@ const entry = `
     const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
     const batch = {
       lineArt: tf.randomUniform([2, size, size, 1], 0, 1, 'float32', 1),
-      colour: tf.randomUniform([2, size, size, 3], -1, 1, 'float32', 2),
+      color: tf.randomUniform([2, size, size, 3], -1, 1, 'float32', 2),
       cit: tf.cast(tf.less(tf.randomUniform([2, 370], 0, 1, 'float32', 3), 0.1), 'float32'),
       cvt: tf.cast(tf.less(tf.randomUniform([2, 115], 0, 1, 'float32', 4), 0.1), 'float32'),
     };

@@ -3,6 +3,7 @@
 // falls back to wasm (then cpu) and says why.
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerFastKernels } from 'tag2pix';
 // Vite serves these binaries from this site (hashed in the build): no CDN involved.
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -18,6 +19,8 @@ export interface BackendStart {
   requested: BrowserBackend | 'auto';
   /** Why each backend tried before the running one did not start, in order. */
   failures: { backend: BrowserBackend; reason: string }[];
+  /** tag2pix's own kernels registered for it (`backend/kernel`, from `registerFastKernels`). */
+  kernels: string[];
 }
 
 // tfjs-backend-wasm's threaded build starts its workers from the source text of a function,
@@ -82,7 +85,11 @@ export async function startBackend(requested: BrowserBackend | 'auto'): Promise<
   for (const name of order) {
     try {
       await tryStart(name);
-      return { backend: name, requested, failures };
+      // Importing tag2pix changes no kernel: ask for its faster ones (on wasm, in-place Slice,
+      // SplitV and Concat cut a colourisation's copies) once the backend runs.
+      // On webgpu, its WebGPU programs (grouped convolution, BatchNorm + ReLU, …) the same way.
+      const kernels = registerFastKernels([name]);
+      return { backend: name, requested, failures, kernels };
     } catch (err) {
       failures.push({ backend: name, reason: (err as Error).message || String(err) });
     }

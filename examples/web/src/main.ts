@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { requestedBackend, startBackend, type BackendStart } from './backend.js';
 import { decodeLineArt, drawGrey, drawRgb, type GreyImage } from './image.js';
-import { colourise, loadWeightFiles, type ColouriseResult, type LoadedModels } from './model.js';
+import { colorize, loadWeightFiles, type ColorizeResult, type LoadedModels } from './model.js';
 import { TagPicker } from './tag_picker.js';
 import { defaultVocabulary, type Tag } from 'tag2pix';
 
@@ -15,7 +15,7 @@ export interface DemoState {
   models?: { files: string[]; summary: string };
   tags: string[];
   /** The last colourisation: the library's raw output (see ColouriseResult), the tags, the time taken. */
-  result?: ColouriseResult & { tags: string[]; milliseconds: number; backend: string };
+  result?: ColorizeResult & { tags: string[]; milliseconds: number; backend: string };
   /** Every message shown to the user, oldest first. */
   messages: Array<{ kind: MessageKind; text: string }>;
   /** Live TensorFlow.js tensors (a leak check: colourising again must not raise it). */
@@ -202,7 +202,7 @@ async function run(): Promise<void> {
     // Let the browser paint "Colourising…" before the GPU or CPU gets busy.
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
     const started = performance.now();
-    const result = await colourise(models, lineArt, picker.tags);
+    const result = await colorize(models, lineArt, picker.tags);
     const milliseconds = performance.now() - started;
     drawRgb(ui.outputCanvas, result.width, result.height, result.rgb);
     const backend = tf.getBackend();

@@ -3,16 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { GreyImage } from './image.js';
-import {
-  buildCITExtractor,
-  buildTag2PixGenerator,
-  colorizeTensor,
-  exportTorchStateDict,
-  loadTorchStateDict,
-  readSafetensors,
-  readSafetensorsHeader,
-  type Tag,
-} from 'tag2pix';
+import { buildCITExtractor, buildTag2PixGenerator, colorizeTensor, exportTorchStateDict, loadTorchStateDict, type Tag } from 'tag2pix';
+import { readSafetensors, readSafetensorsHeader } from 'tag2pix/io';
 import { describePlan, planWeights, type WeightFile, type WeightPlan } from './weights.js';
 
 type Model = ReturnType<typeof buildTag2PixGenerator>;
@@ -28,18 +20,18 @@ export interface LoadedModels {
 }
 
 /** A colourisation: RGB bytes for the canvas and the raw network output for checks. */
-export interface ColouriseResult {
+export interface ColorizeResult {
   width: number;
   height: number;
   /** Row-major RGB bytes, 3 per pixel. */
   rgb: Uint8Array;
   /**
    * The library's output before the page scales it back: RGB in [0, 1], row-major HWC, at
-   * `colourWidth` × `colourHeight` (the line art's region at the generator's size).
+   * `colorWidth` × `colorHeight` (the line art's region at the generator's size).
    */
-  colour: Float32Array;
-  colourWidth: number;
-  colourHeight: number;
+  color: Float32Array;
+  colorWidth: number;
+  colorHeight: number;
 }
 
 const MAX_LISTED = 40;
@@ -217,11 +209,11 @@ function resample(source: OffscreenCanvas, width: number, height: number): Offsc
  * `colorizeTensor` pads it white to a square, runs the networks and crops the square back, and
  * the crop is scaled back to the line art's size.
  */
-export async function colourise(
+export async function colorize(
   models: LoadedModels,
   lineArt: GreyImage,
   tags: ReadonlyArray<Tag>,
-): Promise<ColouriseResult> {
+): Promise<ColorizeResult> {
   const size = models.plan.generator.config.inputSize;
   const scale = size / Math.max(lineArt.width, lineArt.height);
   let input: GreyImage = lineArt;
@@ -244,15 +236,15 @@ export async function colourise(
     }),
   );
   const [height, width] = output.shape;
-  let colour: Float32Array;
+  let color: Float32Array;
   try {
-    colour = (await output.data()) as Float32Array;
+    color = (await output.data()) as Float32Array;
   } finally {
     output.dispose();
   }
   const modelRgb = new Uint8ClampedArray(width * height * 4);
   for (let i = 0; i < width * height; i++) {
-    for (let c = 0; c < 3; c++) modelRgb[4 * i + c] = Math.round(colour[3 * i + c]! * 255);
+    for (let c = 0; c < 3; c++) modelRgb[4 * i + c] = Math.round(color[3 * i + c]! * 255);
     modelRgb[4 * i + 3] = 255;
   }
   let rgba = modelRgb;
@@ -268,5 +260,5 @@ export async function colourise(
     rgb[3 * i + 1] = rgba[4 * i + 1]!;
     rgb[3 * i + 2] = rgba[4 * i + 2]!;
   }
-  return { width: lineArt.width, height: lineArt.height, rgb, colour, colourWidth: width, colourHeight: height };
+  return { width: lineArt.width, height: lineArt.height, rgb, color, colorWidth: width, colorHeight: height };
 }

@@ -13,7 +13,7 @@ const PART_TITLES: Array<[string, string]> = [
   ['background', 'Background'],
 ];
 
-const COLOURS: Record<string, string> = {
+const COLORS: Record<string, string> = {
   black: '#222', white: '#fff', grey: '#999', silver: '#c0c0c8', brown: '#7b4a26',
   light: '#c8a070', blonde: '#f2d36b', red: '#d33', pink: '#f59ac0', orange: '#f08a24',
   yellow: '#f5d90a', green: '#3a3', aqua: '#3cd6d6', blue: '#2f62d8', purple: '#8a3fc4',
@@ -23,7 +23,7 @@ const COLOURS: Record<string, string> = {
 
 /** A small colour swatch for a tag name, from its first colour word (none for e.g. `blush`). */
 function swatchFor(name: string): string | undefined {
-  for (const word of name.split(/[_-]/)) if (COLOURS[word]) return COLOURS[word];
+  for (const word of name.split(/[_-]/)) if (COLORS[word]) return COLORS[word];
   return undefined;
 }
 
@@ -45,10 +45,10 @@ export interface TagPickerOptions {
 
 export class TagPicker {
   private readonly chosenTags: Tag[] = [];
-  private readonly colourTags: readonly Tag[];
+  private readonly colorTags: readonly Tag[];
 
   constructor(private readonly options: TagPickerOptions) {
-    this.colourTags = options.vocabulary.cvt;
+    this.colorTags = options.vocabulary.cvt;
     options.search.addEventListener('input', () => this.renderGroups());
     options.search.addEventListener('keydown', (event) => {
       if (event.key === 'Enter') {
@@ -79,12 +79,12 @@ export class TagPicker {
       this.options.onError(err instanceof UnknownTagError ? this.explainUnknown(err) : (err as Error));
       return false;
     }
-    const notColour = parsed.filter((t) => t.kind !== 'cvt');
-    if (notColour.length > 0) {
-      const names = notColour.map((t) => `'${t.name}'`).join(', ');
+    const notColor = parsed.filter((t) => t.kind !== 'cvt');
+    if (notColor.length > 0) {
+      const names = notColor.map((t) => `'${t.name}'`).join(', ');
       this.options.onError(
         new Error(
-          `${names} ${notColour.length > 1 ? 'are not colour tags' : 'is not a colour tag'}: ` +
+          `${names} ${notColor.length > 1 ? 'are not colour tags' : 'is not a colour tag'}: ` +
             'the network reads shapes (hair length, clothes, …) from the line art itself and takes only ' +
             'colour tags such as blue_hair or red_eyes. Pick from the list below.',
         ),
@@ -101,11 +101,11 @@ export class TagPicker {
   private explainUnknown(err: UnknownTagError): Error {
     const vocabulary = this.options.vocabulary;
     const lines = err.unknown.map(({ tag, suggestions }) => {
-      const colour = vocabulary
+      const color = vocabulary
         .nearest(tag, 40)
         .filter((name) => vocabulary.byName(name)?.kind === 'cvt')
         .slice(0, 3);
-      const names = colour.length > 0 ? colour : suggestions;
+      const names = color.length > 0 ? color : suggestions;
       return `'${tag.replace(/_/g, ' ')}': did you mean ${names.join(', ')}?`;
     });
     return new Error(
@@ -169,7 +169,7 @@ export class TagPicker {
     const query = words(this.options.search.value);
     // The text may hold several comma-separated tags; filter by the one being typed.
     const current = words(query.split(',').pop() ?? '');
-    const matches = this.colourTags.filter((t) => current === '' || words(t.name).includes(current));
+    const matches = this.colorTags.filter((t) => current === '' || words(t.name).includes(current));
     const sections: HTMLElement[] = [];
     const known = new Set(PART_TITLES.map(([p]) => p));
     const groups: Array<[string, Tag[]]> = PART_TITLES.map(([part, title]) => [

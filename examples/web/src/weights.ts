@@ -1,7 +1,7 @@
 // Which networks a set of .safetensors files holds, and the generator configuration their
 // shapes imply. Pure functions over the files' headers (no tensor is created here), so the
 // page can refuse a wrong file before it allocates anything.
-import { readSafetensorsHeader, type SafetensorsHeader } from 'tag2pix';
+import { readSafetensorsHeader, type SafetensorsHeader } from 'tag2pix/io';
 
 /** A chosen file, already read into memory. */
 export interface WeightFile {

@@ -1,32 +1,7 @@
-import type { Command } from 'commander';
-import type { DecoderBlockKind } from '../../models/generator.js';
-import {
-  DEMO_ADVERSARIAL_EPOCHS,
-  DEMO_COLOURS_PER_LINE_ART,
-  DEMO_DISCRIMINATOR_BLOCKS,
-  DEMO_SE_REDUCTION,
-  DEMO_WARMUP_EPOCHS,
-  runDemo,
-  type DemoOptions,
-} from '../../node/demo.js';
-
-const BLOCKS: readonly DecoderBlockKind[] = ['secat', 'resnext', 'se-resnext', 'concat-front', 'concat-all', 'adain'];
-
-function integer(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name} must be a positive number, got '${value}'`);
-    return n;
-  };
-}
+import { Option, type Command } from 'commander';
+import { DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
+import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
+import { integer, oneOf, positiveNumber as positive } from '../options.js';
 
 interface DemoCliOptions {
   out: string;
@@ -42,89 +17,92 @@ interface DemoCliOptions {
   dBlocks: string;
   budget: number;
   decoderLayers: string;
-  decoderBlock: string;
+  decoderBlock: DecoderBlockKind;
   lr: number;
   lrDecay: boolean;
   seReduction: number;
-  tagEncoderWidth?: number;
-  trainingData: string;
-  coloursPerLineArt: number;
+  tagEncoderWidth: number;
+  trainingData: DemoOptions['trainingData'];
+  colorsPerLineArt: number;
   classificationWeight: number;
-  palette: string;
+  palette: DemoOptions['palette'];
   seed: number;
   quick?: boolean;
 }
 
-/** `tag2pix demo`: synthetic data → a reduced Tag2Pix trained here → demo-output/. */
+/** The value of the flag's name before 0.2.0, when given. */
+function legacyColorsPerLineArt(opts: DemoCliOptions): number | undefined {
+  return (opts as unknown as Record<string, number | undefined>)['coloursPerLineArt']; // keep-spelling: commander's key of the old flag
+}
+
+/** `tag2pix demo`: synthetic data → a reduced Tag2Pix trained here → demo-output/ (defaults: DEMO_DEFAULTS). */
 export function registerDemoCommand(program: Command): void {
+  const blocks = D.discriminatorBlocks;
   program
     .command('demo')
     .description('Train a small Tag2Pix on synthetic characters (about 10 minutes on 2 CPU cores) and write a grid, loss curves and tag accuracy')
-    .option('--out <dir>', 'output folder', 'demo-output')
-    .option('--size <px>', 'image size (multiple of 16)', integer('--size', 32), 64)
-    .option('--train-count <n>', 'training characters (per epoch with fresh data)', integer('--train-count', 8), 1024)
-    .option('--training-data <kind>', 'fresh (new characters every batch) or fixed (the same --train-count characters every epoch)', 'fresh')
-    .option('--colours-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colours-per-line-art', 1), DEMO_COLOURS_PER_LINE_ART)
-    .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), 128)
-    .option('--batch <n>', 'batch size', integer('--batch', 2), 16)
-    .option('--epochs <n>', 'epochs, warm-up included (the time budget may stop earlier)', integer('--epochs', 1), DEMO_WARMUP_EPOCHS + DEMO_ADVERSARIAL_EPOCHS)
-    .option('--warmup-epochs <n>', 'first epochs train G alone on the reconstruction loss, without D (0: adversarial from the start)', integer('--warmup-epochs', 0), DEMO_WARMUP_EPOCHS)
-    .option('--two-step-epoch <n>', 'first epoch with the classification losses, counted from 1 (1: from the start)', integer('--two-step-epoch', 0), 1)
-    .option('--width <m>', 'width multiplier of G', positive('--width'), 0.25)
-    .option('--tag-encoder-width <m>', "width multiplier of G's CVT encoder (default: 1, the published width)", positive('--tag-encoder-width'))
+    .option('--out <dir>', 'output folder', D.out)
+    .option('--size <px>', 'image size (multiple of 16)', integer('--size', 32), D.size)
+    .option('--train-count <n>', 'training characters (per epoch with fresh data)', integer('--train-count', 8), D.trainCount)
+    .option('--training-data <kind>', 'fresh (new characters every batch) or fixed (the same --train-count characters every epoch)', oneOf('--training-data', ['fresh', 'fixed'] as const), D.trainingData)
+    .option('--colors-per-line-art <n>', 'with fresh data: colourings of each line art in a batch', integer('--colors-per-line-art', 1), D.colorsPerLineArt)
+    .addOption(new Option('--colours-per-line-art <n>').argParser(integer('--colours-per-line-art', 1)).hideHelp()) // keep-spelling: the flag before 0.2.0
+    .option('--test-count <n>', 'held-out characters for the accuracy report', integer('--test-count', 1), D.testCount)
+    .option('--batch <n>', 'batch size', integer('--batch', 2), D.batchSize)
+    .option('--epochs <n>', 'epochs, warm-up included (the time budget may stop earlier)', integer('--epochs', 1), D.epochs)
+    .option('--warmup-epochs <n>', 'first epochs train G alone on the reconstruction loss, without D (0: adversarial from the start)', integer('--warmup-epochs', 0), D.warmupEpochs)
+    .option('--two-step-epoch <n>', 'first epoch with the classification losses, counted from 1 (1: from the start)', integer('--two-step-epoch', 0), D.twoStepEpoch)
+    .option('--width <m>', 'width multiplier of G', positive('--width'), D.widthMultiplier)
+    .option('--tag-encoder-width <m>', "width multiplier of G's CVT encoder (1: the published width)", positive('--tag-encoder-width'), D.tagEncoderWidth)
     .option('--d-width <m>', 'width multiplier of D (default: half of --width)', positive('--d-width'))
-    .option('--d-blocks <a,b,c,d+t>', "D's bottlenecks in conv2..conv5, + those after (published: 2,2,2,2+3)", `${DEMO_DISCRIMINATOR_BLOCKS.stageBlocks.join(',')}+${DEMO_DISCRIMINATOR_BLOCKS.topBlocks}`)
-    .option('--budget <seconds>', 'training time budget: stop at the epoch end that would pass it', positive('--budget'), 480)
-    .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', '1,1,1,1')
-    .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, 'secat')
-    .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), DEMO_SE_REDUCTION)
-    .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), 2e-3)
+    .option('--d-blocks <a,b,c,d+t>', "D's bottlenecks in conv2..conv5, + those after (published: 2,2,2,2+3)", `${blocks.stageBlocks.join(',')}+${blocks.topBlocks}`)
+    .option('--budget <seconds>', 'training time budget: stop at the epoch end that would pass it', positive('--budget'), D.trainingBudgetSeconds)
+    .option('--decoder-layers <a,b,c,d>', 'bottlenecks per decoder block', D.decoderLayers.join(','))
+    .option('--decoder-block <kind>', `decoder block: ${BLOCKS.join(', ')}`, oneOf('--decoder-block', BLOCKS), D.decoderBlock)
+    .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), D.seReduction)
+    .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
     .option('--no-lr-decay', 'keep the learning rate constant (default: lower it linearly over the second half of the epochs that fit the budget)')
-    .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), 1)
-    .option('--palette <name>', 'demo (a few colours per family) or full (every colour tag)', 'demo')
-    .option('--seed <n>', 'seed', integer('--seed', 0), 1)
-    .option('--quick', 'a smoke run of about a minute (64 characters, 2 epochs: warm-up, then adversarial)')
+    .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), D.classificationWeight)
+    .option('--palette <name>', 'demo (a few colours per family) or full (every colour tag)', oneOf('--palette', ['demo', 'full'] as const), D.palette)
+    .option('--seed <n>', 'seed', integer('--seed', 0), D.seed)
+    .option('--quick', `a smoke run of about a minute (${DEMO_QUICK.trainCount} characters, ${DEMO_QUICK.epochs} epochs: warm-up, then adversarial)`)
     .action(async (opts: DemoCliOptions, cmd: Command) => {
       const layers = opts.decoderLayers.split(',').map((v) => Number(v.trim()));
       if (layers.length !== 4 || layers.some((n) => !Number.isInteger(n) || n < 1)) {
         throw new Error(`--decoder-layers needs four positive integers like 1,1,1,1, got '${opts.decoderLayers}'`);
       }
-      if (!BLOCKS.includes(opts.decoderBlock as DecoderBlockKind)) {
-        throw new Error(`--decoder-block must be one of ${BLOCKS.join(', ')}, got '${opts.decoderBlock}'`);
-      }
-      const blocks = /^(\d+),(\d+),(\d+),(\d+)\+(\d+)$/.exec(opts.dBlocks.replace(/\s+/g, ''));
-      if (!blocks || blocks.slice(1, 5).some((n) => Number(n) < 1)) {
+      const dBlocks = /^(\d+),(\d+),(\d+),(\d+)\+(\d+)$/.exec(opts.dBlocks.replace(/\s+/g, ''));
+      if (!dBlocks || dBlocks.slice(1, 5).some((n) => Number(n) < 1)) {
         throw new Error(`--d-blocks needs four positive counts and the count after them, like 1,1,1,1+0 or 2,2,2,2+3, got '${opts.dBlocks}'`);
       }
-      if (opts.trainingData !== 'fresh' && opts.trainingData !== 'fixed') throw new Error(`--training-data must be fresh or fixed, got '${opts.trainingData}'`);
-      if (opts.palette !== 'demo' && opts.palette !== 'full') throw new Error(`--palette must be demo or full, got '${opts.palette}'`);
       const options: DemoOptions = {
         out: opts.out,
         size: opts.size,
-        trainCount: opts.quick ? 64 : opts.trainCount,
-        testCount: opts.quick ? 16 : opts.testCount,
+        trainCount: opts.trainCount,
+        testCount: opts.testCount,
         batchSize: opts.batch,
-        epochs: opts.quick ? 2 : opts.epochs,
-        warmupEpochs: opts.quick ? 1 : opts.warmupEpochs,
-        twoStepEpoch: opts.quick ? 1 : opts.twoStepEpoch,
+        epochs: opts.epochs,
+        warmupEpochs: opts.warmupEpochs,
+        twoStepEpoch: opts.twoStepEpoch,
         widthMultiplier: opts.width,
         discriminatorWidth: opts.dWidth,
         discriminatorBlocks: {
-          stageBlocks: blocks.slice(1, 5).map(Number) as [number, number, number, number],
-          topBlocks: Number(blocks[5]),
+          stageBlocks: dBlocks.slice(1, 5).map(Number) as [number, number, number, number],
+          topBlocks: Number(dBlocks[5]),
         },
         trainingBudgetSeconds: opts.budget,
         decoderLayers: layers as [number, number, number, number],
-        decoderBlock: opts.decoderBlock as DecoderBlockKind,
+        decoderBlock: opts.decoderBlock,
         learningRate: opts.lr,
         learningRateDecay: opts.lrDecay,
         seReduction: opts.seReduction,
         tagEncoderWidth: opts.tagEncoderWidth,
         trainingData: opts.trainingData,
-        coloursPerLineArt: opts.coloursPerLineArt,
+        colorsPerLineArt: legacyColorsPerLineArt(opts) ?? opts.colorsPerLineArt,
         classificationWeight: opts.classificationWeight,
         palette: opts.palette,
         seed: opts.seed,
+        ...(opts.quick ? DEMO_QUICK : {}),
         backend: (cmd.optsWithGlobals() as { backend?: string }).backend,
       };
       await runDemo(options);

@@ -2,22 +2,7 @@ import * as os from 'node:os';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { extractLineArtFolder } from '../../node/lineart.js';
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${value}'`);
-    return n;
-  };
-}
-
-function finite(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got '${value}'`);
-    return n;
-  };
-}
+import { finiteNumber as finite, integer } from '../options.js';
 
 interface ExtractOptions {
   method: string;
@@ -39,8 +24,8 @@ export function registerExtractLineArtCommand(program: Command): void {
     .argument('<in>', 'folder of colour images')
     .argument('<out>', 'output folder; each image becomes <out>/<name>.png')
     .option('--method <name>', 'extraction method (only xdog is built in)', 'xdog')
-    .option('--size <px>', 'scale so the longer side is this many pixels (default: keep the size)', positiveInt('--size'))
-    .option('--workers <n>', `worker threads (default: one per core, ${os.availableParallelism?.() ?? os.cpus().length} here)`, positiveInt('--workers'))
+    .option('--size <px>', 'scale so the longer side is this many pixels (default: keep the size)', integer('--size', 1))
+    .option('--workers <n>', `worker threads (default: one per core, ${os.availableParallelism?.() ?? os.cpus().length} here)`, integer('--workers', 1))
     .option('--overwrite', 'replace existing outputs (default: keep them, so a run can continue)')
     .option('--sigma <v>', 'XDoG sigma (default 0.4)', finite('--sigma'))
     .option('--k <v>', 'XDoG k: the wide Gaussian is k*sigma (default 2.5)', finite('--k'))

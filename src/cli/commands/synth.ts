@@ -1,38 +1,22 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { writeSynthDataset } from '../../node/synth.js';
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${value}'`);
-    return n;
-  };
-}
-
-function probability(name: string) {
-  return (value: string): number => {
-    const p = Number(value);
-    if (!(p >= 0 && p <= 1)) throw new Error(`${name} must be a probability in [0, 1], got '${value}'`);
-    return p;
-  };
-}
+import { finiteNumber, integer, probability } from '../options.js';
 
 /** `tag2pix synth`: writes a synthetic character dataset (manifest layout). */
 export function registerSynthCommand(program: Command): void {
   program
     .command('synth')
     .description('Generate synthetic anime-style characters with line art and tags (a manifest dataset)')
-    .option('--count <n>', 'number of characters', positiveInt('--count'), 2000)
-    .option('--size <px>', 'image size in pixels (multiple of 16)', positiveInt('--size'), 128)
+    .option('--count <n>', 'number of characters', integer('--count', 1), 2000)
+    .option('--size <px>', 'image size in pixels (multiple of 16)', integer('--size', 1), 128)
     .option('--out <dir>', 'output folder', 'data/synth')
-    .option('--seed <n>', 'dataset seed: the same seed gives the same images', (v) => Number(v), 0)
+    .option('--seed <n>', 'dataset seed: the same seed gives the same images', finiteNumber('--seed'), 0)
     .option('--dress <p>', 'probability of a dress instead of shirt and skirt', probability('--dress'), 0.3)
     .option('--hat <p>', 'probability of a hat', probability('--hat'), 0.25)
     .option('--bow <p>', 'probability of a hair bow', probability('--bow'), 0.3)
     .option('--regions', 'also write region label maps (regions/*.png) for evaluation')
     .action(async (opts: { count: number; size: number; out: string; seed: number; dress: number; hat: number; bow: number; regions?: boolean }) => {
-      if (!Number.isFinite(opts.seed)) throw new Error(`--seed must be a number, got '${String(opts.seed)}'`);
       const tty = process.stderr.isTTY;
       const bar = tty
         ? new cliProgress.SingleBar(

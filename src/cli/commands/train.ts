@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { initBackend } from '../../node/backend.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainCommandOptions } from '../../node/train_command.js';
 import type { ProgressMode } from '../../node/train.js';
+import { integer, numberList, oneOf, positiveNumber } from '../options.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -28,36 +29,7 @@ interface TrainCliOptions {
   progress?: ProgressMode;
 }
 
-function integer(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${value}'`);
-    return n;
-  };
-}
-
-function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number > 0, got '${value}'`);
-    return n;
-  };
-}
-
-function numberList(name: string, count: number, integerOnly: boolean) {
-  return (value: string): number[] => {
-    const parts = value.split(',').map((p) => Number(p.trim()));
-    if (parts.length !== count || parts.some((n) => !Number.isFinite(n) || n < 0 || (integerOnly && !Number.isInteger(n)))) {
-      throw new Error(`${name} takes ${count} comma-separated ${integerOnly ? 'integers' : 'numbers'} >= 0, got '${value}'`);
-    }
-    return parts;
-  };
-}
-
-function progressMode(value: string): ProgressMode {
-  if (!['auto', 'bar', 'lines'].includes(value)) throw new Error(`--progress must be auto, bar or lines, got '${value}'`);
-  return value as ProgressMode;
-}
+const progressMode = oneOf<ProgressMode>('--progress', ['auto', 'bar', 'lines']);
 
 /** `tag2pix train`: trains Tag2Pix with the two-step curriculum, resumable. */
 export function registerTrainCommand(program: Command): void {

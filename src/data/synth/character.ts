@@ -1,6 +1,6 @@
 import { Painter, type SynthRegion } from './painter.js';
-import { FAMILY_TAGS, SKIN, tagColour, type RGB, type TagFamily } from './palette.js';
-import { SynthRandom } from './random.js';
+import { FAMILY_TAGS, SKIN, tagColor, type RGB, type TagFamily } from './palette.js';
+import { Rng } from '../random.js';
 import { arc, ellipse, smoothCurve, translate, type Path, type Point } from './raster.js';
 
 /** Hair shapes the generator draws; each maps to CITs of the vocabulary. */
@@ -24,7 +24,7 @@ export interface CharacterSpec {
   mouth: MouthShape;
   blush: boolean;
   /** Colour tag per family drawn, e.g. `{ hair: 'blue_hair', eyes: 'red_eyes', … }`. */
-  colours: Partial<Record<TagFamily, string>>;
+  colors: Partial<Record<TagFamily, string>>;
   /** Placement and small random variations, all in units of the image size. */
   shape: {
     /** Horizontal centre of the character (0.5 = centred). */
@@ -47,7 +47,7 @@ export interface CharacterSpec {
 /** Options of {@link sampleCharacterSpec}. */
 export interface SampleSpecOptions {
   /** Restrict the colour tags a family may take (default: every tag of {@link FAMILY_TAGS}). */
-  colourChoices?: Partial<Record<TagFamily, readonly string[]>>;
+  colorChoices?: Partial<Record<TagFamily, readonly string[]>>;
   /** Probability of a dress instead of shirt and skirt (default 0.3). */
   dressProbability?: number;
   /** Probability of a hat (default 0.25) and of a hair bow (default 0.3). */
@@ -58,7 +58,7 @@ export interface SampleSpecOptions {
 }
 
 /** Draws a random character description from a seeded generator. */
-export function sampleCharacterSpec(rng: SynthRandom, options: SampleSpecOptions = {}): CharacterSpec {
+export function sampleCharacterSpec(rng: Rng, options: SampleSpecOptions = {}): CharacterSpec {
   for (let attempt = 0; attempt < 1000; attempt++) {
     const spec = sampleOnce(rng, options);
     if (!options.reject || !options.reject(spec)) return spec;
@@ -66,9 +66,9 @@ export function sampleCharacterSpec(rng: SynthRandom, options: SampleSpecOptions
   throw new Error('sampleCharacterSpec: `reject` refused 1000 samples in a row; it rejects (almost) everything.');
 }
 
-function sampleOnce(rng: SynthRandom, options: SampleSpecOptions): CharacterSpec {
+function sampleOnce(rng: Rng, options: SampleSpecOptions): CharacterSpec {
   const choose = (family: TagFamily): string => {
-    const choices = options.colourChoices?.[family] ?? FAMILY_TAGS[family];
+    const choices = options.colorChoices?.[family] ?? FAMILY_TAGS[family];
     if (choices.length === 0) throw new Error(`sampleCharacterSpec: colourChoices.${family} is empty`);
     for (const tag of choices) {
       if (!FAMILY_TAGS[family].includes(tag)) {
@@ -82,18 +82,18 @@ function sampleOnce(rng: SynthRandom, options: SampleSpecOptions): CharacterSpec
   const outfit: Outfit = rng.chance(options.dressProbability ?? 0.3) ? 'dress' : 'shirt_skirt';
   const hat = rng.chance(options.hatProbability ?? 0.25);
   const bow = rng.chance(options.bowProbability ?? 0.3);
-  const colours: Partial<Record<TagFamily, string>> = {
+  const colors: Partial<Record<TagFamily, string>> = {
     hair: choose('hair'),
     eyes: choose('eyes'),
     background: choose('background'),
   };
-  if (outfit === 'dress') colours.dress = choose('dress');
+  if (outfit === 'dress') colors.dress = choose('dress');
   else {
-    colours.shirt = choose('shirt');
-    colours.skirt = choose('skirt');
+    colors.shirt = choose('shirt');
+    colors.skirt = choose('skirt');
   }
-  if (hat) colours.hat = choose('hat');
-  if (bow) colours.bow = choose('bow');
+  if (hat) colors.hat = choose('hat');
+  if (bow) colors.bow = choose('bow');
   return {
     hairStyle: rng.pick(HAIR_STYLES),
     outfit,
@@ -101,15 +101,15 @@ function sampleOnce(rng: SynthRandom, options: SampleSpecOptions): CharacterSpec
     bow,
     mouth: rng.pick(['smile', 'open_mouth', 'closed_mouth'] as const),
     blush: rng.chance(0.3),
-    colours,
+    colors,
     shape: {
       centreX: rng.uniform(0.45, 0.55),
       offsetY: rng.uniform(-0.04, 0.05),
       scale: rng.uniform(0.8, 0.92),
-      bangs: 4 + rng.int(4),
+      bangs: 4 + rng.int(0, 3),
       bangsDepth: rng.uniform(0.05, 0.09),
       lineWidth: rng.uniform(0.9, 1.5),
-      jitterSeed: rng.int(2 ** 31),
+      jitterSeed: rng.int(0, 2 ** 31 - 1),
     },
   };
 }
@@ -136,7 +136,7 @@ export function specCitTags(spec: CharacterSpec): string[] {
 
 /** The colour-variant tags (CVT names) of a spec: one per drawn family, plus `blush`. */
 export function specCvtTags(spec: CharacterSpec): string[] {
-  const tags = Object.values(spec.colours).filter((t): t is string => typeof t === 'string');
+  const tags = Object.values(spec.colors).filter((t): t is string => typeof t === 'string');
   if (spec.blush) tags.push('blush');
   return tags;
 }
@@ -145,7 +145,7 @@ export function specCvtTags(spec: CharacterSpec): string[] {
 export interface RenderedCharacter {
   size: number;
   /** RGB bytes, row-major, `size*size*3`, lines inked in. */
-  colour: Uint8Array;
+  color: Uint8Array;
   /** Line art, grey in [0, 1], white = 1, `size*size`. */
   lineArt: Float32Array;
   /** Visible coverage of each region; at each pixel the masks sum to 1. */
@@ -165,13 +165,13 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
   if (!Number.isInteger(size) || size < 16) {
     throw new Error(`renderCharacter: size must be an integer of at least 16 pixels, got ${size}`);
   }
-  for (const family of Object.keys(spec.colours) as TagFamily[]) {
-    const tag = spec.colours[family]!;
+  for (const family of Object.keys(spec.colors) as TagFamily[]) {
+    const tag = spec.colors[family]!;
     if (!FAMILY_TAGS[family]?.includes(tag)) {
       throw new Error(`renderCharacter: colours.${family} = '${tag}' is not one of ${FAMILY_TAGS[family]?.join(', ')}`);
     }
   }
-  const jitter = new SynthRandom(spec.shape.jitterSeed);
+  const jitter = new Rng(spec.shape.jitterSeed);
   const { centreX, offsetY, scale } = spec.shape;
   const S = size;
   // Model space: head centred at (0.5, 0.36), about 0.32 wide; mapped to pixels here.
@@ -182,7 +182,7 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
   const lw = (spec.shape.lineWidth * S) / 128;
   const widths = (n: number, base: number, amount = 0.35): number[] => {
     const phase = jitter.uniform(0, Math.PI * 2);
-    const k = 2 + jitter.int(3);
+    const k = 2 + jitter.int(0, 2);
     return Array.from({ length: n }, (_, i) => base * (1 + amount * Math.sin(phase + (2 * Math.PI * k * i) / n)));
   };
   const tapered = (n: number, base: number): number[] =>
@@ -191,13 +191,13 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
   const lightOffset: [number, number] = [-0.035 * S * scale, -0.03 * S * scale];
 
   const painter = new Painter(S);
-  const colourOf = (family: TagFamily): RGB => tagColour(spec.colours[family]!);
+  const colorOf = (family: TagFamily): RGB => tagColor(spec.colors[family]!);
 
   // Background
-  painter.background(colourOf('background'), 0.12);
+  painter.background(colorOf('background'), 0.12);
 
   // Back hair
-  const hair = colourOf('hair');
+  const hair = colorOf('hair');
   const hairLine = (path: Path): void => painter.line(path, tapered(path.length, lw * 0.7), false);
   const hairShade = { offset: lightOffset, shadow: 0.84, gradient: -0.04 };
   const backHair: Point[][] = [];
@@ -275,7 +275,7 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
   }
 
   // Body: skirt (or the dress's skirt), arms, torso, neck
-  const lower: RGB = spec.outfit === 'dress' ? colourOf('dress') : colourOf('skirt');
+  const lower: RGB = spec.outfit === 'dress' ? colorOf('dress') : colorOf('skirt');
   const lowerRegion: SynthRegion = spec.outfit === 'dress' ? 'dress' : 'skirt';
   const hem = spec.outfit === 'dress' ? 1.12 : 1.06;
   const skirtFlare = spec.outfit === 'dress' ? 0.29 : 0.26;
@@ -298,7 +298,7 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
     const poly = smoothCurve(pts(a), true, 5);
     painter.fill([poly], 'skin', SKIN, { shade: { offset: lightOffset, shadow: 0.88 }, outline: outline(poly) });
   }
-  const upper: RGB = spec.outfit === 'dress' ? colourOf('dress') : colourOf('shirt');
+  const upper: RGB = spec.outfit === 'dress' ? colorOf('dress') : colorOf('shirt');
   const upperRegion: SynthRegion = spec.outfit === 'dress' ? 'dress' : 'shirt';
   const torsoRight: Array<[number, number]> = [
     [0.555, 0.592], [0.67, 0.615], [0.715, 0.66], [0.73, 0.735], [0.665, 0.748], [0.648, 0.8], [0.642, 0.875],
@@ -323,7 +323,7 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
   const faceCov = painter.fill([face], 'skin', SKIN, { outline: outline(face) });
 
   // Eyes
-  const eyes = colourOf('eyes');
+  const eyes = colorOf('eyes');
   for (const side of [-1, 1]) {
     const ex = 0.5 + side * 0.078;
     const ey = 0.41;
@@ -387,23 +387,23 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
 
   // Hat and bow
   if (spec.hat) {
-    const hatColour = colourOf('hat');
+    const hatColor = colorOf('hat');
     const crown = smoothCurve(pts([[0.36, 0.185], [0.37, 0.08], [0.5, 0.05], [0.63, 0.08], [0.64, 0.185]]), true, 6);
-    painter.fill([crown], 'hat', hatColour, { shade: { offset: lightOffset, shadow: 0.8 }, outline: outline(crown) });
+    painter.fill([crown], 'hat', hatColor, { shade: { offset: lightOffset, shadow: 0.8 }, outline: outline(crown) });
     const brim = ellipse(...P(0.5, 0.185), 0.25 * S * scale, 0.05 * S * scale, 48);
-    painter.fill([brim], 'hat', hatColour, { shade: { offset: lightOffset, shadow: 0.8 }, outline: outline(brim) });
+    painter.fill([brim], 'hat', hatColor, { shade: { offset: lightOffset, shadow: 0.8 }, outline: outline(brim) });
   }
   if (spec.bow) {
-    const bowColour = colourOf('bow');
+    const bowColor = colorOf('bow');
     const [bx, by] = spec.hat ? [0.6, 0.15] : [0.33, 0.19];
     const loop: Array<[number, number]> = [[bx, by], [bx + 0.06, by - 0.04], [bx + 0.075, by + 0.005], [bx + 0.055, by + 0.04]];
     for (const l of [loop, loop.map(([x, y]) => [2 * bx - x, y] as [number, number])]) {
       const poly = smoothCurve(pts(l), true, 5);
-      painter.fill([poly], 'bow', bowColour, { shade: { offset: lightOffset, shadow: 0.8 }, outline: outline(poly, lw * 0.9) });
+      painter.fill([poly], 'bow', bowColor, { shade: { offset: lightOffset, shadow: 0.8 }, outline: outline(poly, lw * 0.9) });
     }
     const knot = ellipse(...P(bx, by), 0.016 * S * scale, 0.02 * S * scale, 16);
-    painter.fill([knot], 'bow', bowColour, { shade: { gradient: -0.2 }, outline: lw * 0.9 });
+    painter.fill([knot], 'bow', bowColor, { shade: { gradient: -0.2 }, outline: lw * 0.9 });
   }
 
-  return { size: S, colour: painter.colourBytes(), lineArt: painter.lineArt(), masks: painter.masks };
+  return { size: S, color: painter.colorBytes(), lineArt: painter.lineArt(), masks: painter.masks };
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Tag2PixBatch } from '../../training/batch.js';
 import type { Raster8, RasterF } from '../raster.js';
 import { defaultVocabulary, type MultiHot, type TagVocabulary } from '../tags.js';
 import {
@@ -11,7 +12,7 @@ import {
 } from './character.js';
 import type { SynthRegion } from './painter.js';
 import type { TagFamily } from './palette.js';
-import { SynthRandom, sampleSeed } from './random.js';
+import { Rng } from '../random.js';
 
 /** One synthetic character: images, region masks and tags. */
 export interface SynthSample {
@@ -19,7 +20,7 @@ export interface SynthSample {
   spec: CharacterSpec;
   size: number;
   /** Colour illustration, 8-bit RGB. */
-  colour: Raster8;
+  color: Raster8;
   /** Line art, 1 channel in [0, 1], white = 1. */
   lineArt: RasterF;
   /** Visible coverage of each region in [0, 1] (`size*size` each; they sum to 1 at every pixel). */
@@ -49,18 +50,18 @@ export function renderSample(spec: CharacterSpec, size = 128, vocabulary: TagVoc
   return {
     spec,
     size,
-    colour: { data: drawn.colour, width: size, height: size, channels: 3 },
+    color: { data: drawn.color, width: size, height: size, channels: 3 },
     lineArt: { data: drawn.lineArt, width: size, height: size, channels: 1 },
     masks: drawn.masks,
     tags,
-    familyTags: { ...spec.colours },
+    familyTags: { ...spec.colors },
     multiHot: vocabulary.encode([...tags.cit, ...tags.cvt]),
   };
 }
 
 /** The `index`-th character of the dataset with `options.seed`. */
 export function generateCharacter(index: number, options: SynthOptions = {}): SynthSample {
-  const rng = new SynthRandom(sampleSeed(options.seed ?? 0, index));
+  const rng = new Rng(options.seed ?? 0, index);
   return renderSample(sampleCharacterSpec(rng, options), options.size ?? 128, options.vocabulary);
 }
 
@@ -70,41 +71,32 @@ export function* synthCharacters(count: number, options: SynthOptions = {}): Gen
   for (let i = 0; i < count; i++) yield generateCharacter(i, options);
 }
 
-/** A training batch of synthetic samples as tensors (the caller disposes them). */
-export interface SynthBatch {
-  /** `[N, S, S, 1]` in [0, 1], white = 1. */
-  lineArt: tf.Tensor4D;
-  /** `[N, S, S, 3]` in [-1, 1], as the generator outputs. */
-  colour: tf.Tensor4D;
-  /** `[N, numCit]` multi-hot. */
-  cit: tf.Tensor2D;
-  /** `[N, numCvt]` multi-hot. */
-  cvt: tf.Tensor2D;
-}
-
-/** Stacks samples of one size into tensors. */
-export function synthBatch(samples: readonly SynthSample[]): SynthBatch {
+/**
+ * Stacks samples of one size into a training batch (the caller disposes its tensors): line art
+ * in [0, 1], colour in [-1, 1] as the generator outputs, multi-hot CIT and CVT.
+ */
+export function synthBatch(samples: readonly SynthSample[]): Tag2PixBatch {
   if (samples.length === 0) throw new Error('synthBatch: no samples given');
   const size = samples[0]!.size;
   const n = samples.length;
   const numCit = samples[0]!.multiHot.cit.length;
   const numCvt = samples[0]!.multiHot.cvt.length;
   const line = new Float32Array(n * size * size);
-  const colour = new Float32Array(n * size * size * 3);
+  const color = new Float32Array(n * size * size * 3);
   const cit = new Float32Array(n * numCit);
   const cvt = new Float32Array(n * numCvt);
   samples.forEach((s, i) => {
     if (s.size !== size) throw new Error(`synthBatch: sample ${i} is ${s.size} px but sample 0 is ${size} px; use one size per batch`);
     line.set(s.lineArt.data, i * size * size);
-    const c = s.colour.data;
+    const c = s.color.data;
     const off = i * size * size * 3;
-    for (let k = 0; k < c.length; k++) colour[off + k] = (c[k]! / 255) * 2 - 1;
+    for (let k = 0; k < c.length; k++) color[off + k] = (c[k]! / 255) * 2 - 1;
     cit.set(s.multiHot.cit, i * numCit);
     cvt.set(s.multiHot.cvt, i * numCvt);
   });
   return {
     lineArt: tf.tensor4d(line, [n, size, size, 1]),
-    colour: tf.tensor4d(colour, [n, size, size, 3]),
+    color: tf.tensor4d(color, [n, size, size, 3]),
     cit: tf.tensor2d(cit, [n, numCit]),
     cvt: tf.tensor2d(cvt, [n, numCvt]),
   };

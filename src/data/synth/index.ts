@@ -1,11 +1,10 @@
-export { SynthRandom, sampleSeed } from './random.js';
-export { fillCoverage, strokeCoverage, ellipse, arc, smoothCurve, translate, mirrorX } from './raster.js';
-export type { Point, Path } from './raster.js';
-export { COLOUR_WORDS, FAMILY_TAGS, TAG_FAMILIES, tagColour, tagFamily } from './palette.js';
+// tag2pix/synth: synthetic anime-style characters with line art, region masks and tags
+// (browser-safe), for tests, demos and evaluation without downloaded data.
+export { FAMILY_TAGS, TAG_FAMILIES, tagColor, tagFamily } from './palette.js';
 export type { RGB, TagFamily } from './palette.js';
-export { Painter, SYNTH_REGIONS } from './painter.js';
-export type { SynthRegion, FillOptions, ShadeOptions } from './painter.js';
-export { HAIR_STYLES, renderCharacter, sampleCharacterSpec, specCitTags, specCvtTags } from './character.js';
+export { SYNTH_REGIONS } from './painter.js';
+export type { SynthRegion } from './painter.js';
+export { HAIR_STYLES, sampleCharacterSpec } from './character.js';
 export type { CharacterSpec, HairStyle, MouthShape, Outfit, RenderedCharacter, SampleSpecOptions } from './character.js';
 export { generateCharacter, renderSample, synthBatch, synthCharacters } from './dataset.js';
-export type { SynthBatch, SynthOptions, SynthSample } from './dataset.js';
+export type { SynthOptions, SynthSample } from './dataset.js';

@@ -1,5 +1,5 @@
 import { fillCoverage, strokeCoverage, translate, type Path } from './raster.js';
-import { LINE_COLOUR, type RGB } from './palette.js';
+import { LINE_COLOR, type RGB } from './palette.js';
 
 /** A region of a synthetic character; every pixel is split among the regions (masks sum to 1). */
 export type SynthRegion =
@@ -41,14 +41,14 @@ export interface FillOptions {
  * the region masks consistent: a shape drawn later hides both the colour and the lines under it.
  */
 export class Painter {
-  readonly colour: Float32Array;
+  readonly color: Float32Array;
   /** Line darkness in [0, 1] (0 = paper). */
   readonly ink: Float32Array;
   readonly masks: Record<SynthRegion, Float32Array>;
 
   constructor(readonly size: number) {
     const n = size * size;
-    this.colour = new Float32Array(n * 3);
+    this.color = new Float32Array(n * 3);
     this.ink = new Float32Array(n);
     this.masks = Object.fromEntries(SYNTH_REGIONS.map((r) => [r, new Float32Array(n)])) as Record<
       SynthRegion,
@@ -57,20 +57,20 @@ export class Painter {
   }
 
   /** Fills the whole canvas (no lines). */
-  background(colour: RGB, gradient: number): void {
+  background(color: RGB, gradient: number): void {
     const s = this.size;
     this.masks.background.fill(1);
     for (let y = 0; y < s; y++) {
       const f = 1 + gradient * (0.5 - y / s);
       for (let x = 0; x < s; x++) {
         const i = (y * s + x) * 3;
-        for (let c = 0; c < 3; c++) this.colour[i + c] = clamp01(colour[c]! * f);
+        for (let c = 0; c < 3; c++) this.color[i + c] = clamp01(color[c]! * f);
       }
     }
   }
 
   /** Fills polygons with a colour as region `region`, shaded, then draws their outline. */
-  fill(polygons: readonly Path[], region: SynthRegion, colour: RGB, options: FillOptions = {}): Float32Array {
+  fill(polygons: readonly Path[], region: SynthRegion, color: RGB, options: FillOptions = {}): Float32Array {
     const s = this.size;
     const cov = fillCoverage(polygons, s, s);
     const { shade } = options;
@@ -96,7 +96,7 @@ export class Painter {
       let f = 1 + gradient * ((y - top) / span - 0.5);
       if (lit) f *= 1 - (1 - shadow) * (1 - Math.min(1, lit[idx]!));
       const i = idx * 3;
-      for (let c = 0; c < 3; c++) this.colour[i + c] = this.colour[i + c]! * (1 - a) + clamp01(colour[c]! * f) * a;
+      for (let c = 0; c < 3; c++) this.color[i + c] = this.color[i + c]! * (1 - a) + clamp01(color[c]! * f) * a;
       this.ink[idx] = this.ink[idx]! * (1 - a);
       for (const r of SYNTH_REGIONS) this.masks[r][idx] = this.masks[r][idx]! * (1 - a);
       this.masks[region][idx] = this.masks[region][idx]! + a;
@@ -108,7 +108,7 @@ export class Painter {
   }
 
   /** Tints the colour inside polygons (limited to `within`, a coverage) without touching masks or lines. */
-  tint(polygons: readonly Path[], colour: RGB, opacity: number, within?: Float32Array): void {
+  tint(polygons: readonly Path[], color: RGB, opacity: number, within?: Float32Array): void {
     const s = this.size;
     const cov = fillCoverage(polygons, s, s);
     for (let idx = 0; idx < cov.length; idx++) {
@@ -116,7 +116,7 @@ export class Painter {
       if (within) a *= Math.min(1, within[idx]!);
       if (a <= 0) continue;
       const i = idx * 3;
-      for (let c = 0; c < 3; c++) this.colour[i + c] = this.colour[i + c]! * (1 - a) + colour[c]! * a;
+      for (let c = 0; c < 3; c++) this.color[i + c] = this.color[i + c]! * (1 - a) + color[c]! * a;
     }
   }
 
@@ -131,13 +131,13 @@ export class Painter {
   }
 
   /** The colour image with the lines inked in, as RGB bytes. */
-  colourBytes(): Uint8Array {
+  colorBytes(): Uint8Array {
     const n = this.size * this.size;
     const out = new Uint8Array(n * 3);
     for (let idx = 0; idx < n; idx++) {
       const a = this.ink[idx]!;
       for (let c = 0; c < 3; c++) {
-        out[idx * 3 + c] = Math.round(clamp01(this.colour[idx * 3 + c]! * (1 - a) + LINE_COLOUR[c]! * a) * 255);
+        out[idx * 3 + c] = Math.round(clamp01(this.color[idx * 3 + c]! * (1 - a) + LINE_COLOR[c]! * a) * 255);
       }
     }
     return out;

@@ -12,7 +12,7 @@ const rgb = (r: number, g: number, b: number): RGB => [r / 255, g / 255, b / 255
  * sRGB of every colour word used by the CVTs the generator draws. Chosen to be typical of the
  * word and far apart in CIELAB, so a colouring can be judged by its nearest named colour.
  */
-export const COLOUR_WORDS: Readonly<Record<string, RGB>> = {
+export const COLOR_WORDS: Readonly<Record<string, RGB>> = {
   black: rgb(32, 30, 38),
   white: rgb(246, 246, 246),
   grey: rgb(125, 125, 130),
@@ -84,7 +84,7 @@ export function tagFamily(tag: string): TagFamily | undefined {
 }
 
 /** The sRGB colour a family CVT asks for (`blue_hair` → blue). Throws for tags of no family. */
-export function tagColour(tag: string): RGB {
+export function tagColor(tag: string): RGB {
   const family = tagFamily(tag);
   if (!family) {
     throw new Error(
@@ -93,12 +93,12 @@ export function tagColour(tag: string): RGB {
     );
   }
   const word = tag.slice(0, tag.length - SUFFIX[family].length);
-  const colour = COLOUR_WORDS[word];
-  if (!colour) throw new Error(`tagColour: no colour defined for '${word}' (tag '${tag}')`);
-  return colour;
+  const color = COLOR_WORDS[word];
+  if (!color) throw new Error(`tagColour: no colour defined for '${word}' (tag '${tag}')`);
+  return color;
 }
 
 /** Skin colour and its shadow (not tag-controlled). */
 export const SKIN: RGB = rgb(252, 228, 210);
 /** Colour of the drawn lines in the colour image. */
-export const LINE_COLOUR: RGB = rgb(48, 34, 36);
+export const LINE_COLOR: RGB = rgb(48, 34, 36);

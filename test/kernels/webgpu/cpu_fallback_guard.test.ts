@@ -72,7 +72,7 @@ describe('no CPU fallback on webgpu', () => {
       const trainer = new Tag2PixTrainer({ generator, discriminator, citExtractor });
       const batch = {
         lineArt: randomTensor([2, SIZE, SIZE, 1], 2, 0, 1) as tf.Tensor4D,
-        colour: randomTensor([2, SIZE, SIZE, 3], 3) as tf.Tensor4D,
+        color: randomTensor([2, SIZE, SIZE, 3], 3) as tf.Tensor4D,
         cit: tf.cast(tf.greater(randomTensor([2, 370], 4), 0.8), 'float32') as tf.Tensor2D,
         cvt: tf.cast(tf.greater(randomTensor([2, 115], 5), 0.8), 'float32') as tf.Tensor2D,
       };

@@ -1,5 +1,6 @@
-// Loss curves as an SVG (plain string building) rendered to PNG by sharp.
-import sharp from 'sharp';
+// Loss curves as an SVG (plain string building), from the step records of a run. Browser-safe;
+// tag2pix/node renders it to PNG.
+import type { StepLogRecord } from './run.js';
 
 /** One point of a curve: global step and value. */
 export interface CurvePoint {
@@ -10,7 +11,7 @@ export interface CurvePoint {
 /** A panel of the loss-curve figure. */
 export interface CurvePanel {
   title: string;
-  series: Array<{ name: string; colour: string; points: CurvePoint[] }>;
+  series: Array<{ name: string; color: string; points: CurvePoint[] }>;
 }
 
 const WIDTH = 900;
@@ -83,10 +84,10 @@ export function lossCurveSvg(panels: CurvePanel[], epochStarts: number[] = []): 
     series.forEach((s, k) => {
       if (s.points.length > 0) {
         const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.step).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
-        parts.push(`<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="1.5"/>`);
+        parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
       }
       parts.push(
-        `<text x="${MARGIN.left + plotW - 10}" y="${top + 16 + 15 * k}" text-anchor="end" fill="${s.colour}">${escapeXml(s.name)}</text>`,
+        `<text x="${MARGIN.left + plotW - 10}" y="${top + 16 + 15 * k}" text-anchor="end" fill="${s.color}">${escapeXml(s.name)}</text>`,
       );
     });
     parts.push(`<text x="${MARGIN.left + plotW}" y="${top + plotH + 18}" text-anchor="end">step</text>`);
@@ -95,7 +96,48 @@ export function lossCurveSvg(panels: CurvePanel[], epochStarts: number[] = []): 
   return parts.join('\n');
 }
 
-/** Renders an SVG string to PNG bytes. */
-export async function renderSvgToPng(svg: string): Promise<Buffer> {
-  return sharp(Buffer.from(svg)).png().toBuffer();
+/**
+ * The three panels of a run's loss curve (discriminator, generator, classification) from its
+ * step records; terms a step did not compute (NaN) are left out of the lines.
+ */
+export function lossCurvePanels(records: readonly StepLogRecord[]): CurvePanel[] {
+  const series = (pick: (r: StepLogRecord) => number, name: string, color: string) => ({
+    name,
+    color,
+    points: records.map((r) => ({ step: r.globalStep, value: pick(r) })),
+  });
+  return [
+    {
+      title: 'Discriminator',
+      series: [
+        series((r) => r.discriminator.total, 'total', '#1f77b4'),
+        series((r) => r.discriminator.advReal + r.discriminator.advFake, 'adversarial', '#ff7f0e'),
+      ],
+    },
+    {
+      title: 'Generator',
+      series: [
+        series((r) => r.generator.total, 'total', '#2ca02c'),
+        series(
+          (r) => (r.generator.l1Color + Number(r.weights['beta']) * r.generator.l1Guide) * Number(r.weights['lambdaRec']),
+          'λ_rec·L_rec',
+          '#d62728',
+        ),
+      ],
+    },
+    {
+      title: 'Classification (unweighted BCE)',
+      series: [
+        series((r) => r.discriminator.citReal, 'D CIT real', '#9467bd'),
+        series((r) => r.discriminator.cvtReal, 'D CVT real', '#8c564b'),
+        series((r) => r.generator.cit, 'G CIT', '#e377c2'),
+        series((r) => r.generator.cvt, 'G CVT', '#7f7f7f'),
+      ],
+    },
+  ];
+}
+
+/** The loss-curve SVG of a run: {@link lossCurvePanels}, epoch starts as dashed lines. */
+export function runLossCurveSvg(records: readonly StepLogRecord[]): string {
+  return lossCurveSvg(lossCurvePanels(records), records.filter((r) => r.step === 0).map((r) => r.globalStep));
 }

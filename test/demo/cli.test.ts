@@ -41,6 +41,16 @@ describe('tag2pix demo (CLI)', () => {
     for (const file of ['figure8-grid.png', 'loss-curve.png', 'report.md']) await expect(fs.stat(path.join(out, file))).resolves.toBeTruthy();
   });
 
+  it('checks --colors-per-line-art, and still takes its name before 0.2.0', async () => {
+    const bad = (flag: string) => run(['--quick', flag, '0']).catch((e: { stderr: string; code: number }) => e) as Promise<{ stderr: string; code: number }>;
+    const current = await bad('--colors-per-line-art');
+    expect(current.code).toBe(1);
+    expect(current.stderr).toMatch(/^tag2pix: --colors-per-line-art must be a positive integer, got '0'/m);
+    const legacy = await bad('--colours-per-line-art'); // keep-spelling: the old flag
+    expect(legacy.code).toBe(1);
+    expect(legacy.stderr).toMatch(/^tag2pix: --colours-per-line-art must be a positive integer, got '0'/m); // keep-spelling
+  });
+
   it('reports a bad --d-blocks in one line', async () => {
     const err = await run(['--quick', '--d-blocks', '1,1,1']).catch((e: { stderr: string; code: number }) => e);
     expect((err as { code: number }).code).toBe(1);

@@ -3,10 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultVocabulary, generateCharacter, synthBatch } from '../../src/index.js';
+import { defaultVocabulary } from '../../src/index.js';
+import { generateCharacter, synthBatch } from '../../src/data/synth/index.js';
 import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
-import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/node/demo.js';
+import { DEMO_PALETTE, decayFactor, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 
 describe('demo training on synthetic characters', () => {
@@ -24,7 +25,7 @@ describe('demo training on synthetic characters', () => {
         expect(b.cursor).toEqual({ epoch, batch: start + 1 });
         expect(b.citFeatures!.shape).toEqual([4, 4, 4, 2]);
         const v = Array.from(await b.cvt.data()) as number[];
-        tf.dispose([b.lineArt, b.colour, b.cit, b.cvt, b.citFeatures!]);
+        tf.dispose([b.lineArt, b.color, b.cit, b.cvt, b.citFeatures!]);
         return v;
       }
       return [];
@@ -43,14 +44,14 @@ describe('demo training on synthetic characters', () => {
 
   it('fresh source: new characters every batch, each line art in several colourings, deterministic and resumable', async () => {
     const pairs = heldOutPairs();
-    const heldOut = (colours: Record<string, string>) => pairs.some(([a, b]) => Object.values(colours).includes(a) && Object.values(colours).includes(b));
-    const options = { batchSize: 4, batchesPerEpoch: 3, seed: 5, size: 32, colourChoices: DEMO_PALETTE, reject: (s: CharacterSpec) => heldOut(s.colours as Record<string, string>), coloursPerLineArt: 2 };
+    const heldOut = (colors: Record<string, string>) => pairs.some(([a, b]) => Object.values(colors).includes(a) && Object.values(colors).includes(b));
+    const options = { batchSize: 4, batchesPerEpoch: 3, seed: 5, size: 32, colorChoices: DEMO_PALETTE, reject: (s: CharacterSpec) => heldOut(s.colors as Record<string, string>), colorsPerLineArt: 2 };
     const read = async (epoch: number, from?: number) => {
       const batches: Array<{ lineArt: number[][]; cvt: number[][]; cursor: unknown }> = [];
       for await (const b of freshSynthSource(options).epoch(epoch, from ? { from: { epoch, batch: from } } : {})) {
         expect(b.citFeatures!.shape).toEqual([4, 4, 4, 2]);
         batches.push({ lineArt: (await b.lineArt.array()).map((x) => x.flat(2)), cvt: await b.cvt.array(), cursor: b.cursor });
-        tf.dispose([b.lineArt, b.colour, b.cit, b.cvt, b.citFeatures!]);
+        tf.dispose([b.lineArt, b.color, b.cit, b.cvt, b.citFeatures!]);
       }
       return batches;
     };
@@ -70,20 +71,20 @@ describe('demo training on synthetic characters', () => {
     expect(await read(1)).toEqual(epoch1);
     expect(await read(1, 2)).toEqual(epoch1.slice(2));
     expect(tf.memory().numTensors).toBe(before);
-    expect(() => freshSynthSource({ ...options, coloursPerLineArt: 3 })).toThrow(/dividing the batch size 4/);
+    expect(() => freshSynthSource({ ...options, colorsPerLineArt: 3 })).toThrow(/dividing the batch size 4/);
   });
 
   it('fresh source never draws a held-out tag pair, in recolourings too', async () => {
     const pairs = heldOutPairs();
     const tagNames = defaultVocabulary().cvt.map((t) => t.name);
-    const reject = (s: CharacterSpec) => pairs.some(([a, b]) => Object.values(s.colours).includes(a) && Object.values(s.colours).includes(b));
-    const source = freshSynthSource({ batchSize: 8, batchesPerEpoch: 8, seed: 3, size: 32, colourChoices: DEMO_PALETTE, reject, coloursPerLineArt: 4 });
+    const reject = (s: CharacterSpec) => pairs.some(([a, b]) => Object.values(s.colors).includes(a) && Object.values(s.colors).includes(b));
+    const source = freshSynthSource({ batchSize: 8, batchesPerEpoch: 8, seed: 3, size: 32, colorChoices: DEMO_PALETTE, reject, colorsPerLineArt: 4 });
     for await (const b of source.epoch(1)) {
       for (const row of (await b.cvt.array())) {
         const tags = row.flatMap((v, i) => (v ? [tagNames[i]!] : []));
         expect(pairs.some(([x, y]) => tags.includes(x) && tags.includes(y))).toBe(false);
       }
-      tf.dispose([b.lineArt, b.colour, b.cit, b.cvt, b.citFeatures!]);
+      tf.dispose([b.lineArt, b.color, b.cit, b.cvt, b.citFeatures!]);
     }
   });
 

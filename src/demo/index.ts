@@ -1,0 +1,11 @@
+// The synthetic-data demo (`npm run demo`, `tag2pix demo`): an application of the library, used
+// by the CLI and the examples; not part of the package's public entries.
+export { DEMO_DEFAULTS, DEMO_GRID_ROWS, DEMO_PALETTE, DEMO_QUICK, demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions } from './config.js';
+export type { DemoConfig, DemoDefaults, DemoOptions, DiscriminatorBlocks } from './config.js';
+export { freshSynthSource, lineArtFeatures, synthTrainingSource } from './sources.js';
+export type { FreshSynthOptions, SynthCursor } from './sources.js';
+export { decayFactor, expectedEpochSeconds, plannedDemoEpochs } from './plan.js';
+export { demoReport, demoSummaryJson } from './report.js';
+export type { DemoEpoch, DemoResult } from './report.js';
+export { figure8Grid } from './grid.js';
+export { runDemo } from './run.js';
