@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { version } from '../../package.json';
+import { errorLines } from './errors.js';
 // Each command lives in its own file under ./commands and registers itself here.
 
 const program = new Command();
@@ -10,6 +11,12 @@ program
   .option('--backend <name>', 'webgpu, tensorflow, wasm or cpu (default: the fastest available; webgpu only on a real GPU)')
   .showHelpAfterError();
 
+// Errors are reported in the terms of the command that ran (its flags, not API names).
+let active: Command | undefined;
+program.hook('preAction', (_program, action) => {
+  active = action;
+});
+
 // (command registrations go below, one line each)
 (await import('./commands/synth.js')).registerSynthCommand(program);
 (await import('./commands/demo.js')).registerDemoCommand(program);
@@ -19,7 +26,7 @@ program
 (await import('./commands/train.js')).registerTrainCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  // A user error is reported as one clear line, never a stack trace.
-  console.error(`tag2pix: ${(err as Error).message}`);
+  // A user error is reported as one clear line (and its hint), never a stack trace.
+  for (const line of errorLines(err, active)) console.error(line);
   process.exitCode = 1;
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TrainingBatch } from '../training/batch.js';
 import { type TagFilterReport, type TagFilterRule, filterByTags, validateTagFilterRule } from './filter.js';
 import { Rng } from './random.js';
+import { FileFormatError, Tag2PixError, quoteValue } from '../errors.js';
 import { type Tag, type TagVocabulary, UnknownTagError } from './tags.js';
 
 /**
@@ -30,6 +31,8 @@ export interface DatasetReport {
   missingColor: number;
   /** Entries with none of their line-art files present. */
   missingLineArt: number;
+  /** The first few missing files (colour or line art), for messages. */
+  missingExamples?: string[];
   /** Line-art folders (styles) used, with how many samples have each. */
   styles: Record<string, number>;
   /** The tag filter's report, when a filter ran. */
@@ -69,8 +72,8 @@ export function parseTagLines(text: string, fileName = 'tags.txt'): TagLine[] {
     const [id, ...rest] = fields;
     const tagIds = rest.map((f) => {
       if (!/^\d+$/.test(f)) {
-        throw new Error(
-          `${fileName}:${i + 1}: '${f}' is not a Danbooru tag id. Each line must be ` +
+        throw new FileFormatError(
+          `${fileName}:${i + 1}: ${quoteValue(f, 40)} is not a Danbooru tag id. Each line must be ` +
             '"<file id> <tag id> <tag id> ..." with numeric ids (use a manifest for tag names).',
         );
       }
@@ -138,7 +141,7 @@ export function parseCsv(text: string): string[][] {
       field = '';
     } else field += ch;
   }
-  if (quoted) throw new Error('The CSV ends inside a quoted field: a closing " is missing.');
+  if (quoted) throw new FileFormatError('The CSV ends inside a quoted field: a closing " is missing.');
   if (field !== '' || row.length > 0) {
     row.push(field);
     rows.push(row);
@@ -182,7 +185,7 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
     const lineKey = pickKey(header, LINEART_KEYS);
     const tagKey = pickKey(header, TAG_KEYS);
     if (colorKey === undefined || lineKey === undefined || tagKey === undefined) {
-      throw new Error(`${fileName}: the CSV header '${header.join(',')}' lacks a column. ${need}`);
+      throw new FileFormatError(`${fileName}: the CSV header '${header.join(',')}' lacks a column. ${need}`);
     }
     const col = (k: string) => header.indexOf(k);
     const idCol = header.findIndex((h) => h.trim().toLowerCase() === 'id');
@@ -204,10 +207,10 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
       try {
         obj = JSON.parse(lineText) as Record<string, unknown>;
       } catch (err) {
-        throw new Error(`${fileName}:${i + 1}: not valid JSON (${(err as Error).message}). ${need}`);
+        throw new FileFormatError(`${fileName}:${i + 1}: not valid JSON (${(err as Error).message}). ${need}`);
       }
       if (obj == null || typeof obj !== 'object' || Array.isArray(obj)) {
-        throw new Error(`${fileName}:${i + 1}: each line must be a JSON object. ${need}`);
+        throw new FileFormatError(`${fileName}:${i + 1}: each line must be a JSON object. ${need}`);
       }
       const keys = Object.keys(obj);
       const colorKey = pickKey(keys, COLOR_KEYS);
@@ -225,8 +228,8 @@ export function parseManifest(text: string, format: 'csv' | 'jsonl', fileName = 
     });
   }
   for (const row of rows) {
-    if (row.color === '') throw new Error(`${fileName}:${row.line}: no colour image path. ${need}`);
-    if (row.lineArts.length === 0) throw new Error(`${fileName}:${row.line}: no line-art path. ${need}`);
+    if (row.color === '') throw new FileFormatError(`${fileName}:${row.line}: no colour image path. ${need}`);
+    if (row.lineArts.length === 0) throw new FileFormatError(`${fileName}:${row.line}: no line-art path. ${need}`);
   }
   return rows;
 }
@@ -244,7 +247,13 @@ export function resolveManifestTags(
   const unknown: Record<string, number> = {};
   const problems: string[] = [];
   const tags = rows.map((row) => {
-    const parsed = vocabulary.parseTagsLenient(row.tags);
+    let parsed: ReturnType<TagVocabulary['parseTagsLenient']>;
+    try {
+      parsed = vocabulary.parseTagsLenient(row.tags);
+    } catch (e) {
+      if (!(e instanceof Tag2PixError)) throw e;
+      throw new FileFormatError(`${fileName}:${row.line}: ${e.message}`, { file: fileName, cause: e });
+    }
     for (const u of parsed.unknown) {
       unknown[u.tag] = (unknown[u.tag] ?? 0) + 1;
       if (problems.length < 10) {

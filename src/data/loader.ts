@@ -1,3 +1,4 @@
+import { Tag2PixError } from '../errors.js';
 import type { TrainingDataSource } from '../training/batch.js';
 import { type PairAugmentOptions, augmentPair } from './augment.js';
 import {
@@ -25,13 +26,11 @@ export type PairReader = (
 ) => Promise<{ color: Raster; lineArt: Raster }>;
 
 /** A line art that does not fit its colour image (or is too small); skipped like a corrupt file. */
-export class SampleSizeError extends Error {
+export class SampleSizeError extends Tag2PixError {
   readonly reason = 'wrong-size' as const;
-  readonly file: string;
+  declare readonly file: string;
   constructor(file: string, message: string) {
-    super(message);
-    this.name = 'SampleSizeError';
-    this.file = file;
+    super(message, { file });
   }
 }
 

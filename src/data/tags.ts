@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { LimitError, OptionError, Tag2PixError, hasInvisible, quoteValue } from '../errors.js';
+import { EYE_COLOR_TAGS, HAIR_COLOR_TAGS } from './filter.js';
 import defaultVocabularyJson from './tag2pix-vocab.json';
 
 /**
@@ -49,24 +51,78 @@ export interface MultiHot {
   cvt: Float32Array;
 }
 
+/** Unknown tags listed (with suggestions) in one message; the rest are counted. */
+const MAX_LISTED_UNKNOWN = 5;
+
 /** Thrown when a tag name (or id) is not in the vocabulary; says which known tags are nearest. */
-export class UnknownTagError extends Error {
+export class UnknownTagError extends Tag2PixError {
   /** Each unknown tag as the user wrote it, with the nearest known names (best first). */
   readonly unknown: Array<{ tag: string; suggestions: string[] }>;
 
   constructor(unknown: Array<{ tag: string; suggestions: string[] }>, context?: string) {
-    const parts = unknown.map(
+    const listed = unknown.slice(0, MAX_LISTED_UNKNOWN).map(
       (u) =>
-        `'${u.tag}'` +
+        quoteValue(u.tag, 40) +
         (u.suggestions.length > 0 ? ` (did you mean ${u.suggestions.map((s) => `'${s}'`).join(', ')}?)` : ''),
     );
+    const more = unknown.length - listed.length;
     super(
-      `Unknown tag${unknown.length > 1 ? 's' : ''}${context ? ` in ${context}` : ''}: ${parts.join('; ')}. ` +
+      (name) =>
+        `Unknown tag${unknown.length > 1 ? 's' : ''}${context ? ` in ${context}` : ` in ${name('tags')}`}: ${listed.join('; ')}` +
+        `${more > 0 ? `; … and ${more} more` : ''}. ` +
         'Tag names are Danbooru-style (spaces or underscores, e.g. blue_hair); ' +
-        'list the known ones with vocabulary.names(), or load a custom vocabulary.',
+        'list the known ones with vocabulary.names() (tag2pix tags), or load a custom vocabulary.',
+      { option: 'tags' },
     );
-    this.name = 'UnknownTagError';
     this.unknown = unknown;
+  }
+}
+
+/**
+ * Most tags one input may hold (the published vocabulary has 115 colour tags). More is refused
+ * before any lookup, so a pasted list cannot cost seconds or a megabyte-long error.
+ */
+export const MAX_TAGS_PER_INPUT = 256;
+
+/** Longest tag input accepted, in characters. */
+export const MAX_TAG_INPUT_LENGTH = 16384;
+
+/** Words longer than this are no tag; they get no suggestions (edit distance would be slow). */
+const MAX_TAG_WORD_LENGTH = 64;
+
+/** The tag input of a function, checked: a string or an array of strings (other items as given). */
+function checkTagInput(input: unknown, what: string): void {
+  if (typeof input !== 'string' && !Array.isArray(input)) {
+    throw new OptionError(
+      (name) =>
+        `${name(what)} must be a string of tag names or an array of names, ids or Tag objects; got ` +
+        `${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}.`,
+      { option: what },
+    );
+  }
+  const items = typeof input === 'string' ? [input] : (input as unknown[]);
+  if (items.length > MAX_TAGS_PER_INPUT) {
+    throw new LimitError((name) => `${name(what)} holds ${items.length} tags; at most ${MAX_TAGS_PER_INPUT} are accepted.`, { option: what });
+  }
+  let length = 0;
+  items.forEach((item, i) => {
+    if (typeof item !== 'string') return;
+    length += item.length;
+    if (hasInvisible(item)) {
+      const code = [...item].find((c) => hasInvisible(c))!.codePointAt(0)!;
+      throw new OptionError(
+        (name) =>
+          `${name(what)}${typeof input === 'string' ? '' : `[${i}]`} ${quoteValue(item, 60)} contains a control or invisible character ` +
+          `(U+${code.toString(16).toUpperCase().padStart(4, '0')}); tag names are words joined by _ or spaces, e.g. blue_hair.`,
+        { option: what },
+      );
+    }
+  });
+  if (length > MAX_TAG_INPUT_LENGTH) {
+    throw new LimitError(
+      (name) => `${name(what)} is ${length} characters long; at most ${MAX_TAG_INPUT_LENGTH} are accepted (tags are short names).`,
+      { option: what },
+    );
   }
 }
 
@@ -243,6 +299,7 @@ export class TagVocabulary {
   /** The `count` known names nearest to `name` by edit distance (ties in vocabulary order). */
   nearest(name: string, count = 3): string[] {
     const query = normaliseTagName(name);
+    if (query.length > MAX_TAG_WORD_LENGTH) return [];
     const scored: Array<{ name: string; d: number; order: number }> = [];
     let order = 0;
     for (const known of this.byNameMap.keys()) {
@@ -272,7 +329,15 @@ export class TagVocabulary {
     tags: Tag[];
     unknown: Array<{ tag: string; suggestions: string[] }>;
   } {
+    checkTagInput(input, 'tags');
     const segments = typeof input === 'string' ? input.split(/[,;\n]/) : input.flatMap((s) => s.split(/[,;\n]/));
+    const wordCount = segments.reduce((n, segment) => n + segment.split(/[\s_]+/).filter((w) => w !== '').length, 0);
+    if (wordCount > MAX_TAGS_PER_INPUT * 4) {
+      throw new LimitError(
+        (name) => `${name('tags')} holds ${wordCount} words; at most ${MAX_TAGS_PER_INPUT} tags are accepted.`,
+        { option: 'tags' },
+      );
+    }
     const found: Tag[] = [];
     const seen = new Set<Tag>();
     const unknown: Array<{ tag: string; suggestions: string[] }> = [];
@@ -302,11 +367,14 @@ export class TagVocabulary {
         let best = { text: words[i]!, used: 1, score: Infinity };
         for (let n = 1; n <= Math.min(MAX_WORDS_PER_TAG, words.length - i); n++) {
           const text = words.slice(i, i + n).join('_');
+          if (text.length > MAX_TAG_WORD_LENGTH) break;
           const [nearest] = this.nearest(text, 1);
           const score = nearest === undefined ? Infinity : editDistance(text, nearest) / Math.max(text.length, nearest.length);
           if (score < best.score) best = { text, used: n, score };
         }
-        unknown.push({ tag: best.text, suggestions: this.nearest(best.text) });
+        // Suggestions for the first few only: they are what a message shows.
+        const suggest = unknown.length < MAX_LISTED_UNKNOWN && best.text.length <= MAX_TAG_WORD_LENGTH;
+        unknown.push({ tag: best.text, suggestions: suggest ? this.nearest(best.text) : [] });
         i += best.used;
       }
     }
@@ -320,15 +388,57 @@ export class TagVocabulary {
   encode(tags: string | ReadonlyArray<string | number | Tag>): MultiHot {
     const cit = new Float32Array(this.numCit);
     const cvt = new Float32Array(this.numCvt);
-    const resolved: Tag[] =
-      typeof tags === 'string'
-        ? this.parseTags(tags)
-        : tags.flatMap((t) => (typeof t === 'string' ? this.parseTags(t) : typeof t === 'number' ? [this.get(t)] : [t]));
-    for (const t of resolved) {
+    for (const t of this.resolve(tags)) {
       if (t.kind === 'cit') cit[t.index] = 1;
       else if (t.kind === 'cvt') cvt[t.index] = 1;
     }
     return { cit, cvt };
+  }
+
+  /**
+   * Resolves tags given as names (parsed with {@link parseTags}), Danbooru ids or {@link Tag}
+   * objects to this vocabulary's own tags, in order, without duplicates. A Tag object must be one
+   * of this vocabulary's (same name, kind and index); anything else is an {@link OptionError}
+   * naming it, and unknown names an {@link UnknownTagError}. `what` names the input in messages.
+   */
+  resolve(tags: string | ReadonlyArray<string | number | Tag>, what = 'tags'): Tag[] {
+    checkTagInput(tags, what);
+    const list: ReadonlyArray<unknown> = typeof tags === 'string' ? [tags] : tags;
+    const names = list.filter((t): t is string => typeof t === 'string');
+    const out: Tag[] = names.length > 0 ? this.parseTags(names) : [];
+    const seen = new Set(out);
+    list.forEach((t, i) => {
+      if (typeof t === 'string') return;
+      let tag: Tag | undefined;
+      if (typeof t === 'number') {
+        if (!Number.isSafeInteger(t)) {
+          throw new OptionError((name) => `${name(what)}[${i}] is ${t}, not a Danbooru tag id.`, { option: what });
+        }
+        tag = this.get(t);
+      } else if (t !== null && typeof t === 'object' && typeof (t as Tag).name === 'string') {
+        const given = t as Tag;
+        tag = this.byNameMap.get(given.name);
+        if (!tag || tag.kind !== given.kind || tag.index !== given.index) {
+          throw new OptionError(
+            (name) =>
+              `${name(what)}[${i}] is a Tag object (${quoteValue(given.name, 40)}, ${String(given.kind)} index ${quoteValue(given.index, 20)}) ` +
+              `that is not in this vocabulary${tag ? `, where it is ${tag.kind} index ${tag.index}` : ''}; ` +
+              'take tags from the vocabulary (vocabulary.get(name)) or pass names.',
+            { option: what },
+          );
+        }
+      } else {
+        throw new OptionError(
+          (name) => `${name(what)}[${i}] is ${t === null ? 'null' : typeof t}; give tag names, Danbooru ids or Tag objects.`,
+          { option: what },
+        );
+      }
+      if (!seen.has(tag)) {
+        seen.add(tag);
+        out.push(tag);
+      }
+    });
+    return out;
   }
 
   /**
@@ -407,4 +517,49 @@ export function defaultVocabulary(): TagVocabulary {
     extra: [...PERSON_TAGS],
   });
   return defaultInstance;
+}
+
+/**
+ * The colour tags of one colourisation, resolved and checked: text that names at least one tag
+ * (an empty array asks for none on purpose); only colour-variant
+ * tags (the CIT extractor reads the others from the line art); at most one hair colour and one
+ * eye colour (the published model was trained on images with exactly one of each). Raises an
+ * {@link OptionError} (or {@link UnknownTagError}) naming the `tags` option otherwise.
+ */
+export function resolveColorTags(
+  tags: string | ReadonlyArray<string | number | Tag>,
+  vocabulary: TagVocabulary = defaultVocabulary(),
+): Tag[] {
+  const resolved = vocabulary.resolve(tags, 'tags');
+  // An empty array asks for no tags on purpose; text that names none is a mistake (`--tags ""`).
+  if (resolved.length === 0 && (typeof tags === 'string' || tags.length > 0)) {
+    const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(',');
+    throw new OptionError(
+      (name) => `${name('tags')} names no tag${typeof tags === 'string' && tags.trim() !== '' ? ` (${quoteValue(tags, 40)} holds only separators)` : ''}; give at least one colour tag, e.g. ${examples}.`,
+      { option: 'tags' },
+    );
+  }
+  const notColor = resolved.filter((t) => t.kind !== 'cvt');
+  if (notColor.length > 0) {
+    const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
+    throw new OptionError(
+      (name) =>
+        `${name('tags')}: ${notColor.map((t) => `'${t.name}'`).join(', ')} ${notColor.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
+        `(the generator takes colour-variant tags only; the CIT extractor reads colour-invariant ones from the line art). ` +
+        `Give colour tags such as ${examples}; 'tag2pix tags --kind cvt' lists them.`,
+      { option: 'tags' },
+    );
+  }
+  for (const [label, group] of [['hair colours', HAIR_COLOR_TAGS], ['eye colours', EYE_COLOR_TAGS]] as const) {
+    const clash = resolved.filter((t) => group.includes(t.name));
+    if (clash.length > 1) {
+      throw new OptionError(
+        (name) =>
+          `${name('tags')} asks for ${clash.length} ${label} at once (${clash.map((t) => `'${t.name}'`).join(', ')}); ` +
+          `give at most one: the model was trained on images with exactly one.`,
+        { option: 'tags' },
+      );
+    }
+  }
+  return resolved;
 }

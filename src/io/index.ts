@@ -12,5 +12,18 @@ export type {
   SafetensorsEntry,
   SafetensorsHeader,
 } from './safetensors.js';
-export { readPickle, readTorchCheckpoint, torchStateDictFrom, TorchStorage, TorchTensor } from './torch_checkpoint.js';
+export {
+  MAX_CHECKPOINT_PICKLE_BYTES,
+  MAX_EXPANDED_ELEMENTS,
+  readPickle,
+  readTorchCheckpoint,
+  torchStateDictEntries,
+  torchStateDictFrom,
+  TorchStorage,
+  TorchTensor,
+} from './torch_checkpoint.js';
+export { MAX_PICKLE_OPCODES, PickleError } from './pickle.js';
 export type { TorchDtype, TorchStateDictOptions, TorchValue } from './torch_checkpoint.js';
+// The error classes every reader raises for a bad file (also exported by 'tag2pix').
+export { FileFormatError, LimitError, OptionError, OutputError, Tag2PixError, WeightsError } from '../errors.js';
+export type { ErrorText, OptionNamer, Tag2PixErrorOptions } from '../errors.js';

@@ -2,6 +2,7 @@
 // writes for state dicts and checkpoint dicts. It never runs code: every GLOBAL goes through the
 // caller's `resolveGlobal`, which maps a whitelisted name to a plain JS value and refuses the
 // rest; REDUCE/NEWOBJ/BUILD/BINPERSID likewise go through the caller's hooks.
+import { FileFormatError, LimitError } from '../errors.js';
 
 /** Callbacks that give meaning to the opcodes that name or call Python objects. */
 export interface UnpickleHooks {
@@ -19,12 +20,16 @@ export interface UnpickleHooks {
 export type PickleDict = { [key: string]: unknown };
 
 /** Error thrown for malformed, truncated or unsupported pickle data. */
-export class PickleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PickleError';
-  }
-}
+export class PickleError extends FileFormatError {}
+
+/**
+ * Opcodes one pickle may have (each creates at most one value). A state dict needs about 20 per
+ * tensor; the cap bounds the memory of a hostile pickle made of one-byte opcodes.
+ */
+export const MAX_PICKLE_OPCODES = 1 << 20;
+
+/** Deepest nesting of tuples read as a dict key (Python's own keys are shallow). */
+const MAX_KEY_DEPTH = 32;
 
 const OPCODE_NAMES: Record<number, string> = {
   0x49: 'INT', 0x4c: 'LONG', 0x46: 'FLOAT', 0x53: 'STRING', 0x56: 'UNICODE', 0x70: 'PUT',
@@ -39,17 +44,21 @@ const OPCODE_NAMES: Record<number, string> = {
  */
 export function dictKey(key: unknown): string {
   if (typeof key === 'string') return key;
-  return pythonRepr(key);
+  return pythonRepr(key, 0);
 }
 
-function pythonRepr(value: unknown): string {
+function pythonRepr(value: unknown, depth: number): string {
   if (typeof value === 'string') return `'${value}'`;
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (value === true) return 'True';
   if (value === false) return 'False';
   if (value === null) return 'None';
   if (Array.isArray(value)) {
-    return value.length === 1 ? `(${pythonRepr(value[0])},)` : `(${value.map(pythonRepr).join(', ')})`;
+    if (depth >= MAX_KEY_DEPTH) {
+      throw new PickleError(`a dict key nests tuples more than ${MAX_KEY_DEPTH} deep (or contains itself); the pickle is corrupt or hostile.`);
+    }
+    const parts = value.map((v) => pythonRepr(v, depth + 1));
+    return value.length === 1 ? `(${parts[0]},)` : `(${parts.join(', ')})`;
   }
   throw new PickleError(`unsupported dict key of type ${Object.prototype.toString.call(value)}.`);
 }
@@ -89,6 +98,7 @@ export function unpickle(
   const memo = new Map<number, unknown>();
   let pos = start;
   let opAt = start;
+  let created = 0;
 
   const fail = (message: string): never => {
     throw new PickleError(`${what}: ${message} (pickle opcode at byte ${opAt})`);
@@ -178,6 +188,12 @@ export function unpickle(
   for (;;) {
     opAt = pos;
     const op = u8();
+    if (++created > MAX_PICKLE_OPCODES) {
+      throw new LimitError(
+        `${what}: the pickle has more than ${MAX_PICKLE_OPCODES} opcodes; a checkpoint needs far fewer, so it is refused ` +
+          `(corrupt or hostile) before its objects fill the memory.`,
+      );
+    }
     switch (op) {
       case 0x80: { // PROTO
         const protocol = u8();
@@ -325,7 +341,9 @@ export function unpickle(
       case 0x65: // APPENDS
       case 0x90: { // ADDITEMS (sets are arrays here)
         const items = popMark();
-        asList(top()).push(...items);
+        const list = asList(top());
+        // One by one: a spread of a huge MARK run would overflow the call stack.
+        for (const item of items) list.push(item);
         break;
       }
       case 0x63: { // GLOBAL

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { FileFormatError, OptionError, quoteValue } from '../errors.js';
 
 // The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
 // unsigned header length N, N bytes of UTF-8 JSON, then the raw little-endian data. The JSON maps
@@ -39,7 +40,22 @@ export interface ReadSafetensorsOptions {
 const MAX_HEADER_BYTES = 100_000_000;
 
 function fail(message: string): never {
-  throw new Error(`safetensors: ${message}`);
+  throw new FileFormatError(`safetensors: ${message}`);
+}
+
+function failWrite(message: string): never {
+  throw new OptionError(`writeSafetensors: ${message}`);
+}
+
+/** A JSON value from the file, cut short for a message. */
+function brief(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}… (${text.length} characters)` : text;
+}
+
+/** Sets an own property, whatever the key (a tensor may be called `__proto__`). */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**
@@ -91,26 +107,27 @@ export function readSafetensorsHeader(bytes: Uint8Array): SafetensorsHeader {
         fail('__metadata__ must be an object of strings.');
       }
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__.${k} must be a string, got ${typeof v}.`);
-        metadata[k] = v;
+        if (typeof v !== 'string') fail(`__metadata__ entry ${quoteValue(k)} must be a string, got ${typeof v}.`);
+        setOwn(metadata, k, v);
       }
       continue;
     }
-    tensors[name] = parseEntry(name, raw, dataLength);
+    setOwn(tensors, name, parseEntry(name, raw, dataLength));
   }
   // The entries must tile [0, dataLength) exactly.
   const ordered = Object.entries(tensors).sort(
     (a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0] || a[1].dataOffsets[1] - b[1].dataOffsets[1],
   );
   let position = 0;
-  let previous = '(start of data)';
+  const START = '(start of data)';
+  let previous = START;
   for (const [name, entry] of ordered) {
     const [begin, end] = entry.dataOffsets;
     if (begin < position) {
-      fail(`tensor '${name}' (bytes ${begin}..${end}) overlaps '${previous}' (which ends at ${position}).`);
+      fail(`tensor ${quoteValue(name)} (bytes ${begin}..${end}) overlaps ${previous === START ? previous : quoteValue(previous)} (which ends at ${position}).`);
     }
     if (begin > position) {
-      fail(`there is a gap of ${begin - position} unused bytes between '${previous}' and '${name}'.`);
+      fail(`there is a gap of ${begin - position} unused bytes between ${previous === START ? previous : quoteValue(previous)} and ${quoteValue(name)}.`);
     }
     position = end;
     previous = name;
@@ -126,30 +143,30 @@ export function readSafetensorsHeader(bytes: Uint8Array): SafetensorsHeader {
 
 function parseEntry(name: string, raw: unknown, dataLength: number): SafetensorsEntry {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    fail(`entry '${name}' must be an object {dtype, shape, data_offsets}.`);
+    fail(`entry ${quoteValue(name)} must be an object {dtype, shape, data_offsets}.`);
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
     fail(
-      `tensor '${name}' has dtype ${JSON.stringify(dtype)}; supported dtypes are ` +
+      `tensor ${quoteValue(name)} has dtype ${brief(dtype)}; supported dtypes are ` +
         `${Object.keys(DTYPE_BYTES).join(', ')}. Convert it (e.g. to float32) before saving.`,
     );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(`tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of non-negative integers.`);
+    fail(`tensor ${quoteValue(name)} has shape ${brief(shape)}; expected an array of non-negative integers.`);
   }
   if (
     !Array.isArray(offsets) ||
     offsets.length !== 2 ||
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
   ) {
-    fail(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] byte offsets.`);
+    fail(`tensor ${quoteValue(name)} has data_offsets ${brief(offsets)}; expected [begin, end] byte offsets.`);
   }
   const [begin, end] = offsets as [number, number];
-  if (begin > end) fail(`tensor '${name}' has data_offsets [${begin}, ${end}] with begin after end.`);
+  if (begin > end) fail(`tensor ${quoteValue(name)} has data_offsets [${begin}, ${end}] with begin after end.`);
   if (end > dataLength) {
     fail(
-      `tensor '${name}' ends at byte ${end} of the data section, which is only ${dataLength} bytes; ` +
+      `tensor ${quoteValue(name)} ends at byte ${end} of the data section, which is only ${dataLength} bytes; ` +
         `the file is truncated or its header is wrong.`,
     );
   }
@@ -158,7 +175,7 @@ function parseEntry(name: string, raw: unknown, dataLength: number): Safetensors
   const expected = count * DTYPE_BYTES[d];
   if (end - begin !== expected) {
     fail(
-      `tensor '${name}' (${d} [${(shape as number[]).join(', ')}]) needs ${expected} bytes but its ` +
+      `tensor ${quoteValue(name)} (${d} [${(shape as number[]).join(', ')}]) needs ${expected} bytes but its ` +
         `data_offsets [${begin}, ${end}] span ${end - begin}.`,
     );
   }
@@ -190,7 +207,7 @@ export function readSafetensors(
       const start = header.dataStart + entry.dataOffsets[0];
       const raw = bytes.subarray(start, header.dataStart + entry.dataOffsets[1]);
       const values = decode(name, entry.dtype, raw);
-      result[name] = tf.tensor(values, entry.shape, values instanceof Int32Array ? 'int32' : 'float32');
+      setOwn(result, name, tf.tensor(values, entry.shape, values instanceof Int32Array ? 'int32' : 'float32'));
     }
   } catch (e) {
     tf.dispose(Object.values(result));
@@ -233,7 +250,7 @@ function decode(name: string, dtype: SafetensorsDtype, raw: Uint8Array): Float32
         if (hi !== (lo & 0x80000000 ? -1 : 0)) {
           const value = view.getBigInt64(8 * i, true);
           fail(
-            `tensor '${name}' (I64) holds ${value} at flat index ${i}, outside the int32 range ` +
+            `tensor ${quoteValue(name)} (I64) holds ${value} at flat index ${i}, outside the int32 range ` +
               `TensorFlow.js supports; store it as float or a smaller integer.`,
           );
         }
@@ -268,7 +285,7 @@ export function writeSafetensors(
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') {
-        fail(`metadata value '${k}' must be a string, got ${typeof v}; use JSON.stringify for structured values.`);
+        failWrite(`metadata value '${k}' must be a string, got ${typeof v}; use JSON.stringify for structured values.`);
       }
     }
     header['__metadata__'] = metadata;
@@ -276,8 +293,8 @@ export function writeSafetensors(
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    if (name === '__metadata__') fail(`'__metadata__' is reserved and cannot name a tensor.`);
-    if (t.isDisposed) fail(`tensor '${name}' is disposed.`);
+    if (name === '__metadata__') failWrite(`'__metadata__' is reserved and cannot name a tensor.`);
+    if (t.isDisposed) failWrite(`tensor ${quoteValue(name)} is disposed.`);
     let chunk: Uint8Array;
     let dtype: SafetensorsDtype;
     if (t.dtype === 'float32') {
@@ -293,7 +310,7 @@ export function writeSafetensors(
       for (let i = 0; i < values.length; i++) view.setBigInt64(8 * i, BigInt(values[i]), true);
       dtype = 'I64';
     } else {
-      fail(`tensor '${name}' has dtype ${t.dtype}; only float32 and int32 tensors can be written.`);
+      failWrite(`tensor ${quoteValue(name)} has dtype ${t.dtype}; only float32 and int32 tensors can be written.`);
     }
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + chunk.length] };
     chunks.push(chunk);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { unzipSync } from 'fflate';
+import { FileFormatError, LimitError, quoteValue, shownName } from '../errors.js';
 import { isPickleDict, setDictItem, unpickle, type PickleDict, type UnpickleHooks } from './pickle.js';
+import { openZip, type ZipArchive } from './zip.js';
 
 // Reader of `torch.save` files, in both layouts PyTorch has used:
 // - zip (PyTorch >= 1.6): `<folder>/data.pkl` holds the object pickle, `<folder>/data/<key>` the
@@ -45,13 +46,28 @@ const LEGACY_PROTOCOL_VERSION = 1001;
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function fail(message: string): never {
-  throw new Error(`torch checkpoint: ${message}`);
+  throw new FileFormatError(`torch checkpoint: ${message}`);
 }
+
+/** Largest object pickle (`data.pkl`) read from a zip checkpoint: state dicts need far less. */
+export const MAX_CHECKPOINT_PICKLE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Elements a tensor view may have beyond its storage's: a view with stride 0 repeats elements
+ * (`torch.expand`), and its decoded copy is refused when it would exceed its storage's element
+ * count by more than this, so that a few bytes cannot claim gigabytes.
+ */
+export const MAX_EXPANDED_ELEMENTS = 1 << 20;
+
+/** Extra bytes a zip storage record may hold beyond its storage's size. */
+const RECORD_SLACK_BYTES = 64 * 1024;
 
 /** One PyTorch storage: a flat typed buffer that tensors view with an offset and strides. */
 export class TorchStorage {
-  /** Raw little-endian bytes; set when the storage's record is read. */
+  /** Raw little-endian bytes, once read. */
   private data: Uint8Array | undefined;
+  /** Reads the raw bytes on first use (a zip record is inflated only when a tensor needs it). */
+  private source: (() => Uint8Array) | undefined;
 
   constructor(
     /** The storage's key in the file (`data/<key>` in the zip layout). */
@@ -71,9 +87,14 @@ export class TorchStorage {
     return ELEMENT_BYTES[this.dtype];
   }
 
+  /** Bytes the storage needs: `numel × elementBytes`. */
+  get byteLength(): number {
+    return this.numel * this.elementBytes;
+  }
+
   /** @internal Attaches the raw bytes (at least `numel × elementBytes` of them). */
   setData(bytes: Uint8Array): void {
-    const need = this.numel * this.elementBytes;
+    const need = this.byteLength;
     if (bytes.length < need) {
       fail(
         `storage '${this.key}' (${this.dtype}, ${this.numel} elements) needs ${need} bytes but the file ` +
@@ -81,11 +102,17 @@ export class TorchStorage {
       );
     }
     this.data = bytes.subarray(0, need);
+    this.source = undefined;
   }
 
-  /** True once the bytes are known. */
+  /** @internal Attaches a reader of the raw bytes, called once, when a tensor is decoded. */
+  setSource(read: () => Uint8Array): void {
+    this.source = read;
+  }
+
+  /** True once the bytes are known or can be read. */
   get loaded(): boolean {
-    return this.root ? this.root.loaded : this.data !== undefined;
+    return this.root ? this.root.loaded : this.data !== undefined || this.source !== undefined;
   }
 
   /** The raw bytes of this storage (a window of the root's for a view). */
@@ -94,6 +121,7 @@ export class TorchStorage {
       const start = this.rootOffset * this.elementBytes;
       return this.root.bytes().subarray(start, start + this.numel * this.elementBytes);
     }
+    if (!this.data && this.source) this.setData(this.source());
     if (!this.data) fail(`storage '${this.key}' has no data in the file; the file is truncated or corrupt.`);
     return this.data!;
   }
@@ -138,6 +166,27 @@ export class TorchTensor {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
+  /**
+   * @internal Throws unless decoding this view stays within what its storage holds (plus
+   * {@link MAX_EXPANDED_ELEMENTS} for stride-0 views); the shape's product is checked as it grows,
+   * so absurd shapes never reach an allocation.
+   */
+  checkDecodable(name: string): void {
+    const limit = Math.max(this.storage.numel, MAX_EXPANDED_ELEMENTS);
+    let n = 1;
+    for (const d of this.shape) {
+      n *= d;
+      if (n > limit) {
+        throw new LimitError(
+          `torch checkpoint: ${name} has shape [${this.shape.join(', ')}] (strides [${this.stride.join(', ')}]) but its storage ` +
+            `'${this.storage.key}' holds ${this.storage.numel} elements; a view that repeats elements this much is refused ` +
+            `(at most ${MAX_EXPANDED_ELEMENTS} more than the storage). Save a contiguous copy (tensor.clone()) instead.`,
+        );
+      }
+      if (n === 0) return;
+    }
+  }
+
   /** True when the elements are laid out row-major without gaps. */
   isContiguous(): boolean {
     let expected = 1;
@@ -173,6 +222,7 @@ export class TorchTensor {
    * `name` only labels error messages.
    */
   toTypedArray(name = 'tensor'): Float32Array | Int32Array | Uint8Array {
+    this.checkDecodable(name);
     const n = this.size;
     const dtype = this.dtype;
     const raw = this.storage.bytes();
@@ -437,7 +487,7 @@ function torchHooks(
     },
     persistentLoad(pid) {
       if (!Array.isArray(pid) || pid[0] !== 'storage') {
-        const kind = Array.isArray(pid) ? String(pid[0]) : describe(pid);
+        const kind = Array.isArray(pid) ? (typeof pid[0] === 'string' ? pid[0].slice(0, 40) : describe(pid[0])) : describe(pid);
         fail(
           `unsupported persistent id '${kind}'` +
             (kind === 'module'
@@ -451,7 +501,7 @@ function torchHooks(
       const st = type as StorageType;
       let storage = storages.get(key as string);
       if (!storage) {
-        storage = new TorchStorage(key as string, st.dtype, numel as number, String(location));
+        storage = new TorchStorage(key as string, st.dtype, numel as number, typeof location === 'string' ? location : describe(location));
         storages.set(key as string, storage);
         onNewStorage(storage);
       } else if (storage.dtype !== st.dtype) {
@@ -459,9 +509,10 @@ function torchHooks(
       }
       if (viewMetadata !== undefined && viewMetadata !== null) {
         // Legacy storage views: (view_key, offset, size) in elements of the root storage.
+        if (!Array.isArray(viewMetadata)) fail(`storage '${key}' has view metadata that is ${describe(viewMetadata)}, not a tuple; the file is corrupt.`);
         const [viewKey, offset, size] = viewMetadata as unknown[];
         if (typeof viewKey !== 'string' || !isInt(offset) || !isInt(size) || offset < 0 || offset + size > storage.numel) {
-          fail(`storage view '${String(viewKey)}' of storage '${key}' is malformed; the file is corrupt.`);
+          fail(`storage view ${typeof viewKey === 'string' ? quoteValue(viewKey) : describe(viewKey)} of storage '${key}' is malformed; the file is corrupt.`);
         }
         return new TorchStorage(viewKey as string, storage.dtype, size as number, storage.location, storage, offset as number);
       }
@@ -486,33 +537,53 @@ function checkTensors(tensors: TorchTensor[], storages: Map<string, TorchStorage
 }
 
 function readZip(bytes: Uint8Array): TorchValue {
-  let files: Record<string, Uint8Array>;
+  let archive: ZipArchive;
   try {
-    files = unzipSync(bytes);
+    archive = openZip(bytes);
   } catch (e) {
-    fail(`the zip archive is truncated or corrupt (${(e as Error).message}).`);
+    if (e instanceof FileFormatError) fail(e.message);
+    throw e;
   }
-  const pickles = Object.keys(files!).filter((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
+  const names = [...archive.entries.keys()];
+  const pickles = names.filter((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
   if (pickles.length !== 1) {
     fail(
       pickles.length === 0
         ? 'the zip archive has no <folder>/data.pkl; it is not a PyTorch checkpoint.'
-        : `the zip archive has several data.pkl records (${pickles.join(', ')}); it is not a single checkpoint.`,
+        : `the zip archive has several data.pkl records (${pickles.slice(0, 5).map((p) => quoteValue(p)).join(', ')}); it is not a single checkpoint.`,
     );
   }
+  const read = (name: string, maxBytes: number): Uint8Array => {
+    try {
+      return archive.read(archive.entries.get(name)!, maxBytes);
+    } catch (e) {
+      if (e instanceof FileFormatError) fail(e.message);
+      if (e instanceof LimitError) throw new LimitError(`torch checkpoint: ${e.message}`);
+      throw e;
+    }
+  };
   const prefix = pickles[0]!.slice(0, -'data.pkl'.length);
-  const byteorder = files![`${prefix}byteorder`];
-  if (byteorder && new TextDecoder().decode(byteorder).trim() !== 'little') {
-    fail('the checkpoint was saved on a big-endian machine; re-save it on a little-endian one.');
+  if (archive.entries.has(`${prefix}byteorder`)) {
+    const byteorder = new TextDecoder().decode(read(`${prefix}byteorder`, 16)).trim();
+    if (byteorder !== 'little') fail('the checkpoint was saved on a big-endian machine; re-save it on a little-endian one.');
   }
   const tensors: TorchTensor[] = [];
   const storages = new Map<string, TorchStorage>();
   const hooks = torchHooks(tensors, storages, (storage) => {
-    const record = files![`${prefix}data/${storage.key}`];
-    if (!record) fail(`storage record '${prefix}data/${storage.key}' is missing from the zip archive; the file is corrupt.`);
-    storage.setData(record!);
+    // Only the directory is consulted now; the record is inflated when a tensor is decoded.
+    const name = `${prefix}data/${storage.key}`;
+    const entry = archive.entries.get(name);
+    if (!entry) fail(`storage record '${name}' is missing from the zip archive; the file is corrupt.`);
+    const need = storage.byteLength;
+    if (entry!.size < need) {
+      fail(
+        `storage '${storage.key}' (${storage.dtype}, ${storage.numel} elements) needs ${need} bytes but its record ` +
+          `'${name}' holds ${entry!.size}; the file is truncated or corrupt.`,
+      );
+    }
+    storage.setSource(() => read(name, need + RECORD_SLACK_BYTES));
   });
-  const { value } = unpickle(files![pickles[0]!]!, 0, hooks, `torch checkpoint: ${pickles[0]}`);
+  const { value } = unpickle(read(pickles[0]!, MAX_CHECKPOINT_PICKLE_BYTES), 0, hooks, `torch checkpoint: ${pickles[0]}`);
   checkTensors(tensors, storages);
   return value as TorchValue;
 }
@@ -525,7 +596,8 @@ function readLegacy(bytes: Uint8Array): TorchValue {
   }
   const protocol = unpickle(bytes, magic.end, PLAIN_HOOKS, `${what}: protocol version`);
   if (protocol.value !== LEGACY_PROTOCOL_VERSION) {
-    fail(`unsupported legacy checkpoint protocol version ${String(protocol.value)} (expected ${LEGACY_PROTOCOL_VERSION}).`);
+    const shown = typeof protocol.value === 'number' || typeof protocol.value === 'bigint' ? String(protocol.value) : describe(protocol.value);
+    fail(`unsupported legacy checkpoint protocol version ${shown} (expected ${LEGACY_PROTOCOL_VERSION}).`);
   }
   const sysInfo = unpickle(bytes, protocol.end, PLAIN_HOOKS, `${what}: system info`);
   if (isPickleDict(sysInfo.value) && sysInfo.value['little_endian'] === false) {
@@ -635,6 +707,16 @@ export interface TorchStateDictOptions {
  */
 const DEFAULT_ENTRIES = ['G', 'weight', 'state_dict', 'model_state_dict', 'model'];
 
+/** Deepest nesting of dicts in a state dict (PyTorch's are flat; nested ones are a few deep). */
+const MAX_STATE_DICT_DEPTH = 64;
+
+/** `key (kind), …` for the first entries of a dict, for messages. */
+function listEntries(dict: PickleDict): string {
+  const keys = Object.keys(dict);
+  const shown = keys.slice(0, 12).map((k) => `${shownName(k, 40)} (${summarise(dict[k])})`);
+  return shown.join(', ') + (keys.length > shown.length ? `, … ${keys.length - shown.length} more` : '');
+}
+
 function isStateDict(value: unknown): value is { [key: string]: TorchTensor } {
   if (!isPickleDict(value)) return false;
   const values = Object.values(value);
@@ -650,9 +732,9 @@ function summarise(value: unknown): string {
 }
 
 /**
- * Picks a state dict out of a value returned by {@link readTorchCheckpoint} and converts it to
- * `tf.Tensor`s: the same `Record<string, tf.Tensor>` that `readSafetensors` returns, ready for
- * `loadTorchStateDict`. The caller owns the tensors.
+ * Picks a state dict out of a value returned by {@link readTorchCheckpoint}: its tensors, not yet
+ * decoded, as `[key, TorchTensor]` pairs (nested dicts flattened with '.', prefix removed,
+ * `filter` applied). {@link torchStateDictFrom} converts them to `tf.Tensor`s.
  *
  * `path` names the entry (`'G'`, `'D'`, `'weight'`, or nested: `'a/b'` or `['a', 'b']`).
  * Without it: the checkpoint itself if it is a state dict, else the first of `G`, `weight`,
@@ -663,11 +745,11 @@ function summarise(value: unknown): string {
  *   only `conv1`, `bn1`, `layer1`, `layer2` (see `filter`).
  * Their keys start with `module.` (`nn.DataParallel`), removed by default.
  */
-export function torchStateDictFrom(
+export function torchStateDictEntries(
   checkpoint: TorchValue,
   path?: string | string[],
   options: TorchStateDictOptions = {},
-): Record<string, tf.Tensor> {
+): Array<[string, TorchTensor]> {
   let picked: unknown = checkpoint;
   let where = 'the checkpoint';
   if (path !== undefined) {
@@ -676,10 +758,8 @@ export function torchStateDictFrom(
     for (const part of parts) {
       if (!isPickleDict(picked) || !Object.prototype.hasOwnProperty.call(picked, part)) {
         const here = walked.length ? `'${walked.join('/')}'` : 'the checkpoint';
-        const entries = isPickleDict(picked)
-          ? Object.entries(picked).map(([k, v]) => `${k} (${summarise(v)})`).join(', ')
-          : summarise(picked);
-        fail(`${here} has no entry '${part}'; it holds: ${entries || 'nothing'}.`);
+        const entries = isPickleDict(picked) ? listEntries(picked) : summarise(picked);
+        fail(`${here} has no entry ${quoteValue(part)}; it holds: ${entries || 'nothing'}.`);
       }
       picked = (picked as PickleDict)[part];
       walked.push(part);
@@ -688,9 +768,7 @@ export function torchStateDictFrom(
   } else if (!isStateDict(picked)) {
     const found = isPickleDict(picked) ? DEFAULT_ENTRIES.find((k) => isStateDict((picked as PickleDict)[k])) : undefined;
     if (found === undefined) {
-      const entries = isPickleDict(picked)
-        ? Object.entries(picked).map(([k, v]) => `${k} (${summarise(v)})`).join(', ')
-        : summarise(picked);
+      const entries = isPickleDict(picked) ? listEntries(picked) : summarise(picked);
       fail(
         `no state dict found in the checkpoint (it holds: ${entries || 'nothing'}). ` +
           `Name the entry: torchStateDictFrom(checkpoint, '<entry>').`,
@@ -703,32 +781,53 @@ export function torchStateDictFrom(
   // Flatten nested dicts with '.', as PyTorch names submodule keys.
   const flat: [string, TorchTensor][] = [];
   const open = new Set<unknown>();
-  const visit = (value: unknown, key: string) => {
+  const visit = (value: unknown, key: string, depth: number) => {
     if (value instanceof TorchTensor) flat.push([key, value]);
     else if (isPickleDict(value)) {
-      if (open.has(value)) fail(`${where} contains itself at '${key}'; it is not a state dict.`);
+      if (open.has(value)) fail(`${where} contains itself at ${quoteValue(key)}; it is not a state dict.`);
+      if (depth >= MAX_STATE_DICT_DEPTH) {
+        fail(`${where} nests dicts more than ${MAX_STATE_DICT_DEPTH} deep (at ${quoteValue(key)}); it is not a state dict.`);
+      }
       open.add(value);
-      for (const [k, v] of Object.entries(value)) visit(v, key ? `${key}.${k}` : k);
+      for (const [k, v] of Object.entries(value)) visit(v, key ? `${key}.${k}` : k, depth + 1);
       open.delete(value);
     } else {
-      fail(`${where} is not a state dict: '${key || '(root)'}' is ${summarise(value)}, not a tensor.`);
+      fail(`${where} is not a state dict: ${quoteValue(key || '(root)')} is ${summarise(value)}, not a tensor.`);
     }
   };
-  visit(picked, '');
+  visit(picked, '', 0);
   if (flat.length === 0) fail(`${where} holds no tensors.`);
 
   const prefix =
     options.stripPrefix ?? (flat.every(([k]) => k.startsWith('module.')) ? 'module.' : '');
+  const out: Array<[string, TorchTensor]> = [];
+  const seen = new Set<string>();
+  for (const [rawKey, tensor] of flat) {
+    const key = prefix && rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
+    if (options.filter && !options.filter(key)) continue;
+    if (seen.has(key)) fail(`two entries map to the key ${quoteValue(key)} after removing the prefix '${prefix}'.`);
+    seen.add(key);
+    out.push([key, tensor]);
+  }
+  return out;
+}
+
+/**
+ * Picks a state dict out of a value returned by {@link readTorchCheckpoint} and converts it to
+ * `tf.Tensor`s: the same `Record<string, tf.Tensor>` that `readSafetensors` returns, ready for
+ * `loadTorchStateDict`. The caller owns the tensors. Only the tensors picked (and passing
+ * `filter`) are decoded; see {@link torchStateDictEntries} for the entries themselves.
+ */
+export function torchStateDictFrom(
+  checkpoint: TorchValue,
+  path?: string | string[],
+  options: TorchStateDictOptions = {},
+): Record<string, tf.Tensor> {
   const result: Record<string, tf.Tensor> = {};
   try {
-    for (const [rawKey, tensor] of flat) {
-      const key = prefix && rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
-      if (options.filter && !options.filter(key)) continue;
-      if (Object.prototype.hasOwnProperty.call(result, key)) {
-        fail(`two entries map to the key '${key}' after removing the prefix '${prefix}'.`);
-      }
+    for (const [key, tensor] of torchStateDictEntries(checkpoint, path, options)) {
       Object.defineProperty(result, key, {
-        value: tensor.toTensor(`tensor '${rawKey}'`),
+        value: tensor.toTensor(`tensor ${quoteValue(key)}`),
         enumerable: true,
         writable: true,
         configurable: true,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerVariable, LayersModel } from '@tensorflow/tfjs-layers';
 import type { layers } from '@tensorflow/tfjs-layers';
+import { WeightsError, quoteValue, shownName } from '../errors.js';
 import { isTorchMapped, type TorchLayout } from '../layers/torch_layer.js';
 
 type Layer = layers.Layer;
@@ -128,7 +129,7 @@ function collectTargets(target: Layer | LayersModel): Targets {
   for (const p of out.params) {
     const other = seen.get(p.key);
     if (other !== undefined) {
-      throw new Error(
+      throw new WeightsError(
         `loadTorchStateDict: layers '${other}' and '${p.owner}' both claim the key '${p.key}'; ` +
           `give layers distinct names (their PyTorch module paths).`,
       );
@@ -187,6 +188,26 @@ export function tfToTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
 
 const DATA_PARALLEL_PREFIX = 'module.';
 
+/** The first `max` items, one per line (or joined by `separator`), then how many more there are. */
+function listSome(items: readonly string[], max = 20, separator = '\n    '): string {
+  const shown = items.slice(0, max).join(separator);
+  return items.length > max ? `${shown}${separator}… and ${items.length - max} more` : shown;
+}
+
+/** Sources of the tensors that hold a NaN or an infinity (one device read for all of them). */
+function nonFiniteKeys(entries: ReadonlyArray<{ source: string; tensor: tf.Tensor }>): string[] {
+  if (entries.length === 0) return [];
+  if (tf.getBackend() === 'webgpu') {
+    // webgpu in Node cannot read GPU data synchronously (tfjs reads through an OffscreenCanvas):
+    // check the values on the host, where tensors made from a file's bytes still are.
+    return entries.filter(({ tensor }) => !tensor.dataSync().every(Number.isFinite)).map((e) => e.source);
+  }
+  const finite = tf.tidy(() => tf.stack(entries.map(({ tensor }) => tf.cast(tf.all(tf.isFinite(tensor)), 'int32'))));
+  const flags = finite.dataSync();
+  finite.dispose();
+  return entries.filter((_, i) => flags[i] === 0).map((e) => e.source);
+}
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -223,6 +244,7 @@ export function loadTorchStateDict(
   const report: TorchLoadReport = { loaded: [], missing: [], unused: [], ignored: [], skipped: [] };
   const matched = new Map<string, { source: string; tensor: tf.Tensor }>();
   const mismatches: string[] = [];
+  const wrongType: string[] = [];
   for (const [source, tensor] of Object.entries(tensors)) {
     let key = source;
     if (options.ignore?.(key)) {
@@ -240,15 +262,17 @@ export function loadTorchStateDict(
     const param = byKey.get(key);
     if (param) {
       if (matched.has(key)) {
-        throw new Error(
-          `loadTorchStateDict: keys '${matched.get(key)!.source}' and '${source}' both map to ` +
+        throw new WeightsError(
+          `loadTorchStateDict: keys ${quoteValue(matched.get(key)!.source)} and ${quoteValue(source)} both map to ` +
             `'${key}'; remove one of them.`,
         );
       }
       const expected = torchShapeOf(param.variable.shape as number[], param.layout);
-      if (!sameShape(expected, tensor.shape)) {
+      if (tensor.dtype !== 'float32') {
+        wrongType.push(`${shownName(source)} is ${tensor.dtype}`);
+      } else if (!sameShape(expected, tensor.shape)) {
         mismatches.push(
-          `${source}: the model expects [${expected.join(', ')}] (PyTorch layout), ` +
+          `${shownName(source)}: the model expects [${expected.join(', ')}] (PyTorch layout), ` +
             `the state dict has [${tensor.shape.join(', ')}]`,
         );
       }
@@ -262,37 +286,50 @@ export function loadTorchStateDict(
   for (const p of targets.params) if (!matched.has(p.key)) report.missing.push(p.key);
 
   const problems: string[] = [];
+  if (wrongType.length > 0) {
+    problems.push(
+      `${wrongType.length} weight(s) of an integer or bool type (a weight must be floating point: F32, F16 or BF16 ` +
+        `in a file):\n    ${listSome(wrongType)}`,
+    );
+  }
   if (mismatches.length > 0) {
-    problems.push(`${mismatches.length} shape mismatch(es):\n    ${mismatches.join('\n    ')}`);
+    problems.push(`${mismatches.length} shape mismatch(es):\n    ${listSome(mismatches)}`);
   }
   if (strict) {
     if (report.missing.length > 0) {
       problems.push(
         `${report.missing.length} missing key(s) (the model has these weights, the state dict ` +
-          `does not):\n    ${report.missing.join('\n    ')}`,
+          `does not):\n    ${listSome(report.missing)}`,
       );
     }
     if (report.unused.length > 0) {
       problems.push(
         `${report.unused.length} unused key(s) (in the state dict, not in the model):\n    ` +
-          report.unused.join('\n    '),
+          listSome(report.unused.map((k) => shownName(k))),
       );
     }
     if (targets.unmapped.length > 0) {
       problems.push(
         `${targets.unmapped.length} layer weight(s) with no PyTorch mapping (name the layer by ` +
           `its PyTorch module path and use a tag2pix layer, Dense, Conv2D or BatchNormalization):` +
-          `\n    ${targets.unmapped.join('\n    ')}`,
+          `\n    ${listSome(targets.unmapped)}`,
       );
     }
   }
   if (problems.length > 0) {
-    throw new Error(
+    throw new WeightsError(
       `loadTorchStateDict: the state dict does not fit the ${strict ? 'model (strict)' : 'model'}:\n  ` +
         problems.join('\n  ') +
         `\n  Keys after stripping ${prefix ? `the prefix '${prefix}' and ` : ''}any 'module.' ` +
         `are compared to the layers' names + PyTorch keys. Pass {strict: false} to load only the ` +
         `matching keys, {prefix} to select a sub-dict, or {ignore} to skip keys.`,
+    );
+  }
+  const notFinite = nonFiniteKeys([...matched.values()]);
+  if (notFinite.length > 0) {
+    throw new WeightsError(
+      `loadTorchStateDict: ${notFinite.length} weight tensor(s) hold NaN or infinite values (${listSome(notFinite.map((k) => shownName(k)), 5, ', ')}); ` +
+        `the weights are corrupt or come from a diverged training run. Nothing was loaded.`,
     );
   }
 

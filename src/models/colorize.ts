@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { defaultVocabulary, type Tag, type TagVocabulary } from '../data/tags.js';
+import { defaultVocabulary, resolveColorTags, type Tag, type TagVocabulary } from '../data/tags.js';
 
 /** Options of {@link colorizeTensor}. */
 export interface ColorizeTensorOptions {
@@ -51,30 +51,12 @@ export function squareGeometry(height: number, width: number): ColorizeGeometry 
   return { side, top: Math.floor((side - height) / 2), left: Math.floor((side - width) / 2) };
 }
 
-/** The CVT multi-hot vector `[1, numCvt]` of the tags, validated against the vocabulary. */
+/** The CVT multi-hot vector `[1, numCvt]` of the tags, checked as `resolveColorTags` does. */
 export function encodeColorTags(
   tags: string | ReadonlyArray<string | number | Tag>,
   vocabulary: TagVocabulary = defaultVocabulary(),
 ): tf.Tensor2D {
-  const list = typeof tags === 'string' ? [tags] : tags;
-  const names = list.filter((t): t is string => typeof t === 'string');
-  const resolved: Tag[] = [
-    ...(names.length > 0 ? vocabulary.parseTags(names) : []),
-    ...list
-      .filter((t): t is number | Tag => typeof t !== 'string')
-      .map((t) => (typeof t === 'number' ? vocabulary.get(t) : t)),
-  ];
-  const notColor = resolved.filter((t) => t.kind !== 'cvt');
-  if (notColor.length > 0) {
-    const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
-    throw new Error(
-      `colorize: ${notColor.map((t) => `'${t.name}'`).join(', ')} ${notColor.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +
-        `(the generator takes colour-variant tags only; the CIT extractor reads colour-invariant ones from the line art). ` +
-        `Give colour tags such as ${examples}; ` +
-        `'tag2pix tags --kind cvt' lists them.`,
-    );
-  }
-  const v = vocabulary.encode(resolved).cvt;
+  const v = vocabulary.encode(resolveColorTags(tags, vocabulary)).cvt;
   return tf.tensor2d(v, [1, v.length]);
 }
 

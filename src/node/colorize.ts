@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { colorizeTensor, type ColorizeTensorOptions } from '../models/colorize.js';
-import { encodePng, imageSize, readImageTensor, resizeImage, type ImageSource } from './image.js';
+import { resolveColorTags } from '../data/tags.js';
+import { checkImage, encodePng, readImageTensor, resizeImage, type ImageSource } from './image.js';
 import { rasterToTensor, tensorToRaster } from '../data/raster.js';
 
 /** Options of {@link colorize}: {@link ColorizeTensorOptions} with a file, Buffer or tensor. */
@@ -10,6 +11,11 @@ export interface ColorizeOptions extends Omit<ColorizeTensorOptions, 'lineArt' |
    * encoded bytes of one, or a tensor as {@link ColorizeTensorOptions.lineArt}.
    */
   lineArt: ImageSource | tf.Tensor;
+  /**
+   * Largest line art accepted, in pixels (default `DEFAULT_MAX_PIXELS`, 4096 × 4096): a larger
+   * file is refused from its header, before its pixels are decoded.
+   */
+  maxPixels?: number;
 }
 
 /**
@@ -20,28 +26,36 @@ export interface ColorizeOptions extends Omit<ColorizeTensorOptions, 'lineArt' |
  */
 export async function colorize(options: ColorizeOptions): Promise<tf.Tensor3D> {
   if (options.lineArt instanceof tf.Tensor) {
-    return colorizeTensor({ ...options, lineArt: options.lineArt });
+    const { maxPixels: _m, ...rest } = options;
+    return colorizeTensor({ ...rest, lineArt: options.lineArt });
   }
   const size = options.generator.inputs[0].shape[1];
   if (size == null) throw new Error('colorize: the generator has no fixed input size.');
+  // The cheap checks first: the tags, then the image's header (size within maxPixels).
+  resolveColorTags(options.tags, options.vocabulary);
   const name = typeof options.lineArt === 'string' ? options.lineArt : '<buffer>';
-  const original = await imageSize(options.lineArt, name);
+  const original = await checkImage(options.lineArt, { name, maxPixels: options.maxPixels });
   // Fit the longer side to the model size here, with a good filter; the square then needs no resize.
   const scale = size / Math.max(original.width, original.height);
   const fitted = {
     width: Math.max(1, Math.round(original.width * scale)),
     height: Math.max(1, Math.round(original.height * scale)),
   };
-  const grey = await readImageTensor(options.lineArt, { channels: 1, size: fitted, name });
+  const grey = await readImageTensor(options.lineArt, { channels: 1, size: fitted, name, maxPixels: options.maxPixels });
   let crop: tf.Tensor3D;
   try {
-    crop = colorizeTensor({ ...options, lineArt: grey, restoreSize: false });
+    const { maxPixels: _m, ...rest } = options;
+    crop = colorizeTensor({ ...rest, lineArt: grey, restoreSize: false });
   } finally {
     grey.dispose();
   }
   if (crop.shape[0] === original.height && crop.shape[1] === original.width) return crop;
-  const raster = await tensorToRaster(crop, 0, 1);
-  crop.dispose();
+  let raster;
+  try {
+    raster = await tensorToRaster(crop, 0, 1);
+  } finally {
+    crop.dispose();
+  }
   const restored = await resizeImage(raster, original.width, original.height);
   return rasterToTensor(restored, 0, 1);
 }

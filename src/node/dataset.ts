@@ -14,6 +14,7 @@ import {
 import { REFERENCE_TAG_FILTER, type TagFilterRule } from '../data/filter.js';
 import { DataLoader, type DataLoaderOptions, type PairReader, SampleSizeError } from '../data/loader.js';
 import { type TagVocabulary, defaultVocabulary } from '../data/tags.js';
+import { FileFormatError, OptionError, quoteValue } from '../errors.js';
 import { readImageWithInfo } from './image.js';
 
 /** The line-art folders of the reference layout, in the order the reference lists them. */
@@ -45,7 +46,16 @@ export interface OpenDatasetOptions {
   unknownTags?: 'error' | 'ignore';
   /** Keep at most this many samples (after filtering), e.g. for a quick run. */
   limit?: number;
+  /**
+   * Leave out entries whose files are missing, and only report them (default false: such an
+   * entry is an error naming the first missing files). The reference layout always leaves out
+   * ids without a colour image, as the reference does (its tags.txt lists the whole dump).
+   */
+  skipMissing?: boolean;
 }
+
+/** Missing files named in a message or a report. */
+const MISSING_EXAMPLES = 5;
 
 async function exists(p: string): Promise<boolean> {
   try {
@@ -105,7 +115,10 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
   let layout = options.layout ?? 'auto';
   let manifestPath = source;
   if (!(await exists(source))) {
-    throw new Error(`Dataset '${source}' does not exist. Give a dataset folder or a manifest .csv/.jsonl file.`);
+    throw new OptionError(
+      (name) => `Dataset ${quoteValue(source, 200)} (${name('data')}) does not exist. Give a dataset folder or a manifest .csv/.jsonl file.`,
+      { option: 'data', file: source },
+    );
   }
   if (layout === 'auto' || layout === 'manifest') {
     if (await isDirectory(source)) {
@@ -117,7 +130,7 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
       } else if (layout === 'auto') {
         layout = 'reference';
       } else {
-        throw new Error(`No manifest.csv or manifest.jsonl in '${source}'. Give the manifest file itself.`);
+        throw new OptionError(`No manifest.csv or manifest.jsonl in ${quoteValue(source, 200)}. Give the manifest file itself.`, { option: 'data', file: source });
       }
     } else {
       layout = 'manifest';
@@ -131,8 +144,33 @@ export async function openDataset(source: string, options: OpenDatasetOptions = 
     dataset.samples = dataset.samples.slice(0, options.limit);
     dataset.report.kept = dataset.samples.length;
   }
-  if (dataset.samples.length === 0) throw new Error(describeEmptyDataset(dataset.source, dataset.report));
+  if (dataset.samples.length === 0) throw new FileFormatError(describeEmptyDataset(dataset.source, dataset.report), { file: dataset.source });
   return dataset;
+}
+
+/** Entries with missing files are an error unless `skipMissing`: a dataset never shrinks silently. */
+function checkMissing(source: string, report: DatasetReport, missing: number, options: OpenDatasetOptions): void {
+  if (missing === 0 || options.skipMissing) return;
+  const examples = report.missingExamples ?? [];
+  throw new FileFormatError(
+    (name) =>
+      `Dataset ${quoteValue(source)}: ${missing} of ${report.entries} entries name files that do not exist ` +
+      `(${examples.join('; ')}${missing > examples.length ? '; …' : ''}). Fix the paths, or pass ${name('skipMissing=true')} ` +
+      `to train on the other ${report.entries - missing}.`,
+    { file: source, option: 'skipMissing' },
+  );
+}
+
+/** A one-line account of what a dataset left out, or undefined when it left out nothing. */
+export function describeSkipped(dataset: Dataset): string | undefined {
+  const r = dataset.report;
+  const parts: string[] = [];
+  if (r.missingColor > 0) parts.push(`${r.missingColor} without their colour image`);
+  if (r.missingLineArt > 0) parts.push(`${r.missingLineArt} without any line-art file`);
+  if (r.filter && r.filter.dropped > 0) parts.push(`${r.filter.dropped} dropped by the tag filter`);
+  if (parts.length === 0) return undefined;
+  const examples = r.missingExamples?.length ? ` (e.g. ${r.missingExamples[0]})` : '';
+  return `dataset ${quoteValue(dataset.source)}: ${r.kept} of ${r.entries} entries kept; ${parts.join(', ')}${examples}.`;
 }
 
 async function openReference(root: string, vocabulary: TagVocabulary, options: OpenDatasetOptions): Promise<Dataset> {
@@ -141,20 +179,20 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const tagsFile = path.resolve(root, options.tagsFile ?? 'tags.txt');
   const colorDir = path.resolve(root, options.colorDir ?? (split === 'train' ? 'rgb_train' : 'benchmark'));
   if (!(await exists(tagsFile))) {
-    throw new Error(
+    throw new FileFormatError(
       `'${root}' is not a reference-layout dataset: '${tagsFile}' is missing. The reference layout is ` +
         'rgb_train/<id>.png, line-art folders (keras_train, simpl_train, xdog_train) and tags.txt; ' +
         'for your own data a manifest.csv (colour, lineart, tags) is simpler (see docs/data.md).',
     );
   }
   if (!(await isDirectory(colorDir))) {
-    throw new Error(`The colour folder '${colorDir}' does not exist (reference layout, ${split} split).`);
+    throw new FileFormatError(`The colour folder ${quoteValue(colorDir, 200)} does not exist (reference layout, ${split} split).`, { file: colorDir });
   }
   const requested = options.lineArtDirs ?? (split === 'train' ? [...REFERENCE_LINEART_STYLES] : ['keras_test']);
   const styleDirs: string[] = [];
   for (const d of requested) if (await isDirectory(path.resolve(root, d))) styleDirs.push(d);
   if (styleDirs.length === 0) {
-    throw new Error(
+    throw new FileFormatError(
       `No line-art folder in '${root}': looked for ${requested.join(', ')}. Extract line art with ` +
         '`tag2pix extract-lineart <colour dir> <root>/xdog_train`.',
     );
@@ -164,6 +202,7 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
   const styles: Record<string, number> = Object.fromEntries(styleDirs.map((d) => [d, 0]));
   let missingColor = 0;
   let missingLineArt = 0;
+  const missingExamples: string[] = [];
   const found = await mapLimited(lines, 64, async (line) => {
     const color = path.join(colorDir, `${line.id}${ext}`);
     if (!(await has(color))) return 'no-colour' as const;
@@ -180,11 +219,15 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
     return sample;
   });
   const samples: SampleRecord[] = [];
-  for (const f of found) {
+  found.forEach((f, i) => {
     if (f === 'no-colour') missingColor++;
-    else if (f === 'no-lineart') missingLineArt++;
-    else samples.push(f);
-  }
+    else if (f === 'no-lineart') {
+      missingLineArt++;
+      if (missingExamples.length < MISSING_EXAMPLES) {
+        missingExamples.push(`line art ${styleDirs.map((d) => path.join(d, `${lines[i]!.id}${ext}`)).join(' or ')}`);
+      }
+    } else samples.push(f);
+  });
   const filter = options.filter ?? split === 'train';
   const filtered = applyTagFilter(samples, vocabulary, filter, REFERENCE_TAG_FILTER);
   const report: DatasetReport = {
@@ -195,6 +238,8 @@ async function openReference(root: string, vocabulary: TagVocabulary, options: O
     missingLineArt,
     styles,
   };
+  if (missingExamples.length > 0) report.missingExamples = missingExamples;
+  checkMissing(root, report, missingLineArt, options);
   if (filtered.report) report.filter = filtered.report;
   return { samples: filtered.samples, vocabulary, report, source: root };
 }
@@ -203,7 +248,7 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   const lower = file.toLowerCase();
   const format = lower.endsWith('.csv') ? 'csv' : lower.endsWith('.jsonl') || lower.endsWith('.ndjson') ? 'jsonl' : undefined;
   if (format === undefined) {
-    throw new Error(`Manifest '${file}' must end in .csv or .jsonl (JSON Lines).`);
+    throw new OptionError(`Manifest ${quoteValue(file, 200)} must end in .csv or .jsonl (JSON Lines).`, { option: 'data', file });
   }
   const rows = parseManifest(await fs.readFile(file, 'utf8'), format, file);
   const { tags, unknown } = resolveManifestTags(rows, vocabulary, options.unknownTags ?? 'error', file);
@@ -212,6 +257,7 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
   const styles: Record<string, number> = {};
   let missingColor = 0;
   let missingLineArt = 0;
+  const missingExamples: string[] = [];
   const found = await mapLimited(rows.map((row, i) => ({ row, i })), 64, async ({ row, i }) => {
     const color = path.resolve(base, row.color);
     if (!(await has(color))) return 'no-colour' as const;
@@ -234,11 +280,20 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     return sample;
   });
   const samples: SampleRecord[] = [];
-  for (const f of found) {
-    if (f === 'no-colour') missingColor++;
-    else if (f === 'no-lineart') missingLineArt++;
-    else samples.push(f);
-  }
+  found.forEach((f, i) => {
+    const row = rows[i]!;
+    if (f === 'no-colour' || f === 'no-lineart') {
+      if (f === 'no-colour') missingColor++;
+      else missingLineArt++;
+      if (missingExamples.length < MISSING_EXAMPLES) {
+        missingExamples.push(
+          f === 'no-colour'
+            ? `colour image ${quoteValue(row.color)} (line ${row.line})`
+            : `line art ${row.lineArts.map((l) => quoteValue(l)).join(' or ')} (line ${row.line})`,
+        );
+      }
+    } else samples.push(f);
+  });
   const filtered = applyTagFilter(samples, vocabulary, options.filter ?? false, REFERENCE_TAG_FILTER);
   const report: DatasetReport = {
     layout: 'manifest',
@@ -248,6 +303,8 @@ async function openManifest(file: string, vocabulary: TagVocabulary, options: Op
     missingLineArt,
     styles,
   };
+  if (missingExamples.length > 0) report.missingExamples = missingExamples;
+  checkMissing(file, report, missingColor + missingLineArt, options);
   if (filtered.report) report.filter = filtered.report;
   if (Object.keys(unknown).length > 0) report.unknownTags = unknown;
   return { samples: filtered.samples, vocabulary, report, source: file };
@@ -259,6 +316,8 @@ export interface PairCheckOptions {
   aspectTolerance?: number;
   /** Smallest accepted side of either image, pixels (default 16). */
   minSide?: number;
+  /** Largest accepted image, pixels before resizing (default `DEFAULT_MAX_PIXELS`, 4096 × 4096). */
+  maxPixels?: number;
 }
 
 /**
@@ -272,8 +331,8 @@ export function nodePairReader(options: PairCheckOptions = {}): PairReader {
   const minSide = options.minSide ?? 16;
   return async (sample, lineArtFile, size) => {
     const [c, l] = await Promise.all([
-      readImageWithInfo(sample.color, { channels: 3, size }),
-      readImageWithInfo(lineArtFile, { channels: 1, size }),
+      readImageWithInfo(sample.color, { channels: 3, size, maxPixels: options.maxPixels }),
+      readImageWithInfo(lineArtFile, { channels: 1, size, maxPixels: options.maxPixels }),
     ]);
     for (const [file, info] of [[sample.color, c.original], [lineArtFile, l.original]] as const) {
       if (Math.min(info.width, info.height) < minSide) {

@@ -3,12 +3,21 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { type Raster, type Raster8, checkRaster, rasterToTensor, rgbToGrey, tensorToRaster, toUint8Raster } from '../data/raster.js';
+import { type ErrorText, OptionError, Tag2PixError, quoteValue } from '../errors.js';
 
 /** A file path, or the encoded bytes of a PNG/JPEG/WebP file. */
 export type ImageSource = string | Uint8Array;
 
 /** Resampling filter for resizing (libvips kernels). The reference resizes with Lanczos. */
 export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+
+/**
+ * Default pixel limit of every image read (width × height, before any resize): 4096 × 4096,
+ * 16.8 Mpx. A 256–1024 px model needs far less; the limit stops a small compressed file from
+ * decoding to gigabytes (a 249 KB PNG can claim 16000 × 16000). Raise it with the `maxPixels`
+ * option (`--max-pixels` on the command line). sharp's own default is 268 Mpx.
+ */
+export const DEFAULT_MAX_PIXELS = 4096 * 4096;
 
 /** Options of {@link readImage}. */
 export interface ReadImageOptions {
@@ -20,32 +29,105 @@ export interface ReadImageOptions {
   kernel?: ResizeKernel;
   /** Name used in error messages when `source` is a buffer (default `<buffer>`). */
   name?: string;
+  /**
+   * Largest image accepted, in pixels (width × height of the file, before resizing); a larger one
+   * is an {@link ImageReadError} with reason `too-large`, raised before any pixel is decoded.
+   * Default {@link DEFAULT_MAX_PIXELS}.
+   */
+  maxPixels?: number;
 }
 
-/** Failure to read or decode an image; `file` names it. */
-export class ImageReadError extends Error {
-  /** The file path (or the name given for a buffer). */
-  readonly file: string;
-  /** `missing`: no such file; `corrupt`: unreadable or not a supported image. */
-  readonly reason: 'missing' | 'corrupt';
+/** Why an image could not be read. */
+export type ImageReadFailure = 'missing' | 'not-a-file' | 'corrupt' | 'too-large';
 
-  constructor(file: string, reason: 'missing' | 'corrupt', detail: string) {
+/** Failure to read or decode an image; `file` names it. */
+export class ImageReadError extends Tag2PixError {
+  /** The file path (or the name given for a buffer). */
+  declare readonly file: string;
+  /**
+   * `missing`: no such file; `not-a-file`: a folder or device; `corrupt`: unreadable or not a
+   * supported image; `too-large`: more pixels than the `maxPixels` limit.
+   */
+  readonly reason: ImageReadFailure;
+
+  constructor(file: string, reason: ImageReadFailure, detail: ErrorText) {
+    const detailText = typeof detail === 'string' ? () => detail : detail;
+    const shown = quoteValue(file, 200);
     super(
-      reason === 'missing'
-        ? `Image file '${file}' does not exist (${detail}).`
-        : `Cannot decode image '${file}': ${detail}. The file is corrupt or not a PNG, JPEG or WebP image.`,
+      (name) => {
+        const d = detailText(name);
+        switch (reason) {
+          case 'missing':
+            return `Image file ${shown} does not exist (${d}).`;
+          case 'not-a-file':
+            return `${shown} is ${d}, not an image file; give a PNG, JPEG or WebP file.`;
+          case 'too-large':
+            return `Image ${shown} ${d}`;
+          case 'corrupt':
+            return `Cannot decode image ${shown}: ${d}. The file is corrupt or not a PNG, JPEG or WebP image.`;
+        }
+      },
+      { file, option: reason === 'too-large' ? 'maxPixels' : undefined },
     );
-    this.name = 'ImageReadError';
-    this.file = file;
     this.reason = reason;
   }
+}
+
+/** Checks a `maxPixels` option: a positive integer. */
+function maxPixelsOf(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_PIXELS;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new OptionError((name) => `${name('maxPixels')} must be a positive integer (pixels), got ${quoteValue(value)}.`, { option: 'maxPixels' });
+  }
+  return value;
+}
+
+function tooLarge(label: string, width: number, height: number, limit: number): ImageReadError {
+  const mpx = (n: number) => `${(n / 1e6).toFixed(1)} Mpx`;
+  return new ImageReadError(
+    label,
+    'too-large',
+    (name) =>
+      `is ${width}×${height} = ${mpx(width * height)}, above the limit of ${limit} pixels (${mpx(limit)}); ` +
+      `scale it down, or raise the limit with ${name('maxPixels')} ${width * height} if the memory is there ` +
+      `(decoding takes about ${Math.ceil((width * height * 16) / 2 ** 20)} MiB).`,
+  );
+}
+
+/**
+ * Checks an image before anything heavy is done with it: the file exists and is a file, its
+ * header is readable, and its pixel count is within `maxPixels`. Returns its size (after EXIF
+ * orientation). Raises an {@link ImageReadError} naming the file otherwise.
+ */
+export async function checkImage(
+  source: ImageSource,
+  options: { name?: string; maxPixels?: number } = {},
+): Promise<{ width: number; height: number }> {
+  const limit = maxPixelsOf(options.maxPixels);
+  const label = typeof source === 'string' ? source : (options.name ?? '<buffer>');
+  await checkIsFile(source, label);
+  const size = await imageSize(source, label);
+  if (size.width * size.height > limit) throw tooLarge(label, size.width, size.height, limit);
+  return size;
+}
+
+/** A path that exists but is a folder (or another non-file) is named as such. */
+async function checkIsFile(source: ImageSource, label: string): Promise<void> {
+  if (typeof source !== 'string') return;
+  let stat;
+  try {
+    stat = await fs.stat(source);
+  } catch (e) {
+    throw new ImageReadError(label, 'missing', (e as NodeJS.ErrnoException).code ?? 'not found');
+  }
+  if (!stat.isFile()) throw new ImageReadError(label, 'not-a-file', stat.isDirectory() ? 'a folder' : 'not a regular file');
 }
 
 function sizeOf(size: ReadImageOptions['size']): { width: number; height: number } | undefined {
   if (size === undefined) return undefined;
   const s = typeof size === 'number' ? { width: size, height: size } : size;
   if (!(Number.isInteger(s.width) && s.width > 0 && Number.isInteger(s.height) && s.height > 0)) {
-    throw new Error(`Invalid resize target ${JSON.stringify(size)}: width and height must be positive integers.`);
+    throw new OptionError(`Invalid resize target ${quoteValue(JSON.stringify(size))}: width and height must be positive integers.`, { option: 'size' });
   }
   return s;
 }
@@ -60,16 +142,19 @@ export async function imageSize(source: ImageSource, name?: string): Promise<{ w
   }
 }
 
-async function classify(err: unknown, source: ImageSource, label: string): Promise<Error> {
-  if (err instanceof ImageReadError) return err;
-  if (typeof source === 'string') {
-    try {
-      await fs.access(source);
-    } catch (e) {
-      return new ImageReadError(label, 'missing', (e as NodeJS.ErrnoException).code ?? 'not found');
-    }
+async function classify(err: unknown, source: ImageSource, label: string, limit?: number): Promise<Error> {
+  if (err instanceof Tag2PixError) return err;
+  try {
+    await checkIsFile(source, label);
+  } catch (e) {
+    return e as Error;
   }
-  return new ImageReadError(label, 'corrupt', (err as Error).message.split('\n')[0] ?? String(err));
+  const detail = (err as Error).message.split('\n')[0] ?? String(err);
+  if (limit !== undefined && /pixel limit/i.test(detail)) {
+    const size = await headerSize(source).catch(() => undefined);
+    if (size) return tooLarge(label, size.width, size.height, limit);
+  }
+  return new ImageReadError(label, 'corrupt', detail);
 }
 
 /**
@@ -91,12 +176,14 @@ export async function readImageWithInfo(
 ): Promise<{ image: Raster8; original: { width: number; height: number } }> {
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) {
-    throw new Error(`readImage: channels must be 1 or 3, got ${String(channels)}.`);
+    throw new OptionError(`readImage: channels must be 1 or 3, got ${quoteValue(channels)}.`, { option: 'channels' });
   }
   const label = typeof source === 'string' ? source : (options.name ?? '<buffer>');
   const size = sizeOf(options.size);
+  const limit = maxPixelsOf(options.maxPixels);
   try {
-    let pipeline = sharp(source, { failOn: 'error' })
+    // libvips checks the limit against the header, before decoding a pixel.
+    let pipeline = sharp(source, { failOn: 'error', limitInputPixels: limit })
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColorspace('srgb');
@@ -118,7 +205,7 @@ export async function readImageWithInfo(
     };
     return { image: channels === 1 ? rgbToGrey(rgb) : rgb, original: original ?? { width: info.width, height: info.height } };
   } catch (err) {
-    throw await classify(err, source, label);
+    throw await classify(err, source, label, limit);
   }
 }
 

@@ -1,7 +1,9 @@
 export { initBackend } from './backend.js';
 export type { BackendName, BackendReport, InitBackendOptions } from './backend.js';
 export {
+  DEFAULT_MAX_PIXELS,
   ImageReadError,
+  checkImage,
   encodePng,
   imageSize,
   readImage,
@@ -10,8 +12,8 @@ export {
   resizeImage,
   writePng,
 } from './image.js';
-export type { ImageSource, ReadImageOptions, ReadImageTensorOptions, ResizeKernel, WritePngOptions } from './image.js';
-export { REFERENCE_LINEART_STYLES, createDataLoader, nodePairReader, openDataset } from './dataset.js';
+export type { ImageReadFailure, ImageSource, ReadImageOptions, ReadImageTensorOptions, ResizeKernel, WritePngOptions } from './image.js';
+export { REFERENCE_LINEART_STYLES, createDataLoader, describeSkipped, nodePairReader, openDataset } from './dataset.js';
 export type { CreateDataLoaderOptions, OpenDatasetOptions, PairCheckOptions } from './dataset.js';
 export { writeSynthDataset } from './synth.js';
 export type { SynthDatasetInfo, WriteSynthOptions, WriteSynthResult } from './synth.js';
@@ -27,10 +29,12 @@ export {
   readStateDicts,
   stateDictKind,
 } from './weights.js';
-export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind } from './weights.js';
+export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind, StateDictShapes } from './weights.js';
 export { readCheckpoint, saveCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
+export { checkOutputFile, realPathOf, removeStaleTemporaries, writeOutputFile } from './files.js';
+export type { OutputFileOptions } from './files.js';
 export { RUN_FILES, readStepLog, runTrainingInFolder } from './train.js';
-export type { ProgressMode, RunTrainingInFolderOptions, RunTrainingInFolderResult } from './train.js';
+export type { ProgressMode, ReadStepLogOptions, RunTrainingInFolderOptions, RunTrainingInFolderResult } from './train.js';
 export { TRAIN_DEFAULTS, trainCommand } from './train_command.js';
 export type { TrainCommandOptions, TrainRunConfig } from './train_command.js';
 export { renderSvgToPng } from './svg.js';

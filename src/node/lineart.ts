@@ -5,7 +5,9 @@ import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { type Raster8 } from '../data/raster.js';
 import { XDOG_DEFAULTS, XDOG_KERNEL_FUNCTIONS, type XDoGParams, xdogData } from '../data/xdog.js';
-import { imageSize, readImage } from './image.js';
+import { OptionError, OutputError, quoteValue } from '../errors.js';
+import { realPathOf, removeStaleTemporaries, writeFileAtomic } from './files.js';
+import { checkImage, readImage } from './image.js';
 
 /** File extensions the extractor picks up. */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
@@ -132,6 +134,8 @@ export interface ExtractLineArtOptions {
   overwrite?: boolean;
   /** Called after each file. */
   onProgress?: (done: number, total: number, file: string) => void;
+  /** Largest image accepted, in pixels (default `DEFAULT_MAX_PIXELS`, 4096 × 4096); larger ones are reported as failed. */
+  maxPixels?: number;
 }
 
 /** What {@link extractLineArtFolder} did. */
@@ -140,8 +144,45 @@ export interface ExtractLineArtResult {
   written: number;
   /** Outputs that already existed and were kept. */
   existing: number;
-  /** Files that could not be read, with the reason. */
+  /** Files that could not be read (or whose output would replace an input), with the reason. */
   failed: Array<{ file: string; error: string }>;
+  /**
+   * Inputs whose output name another input also maps to (`good.png` and `good.jpg`): the one
+   * already named `.png` keeps its name, the others are written as `<name>.<ext>.png`.
+   */
+  renamed: Array<{ file: string; output: string }>;
+  /** Temporary files of an earlier, killed run that were removed. */
+  removedTemporaries: string[];
+}
+
+/**
+ * Output names for input files: `<stem>.png`, except where two inputs share it (case-blind, so
+ * the result is the same on every file system): then an input already named `.png` keeps the
+ * name and the others get their full name plus `.png`. Never two inputs on one output.
+ */
+export function lineArtOutputNames(files: readonly string[]): Map<string, string> {
+  const byStem = new Map<string, string[]>();
+  for (const f of files) {
+    const key = `${path.basename(f, path.extname(f))}.png`.toLowerCase();
+    byStem.set(key, [...(byStem.get(key) ?? []), f]);
+  }
+  const out = new Map<string, string>();
+  const taken = new Set<string>();
+  const claim = (file: string, name: string) => {
+    let candidate = name;
+    for (let n = 2; taken.has(candidate.toLowerCase()); n++) candidate = name.replace(/\.png$/, `-${n}.png`);
+    taken.add(candidate.toLowerCase());
+    out.set(file, candidate);
+  };
+  // Unshared names first, so that a renamed output never takes an input's own name.
+  for (const group of byStem.values()) if (group.length === 1) claim(group[0]!, `${path.basename(group[0]!, path.extname(group[0]!))}.png`);
+  for (const group of byStem.values()) {
+    if (group.length === 1) continue;
+    const keeper = group.find((f) => path.extname(f).toLowerCase() === '.png');
+    if (keeper) claim(keeper, `${path.basename(keeper, path.extname(keeper))}.png`);
+    for (const f of group) if (f !== keeper) claim(f, `${f}.png`);
+  }
+  return out;
 }
 
 /**
@@ -149,6 +190,11 @@ export interface ExtractLineArtResult {
  * WebP in `inDir` becomes `<outDir>/<same name>.png`, a grey XDoG line art of the same size (or
  * scaled with `size`). Images are decoded and encoded on libvips' threads and XDoG runs on worker
  * threads, so all cores work. Unreadable files are reported, not fatal.
+ *
+ * No input is ever overwritten: the two folders are compared by real path (a symlink to the input
+ * folder is the input folder), an output that is a link to an input is left alone even with
+ * `overwrite`, inputs that share an output name get distinct names (see {@link lineArtOutputNames}),
+ * and each output is written through a temporary file and a rename.
  */
 export async function extractLineArtFolder(
   inDir: string,
@@ -156,44 +202,76 @@ export async function extractLineArtFolder(
   options: ExtractLineArtOptions = {},
 ): Promise<ExtractLineArtResult> {
   const method = options.method ?? 'xdog';
-  if (method !== 'xdog') throw new Error(`Unknown line-art method '${String(method)}': only 'xdog' is built in.`);
+  if (method !== 'xdog') {
+    throw new OptionError((name) => `Unknown line-art ${name('method')} ${quoteValue(method)}: only 'xdog' is built in.`, { option: 'method' });
+  }
   if (options.size !== undefined && !(Number.isInteger(options.size) && options.size > 0)) {
-    throw new Error(`--size must be a positive integer, got ${options.size}.`);
+    throw new OptionError((name) => `${name('size')} must be a positive integer, got ${quoteValue(options.size)}.`, { option: 'size' });
   }
   let entries: string[];
   try {
     entries = await fs.readdir(inDir);
-  } catch {
-    throw new Error(`Input folder '${inDir}' cannot be read: does it exist?`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OptionError(
+      (name) => `${name('inDir')} ${quoteValue(inDir, 200)} cannot be read: ${code === 'ENOTDIR' ? 'it is a file, not a folder' : code === 'ENOENT' ? 'it does not exist' : (code ?? (e as Error).message)}.`,
+      { option: 'inDir', file: inDir },
+    );
   }
   const files = entries.filter((f) => IMAGE_EXTENSIONS.includes(path.extname(f).toLowerCase())).sort();
   if (files.length === 0) {
-    throw new Error(`No PNG, JPEG or WebP images in '${inDir}'.`);
+    throw new OptionError((name) => `No PNG, JPEG or WebP images in ${name('inDir')} ${quoteValue(inDir, 200)}.`, { option: 'inDir', file: inDir });
   }
-  if (path.resolve(inDir) === path.resolve(outDir)) {
-    throw new Error('The output folder must differ from the input folder (the outputs would replace the colour images).');
+  // By real path: a symlink or another spelling of the input folder is the input folder.
+  const realIn = await realPathOf(inDir);
+  if ((await realPathOf(outDir)) === realIn) {
+    throw new OutputError(
+      (name) =>
+        `${name('outDir')} ${quoteValue(outDir, 200)} is the input folder ${quoteValue(inDir, 200)}` +
+        `${path.resolve(inDir) !== path.resolve(outDir) ? ' (by another path)' : ''}; the line arts would replace the colour images. ` +
+        `Choose another ${name('outDir')}.`,
+      { option: 'outDir', file: outDir },
+    );
   }
+  const outStat = await fs.stat(outDir).catch(() => undefined);
+  if (outStat && !outStat.isDirectory()) {
+    throw new OutputError((name) => `${name('outDir')} ${quoteValue(outDir, 200)} is a file, not a folder.`, { option: 'outDir', file: outDir });
+  }
+  const maxPixels = options.maxPixels;
   await fs.mkdir(outDir, { recursive: true });
+  const removedTemporaries = await removeStaleTemporaries(outDir, (base) => base.endsWith('.png'));
+  const inputsByRealPath = new Set(await Promise.all(files.map((f) => realPathOf(path.join(inDir, f)))));
+  const outputNames = lineArtOutputNames(files);
   const params = { ...XDOG_DEFAULTS, ...options.xdog };
   const workers = options.workers ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const pool = workers > 0 ? new XDoGWorkerPool(workers) : undefined;
-  const result: ExtractLineArtResult = { total: files.length, written: 0, existing: 0, failed: [] };
+  const renamed = files
+    .filter((f) => outputNames.get(f) !== `${path.basename(f, path.extname(f))}.png`)
+    .map((f) => ({ file: path.join(inDir, f), output: path.join(outDir, outputNames.get(f)!) }));
+  const result: ExtractLineArtResult = { total: files.length, written: 0, existing: 0, failed: [], renamed, removedTemporaries };
   let done = 0;
   const one = async (name: string) => {
     const src = path.join(inDir, name);
-    const dst = path.join(outDir, `${path.basename(name, path.extname(name))}.png`);
+    const dst = path.join(outDir, outputNames.get(name)!);
     try {
-      if (!options.overwrite && (await fs.stat(dst).then(() => true, () => false))) {
-        result.existing++;
-        return;
+      const existing = await fs.lstat(dst).catch(() => undefined);
+      if (existing) {
+        // Never through a link onto an input, --overwrite or not.
+        if (inputsByRealPath.has(await realPathOf(dst))) {
+          throw new OutputError(`its output ${quoteValue(dst, 200)} is one of the input images (through a link); it is left alone.`, { file: dst });
+        }
+        if (!options.overwrite) {
+          result.existing++;
+          return;
+        }
       }
       let size: { width: number; height: number } | undefined;
       if (options.size !== undefined) {
-        const own = await imageSize(src);
+        const own = await checkImage(src, { maxPixels });
         const scale = options.size / Math.max(own.width, own.height);
         size = { width: Math.max(1, Math.round(own.width * scale)), height: Math.max(1, Math.round(own.height * scale)) };
       }
-      const grey = await readImage(src, { channels: 1, size });
+      const grey = await readImage(src, { channels: 1, size, maxPixels });
       const line = pool
         ? await pool.run(grey, params)
         : { ...grey, data: xdogData(grey.data, grey.width, grey.height, params.sigma, params.k, params.gamma, params.epsilon, params.phi) };
@@ -201,7 +279,7 @@ export async function extractLineArtFolder(
         .toColorspace('b-w')
         .png()
         .toBuffer();
-      await fs.writeFile(dst, png);
+      await writeFileAtomic(dst, png);
       result.written++;
     } catch (err) {
       result.failed.push({ file: src, error: (err as Error).message });

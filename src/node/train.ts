@@ -6,13 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import cliProgress from 'cli-progress';
 import { exportTorchStateDict } from '../io/torch_state_dict.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { FileFormatError, quoteValue } from '../errors.js';
 import { disposeBatch, type Tag2PixBatch, type TrainingDataSource } from '../training/batch.js';
 import { runLossCurveSvg } from '../training/loss_curve.js';
 import { runTraining, type RunTrainingOptions, type RunTrainingResult, type StepLogRecord } from '../training/run.js';
 import { sampleGrid } from '../training/sample_grid.js';
 import type { GeneratorLossTerms } from '../losses/tag2pix_losses.js';
 import { NonFiniteLossError, type Tag2PixTrainer } from '../training/trainer.js';
-import { writeCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { writeCheckpoint } from './checkpoint.js';
+import { removeStaleTemporaries, writeFileAtomic } from './files.js';
 import { readableOnHost } from './host_tensors.js';
 import { writePng } from './image.js';
 import { renderSvgToPng } from './svg.js';
@@ -73,7 +75,10 @@ export async function runTrainingInFolder(o: RunTrainingInFolderOptions): Promis
   };
   await fs.mkdir(o.out, { recursive: true });
   const scheduler = trainer.scheduler;
-  await trimLog(files.log, scheduler.globalStep);
+  // Warnings are shown even with progress 'silent'.
+  const warn = o.print ?? ((line: string) => console.warn(line));
+  for (const f of await removeStaleTemporaries(o.out)) warn(`removed ${f}, left by a run killed while writing it`);
+  await trimLog(files.log, scheduler.globalStep, warn);
   const mode = resolveMode(o.progress ?? 'auto');
   const lineEvery = o.lineEvery ?? 10;
   const perEpoch = data.batchesPerEpoch;
@@ -139,25 +144,60 @@ async function writeGeneratorExport(trainer: Tag2PixTrainer, file: string): Prom
   }
 }
 
-/** Reads `log.jsonl` (every step record so far). */
-export async function readStepLog(file: string): Promise<StepLogRecord[]> {
+/** Options of {@link readStepLog}. */
+export interface ReadStepLogOptions {
+  /**
+   * Called when the last line is torn (a crash while appending): that line is dropped and this
+   * says so. Without it a torn last line is dropped silently.
+   */
+  onTornLine?: (message: string) => void;
+}
+
+/**
+ * Reads `log.jsonl` (every step record so far). A last line that is not whole JSON (a run killed
+ * while appending it) is dropped, with a warning through `onTornLine`; any other unreadable line
+ * is a FileFormatError naming the file and line.
+ */
+export async function readStepLog(file: string, options: ReadStepLogOptions = {}): Promise<StepLogRecord[]> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
     return [];
   }
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    // JSON writes NaN (a term a warm-up step did not compute) as null.
-    .map((l) => withCurrentKeys(JSON.parse(l, (_, v: unknown) => (v === null ? NaN : v)) as StepLogRecord));
+  const lines = text.split('\n');
+  const records: StepLogRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    try {
+      // JSON writes NaN (a term a warm-up step did not compute) as null.
+      const record = JSON.parse(line, (_, v: unknown) => (v === null ? NaN : v)) as StepLogRecord;
+      if (typeof record !== 'object' || record === null || !Number.isInteger(record.globalStep)) throw new Error('not a step record');
+      records.push(withCurrentKeys(record));
+    } catch (e) {
+      const last = lines.slice(i + 1).every((l) => l.trim() === '');
+      if (!last) {
+        throw new FileFormatError(
+          `${quoteValue(file, 200)}:${i + 1}: not a step record (${(e as Error).message}); the log is damaged. ` +
+            'Move it aside to resume without its history.',
+          { file },
+        );
+      }
+      options.onTornLine?.(
+        `${file}:${i + 1}: the last line is incomplete (${line.length} characters, a crash while it was written); it is dropped.`,
+      );
+    }
+  }
+  return records;
 }
 
 /** A record of a log written before 0.2.0, whose colour L1 term was keyed `l1Color`, under today's key. */
 function withCurrentKeys(r: StepLogRecord): StepLogRecord {
   const legacy: string = 'l1Colour'; // keep-spelling: the key of logs written before 0.2.0
   const current: keyof GeneratorLossTerms = 'l1Color';
+  const terms: unknown = r.generator;
+  if (typeof terms !== 'object' || terms === null) return r; // not a full record: kept as it is, as before
   if (legacy !== current && legacy in r.generator && !(current in r.generator)) {
     const { [legacy]: value, ...rest } = r.generator;
     r.generator = { ...rest, [current]: value! };
@@ -165,11 +205,17 @@ function withCurrentKeys(r: StepLogRecord): StepLogRecord {
   return r;
 }
 
-// A resumed run redoes the steps after its checkpoint: drop their old log lines.
-async function trimLog(file: string, globalStep: number): Promise<void> {
-  const records = await readStepLog(file);
+// A resumed run redoes the steps after its checkpoint: drop their old log lines (and a torn one).
+async function trimLog(file: string, globalStep: number, warn: (line: string) => void): Promise<void> {
+  let torn = false;
+  const records = await readStepLog(file, {
+    onTornLine: (message) => {
+      torn = true;
+      warn(`warning: ${message}`);
+    },
+  });
   const keep = records.filter((r) => r.globalStep < globalStep);
-  if (keep.length === records.length && (records.length > 0 || globalStep > 0)) return;
+  if (!torn && keep.length === records.length && (records.length > 0 || globalStep > 0)) return;
   await writeFileAtomic(file, keep.map((r) => JSON.stringify(r) + '\n').join(''));
 }
 

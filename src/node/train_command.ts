@@ -1,6 +1,7 @@
 // `tag2pix train` as a function: builds the models, data loader, scheduler and trainer from
 // options (or from a run folder's checkpoint with `resume`) and runs the training loop.
 import { promises as fs } from 'node:fs';
+import { OptionError, OutputError, WeightsError, quoteValue, type OptionNamer } from '../errors.js';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -12,7 +13,7 @@ import { buildTag2PixGenerator } from '../models/generator.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { restoreTrainer, type TrainingCheckpoint } from '../training/checkpoint.js';
 import { readCheckpoint } from './checkpoint.js';
-import { createDataLoader, openDataset } from './dataset.js';
+import { createDataLoader, describeSkipped, openDataset } from './dataset.js';
 import { RUN_FILES, runTrainingInFolder, type ProgressMode, type RunTrainingInFolderResult } from './train.js';
 import { HOW_TO_GET_WEIGHTS, listWeightFiles, readStateDicts } from './weights.js';
 
@@ -64,6 +65,8 @@ export interface TrainRunConfig {
   recompute: boolean;
   /** Use at most this many samples. */
   limit?: number;
+  /** Leave out dataset entries whose files are missing (default: such entries are an error). */
+  skipMissing?: boolean;
 }
 
 /** Options of {@link trainCommand}: the run configuration and how to run it. */
@@ -82,6 +85,8 @@ export interface TrainCommandOptions extends Partial<TrainRunConfig> {
   signal?: AbortSignal;
   /** Skip loss-curve and sample-grid images. */
   skipImages?: boolean;
+  /** Largest training image accepted, in pixels (default `DEFAULT_MAX_PIXELS`); not stored in the run. */
+  maxPixels?: number;
 }
 
 /** The published defaults (256 px run) where the CLI does not say otherwise. */
@@ -104,36 +109,71 @@ export const TRAIN_DEFAULTS: Omit<TrainRunConfig, 'data'> = {
   recompute: false,
 };
 
+/** Narrowest and widest width multipliers `trainCommand` accepts (below 1/16 layers keep < 4 channels). */
+export const WIDTH_MULTIPLIER_RANGE = [1 / 16, 4] as const;
+
+/** Largest image size `trainCommand` accepts (the published models are 256 and 512 px). */
+export const MAX_TRAIN_SIZE = 1024;
+
 function validate(c: TrainRunConfig): void {
-  const posInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}.`);
+  const bad = (option: string, text: (name: OptionNamer) => string): never => {
+    throw new OptionError(text, { option });
   };
-  posInt('--batch', c.batch);
-  posInt('--epochs', c.epochs);
-  if (!Number.isInteger(c.size) || c.size < 32 || c.size % 16 !== 0) {
-    throw new Error(`--size must be a multiple of 16 of at least 32, got ${c.size}.`);
+  const integer = (option: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      bad(option, (name) => `${name(option)} must be an integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `>= ${min}`}, got ${quoteValue(v)}.`);
+    }
+  };
+  integer('batch', c.batch, 1);
+  integer('epochs', c.epochs, 1);
+  integer('seed', c.seed, 0);
+  if (typeof c.size !== 'number' || !Number.isInteger(c.size) || c.size < 32 || c.size > MAX_TRAIN_SIZE || c.size % 16 !== 0) {
+    bad('size', (name) => `${name('size')} must be a multiple of 16 from 32 to ${MAX_TRAIN_SIZE}, got ${quoteValue(c.size)}.`);
   }
-  if (!Number.isInteger(c.twoStepEpoch) || c.twoStepEpoch < 0) {
-    throw new Error(`--two-step-epoch must be an integer >= 0, got ${c.twoStepEpoch}.`);
+  integer('twoStepEpoch', c.twoStepEpoch, 0);
+  if (c.warmupEpochs !== undefined) integer('warmupEpochs', c.warmupEpochs, 0);
+  if (c.brightnessEpoch !== null) integer('brightnessEpoch', c.brightnessEpoch, 0);
+  for (const [key, v] of [['citWeight', c.citWeight], ['cvtWeight', c.cvtWeight]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(key, (name) => `${name(key)} must be a number >= 0, got ${quoteValue(v)}.`);
   }
-  if (c.warmupEpochs !== undefined && (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0)) {
-    throw new Error(`--warmup-epochs must be an integer >= 0, got ${c.warmupEpochs}.`);
+  if (typeof c.learningRate !== 'number' || !(c.learningRate > 0) || !Number.isFinite(c.learningRate)) {
+    bad('learningRate', (name) => `${name('learningRate')} must be a number > 0, got ${quoteValue(c.learningRate)}.`);
   }
-  if (c.brightnessEpoch !== null && (!Number.isInteger(c.brightnessEpoch) || c.brightnessEpoch < 0)) {
-    throw new Error(`--brightness-epoch must be an integer >= 0, got ${c.brightnessEpoch}.`);
+  integer('checkpointEvery', c.checkpointEvery, 0);
+  if (!Array.isArray(c.layers) || c.layers.length !== 4 || c.layers.some((n) => typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 64)) {
+    bad('layers', (name) => `${name('layers')} must be 4 integers from 1 to 64 (bottlenecks per decoder block), got ${quoteValue(JSON.stringify(c.layers))}.`);
   }
-  for (const [n, v] of [['CIT weight', c.citWeight], ['CVT weight', c.cvtWeight]] as const) {
-    if (!Number.isFinite(v) || v < 0) throw new Error(`--cit-cvt-weight: the ${n} must be a number >= 0, got ${v}.`);
-  }
-  if (!(c.learningRate > 0)) throw new Error(`--lr must be > 0, got ${c.learningRate}.`);
-  if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) {
-    throw new Error(`--checkpoint-every must be an integer >= 0, got ${c.checkpointEvery}.`);
-  }
-  if (c.cit && !c.citWeights) {
-    throw new Error(
-      'the CIT feature path needs the pretrained CIT extractor: pass --cit-weights <model.pth or .safetensors>, ' +
-        `or --no-cit to train a generator without it.\n${HOW_TO_GET_WEIGHTS}`,
+  const [narrowest, widest] = WIDTH_MULTIPLIER_RANGE;
+  if (typeof c.widthMultiplier !== 'number' || !(c.widthMultiplier >= narrowest && c.widthMultiplier <= widest)) {
+    bad(
+      'widthMultiplier',
+      (name) =>
+        `${name('widthMultiplier')} must be from ${narrowest} to ${widest} (1 = the published model; below ${narrowest} ` +
+        `layers keep fewer than 4 channels and learn nothing), got ${quoteValue(c.widthMultiplier)}.`,
     );
+  }
+  if (c.limit !== undefined) integer('limit', c.limit, 1);
+  if (c.cit && !c.citWeights) {
+    throw new OptionError(
+      (name) =>
+        `the CIT feature path needs the pretrained CIT extractor: pass ${name('citWeights')} <model.pth or .safetensors>, ` +
+        `or ${name('cit=false')} to train a generator without it.`,
+      { option: 'citWeights', hint: HOW_TO_GET_WEIGHTS },
+    );
+  }
+}
+
+/** The run folder must be a folder (or not exist yet). */
+async function checkRunFolder(out: string): Promise<void> {
+  if (typeof out !== 'string' || out === '') {
+    throw new OptionError((name) => `${name('out')} must name the run folder.`, { option: 'out' });
+  }
+  const stat = await fs.stat(out).catch(() => undefined);
+  if (stat && !stat.isDirectory()) {
+    throw new OutputError((name) => `${name('out')} ${quoteValue(out, 200)} is a file, not a run folder; choose a folder name.`, {
+      option: 'out',
+      file: out,
+    });
   }
 }
 
@@ -155,7 +195,11 @@ async function loadInitialWeights(sources: string[], generator: LayersModel, dis
       }
     }
   }
-  if (loaded.length === 0) throw new Error(`--init: no generator or discriminator weights in ${sources.join(', ')}.`);
+  if (loaded.length === 0) {
+    throw new WeightsError((name) => `${name('init')}: no generator or discriminator weights in ${sources.map((f) => quoteValue(f, 200)).join(', ')}.`, {
+      option: 'init',
+    });
+  }
   return loaded;
 }
 
@@ -163,7 +207,13 @@ async function loadCitExtractor(file: string, size: number): Promise<LayersModel
   const dicts = await readStateDicts(file);
   try {
     const dict = dicts.find((d) => d.kind === 'cit-extractor');
-    if (!dict) throw new Error(`--cit-weights: '${file}' holds no CIT extractor weights.\n${HOW_TO_GET_WEIGHTS}`);
+    if (!dict) {
+      throw new WeightsError((name) => `${name('citWeights')}: ${quoteValue(file, 200)} holds no CIT extractor weights.`, {
+        option: 'citWeights',
+        file,
+        hint: HOW_TO_GET_WEIGHTS,
+      });
+    }
     // As the published code runs it: batch statistics always (it never calls eval() on it).
     const extractor = buildCITExtractor({ inputSize: size, batchNormMode: 'batch-stats' });
     loadTorchStateDict(extractor, dict.tensors, { ignore: (k) => /^(layer3|layer4|fc)\./.test(k) });
@@ -187,83 +237,116 @@ export function recomputeByDefault(backend: string): boolean {
  */
 export async function trainCommand(options: TrainCommandOptions): Promise<RunTrainingInFolderResult> {
   const print = options.print ?? ((l: string) => console.log(l));
+  await checkRunFolder(options.out);
   const checkpointFile = path.join(options.out, RUN_FILES.checkpoint);
   let checkpoint: TrainingCheckpoint | undefined;
-  let config: TrainRunConfig;
-  if (options.resume) {
-    checkpoint = await readCheckpoint(checkpointFile);
-    config = checkpoint.state.config as unknown as TrainRunConfig;
-    if (options.epochs !== undefined) config = { ...config, epochs: options.epochs };
-    // Recompute changes memory and time, not the values: a resumed run may switch it.
-    config = { ...config, recompute: options.recompute ?? config.recompute ?? false };
-    print(`resuming ${options.out} at epoch ${checkpoint.state.epoch + 1} step ${checkpoint.state.step + 1} (saved ${checkpoint.state.savedAt})`);
-  } else {
-    const exists = await fs.stat(checkpointFile).then(() => true, () => false);
-    if (exists) {
-      throw new Error(`${options.out} already holds a training run (${RUN_FILES.checkpoint}); pass --resume to continue it or choose another --out.`);
-    }
-    if (!options.data) throw new Error('--data <dataset folder or manifest> is required.');
-    const { out: _o, resume: _r, progress: _p, print: _pr, stopAfterEpoch: _s, signal: _sg, skipImages: _si, ...given } = options;
-    const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-    config = { ...TRAIN_DEFAULTS, ...defined, data: options.data } as TrainRunConfig;
-    if (config.citWeights) config.citWeights = path.resolve(config.citWeights);
-    if (config.init) config.init = config.init.map((p) => path.resolve(p));
-    config.data = path.resolve(config.data);
-    if (options.recompute === undefined) {
-      config.recompute = recomputeByDefault(tf.getBackend());
-      if (config.recompute) print('recompute: on (the default on wasm, whose heap is at most 4 GB; --no-recompute turns it off)');
-    }
-  }
-  validate(config);
-
-  const generator = buildTag2PixGenerator({
-    inputSize: config.size,
-    decoderLayers: config.layers,
-    widthMultiplier: config.widthMultiplier,
-    citFeatures: config.cit,
-    batchNorm: config.batchNorm,
-    recompute: config.recompute,
-  });
-  const discriminator = buildTag2PixDiscriminator({
-    inputSize: config.size,
-    widthMultiplier: config.widthMultiplier,
-    recompute: config.recompute,
-  });
-  const citExtractor = config.cit ? await loadCitExtractor(config.citWeights!, config.size) : undefined;
-  if (!checkpoint && config.init) {
-    for (const line of await loadInitialWeights(config.init, generator, discriminator)) print(`initial ${line}`);
-  }
-  const scheduler = checkpoint
-    ? ChangingLossScheduler.fromJSON(checkpoint.state.scheduler)
-    : ChangingLossScheduler.tag2pix({
-        twoStepEpoch: config.twoStepEpoch,
-        warmupEpochs: config.warmupEpochs ?? 0,
-        brightnessEpoch: config.brightnessEpoch,
-        citWeight: config.citWeight,
-        cvtWeight: config.cvtWeight,
-      });
-  const adam = { learningRate: config.learningRate };
-  const trainer = new Tag2PixTrainer({
-    generator,
-    discriminator,
-    citExtractor,
-    scheduler,
-    generatorOptimizer: adam,
-    discriminatorOptimizer: adam,
-  });
-  if (checkpoint) restoreTrainer(trainer, checkpoint);
-
-  const dataset = await openDataset(config.data, config.limit !== undefined ? { limit: config.limit } : {});
-  // As published: full batches only (the reference stops each epoch at len // batch_size).
-  const loader = createDataLoader(dataset, { imageSize: config.size, batchSize: config.batch, seed: config.seed, dropLast: true });
-  if (loader.batchesPerEpoch === 0) {
-    throw new Error(`The dataset has ${dataset.samples.length} samples, fewer than one batch of ${config.batch}; lower --batch.`);
-  }
-  print(
-    `training ${dataset.samples.length} samples, ${loader.batchesPerEpoch} batches of ${config.batch} per epoch, ` +
-      `${config.size} px, epochs ${config.epochs}, backend ${tf.getBackend()}; run folder ${options.out}`,
-  );
+  let restored = false;
+  const owned: Array<{ dispose(): void }> = [];
   try {
+    let config: TrainRunConfig;
+    if (options.resume) {
+      checkpoint = await readCheckpoint(checkpointFile);
+      config = checkpoint.state.config as unknown as TrainRunConfig;
+      if (options.epochs !== undefined) config = { ...config, epochs: options.epochs };
+      // Recompute changes memory and time, not the values: a resumed run may switch it.
+      config = { ...config, recompute: options.recompute ?? config.recompute ?? false };
+      print(`resuming ${options.out} at epoch ${checkpoint.state.epoch + 1} step ${checkpoint.state.step + 1} (saved ${checkpoint.state.savedAt})`);
+    } else {
+      const exists = await fs.stat(checkpointFile).then(() => true, () => false);
+      if (exists) {
+        throw new OutputError(
+          (name) => `${quoteValue(options.out, 200)} already holds a training run (${RUN_FILES.checkpoint}); pass ${name('resume')} to continue it or choose another ${name('out')}.`,
+          { option: 'out', file: checkpointFile },
+        );
+      }
+      if (!options.data) {
+        throw new OptionError((name) => `${name('data')} <dataset folder or manifest> is required.`, { option: 'data' });
+      }
+      const { out: _o, resume: _r, progress: _p, print: _pr, stopAfterEpoch: _s, signal: _sg, skipImages: _si, maxPixels: _mp, ...given } = options;
+      const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+      config = { ...TRAIN_DEFAULTS, ...defined, data: options.data } as TrainRunConfig;
+      if (config.citWeights) config.citWeights = path.resolve(config.citWeights);
+      if (config.init) config.init = config.init.map((p) => path.resolve(p));
+      config.data = path.resolve(config.data);
+      if (options.recompute === undefined) {
+        config.recompute = recomputeByDefault(tf.getBackend());
+        if (config.recompute) print('recompute: on (the default on wasm, whose heap is at most 4 GB; --no-recompute turns it off)');
+      }
+    }
+    validate(config);
+
+    // The data first: a wrong path or a dataset smaller than a batch fails before any model exists.
+    const dataset = await openDataset(config.data, {
+      ...(config.limit !== undefined ? { limit: config.limit } : {}),
+      ...(config.skipMissing ? { skipMissing: true } : {}),
+    });
+    const skipped = describeSkipped(dataset);
+    if (skipped) print(`warning: ${skipped}`);
+    if (dataset.samples.length < config.batch) {
+      throw new OptionError(
+        (name) =>
+          `${name('batch')} ${config.batch} is larger than the dataset (${dataset.samples.length} sample${dataset.samples.length === 1 ? '' : 's'} ` +
+          `in ${quoteValue(config.data, 200)}); lower ${name('batch')} to at most ${dataset.samples.length}.`,
+        { option: 'batch' },
+      );
+    }
+
+    const generator = buildTag2PixGenerator({
+      inputSize: config.size,
+      decoderLayers: config.layers,
+      widthMultiplier: config.widthMultiplier,
+      citFeatures: config.cit,
+      batchNorm: config.batchNorm,
+      recompute: config.recompute,
+    });
+    owned.push(generator);
+    const discriminator = buildTag2PixDiscriminator({
+      inputSize: config.size,
+      widthMultiplier: config.widthMultiplier,
+      recompute: config.recompute,
+    });
+    owned.push(discriminator);
+    const citExtractor = config.cit ? await loadCitExtractor(config.citWeights!, config.size) : undefined;
+    if (citExtractor) owned.push(citExtractor);
+    if (!checkpoint && config.init) {
+      for (const line of await loadInitialWeights(config.init, generator, discriminator)) print(`initial ${line}`);
+    }
+    const scheduler = checkpoint
+      ? ChangingLossScheduler.fromJSON(checkpoint.state.scheduler)
+      : ChangingLossScheduler.tag2pix({
+          twoStepEpoch: config.twoStepEpoch,
+          warmupEpochs: config.warmupEpochs ?? 0,
+          brightnessEpoch: config.brightnessEpoch,
+          citWeight: config.citWeight,
+          cvtWeight: config.cvtWeight,
+        });
+    const adam = { learningRate: config.learningRate };
+    const trainer = new Tag2PixTrainer({
+      generator,
+      discriminator,
+      citExtractor,
+      scheduler,
+      generatorOptimizer: adam,
+      discriminatorOptimizer: adam,
+    });
+    owned.unshift(trainer);
+    if (checkpoint) {
+      restored = true; // restoreTrainer disposes the checkpoint's tensors, also when it fails
+      restoreTrainer(trainer, checkpoint);
+    }
+
+    // As published: full batches only (the reference stops each epoch at len // batch_size).
+    const loader = createDataLoader(dataset, {
+      imageSize: config.size,
+      batchSize: config.batch,
+      seed: config.seed,
+      dropLast: true,
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+    });
+    print(
+      `training ${dataset.samples.length} samples, ${loader.batchesPerEpoch} batches of ${config.batch} per epoch, ` +
+        `${config.size} px, epochs ${config.epochs}, backend ${tf.getBackend()}; run folder ${options.out}`,
+    );
     return await runTrainingInFolder({
       trainer,
       data: loader,
@@ -280,9 +363,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
       skipImages: options.skipImages,
     });
   } finally {
-    trainer.dispose();
-    generator.dispose();
-    discriminator.dispose();
-    citExtractor?.dispose();
+    if (checkpoint && !restored) tf.dispose(Object.values(checkpoint.tensors));
+    for (const o of owned) o.dispose();
   }
 }

@@ -3,6 +3,7 @@
 // data cursor, the run configuration), captured from a trainer and restored into one.
 // Browser-safe; tag2pix/node writes and reads them as safetensors files.
 import * as tf from '@tensorflow/tfjs-core';
+import { WeightsError } from '../errors.js';
 import type { ChangingLossSchedulerJSON, Tag2PixLossWeights } from '../losses/changing_loss_scheduler.js';
 import type { TorchAdam, TorchAdamState } from './adam.js';
 import { namedWeights, type Tag2PixTrainer } from './trainer.js';
@@ -97,7 +98,7 @@ export function restoreTrainer(trainer: Tag2PixTrainer, checkpoint: TrainingChec
   try {
     const s = trainer.scheduler;
     if (s.epoch !== state.epoch || s.step !== state.step || s.globalStep !== state.globalStep) {
-      throw new Error(
+      throw new WeightsError(
         `restoreTrainer: the trainer's scheduler is at epoch ${s.epoch} step ${s.step}, the checkpoint at ` +
           `epoch ${state.epoch} step ${state.step}; build the trainer with ChangingLossScheduler.fromJSON(state.scheduler).`,
       );
@@ -116,7 +117,7 @@ export function restoreTrainer(trainer: Tag2PixTrainer, checkpoint: TrainingChec
       if (!k.startsWith('optimizer.') && !known.has(k)) problems.push(`${k} is not a weight of the models`);
     }
     if (problems.length > 0) {
-      throw new Error(
+      throw new WeightsError(
         `The checkpoint does not fit the models (was it written with other --size/--layers options?):\n  ` +
           problems.slice(0, 20).join('\n  ') +
           (problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''),

@@ -14,8 +14,9 @@ import {
   type DataWarning,
   type Dataset,
 } from '../../src/data/index.js';
+import { FileFormatError } from '../../src/errors.js';
 import { UnknownTagError, defaultVocabulary } from '../../src/index.js';
-import { createDataLoader, openDataset } from '../../src/node/index.js';
+import { createDataLoader, describeSkipped, openDataset } from '../../src/node/index.js';
 
 const vocab = defaultVocabulary();
 const id = (name: string) => vocab.get(name).id!;
@@ -82,7 +83,7 @@ describe('reference layout', () => {
   });
 
   it('indexes samples, styles and drops, with the reference filter', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     expect(ds.samples.map((s) => s.id).sort()).toEqual(['100', '101', '102', '106']);
     expect(ds.report).toMatchObject({
       layout: 'reference',
@@ -96,7 +97,7 @@ describe('reference layout', () => {
     const s101 = ds.samples.find((s) => s.id === '101')!;
     expect(s101.lineArts.map((p) => path.basename(path.dirname(p)))).toEqual(['keras_train', 'xdog_train']);
     expect(s101.tags.map((t) => t.name).sort()).toEqual(['1girl', 'blue_hair', 'long_hair', 'red_eyes', 'skirt', 'white_shirt']);
-    const unfiltered = await openDataset(dir, { filter: false });
+    const unfiltered = await openDataset(dir, { filter: false, skipMissing: true });
     expect(unfiltered.samples.length).toBe(6);
     expect(unfiltered.report.filter).toBeUndefined();
   });
@@ -122,7 +123,7 @@ describe('reference layout', () => {
   });
 
   it('batches have the trainer format and the right tags per sample', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     const loader = createDataLoader(ds, { imageSize: 16, batchSize: 3, seed: 4 });
     const before = tf.memory().numTensors;
     const batches: DataLoaderBatch[] = [];
@@ -179,12 +180,12 @@ describe('manifest layout', () => {
   });
 
   it('reads a CSV manifest (found in the folder) with tag names', async () => {
-    const ds = await openDataset(dir);
+    const ds = await openDataset(dir, { skipMissing: true });
     expect(ds.report).toMatchObject({ layout: 'manifest', entries: 4, kept: 3, missingLineArt: 1, styles: { lines: 3 } });
     expect(ds.samples.map((s) => s.id)).toEqual(['img0', 'img1', 'img3']);
     expect(ds.samples[0]!.tags.map((t) => t.name)).toEqual(['blue_hair', 'long_hair']);
     // The reference filter is opt-in for manifests.
-    const filtered = await openDataset(dir, { filter: true }).catch((e: Error) => e);
+    const filtered = await openDataset(dir, { filter: true, skipMissing: true }).catch((e: Error) => e);
     expect((filtered as Error).message).toMatch(/no usable sample.*3 dropped by the tag filter/);
   });
 
@@ -199,6 +200,46 @@ describe('manifest layout', () => {
       ['a', ['blue_hair']],
       ['b', ['long_hair']],
     ]);
+  });
+});
+
+describe('missing files never shrink a dataset silently (issue 17, item 7)', () => {
+  const dir = path.join(root, 'missing');
+  beforeAll(async () => {
+    const rows = ['colour,lineart,tags'];
+    for (let n = 0; n < 8; n++) {
+      await writePair(path.join(dir, 'colour'), n === 3 ? [] : [path.join(dir, 'lines')], `img${n}`, n);
+      rows.push(`colour/img${n}.png,lines/img${n}.png,blue_hair`);
+    }
+    rows.push('colour/gone.png,lines/gone.png,blue_hair');
+    fs.writeFileSync(path.join(dir, 'manifest.csv'), rows.join('\n') + '\n');
+  });
+
+  it('a manifest naming a missing line art or colour image is an error naming them', async () => {
+    const err = await openDataset(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileFormatError);
+    expect((err as FileFormatError).option).toBe('skipMissing');
+    expect((err as Error).message).toMatch(
+      /Dataset '.*manifest\.csv': 2 of 9 entries name files that do not exist \(line art 'lines\/img3\.png' \(line 5\); colour image 'colour\/gone\.png' \(line 10\)\)\. Fix the paths, or pass skipMissing: true to train on the other 7\./,
+    );
+  });
+
+  it('with skipMissing the rest is used, and what was left out is reported', async () => {
+    const ds = await openDataset(dir, { skipMissing: true });
+    expect(ds.samples).toHaveLength(7);
+    expect(ds.report).toMatchObject({ entries: 9, kept: 7, missingColor: 1, missingLineArt: 1 });
+    expect(describeSkipped(ds)).toMatch(/^dataset '.*manifest\.csv': 7 of 9 entries kept; 1 without their colour image, 1 without any line-art file \(e\.g\. line art 'lines\/img3\.png' \(line 5\)\)\.$/);
+  });
+
+  it('the reference layout names a colour image whose line art is missing in every style', async () => {
+    const ref = path.join(root, 'missing-ref');
+    await writePair(path.join(ref, 'rgb_train'), [path.join(ref, 'xdog_train')], '1', 1);
+    await writePair(path.join(ref, 'rgb_train'), [], '2', 2);
+    fs.writeFileSync(path.join(ref, 'tags.txt'), `1 ${good().join(' ')}\n2 ${good().join(' ')}\n3 ${good().join(' ')}\n`);
+    // Id 3 has no colour image: left out as the reference does; id 2 has no line art: an error.
+    await expect(openDataset(ref)).rejects.toThrow(/1 of 3 entries name files that do not exist \(line art xdog_train\/2\.png\)/);
+    const ds = await openDataset(ref, { skipMissing: true });
+    expect(ds.samples.map((x) => x.id)).toEqual(['1']);
   });
 });
 

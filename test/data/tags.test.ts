@@ -4,7 +4,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_TAG_FILTER, filterByTags, validateTagFilterRule } from '../../src/data/index.js';
 import { editDistance } from '../../src/data/tags.js';
-import { TagVocabulary, UnknownTagError, defaultVocabulary } from '../../src/index.js';
+import {
+  MAX_TAG_INPUT_LENGTH,
+  MAX_TAGS_PER_INPUT,
+  TagVocabulary,
+  UnknownTagError,
+  defaultVocabulary,
+  resolveColorTags,
+} from '../../src/index.js';
+import { LimitError, OptionError, Tag2PixError } from '../../src/errors.js';
+import { encodeColorTags } from '../../src/models/colorize.js';
 
 // The bundled vocabulary file must be, byte for byte, the published Tag2Pix vocabulary
 // (tag2pix-vocab.json of the project's reference data, from the official tag_dump.pkl): this is
@@ -197,5 +206,101 @@ describe('reference tag filter', () => {
     const rule = { exactlyOne: [], requireCit: false, requireCvt: true };
     const { report } = filterByTags(['long_hair', 'blush'], (s) => vocab.parseTags(s), rule);
     expect(report.droppedBy).toEqual({ 'no CVT': 1 });
+  });
+});
+
+describe('hostile and careless tag input (issue 17, items 6, 20, 21, 23)', () => {
+  const vocab = defaultVocabulary();
+  const errorOf = (f: () => unknown): Tag2PixError => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(Tag2PixError);
+      return e as Tag2PixError;
+    }
+    throw new Error('expected an error');
+  };
+
+  it('colour tags: text that names no tag is an error; an empty array asks for none', () => {
+    for (const text of ['', ',,,', ' ; , \n ']) {
+      const e = errorOf(() => resolveColorTags(text));
+      expect(e).toBeInstanceOf(OptionError);
+      expect(e.message).toMatch(/^tags names no tag.*give at least one colour tag, e\.g\. /);
+      expect(e.option).toBe('tags');
+    }
+    expect(resolveColorTags([])).toEqual([]);
+    expect(errorOf(() => resolveColorTags(['', ' '])).message).toMatch(/names no tag/);
+    expect(resolveColorTags('blue_hair, red eyes').map((t) => t.name)).toEqual(['blue_hair', 'red_eyes']);
+  });
+
+  it('colour tags: at most one hair colour and one eye colour; no colour-invariant tag', () => {
+    expect(errorOf(() => resolveColorTags('blue_hair, red_hair')).message).toMatch(
+      /tags asks for 2 hair colours at once \('blue_hair', 'red_hair'\); give at most one/,
+    );
+    expect(errorOf(() => resolveColorTags(['blue_eyes', 'green_eyes', 'red_hair'])).message).toMatch(/2 eye colours at once/);
+    expect(errorOf(() => resolveColorTags('long_hair')).message).toMatch(/'long_hair' is not a colour tag/);
+    expect(resolveColorTags('blue_hair, red_eyes, white_shirt, blue_skirt')).toHaveLength(4);
+  });
+
+  it('Tag objects must be the vocabulary\'s own: index 1e9 or -1 is refused', () => {
+    const blue = vocab.get('blue_hair');
+    expect(vocab.resolve([blue])).toEqual([blue]);
+    expect(vocab.resolve([{ ...blue }])).toEqual([blue]); // an equal copy is that tag
+    for (const index of [1e9, -1, 3.5]) {
+      const forged = { ...blue, index };
+      const e = errorOf(() => resolveColorTags([forged]));
+      expect(e).toBeInstanceOf(OptionError);
+      expect(e.message).toMatch(/^tags\[0\] is a Tag object \('blue_hair', cvt index '.*'\) that is not in this vocabulary, where it is cvt index \d+/);
+      expect(() => vocab.encode([forged])).toThrow(OptionError);
+    }
+    const unknown = { name: 'plaid_hair', id: undefined, part: 'hair', kind: 'cvt' as const, index: 3 };
+    expect(errorOf(() => vocab.encode([unknown])).message).toMatch(/'plaid_hair'.*not in this vocabulary;/);
+    expect(errorOf(() => vocab.resolve([null as never])).message).toMatch(/tags\[0\] is null/);
+    expect(errorOf(() => vocab.resolve([Number.NaN])).message).toMatch(/tags\[0\] is NaN, not a Danbooru tag id/);
+  });
+
+  it('null, undefined or a number as the tags is one clear error, not a TypeError', () => {
+    for (const [input, shown] of [[null, 'null'], [undefined, 'undefined'], [42, 'number'], [{}, 'object']] as const) {
+      const e = errorOf(() => resolveColorTags(input as never));
+      expect(e).toBeInstanceOf(OptionError);
+      expect(e.message).toBe(`tags must be a string of tag names or an array of names, ids or Tag objects; got ${shown}.`);
+      expect(() => vocab.parseTags(input as never)).toThrow(OptionError);
+      expect(() => encodeColorTags(input as never)).toThrow(/^tags must be a string/);
+    }
+  });
+
+  it('a control or invisible character is named as such, not corrected to a tag', () => {
+    for (const [text, code] of [['blue_hair\x01', '0001'], ['red\u200beyes', '200B'], ['blue_hair\u202e', '202E'], ['\x7fblush', '007F']] as const) {
+      const e = errorOf(() => vocab.parseTags(text));
+      expect(e).toBeInstanceOf(OptionError);
+      expect(e).not.toBeInstanceOf(UnknownTagError);
+      expect(e.message).toContain(`contains a control or invisible character (U+${code})`);
+      expect(e.message).toContain('\\u');
+      expect(e.message).not.toMatch(/[\u0000-\u0008\u007f\u200b\u202e]/);
+    }
+    expect(errorOf(() => vocab.parseTags(['blue_hair', 'x\x00'])).message).toMatch(/^tags\[1\] 'x\\u0000' contains/);
+    // Tabs and newlines separate tags as before.
+    expect(vocab.parseTags('blue_hair\tred_eyes\nblush').map((t) => t.name)).toEqual(['blue_hair', 'red_eyes', 'blush']);
+  });
+
+  it('10,000 unknown tags give one short error, at once', () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `nosuchtag${i}`).join(',');
+    const e = errorOf(() => vocab.parseTags(many));
+    expect(e).toBeInstanceOf(LimitError);
+    expect(e.message).toBe(`tags is ${many.length} characters long; at most ${MAX_TAG_INPUT_LENGTH} are accepted (tags are short names).`);
+    const asArray = errorOf(() => vocab.parseTags(many.split(',')));
+    expect(asArray.message).toBe(`tags holds 10000 tags; at most ${MAX_TAGS_PER_INPUT} are accepted.`);
+    // Under the caps: suggestions for the first few only, the rest counted.
+    const some = Array.from({ length: 200 }, (_, i) => `zz${i}`);
+    const unknown = errorOf(() => vocab.parseTags(some));
+    expect(unknown).toBeInstanceOf(UnknownTagError);
+    expect((unknown as UnknownTagError).unknown).toHaveLength(200);
+    expect((unknown as UnknownTagError).unknown.filter((u) => u.suggestions.length > 0)).toHaveLength(5);
+    expect(unknown.message).toMatch(/Unknown tags in tags: 'zz0' \(did you mean .*\); … and 195 more\./);
+    expect(unknown.message.length).toBeLessThan(1000);
+    // One absurdly long word: no edit distance over it, no suggestion.
+    const long = errorOf(() => vocab.parseTags('x'.repeat(5000)));
+    expect(long.message.length).toBeLessThan(600);
+    expect((long as UnknownTagError).unknown[0]!.suggestions).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { GroupedConv2D, exportTorchStateDict, loadTorchStateDict } from '../../src/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/index.js';
+import { WeightsError } from '../../src/errors.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 
@@ -193,5 +194,41 @@ describe('loadTorchStateDict', () => {
       tf.dispose(Object.values(out));
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses NaN or infinite weights, naming them, and writes nothing (issue 17, item 4)', async () => {
+    const model = buildModel();
+    const good = randomStateDict(70);
+    loadTorchStateDict(model, good);
+    const kept = exportTorchStateDict(model);
+    const before = tf.memory().numTensors;
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const sd = { ...good, 'fc.weight': tf.fill([5, 8], bad), 'block.1.bias': tf.tensor1d([0, 1, 2, 3, 4, 5, 6, bad]) };
+      let error: unknown;
+      try {
+        loadTorchStateDict(model, sd);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(WeightsError);
+      expect((error as Error).message).toMatch(/2 weight tensor\(s\) hold NaN or infinite values \((block\.1\.bias, fc\.weight|fc\.weight, block\.1\.bias)\).*Nothing was loaded/);
+      tf.dispose([sd['fc.weight']!, sd['block.1.bias']!]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    const after = exportTorchStateDict(model);
+    for (const k of Object.keys(kept)) expect(await maxAbsDiff(after[k]!, kept[k]!), k).toBe(0);
+    tf.dispose([...Object.values(kept), ...Object.values(after)]);
+  });
+
+  it('refuses integer tensors as weights instead of casting them (issue 17, item 5)', () => {
+    const model = buildModel();
+    const sd = randomStateDict(80);
+    // What an I32 entry of a safetensors file becomes: an int32 tensor of the right shape.
+    const file = writeSafetensors({ ...sd, 'conv1.weight': tf.fill([8, 4, 3, 3], 1065353216, 'int32') });
+    const read = readSafetensors(file);
+    expect(read['conv1.weight']!.dtype).toBe('int32');
+    expect(() => loadTorchStateDict(model, read)).toThrow(WeightsError);
+    expect(() => loadTorchStateDict(model, read)).toThrow(/1 weight\(s\) of an integer or bool type .*\n\s+conv1\.weight is int32/);
+    tf.dispose([...Object.values(sd), ...Object.values(read)]);
   });
 });

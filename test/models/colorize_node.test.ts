@@ -8,9 +8,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCITExtractor, buildTag2PixGenerator, exportTorchStateDict, resolveGeneratorConfig, type Tag2PixGeneratorConfig } from '../../src/index.js';
+import {
+  buildCITExtractor,
+  buildTag2PixGenerator,
+  defaultVocabulary,
+  exportTorchStateDict,
+  resolveGeneratorConfig,
+  type Tag2PixGeneratorConfig,
+} from '../../src/index.js';
 import { readTorchCheckpoint, torchStateDictFrom, writeSafetensors } from '../../src/io/index.js';
-import { colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
+import { ImageReadError, colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
+import { pngWithHeader } from '../helpers/torch_files.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 
 const run = promisify(execFile);
@@ -102,7 +110,7 @@ describe('loadColorizer and colorize from files', () => {
     fs.mkdirSync(both, { recursive: true });
     for (const f of fs.readdirSync(path.join(dir, 'weights'))) fs.copyFileSync(path.join(dir, 'weights', f), path.join(both, f));
     writeWeights(both, 'generator_16', buildTag2PixGenerator({ inputSize: 16, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] }));
-    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*or --size/);
+    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*or size\./);
     const c = await loadColorizer(both, { size: 32 });
     expect(c.config.inputSize).toBe(32);
     expect(c.sources.generator).toMatch(/generator\.safetensors$/);
@@ -123,7 +131,13 @@ describe('loadColorizer and colorize from files', () => {
     const cli = path.join(ROOT, 'src', 'cli', 'index.ts');
     const out = path.join(dir, 'cli', 'out.png');
     const env = { ...process.env, TAG2PIX_BACKEND: 'cpu' };
+    // A temporary left by a colorize killed while writing this output is removed.
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const stale = `${out}.tmp-${2 ** 22 + 5}-1700000000000`;
+    fs.writeFileSync(stale, 'half a png');
     const ok = await run(TSX, [cli, 'colorize', lineArtFile, '--tags', 'blue_hair,red_eyes', '--weights', path.join(dir, 'weights'), '--out', out], { env });
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['out.png']);
     expect(ok.stderr).toMatch(/backend cpu; 32 px generator/);
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height]).toEqual([60, 100]);
@@ -149,5 +163,35 @@ describe('loadColorizer and colorize from files', () => {
     expect(stdout).toMatch(/wrote .*example\.png/);
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height]).toEqual([60, 100]);
+  });
+});
+
+describe('colorize checks the tags and the image before any work (issue 17, items 3, 21)', () => {
+  it('names null tags, forged Tag objects and an over-limit image, leaking nothing', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tag2pix-colorize-checks-'));
+    try {
+      const generator = buildTag2PixGenerator({ inputSize: 16, widthMultiplier: 0.0625, decoderLayers: [1, 1, 1, 1], citFeatures: false });
+      const small = path.join(tmp, 'small.png');
+      await sharp({ create: { width: 20, height: 20, channels: 3, background: '#fff' } }).png().toFile(small);
+      const bomb = path.join(tmp, 'bomb.png');
+      fs.writeFileSync(bomb, pngWithHeader(16000, 16000));
+      const before = tf.memory().numTensors;
+      await expect(colorize({ lineArt: small, tags: null as never, generator })).rejects.toThrow(
+        /^tags must be a string of tag names or an array of names, ids or Tag objects; got null\.$/,
+      );
+      const forged = { ...defaultVocabulary().get('blue_hair'), index: 1e9 };
+      await expect(colorize({ lineArt: small, tags: [forged], generator })).rejects.toThrow(/tags\[0\] is a Tag object .* not in this vocabulary/);
+      const tooLarge = await colorize({ lineArt: bomb, tags: 'blue_hair', generator }).catch((e: unknown) => e);
+      expect(tooLarge).toBeInstanceOf(ImageReadError);
+      expect((tooLarge as ImageReadError).reason).toBe('too-large');
+      expect((tooLarge as Error).message).toMatch(/raise the limit with maxPixels 256000000/);
+      // Raised, the limit lets the file through to its decoding (where its missing data shows).
+      const raised = await colorize({ lineArt: bomb, tags: 'blue_hair', generator, maxPixels: 16000 * 16000 }).catch((e: unknown) => e);
+      expect((raised as ImageReadError).reason).toBe('corrupt');
+      expect(tf.memory().numTensors).toBe(before);
+      generator.dispose();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_MAX_PIXELS,
   ImageReadError,
+  checkImage,
   encodePng,
   imageSize,
   readImage,
@@ -14,6 +16,9 @@ import {
   writePng,
 } from '../../src/node/index.js';
 import { rgbToGrey } from '../../src/data/raster.js';
+import { OptionError } from '../../src/errors.js';
+import { MiB, withPeakMemory } from '../helpers/memory.js';
+import { pngWithHeader } from '../helpers/torch_files.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tag2pix-image-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -134,6 +139,50 @@ describe('readImage', () => {
     expect((err as Error).message).toContain(missing);
     await expect(readImage(Buffer.from('xx'), { name: 'upload.png' })).rejects.toThrow(/'upload\.png'/);
     await expect(imageSize(text)).rejects.toThrow(text);
+  });
+});
+
+describe('the pixel limit (issue 17, items 3 and 19)', () => {
+  it('refuses a decompression bomb from its header: 16000 × 16000 claimed by a few hundred bytes', async () => {
+    const bomb = path.join(dir, 'bomb.png');
+    fs.writeFileSync(bomb, pngWithHeader(16000, 16000));
+    expect(fs.statSync(bomb).size).toBeLessThan(100);
+    const { error, peakGrowth } = await withPeakMemory(() => readImage(bomb, { channels: 1, size: 256 }));
+    expect(error).toBeInstanceOf(ImageReadError);
+    expect((error as ImageReadError).reason).toBe('too-large');
+    expect((error as Error).message).toMatch(
+      /Image '.*bomb\.png' is 16000×16000 = 256\.0 Mpx, above the limit of 16777216 pixels \(16\.8 Mpx\); scale it down, or raise the limit with maxPixels 256000000/,
+    );
+    expect((error as ImageReadError).option).toBe('maxPixels');
+    expect(peakGrowth).toBeLessThan(64 * MiB);
+    // The limit is what stops it: raised, the (truncated) data is decoded and found corrupt.
+    const raised = await readImage(bomb, { maxPixels: 16000 * 16000 }).catch((e: unknown) => e);
+    expect((raised as ImageReadError).reason).toBe('corrupt');
+  });
+
+  it('a real image over the default limit is refused, and reads with maxPixels raised', async () => {
+    expect(DEFAULT_MAX_PIXELS).toBe(4096 * 4096);
+    const big = path.join(dir, 'big.png');
+    await sharp({ create: { width: 4200, height: 4100, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toFile(big);
+    await expect(checkImage(big)).rejects.toThrow(/4200×4100 = 17\.2 Mpx, above the limit/);
+    const err = await readImage(big, { size: 8 }).catch((e: unknown) => e);
+    expect((err as ImageReadError).reason).toBe('too-large');
+    const ok = await readImage(big, { size: 8, maxPixels: 4200 * 4100 });
+    expect([ok.width, ok.height, ok.data[0]]).toEqual([8, 8, 200]);
+    await expect(checkImage(big, { maxPixels: 4200 * 4100 })).resolves.toEqual({ width: 4200, height: 4100 });
+    await expect(readImage(big, { maxPixels: 0 })).rejects.toThrow(OptionError);
+    await expect(readImage(big, { maxPixels: 0 })).rejects.toThrow(/maxPixels must be a positive integer \(pixels\), got '0'/);
+  });
+
+  it('says that a folder is a folder, not an unsupported image', async () => {
+    const folder = path.join(dir, 'a-folder.png');
+    fs.mkdirSync(folder);
+    for (const read of [() => readImage(folder), () => checkImage(folder), () => readImageTensor(folder)]) {
+      const err = await read().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ImageReadError);
+      expect((err as ImageReadError).reason).toBe('not-a-file');
+      expect((err as Error).message).toBe(`'${folder}' is a folder, not an image file; give a PNG, JPEG or WebP file.`);
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { ChangingLossScheduler } from '../../src/losses/index.js';
 import { readCheckpoint } from '../../src/node/checkpoint.js';
 import { RUN_FILES, readStepLog, runTrainingInFolder } from '../../src/node/train.js';
 import { NonFiniteLossError, Tag2PixTrainer, namedWeights, restoreTrainer, type TrainingBatch, type TrainingDataSource } from '../../src/training/index.js';
+import { FileFormatError } from '../../src/errors.js';
 import { rng } from '../helpers/gradcheck.js';
 import { TINY, tinyDiscriminator, tinyGenerator } from '../training/tiny_models.js';
 
@@ -135,6 +136,37 @@ describe('runTrainingInFolder: checkpoints and --resume', () => {
     expect([...losses(first), ...losses(second)]).toEqual(straight.losses);
     expect(weightsOf(trainer)).toEqual(straight.weights);
     expect((await readStepLog(path.join(out, RUN_FILES.log))).map((s) => s.globalStep)).toEqual([...Array(9).keys()]);
+  });
+
+  it('resumes past a torn last log line (dropped, with a warning) and removes stale temporaries (issue 17, items 12, 13)', async () => {
+    const out = await tempDir();
+    const first = await runTrainingInFolder({ ...common, trainer: freshTrainer(), data: syntheticData(11), out, stopAfterEpoch: 0 });
+    // A crash while appending leaves half a record; a kill while checkpointing leaves a temporary.
+    const log = path.join(out, RUN_FILES.log);
+    await fs.appendFile(log, '{"epoch":1,"step":0,"globalStep":3,"st');
+    const stale = path.join(out, `${RUN_FILES.checkpoint}.tmp-${2 ** 22 + 99}-1700000000000`);
+    await fs.writeFile(stale, new Uint8Array(1024));
+    const torn: string[] = [];
+    expect((await readStepLog(log, { onTornLine: (m) => torn.push(m) })).map((r) => r.globalStep)).toEqual([0, 1, 2]);
+    expect(torn).toEqual([expect.stringMatching(/log\.jsonl:4: the last line is incomplete \(38 characters, a crash while it was written\); it is dropped\./)]);
+    const printed: string[] = [];
+    const { trainer } = await resumedTrainer(out);
+    const second = await runTrainingInFolder({ ...common, trainer, data: syntheticData(11), out, print: (l) => printed.push(l) });
+    expect([...losses(first), ...losses(second)]).toEqual(straight.losses);
+    expect(printed.filter((l) => /warning: .*log\.jsonl:4: the last line is incomplete/.test(l))).toHaveLength(1);
+    expect(printed.filter((l) => l.startsWith(`removed ${stale}`))).toHaveLength(1);
+    await expect(fs.stat(stale)).rejects.toThrow(/ENOENT/);
+    const lines = (await fs.readFile(log, 'utf8')).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { globalStep: number }).globalStep)).toEqual([...Array(9).keys()]);
+  });
+
+  it('a damaged line before the last is an error naming the file and line, not a silent loss', async () => {
+    const out = await tempDir();
+    const log = path.join(out, RUN_FILES.log);
+    await fs.writeFile(log, '{"globalStep":0}\n{"globalStep":1,\n{"globalStep":2}\n');
+    const err = await readStepLog(log).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileFormatError);
+    expect((err as Error).message).toMatch(/log\.jsonl':2: not a step record .*Move it aside to resume without its history/);
   });
 
   it('resumes across a reconstruction warm-up identically; the log keeps its uncomputed D terms as NaN', async () => {

@@ -1,8 +1,11 @@
 import * as os from 'node:os';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { OptionError, quoteValue } from '../../errors.js';
+import { DEFAULT_MAX_PIXELS } from '../../node/image.js';
 import { extractLineArtFolder } from '../../node/lineart.js';
-import { finiteNumber as finite, integer } from '../options.js';
+import { nameOptions } from '../errors.js';
+import { finiteNumber, integer, pixelCount } from '../options.js';
 
 interface ExtractOptions {
   method: string;
@@ -14,11 +17,12 @@ interface ExtractOptions {
   gamma?: number;
   epsilon?: number;
   phi?: number;
+  maxPixels?: number;
 }
 
 /** `tag2pix extract-lineart <in> <out>`: builds a line-art folder (e.g. xdog_train) from colour images. */
 export function registerExtractLineArtCommand(program: Command): void {
-  program
+  const command = program
     .command('extract-lineart')
     .description('Extract line art from a folder of colour images (PNG/JPEG/WebP), e.g. to build xdog_train')
     .argument('<in>', 'folder of colour images')
@@ -27,13 +31,18 @@ export function registerExtractLineArtCommand(program: Command): void {
     .option('--size <px>', 'scale so the longer side is this many pixels (default: keep the size)', integer('--size', 1))
     .option('--workers <n>', `worker threads (default: one per core, ${os.availableParallelism?.() ?? os.cpus().length} here)`, integer('--workers', 1))
     .option('--overwrite', 'replace existing outputs (default: keep them, so a run can continue)')
-    .option('--sigma <v>', 'XDoG sigma (default 0.4)', finite('--sigma'))
-    .option('--k <v>', 'XDoG k: the wide Gaussian is k*sigma (default 2.5)', finite('--k'))
-    .option('--gamma <v>', 'XDoG gamma (default 0.95)', finite('--gamma'))
-    .option('--epsilon <v>', 'XDoG epsilon (default -0.5)', finite('--epsilon'))
-    .option('--phi <v>', 'XDoG phi (default 1e9)', finite('--phi'))
+    .option('--sigma <v>', 'XDoG sigma (default 0.4)', finiteNumber('--sigma'))
+    .option('--k <v>', 'XDoG k: the wide Gaussian is k*sigma (default 2.5)', finiteNumber('--k'))
+    .option('--gamma <v>', 'XDoG gamma (default 0.95)', finiteNumber('--gamma'))
+    .option('--epsilon <v>', 'XDoG epsilon (default -0.5)', finiteNumber('--epsilon'))
+    .option('--phi <v>', 'XDoG phi (default 1e9)', finiteNumber('--phi'))
+    .option(
+      '--max-pixels <n>',
+      `largest image accepted, in pixels (default ${DEFAULT_MAX_PIXELS} = 4096x4096; e.g. 8192x8192)`,
+      pixelCount('--max-pixels'),
+    )
     .action(async (inDir: string, outDir: string, opts: ExtractOptions) => {
-      if (opts.method !== 'xdog') throw new Error(`unknown --method '${opts.method}': only xdog is built in`);
+      if (opts.method !== 'xdog') throw new OptionError(`unknown --method ${quoteValue(opts.method, 40)}: only xdog is built in.`);
       const xdog = Object.fromEntries(
         (['sigma', 'k', 'gamma', 'epsilon', 'phi'] as const).filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]),
       );
@@ -52,6 +61,7 @@ export function registerExtractLineArtCommand(program: Command): void {
         size: opts.size,
         workers: opts.workers,
         overwrite: opts.overwrite ?? false,
+        maxPixels: opts.maxPixels,
         onProgress: (done, total) => {
           if (bar) {
             if (!started) {
@@ -65,7 +75,9 @@ export function registerExtractLineArtCommand(program: Command): void {
         },
       });
       bar?.stop();
-      for (const f of result.failed) console.warn(`tag2pix: skipped '${f.file}': ${f.error}`);
+      for (const f of result.removedTemporaries) console.warn(`tag2pix: removed ${f}, left by a run killed while writing it`);
+      for (const r of result.renamed) console.warn(`tag2pix: ${r.file} shares its output name with another input; written as ${r.output}`);
+      for (const f of result.failed) console.warn(`tag2pix: skipped ${quoteValue(f.file, 200)}: ${f.error}`);
       console.log(
         `Wrote ${result.written} line arts to ${outDir} in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
           (result.existing ? ` (${result.existing} already there, kept)` : '') +
@@ -74,4 +86,5 @@ export function registerExtractLineArtCommand(program: Command): void {
       );
       if (result.written + result.existing === 0) process.exitCode = 1;
     });
+  nameOptions(command, { inDir: '<in>', outDir: '<out>' });
 }

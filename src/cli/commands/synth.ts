@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { writeSynthDataset } from '../../node/synth.js';
-import { finiteNumber, integer, probability } from '../options.js';
+import { integer, probability } from '../options.js';
 
 /** `tag2pix synth`: writes a synthetic character dataset (manifest layout). */
 export function registerSynthCommand(program: Command): void {
@@ -11,7 +11,7 @@ export function registerSynthCommand(program: Command): void {
     .option('--count <n>', 'number of characters', integer('--count', 1), 2000)
     .option('--size <px>', 'image size in pixels (multiple of 16)', integer('--size', 1), 128)
     .option('--out <dir>', 'output folder', 'data/synth')
-    .option('--seed <n>', 'dataset seed: the same seed gives the same images', finiteNumber('--seed'), 0)
+    .option('--seed <n>', 'dataset seed, an integer: the same seed gives the same images', integer('--seed', 0), 0)
     .option('--dress <p>', 'probability of a dress instead of shirt and skirt', probability('--dress'), 0.3)
     .option('--hat <p>', 'probability of a hat', probability('--hat'), 0.25)
     .option('--bow <p>', 'probability of a hair bow', probability('--bow'), 0.3)

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { defaultVocabulary, type Tag } from '../../data/tags.js';
+import { OptionError, quoteValue } from '../../errors.js';
 
 interface TagsCliOptions {
   filter?: string;
@@ -15,7 +16,7 @@ export function registerTagsCommand(program: Command): void {
     .option('--kind <kind>', 'cvt (colour tags, the ones colorize takes), cit, or all', 'all')
     .action((opts: TagsCliOptions) => {
       if (!['cvt', 'cit', 'all'].includes(opts.kind)) {
-        throw new Error(`--kind must be cvt, cit or all, got '${opts.kind}'`);
+        throw new OptionError(`--kind must be cvt, cit or all, got ${quoteValue(opts.kind, 40)}.`);
       }
       const vocabulary = defaultVocabulary();
       const needle = opts.filter?.trim().toLowerCase().replace(/\s+/g, '_');
@@ -33,7 +34,7 @@ export function registerTagsCommand(program: Command): void {
       }
       if (shown === 0) {
         const hint = needle ? vocabulary.nearest(needle, 3).join(', ') : '';
-        throw new Error(`no tag contains '${opts.filter ?? ''}'${hint ? `; nearest names: ${hint}` : ''}`);
+        throw new OptionError(`no tag contains ${quoteValue(opts.filter ?? '', 40)}${hint ? `; nearest names: ${hint}` : ''}.`);
       }
     });
 }

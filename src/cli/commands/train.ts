@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { initBackend } from '../../node/backend.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainCommandOptions } from '../../node/train_command.js';
 import type { ProgressMode } from '../../node/train.js';
-import { integer, numberList, oneOf, positiveNumber } from '../options.js';
+import { DEFAULT_MAX_PIXELS } from '../../node/image.js';
+import { nameOptions } from '../errors.js';
+import { integer, numberList, oneOf, pixelCount, positiveNumber } from '../options.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -27,6 +29,8 @@ interface TrainCliOptions {
   recompute?: boolean;
   limit?: number;
   progress?: ProgressMode;
+  skipMissing?: boolean;
+  maxPixels?: number;
 }
 
 const progressMode = oneOf<ProgressMode>('--progress', ['auto', 'bar', 'lines']);
@@ -34,7 +38,7 @@ const progressMode = oneOf<ProgressMode>('--progress', ['auto', 'bar', 'lines'])
 /** `tag2pix train`: trains Tag2Pix with the two-step curriculum, resumable. */
 export function registerTrainCommand(program: Command): void {
   const d = TRAIN_DEFAULTS;
-  program
+  const command = program
     .command('train')
     .description('Train the Tag2Pix generator and discriminator (two-step curriculum, resumable checkpoints)')
     .option('--data <path>', 'dataset: reference layout folder, or manifest folder/file (see docs/data.md)')
@@ -60,6 +64,12 @@ export function registerTrainCommand(program: Command): void {
     .option('--no-recompute', 'keep every activation for the backward pass (default on tensorflow and cpu)')
     .option('--limit <n>', 'use at most this many samples (quick runs)', integer('--limit', 1))
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar or lines', progressMode)
+    .option('--skip-missing', 'leave out dataset entries whose image files are missing (default: they are an error)')
+    .option(
+      '--max-pixels <n>',
+      `largest training image accepted, in pixels (default ${DEFAULT_MAX_PIXELS} = 4096x4096); larger ones are skipped`,
+      pixelCount('--max-pixels'),
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -111,6 +121,8 @@ export function registerTrainCommand(program: Command): void {
         recompute: opts.recompute,
         limit: opts.limit,
         progress: opts.progress,
+        skipMissing: opts.skipMissing,
+        maxPixels: opts.maxPixels,
         signal: controller.signal,
       };
       try {
@@ -124,4 +136,5 @@ export function registerTrainCommand(program: Command): void {
         process.off('SIGINT', onSigint);
       }
     });
+  nameOptions(command, { learningRate: '--lr', citWeight: '--cit-cvt-weight', cvtWeight: '--cit-cvt-weight', batchNorm: '--no-bn' });
 }

@@ -13,7 +13,8 @@ import { probeWebGPU } from '../../../src/kernels/webgpu/dispatch_probe.js';
 import { readCheckpoint, saveCheckpoint } from '../../../src/node/checkpoint.js';
 import { colorizeToPng, loadColorizer } from '../../../src/node/index.js';
 import { readableOnHost } from '../../../src/node/host_tensors.js';
-import { writeSafetensors } from '../../../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../../src/io/safetensors.js';
+import { loadTorchStateDict } from '../../../src/io/torch_state_dict.js';
 import { Tag2PixTrainer } from '../../../src/training/index.js';
 import { randomTensor } from '../../helpers/gradcheck.js';
 import { startWebGPUForTests } from '../../helpers/webgpu.js';
@@ -46,22 +47,57 @@ describe('no CPU fallback on webgpu', () => {
       ['generator', buildTag2PixGenerator({ inputSize: SIZE, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] })],
       ['cit_extractor', buildCITExtractor({ inputSize: SIZE })],
     ] as const) {
-      const host = await readableOnHost(exportTorchStateDict(model));
+      const exported = exportTorchStateDict(model);
+      const host = await readableOnHost(exported);
       fs.writeFileSync(path.join(weights, `${name}.safetensors`), writeSafetensors(host.tensors));
       host.release();
+      tf.dispose(Object.values(exported));
       model.dispose();
     }
     const lineArt = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#fff' } }).png().toBuffer();
-    const c = await loadColorizer(weights);
+    let c: Awaited<ReturnType<typeof loadColorizer>> | undefined;
+    // Loading checks every weight for NaN and infinity: on the host, not by reading the GPU.
+    const loading = await probeWebGPU(async () => {
+      c = await loadColorizer(weights);
+    });
+    expect(loading.cpuFallbacks).toEqual([]);
     let png: Buffer | undefined;
     const probe = await probeWebGPU(async () => {
-      png = await colorizeToPng({ lineArt, tags: ['blue_hair'], generator: c.generator, citExtractor: c.citExtractor });
+      png = await colorizeToPng({ lineArt, tags: ['blue_hair'], generator: c!.generator, citExtractor: c!.citExtractor });
     });
     expect(probe.cpuFallbacks).toEqual([]);
     expect(probe.dispatches).toBeGreaterThan(50);
     expect(await sharp(png!).metadata()).toMatchObject({ width: 40, height: 30 });
-    c.generator.dispose();
-    c.citExtractor?.dispose();
+    c!.generator.dispose();
+    c!.citExtractor?.dispose();
+  });
+
+  it('weights holding a NaN are refused on webgpu too, naming the tensor, with nothing loaded or left behind', async () => {
+    const cit = buildCITExtractor({ inputSize: SIZE });
+    const exported = exportTorchStateDict(cit);
+    const host = await readableOnHost(exported);
+    const tensors = readSafetensors(writeSafetensors(host.tensors)); // as a file gives them: on the host
+    host.release();
+    tf.dispose(Object.values(exported));
+    const key = 'layer1.0.conv1.weight';
+    expect(Object.keys(tensors)).toContain(key);
+    const shape = tensors[key]!.shape;
+    tensors[key]!.dispose();
+    tensors[key] = tf.tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(NaN), shape);
+    const tensorsBefore = tf.memory().numTensors;
+    let error: unknown;
+    const probe = await probeWebGPU(() => {
+      try {
+        loadTorchStateDict(cit, tensors);
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect(probe.cpuFallbacks).toEqual([]);
+    expect((error as Error).message).toMatch(/1 weight tensor\(s\) hold NaN or infinite values \(layer1\.0\.conv1\.weight\).*Nothing was loaded/s);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    tf.dispose(Object.values(tensors));
+    cit.dispose();
   });
 
   for (const recompute of [false, true]) {
