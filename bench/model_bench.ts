@@ -64,13 +64,21 @@ if (task === 'colourise') {
 
 const warmup = Number(values.warmup);
 const runs = Number(values.runs);
-for (let i = 0; i < warmup; i++) await step();
-const before = tf.memory().numTensors;
 const all: number[] = [];
-for (let i = 0; i < runs; i++) {
-  const start = performance.now();
-  await step();
-  all.push(performance.now() - start);
+let before = 0;
+try {
+  for (let i = 0; i < warmup; i++) await step();
+  before = tf.memory().numTensors;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await step();
+    all.push(performance.now() - start);
+  }
+} catch (err) {
+  // One line for bench/run.ts's table (a cell that does not fit says so), then a failing exit.
+  const message = String((err as Error)?.message ?? err).split('\n')[0];
+  console.log(JSON.stringify({ backend: values.backend, model: values.model, task, error: message }));
+  process.exit(1);
 }
 const leaked = tf.memory().numTensors - before;
 

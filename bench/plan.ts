@@ -56,6 +56,15 @@ export function defaultCells(models: ModelName[], tasks: Task[]): Cell[] {
   );
 }
 
+/** Name of the PyTorch-on-CUDA rows. */
+export const TORCH_CUDA = 'PyTorch CUDA';
+
+/** A runtime's row name: `wasm 1 thread`, `PyTorch 2 threads`; a GPU backend has no threads. */
+function runtimeName(name: string, threads: string): string {
+  if (name === 'webgpu') return name;
+  return `${name} ${threads === '1' ? '1 thread' : `${threads} threads`}`;
+}
+
 const sameCell = (a: Cell, b: Cell) => a.model === b.model && a.task === b.task && a.batch === b.batch;
 
 /**
@@ -75,7 +84,7 @@ export function planJobs(o: PlanOptions): Job[] {
     for (const cell of name === 'webgpu' ? gpuCells : base) {
       if (name === 'cpu' && cell.model === '256' && cell.task === 'train' && !o.cpu256Train) continue;
       for (const recompute of cell.task === 'train' ? o.recomputeModes : [false]) {
-        const who = `${threads === '1' ? name! : `${name} ${threads} threads`}${recompute ? ', recompute' : ''}`;
+        const who = `${runtimeName(name!, threads)}${recompute ? ', recompute' : ''}`;
         const args = [o.modelBench, '--backend', name!, '--threads', threads, ...common(cell)];
         jobs.push({ ...cell, who, command: 'tsx', args: recompute ? [...args, '--recompute'] : args });
       }
@@ -84,12 +93,12 @@ export function planJobs(o: PlanOptions): Job[] {
   if (o.torch) {
     for (const cell of base) {
       for (const threads of o.torchThreads) {
-        jobs.push({ ...cell, who: `pytorch ${threads}t`, command: 'python', args: [o.torchTwin, ...common(cell), '--threads', threads] });
+        jobs.push({ ...cell, who: runtimeName('PyTorch', threads), command: 'python', args: [o.torchTwin, ...common(cell), '--threads', threads] });
       }
     }
     if (o.cuda) {
       for (const cell of gpuCells) {
-        jobs.push({ ...cell, who: 'pytorch cuda', command: 'python', args: [o.torchTwin, ...common(cell), '--device', 'cuda'] });
+        jobs.push({ ...cell, who: TORCH_CUDA, command: 'python', args: [o.torchTwin, ...common(cell), '--device', 'cuda'] });
       }
     }
   }
@@ -102,5 +111,5 @@ export function skippedCells(o: PlanOptions): Array<Cell & { who: string; note: 
   if (o.cpu256Train || !o.backends.includes('cpu')) return [];
   return defaultCells(o.models, o.tasks)
     .filter((c) => c.model === '256' && c.task === 'train')
-    .map((c) => ({ ...c, who: 'cpu', note: 'skipped (cpu: tens of minutes per iteration; --cpu-256-train)' }));
+    .map((c) => ({ ...c, who: runtimeName('cpu', '1'), note: 'skipped (cpu: tens of minutes per iteration; --cpu-256-train)' }));
 }

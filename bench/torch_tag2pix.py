@@ -5,12 +5,14 @@ SECat decoder with PixelShuffle, guide decoder), the CIT extractor (SE-ResNeXt-5
 layer2) and the discriminator, with the published training iteration (CIT features without
 gradient, D step, then G step; G's output is not detached in the D step, as in the official code).
 Prints one JSON line: {"task", "model", "batch", "device", "medianMs", "runsMs", "peakRssMB",
-"threads"} (and "peakGpuMB" on CUDA). --device cuda times on the GPU (synchronised before each
-clock reading) and fails with one clear line when torch.cuda.is_available() is false. The arguments
-are checked before torch is imported, so `--help` and bad arguments need no PyTorch.
+"threads"} (and "peakGpuMB" on CUDA). --threads defaults to every core (os.cpu_count()). --device
+cuda times on the GPU (synchronised before each clock reading) and fails with one clear line when
+torch.cuda.is_available() is false. The arguments are checked before torch is imported, so
+`--help` and bad arguments need no PyTorch.
 """
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -25,12 +27,13 @@ def parse_args(argv):
     p.add_argument('--task', choices=['colourise', 'train'], required=True)
     p.add_argument('--runs', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--threads', type=int, default=0, help='CPU threads (0: PyTorch default)')
+    # Debian's python3-torch starts with one thread; PyTorch at its best uses every core.
+    p.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads (default: every core)')
     p.add_argument('--batch', type=int, default=0, help='batch size (0: the model and task default)')
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     a = p.parse_args(argv)
-    if a.runs < 1 or a.warmup < 0 or a.batch < 0 or a.threads < 0:
-        p.error('--runs must be >= 1; --warmup, --batch and --threads >= 0')
+    if a.runs < 1 or a.warmup < 0 or a.batch < 0 or a.threads < 1:
+        p.error('--runs and --threads must be >= 1; --warmup and --batch >= 0')
     if a.batch == 0:
         a.batch = DEFAULT_BATCH[(a.model, a.task)]
     if a.task == 'train' and a.batch < 2:
@@ -202,8 +205,7 @@ class Discriminator(nn.Module):
 def main(a):
     if a.device == 'cuda' and not torch.cuda.is_available():
         sys.exit(f'torch_tag2pix.py: --device cuda, but torch.cuda.is_available() is false (torch {torch.__version__}).')
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     device = torch.device(a.device)
     size, layers = MODELS[a.model]

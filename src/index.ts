@@ -30,3 +30,5 @@ export type { ExportTorchStateDictOptions, LoadTorchStateDictOptions, TorchLoadR
 // when asked, by registerFastKernels() or tag2pix/node's initBackend().
 export { registerFastKernels, unregisterFastKernels, isFastKernel } from './kernels/register.js';
 export type { FastKernelName } from './kernels/register.js';
+// What a full wasm heap raises (tag2pix/node's initBackend installs the guard that raises it).
+export { WasmMemoryError } from './kernels/wasm_memory.js';

@@ -56,6 +56,13 @@ export function batchNormTraining(
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const y = (normalise as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, gamma, beta);
+  let y: tf.Tensor;
+  try {
+    y = (normalise as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, gamma, beta);
+  } catch (err) {
+    // The statistics are kept tensors: free them when a later allocation fails.
+    tf.dispose([mean!, variance!].filter((t) => t != null));
+    throw err;
+  }
   return { y, mean: mean!, variance: variance! };
 }

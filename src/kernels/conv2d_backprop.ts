@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, padOrCrop, rotateFilter, tapLayout, tapWindow, type ConvGeometry } from './conv_util.js';
+import { convGeometry, padOrCrop, pickRows, rotateFilter, tapLayout, tapWindow, type ConvGeometry } from './conv_util.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -172,9 +172,8 @@ function phasedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeomet
       if (rp.taps.length === 0 || cp.taps.length === 0 || rp.count === 0 || cp.count === 0) {
         phase = tf.zeros([n, rp.count, cp.count, inC]);
       } else {
-        const picked: tf.Tensor[] = [];
-        for (const i of rp.taps) for (const j of cp.taps) picked.push(tf.slice(taps, [i * kw + j, 0], [1, outC * inC]));
-        const sub = tf.reshape(picked.length === 1 ? picked[0]! : tf.concat(picked, 0), [
+        const picked = rp.taps.flatMap((i) => cp.taps.map((j) => i * kw + j));
+        const sub = tf.reshape(pickRows(taps as tf.Tensor2D, picked), [
           rp.taps.length, cp.taps.length, outC, inC,
         ]) as tf.Tensor4D;
         const framed = padOrCrop(dy, [rp.before, cp.before], [rp.after, cp.after], 1) as tf.Tensor4D;

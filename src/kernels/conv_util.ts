@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { hasArrayKernel } from './array_kernel.js';
+import { PICK_ROWS } from './pick_rows.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -176,8 +178,8 @@ export function tapWindow(layout: TapLayout, row: number, col: number): tf.Tenso
 
 /**
  * The filter of the transposed convolution: `[kh, kw, in, out]` rotated by 180° in space with
- * in/out swapped, `[kh, kw, out, in]`. The taps are reversed with row slices and one concat:
- * wasm's Reverse kernel is ~20× slower than a transpose of the same filter.
+ * in/out swapped, `[kh, kw, out, in]`. The taps are reversed by picking rows ({@link pickRows};
+ * wasm's Reverse kernel is ~20× slower than a transpose of the same filter).
  */
 export function rotateFilter(filter: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw, inC, outC] = filter.shape;
@@ -185,9 +187,16 @@ export function rotateFilter(filter: tf.Tensor4D): tf.Tensor4D {
   const taps = kh * kw;
   if (taps === 1) return swapped;
   const rows = tf.reshape(swapped, [taps, inC * outC]);
-  const reversed = tf.concat(
-    Array.from({ length: taps }, (_, i) => tf.slice(rows, [taps - 1 - i, 0], [1, inC * outC])),
-    0,
-  );
-  return tf.reshape(reversed, [kh, kw, outC, inC]);
+  return tf.reshape(pickRows(rows as tf.Tensor2D, Array.from({ length: taps }, (_, i) => taps - 1 - i)), [kh, kw, outC, inC]);
+}
+
+/** Rows `indices` of a matrix, in that order: one copy kernel on wasm and cpu, else slices + concat. */
+export function pickRows(rows: tf.Tensor2D, indices: number[]): tf.Tensor2D {
+  if (rows.dtype === 'float32' && hasArrayKernel(PICK_ROWS)) {
+    return tf.engine().runKernel(PICK_ROWS, { x: rows }, { indices } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  }
+  return tf.tidy(() => {
+    const picked = indices.map((i) => tf.slice(rows, [i, 0], [1, rows.shape[1]]));
+    return (picked.length === 1 ? picked[0]! : tf.concat(picked, 0)) as tf.Tensor2D;
+  });
 }

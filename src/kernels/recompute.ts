@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 
 /** A node of tfjs-core's gradient tape (`TapeNode` in its `tape.ts`). */
-interface TapeNode {
+export interface TapeNode {
   kernelName: string;
   inputs: Record<string, tf.Tensor>;
   outputs: tf.Tensor[];

@@ -14,15 +14,19 @@ function reducedBlock(axis: number | number[], shape: number[]): [number, number
   return [first, last];
 }
 
-/** `x` seen as `[outer, reduced, inner]`, reduced by a (batched) product with a row of ones. */
+/**
+ * `x` seen as `[outer, reduced, inner]`, reduced by XNNPACK's average pooling over a
+ * `[reduced, 1]` window (SIMD and threaded on wasm), times the count for a sum. A matMul with a
+ * row of ones makes XNNPACK repack the activation as weights on every call, and its threaded
+ * GEMV runs 5× slower than one thread (measured, docs/performance.md).
+ */
 function reduceBlock(x: tf.Tensor, [first, last]: [number, number], keepDims: boolean, mean: boolean): tf.Tensor {
   const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
   const reduced = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
   const inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
-  const ones = tf.fill([1, 1, reduced], mean ? 1 / reduced : 1);
-  const summed = tf.matMul(ones as tf.Tensor3D, tf.reshape(x, [outer, reduced, inner]) as tf.Tensor3D);
+  const pooled = tf.avgPool(tf.reshape(x, [outer, reduced, 1, inner]) as tf.Tensor4D, [reduced, 1], 1, 'valid');
   const shape = x.shape.flatMap((d, i) => (i < first || i > last ? [d] : keepDims ? [1] : []));
-  return tf.reshape(summed, shape);
+  return tf.reshape(mean ? pooled : tf.mul(pooled, reduced), shape);
 }
 
 const sumBlock = tensorKernel(({ x }, attrs) =>
@@ -42,14 +46,14 @@ function applies(args: KernelArgs): boolean {
 /**
  * `Sum` for wasm over a block of axes followed by kept ones (`[N, H, W, C]` summed over N, H, W:
  * BatchNorm statistics, bias and BatchNorm gradients; over H, W: the SE/SECat squeeze) as one
- * (batched) matrix product with a row of ones. The stock kernel first transposes the reduced
+ * average pooling over the reduced axes. The stock kernel first transposes the reduced
  * axes to the end, a full copy of the activation each time.
  */
 export function wasmSum(args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[] {
   return applies(args) ? sumBlock(args) : fallback(args as never);
 }
 
-/** `Mean` for wasm, as {@link wasmSum} with a row of `1/count`. */
+/** `Mean` for wasm, as {@link wasmSum} without the final scaling. */
 export function wasmMean(args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[] {
   return applies(args) ? meanBlock(args) : fallback(args as never);
 }

@@ -4,6 +4,9 @@ import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
 import { WEBGPU_KERNELS } from './webgpu/index.js';
+import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
+import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
+import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -28,10 +31,27 @@ const OWN: Record<string, Record<string, tf.KernelFunc>> = {
   webgpu: WEBGPU_KERNELS,
 };
 
+/**
+ * Fused kernels of this library's own (no backend has them), written as loops over float32 arrays
+ * for the backends whose tensors are plain memory (`ARRAY_BACKENDS`: wasm, cpu). The ops that use
+ * them fall back to a composition of standard ops on every other backend.
+ */
+const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
+  [FUSED_ADAM]: adamUpdateSpec,
+  [PICK_ROWS]: pickRowsSpec,
+};
+
+const arrayFuncs = new Map<string, tf.KernelFunc>(
+  Object.entries(ARRAY_KERNELS).flatMap(([name, spec]) =>
+    ARRAY_BACKENDS.map((backend) => [`${backend}/${name}`, arrayKernelFunc(spec, backend)] as [string, tf.KernelFunc]),
+  ),
+);
+
 /** Every kernel function this library registered, to recognise them. */
 const ownFuncs = new WeakSet<tf.KernelFunc>([
   ...Object.values(FAST_KERNEL_FUNCS),
   ...Object.values(OWN).flatMap((table) => Object.values(table)),
+  ...arrayFuncs.values(),
 ]);
 
 /**
@@ -80,7 +100,9 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   loaded, so a backend registering its own kernel later never clashes with ours;
  * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
  *   copies its whole input out of the wasm heap first), and `Sum`/`Mean` over leading axes
- *   become a matMul with a row of ones (no transpose), each with the stock kernel as fallback;
+ *   become one average pooling (no transpose), each with the stock kernel as fallback;
+ * - on wasm and cpu, this library's own fused kernels (`ARRAY_KERNELS`: Adam's update, row
+ *   picking), which no backend has; the ops that call them compose standard ops elsewhere;
  * - webgpu gets this library's WebGPU programs under names of our own (grouped convolution and
  *   its gradients …: `OWN` above), which the ops use when the active backend has them;
  * - every other kernel of every backend stays as it is.
@@ -117,6 +139,12 @@ export function registerFastKernels(backendNames?: string[]): string[] {
         done.push(key(kernel, backend));
       }
     }
+    for (const kernel of Object.keys(ARRAY_KERNELS)) {
+      const kernelFunc = arrayFuncs.get(key(kernel, backend));
+      if (kernelFunc == null || tf.getKernel(kernel, backend) != null) continue;
+      tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+      done.push(key(kernel, backend));
+    }
     for (const [kernel, wrapper] of Object.entries(WRAPPERS[backend] ?? {})) {
       const existing = tf.getKernel(kernel, backend);
       if (!loaded || existing == null || ownFuncs.has(existing.kernelFunc)) continue;
@@ -140,7 +168,13 @@ export function registerFastKernels(backendNames?: string[]): string[] {
 export function unregisterFastKernels(backendNames?: string[]): void {
   const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(OWN), ...Object.keys(tf.engine().registryFactory)];
   for (const backend of new Set(backends)) {
-    for (const kernel of [...ALL_KERNELS, ...Object.keys(WRAPPERS[backend] ?? {}), ...Object.keys(OWN[backend] ?? {})]) {
+    const names = [
+      ...ALL_KERNELS,
+      ...Object.keys(ARRAY_KERNELS),
+      ...Object.keys(WRAPPERS[backend] ?? {}),
+      ...Object.keys(OWN[backend] ?? {}),
+    ];
+    for (const kernel of names) {
       if (!isFastKernel(kernel, backend)) continue;
       tf.unregisterKernel(kernel, backend);
       const original = originals.get(key(kernel, backend));

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // Registers every gradient and layer; the Node build of tfjs-core registers no gradients.
@@ -6,6 +7,7 @@ import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastKernels } from '../kernels/register.js';
+import { guardWasmMemory } from '../kernels/wasm_memory.js';
 import { releaseWasmWorkers, withNodeWasmWorkers } from './wasm_threads.js';
 import { WEBGPU_HELP, startWebGPU, type WebGPUAdapterReport } from './webgpu.js';
 
@@ -43,12 +45,13 @@ export interface InitBackendOptions {
   /** Environment to read `TAG2PIX_BACKEND` and `TAG2PIX_WASM_THREADS` from (default `process.env`). */
   env?: Record<string, string | undefined>;
   /**
-   * Threads of the wasm backend (default 1, or `TAG2PIX_WASM_THREADS`). More than 1 starts
-   * tfjs-backend-wasm's threaded build, which needs a workaround to run under Node
+   * Threads of the wasm backend, or `'auto'` (the default; also `TAG2PIX_WASM_THREADS`): every
+   * core that other processes leave idle when the backend starts ({@link idleCores}). More than 1
+   * starts tfjs-backend-wasm's threaded build, which needs a workaround to run under Node
    * (docs/performance.md, "Threads"); if it cannot start, the single-threaded build is used and
    * the report says why. Only the first wasm initialisation of a process can choose.
    */
-  wasmThreads?: number;
+  wasmThreads?: number | 'auto';
 }
 
 /**
@@ -196,6 +199,8 @@ async function activate(
     await tf.ready();
     // Backend packages loaded after tag2pix's import get our kernels now.
     registerFastKernels();
+    // A full wasm heap becomes one clear error instead of corruption, Aborted() or a hang.
+    if (name === 'wasm') guardWasmMemory();
     return { pkg, threadsNote, adapter };
   } catch (err) {
     return { why: firstLine(err) };
@@ -213,11 +218,23 @@ function describe(backend: BackendName, a: Activation): Partial<BackendReport> {
   return extra;
 }
 
+/**
+ * Cores left idle by other processes: the core count less the 1-minute load average, rounded,
+ * at least 1. XNNPACK's threads only pay off on idle cores: on a busy machine every parallel
+ * kernel waits for a descheduled thread, and a training step measured 1.1–1.8× slower with 2
+ * threads than with 1 (docs/performance.md, "Threads").
+ */
+export function idleCores(cores = os.cpus().length, load = os.loadavg()[0] ?? 0): number {
+  return Math.max(1, Math.min(cores, Math.round(cores - load)));
+}
+
 function parseThreads(value: number | string | undefined): number {
-  if (value == null || value === '') return 1;
+  if (value == null || value === '' || value === 'auto') return idleCores();
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`wasm threads must be a positive integer, got '${value}' (TAG2PIX_WASM_THREADS or wasmThreads).`);
+    throw new Error(
+      `wasm threads must be a positive integer, got '${value}' (TAG2PIX_WASM_THREADS or wasmThreads; 'auto' uses the idle cores).`,
+    );
   }
   return n;
 }

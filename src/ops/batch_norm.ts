@@ -88,23 +88,23 @@ function composedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs): BatchNormTor
   // A hand-written gradient keeps only x and per-channel vectors on the tape (composed ops keep
   // about six activation-sized tensors per layer, which fills wasm's 4 GB at 256 px).
   const { y, mean, variance } = batchNormTraining(x, args.gamma, args.beta, epsilon);
-  if (args.updateRunningStats === false) {
+  try {
+    if (args.updateRunningStats === false) return { y };
+    const newRunningMean = tf.tidy(() =>
+      tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
+    ) as tf.Tensor1D;
+    const newRunningVar = tf.tidy(() =>
+      tf.add(
+        tf.mul(args.runningVar, 1 - momentum),
+        tf.mul(variance, (momentum * count) / (count - 1)),
+      ),
+    ) as tf.Tensor1D;
+    return { y, newRunningMean, newRunningVar };
+  } finally {
+    // Also when an allocation fails (e.g. the wasm heap is full): the statistics are kept tensors.
     mean.dispose();
     variance.dispose();
-    return { y };
   }
-  const newRunningMean = tf.tidy(() =>
-    tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
-  ) as tf.Tensor1D;
-  const newRunningVar = tf.tidy(() =>
-    tf.add(
-      tf.mul(args.runningVar, 1 - momentum),
-      tf.mul(variance, (momentum * count) / (count - 1)),
-    ),
-  ) as tf.Tensor1D;
-  mean.dispose();
-  variance.dispose();
-  return { y, newRunningMean, newRunningVar };
 }
 
 /** Values per channel; throws when batch statistics are impossible. */
@@ -161,14 +161,14 @@ function fusedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs, activation: 'lin
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = (normalise as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, args.gamma, args.beta);
-  if (args.updateRunningStats === false) {
-    stats!.dispose();
-    return { y };
+  try {
+    if (args.updateRunningStats === false) return { y };
+    const running = (r: tf.Tensor1D, row: number, take: number) =>
+      engine.runKernel(BATCH_NORM_RUNNING, { running: r, stats: stats! }, { row, keep: 1 - momentum, take } as unknown as tf.NamedAttrMap) as tf.Tensor1D;
+    const newRunningMean = running(args.runningMean, 0, momentum);
+    const newRunningVar = running(args.runningVar, 1, (momentum * count) / (count - 1));
+    return { y, newRunningMean, newRunningVar };
+  } finally {
+    stats!.dispose(); // a kept tensor, also when an allocation fails
   }
-  const running = (r: tf.Tensor1D, row: number, take: number) =>
-    engine.runKernel(BATCH_NORM_RUNNING, { running: r, stats: stats! }, { row, keep: 1 - momentum, take } as unknown as tf.NamedAttrMap) as tf.Tensor1D;
-  const newRunningMean = running(args.runningMean, 0, momentum);
-  const newRunningVar = running(args.runningVar, 1, (momentum * count) / (count - 1));
-  stats!.dispose();
-  return { y, newRunningMean, newRunningVar };
 }

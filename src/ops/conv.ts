@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { convGeometry, pickRows, tapLayout, tapWindow } from '../kernels/conv_util.js';
 import {
   GROUPED_CONV2D,
   GROUPED_CONV2D_BACKPROP_FILTER,
@@ -76,7 +77,7 @@ function composedGroupedConv(
   stride: number,
   pad: ExplicitPad,
 ): tf.Tensor4D {
-  if (kernel.shape[2] <= DEPTHWISE_SUM_MAX_GROUP_IN) {
+  if (kernel.shape[2] <= depthwiseSumMaxGroupIn()) {
     return depthwiseThenSum(x, kernel, groups, stride, pad);
   }
   // Wider groups: split, convolve each group, concatenate (fastest there on cpu and wasm,
@@ -127,7 +128,13 @@ function groupedConvGrads(
   const groupOut = outChannels / groups;
   const strides: [number, number] = [stride, stride];
   const engine = tf.engine();
-  if (groupIn <= DEPTHWISE_SUM_MAX_GROUP_IN) {
+  if (groupIn <= depthwiseSumMaxGroupIn() && stride === 1 && isSymmetric(pad, kh, kw)) {
+    // The input gradient of a stride-1 grouped conv is a grouped conv of dy with the rotated
+    // kernel (in/out swapped per group), and the filter gradient pairs each group's input
+    // windows with that group's dy only: neither needs dy broadcast over the group's inputs.
+    return [groupedInputGradient(dy, kernel, groups, pad), groupedFilterGradient(x, dy, kernel.shape, groups, pad)];
+  }
+  if (groupIn <= depthwiseSumMaxGroupIn()) {
     // The sum's gradient broadcasts dy over the group's inputs; then the depthwise conv's. The
     // broadcast is written at rank 3: webgpu runs a Tile of rank ≥ 5 on the CPU.
     const [n, h, w] = dy.shape;
@@ -187,15 +194,98 @@ function groupedConvOwnKernel(
   return (conv as unknown as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D)(x, kernel);
 }
 
+/** Multiply-adds per group up to which the grouped filter gradient is one batched matMul. */
+const BATCHED_FILTER_GRADIENT_MAX_MACS = 1 << 20;
+
+/** Whether `pad` is the same on every side and keeps a stride-1 conv's size (`(k − 1) / 2`). */
+function isSymmetric(pad: ExplicitPad, kh: number, kw: number): boolean {
+  const [top, bottom] = pad === 'valid' ? [0, 0] : pad[1];
+  const [left, right] = pad === 'valid' ? [0, 0] : pad[2];
+  return top === bottom && left === right && top === (kh - 1) / 2 && left === (kw - 1) / 2;
+}
+
+/**
+ * Input gradient of a stride-1, size-keeping grouped conv: the grouped conv of `dy` with the
+ * kernel rotated by 180° and its per-group in/out swapped (`[kh, kw, groupOut, groups·groupIn]`).
+ */
+function groupedInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, groups: number, pad: ExplicitPad): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  const groupOut = outChannels / groups;
+  // [taps, groupIn, groups, groupOut] → [taps, groupOut, groups, groupIn], taps reversed.
+  const swapped = tf.reshape(
+    tf.transpose(tf.reshape(kernel, [kh * kw, groupIn, groups, groupOut]), [0, 3, 2, 1]),
+    [kh * kw, groupOut * groups * groupIn],
+  ) as tf.Tensor2D;
+  const rotated = tf.reshape(
+    pickRows(swapped, Array.from({ length: kh * kw }, (_, i) => kh * kw - 1 - i)),
+    [kh, kw, groupOut, groups * groupIn],
+  ) as tf.Tensor4D;
+  return composedGroupedConv(dy, rotated, groups, 1, pad);
+}
+
+/**
+ * Filter gradient of a grouped conv: the input's tap windows `[C, taps, pixels]` (as the
+ * depthwise filter gradient builds them), seen per group as `[groups, groupIn·taps, pixels]`,
+ * times each group's `dy` `[groups, pixels, groupOut]` in one batched matMul.
+ */
+function groupedFilterGradient(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  kernelShape: [number, number, number, number],
+  groups: number,
+  pad: ExplicitPad,
+): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernelShape;
+  const groupOut = outChannels / groups;
+  const channels = x.shape[3];
+  const g = convGeometry(x.shape, [kh, kw, channels, 1], 1, 1, pad, undefined, true);
+  const layout = tapLayout(x, g, kh, kw);
+  const pixels = g.batch * g.outHeight * g.outWidth;
+  const windows: tf.Tensor[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) windows.push(tf.reshape(tapWindow(layout, i, j), [channels, 1, pixels]));
+  }
+  const columns = tf.reshape(windows.length === 1 ? windows[0]! : tf.concat(windows, 1), [
+    groups, groupIn * kh * kw, pixels,
+  ]) as tf.Tensor3D;
+  const dyPerGroup = tf.transpose(tf.reshape(dy, [pixels, groups, groupOut]), [1, 0, 2]) as tf.Tensor3D;
+  const rows = groupIn * kh * kw;
+  // [groups, groupIn·taps, groupOut]. tfjs's batched matMul is a scalar loop on wasm; past about
+  // a million multiply-adds per group, one 2-D matMul per group (XNNPACK, SIMD and threaded) wins.
+  const perGroup =
+    rows * pixels * groupOut <= BATCHED_FILTER_GRADIENT_MAX_MACS
+      ? tf.matMul(columns, dyPerGroup)
+      : tf.concat(
+          tf.split(columns, groups, 0).map((c, i) =>
+            tf.reshape(
+              tf.matMul(
+                tf.reshape(c, [rows, pixels]) as tf.Tensor2D,
+                tf.reshape(tf.slice(dyPerGroup, [i, 0, 0], [1, pixels, groupOut]), [pixels, groupOut]) as tf.Tensor2D,
+              ),
+              [1, rows, groupOut],
+            ),
+          ),
+          0,
+        );
+  return tf.reshape(
+    tf.transpose(tf.reshape(perGroup, [groups, groupIn, kh * kw, groupOut]), [2, 1, 0, 3]),
+    kernelShape,
+  ) as tf.Tensor4D;
+}
+
 /** The composed grouped convolution, without the memory-saving gradient (for tests). */
 export const composedGroupedConvForTest = composedGroupedConv;
 
 /**
- * Up to this many input channels per group, a grouped conv runs as one depthwise conv plus a sum
- * (measured faster than split/conv/concat on cpu and wasm for 2 and 4 channels per group,
- * slower from 8 on: docs/performance.md, "Grouped convolution").
+ * Up to this many input channels per group, a grouped conv runs as one depthwise conv plus a sum,
+ * above it as split/conv/concat. cpu: 4 (depthwise-then-sum measured faster for 2 and 4 channels
+ * per group, slower from 8 on: docs/performance.md, "Grouped convolution"). wasm: 16, every
+ * grouped conv of Tag2Pix: one XNNPACK kernel instead of a split, 16 convolutions and a concat,
+ * and a gradient of a few dozen kernels instead of ~400 (each group's conv gradients).
  */
-const DEPTHWISE_SUM_MAX_GROUP_IN = 4;
+function depthwiseSumMaxGroupIn(): number {
+  return tf.getBackend() === 'wasm' ? 16 : 4;
+}
 
 /**
  * Grouped conv as a depthwise conv whose multiplier is the group's output count (every input

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_MOMENT, ADAM_UPDATE, hasOwnKernel } from '../kernels/own_kernels.js';
+import { adamUpdate } from '../ops/adam_update.js';
 
 /** Options of {@link TorchAdam}; the defaults are Tag2Pix's published ones. */
 export interface TorchAdamOptions {
@@ -73,7 +73,6 @@ export class TorchAdam {
    */
   applyGradients(params: NamedParameter[], gradients: Record<string, tf.Tensor | undefined>): void {
     const { learningRate, beta1, beta2, epsilon } = this.options;
-    const fused = hasOwnKernel(ADAM_UPDATE);
     for (const { key, variable } of params) {
       const g = gradients[key];
       if (g === undefined || g === null) continue;
@@ -98,23 +97,10 @@ export class TorchAdam {
       const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** s.step);
       const stepSize = learningRate / biasCorrection1;
       tf.tidy(() => {
-        if (fused) {
-          // Three dispatches on webgpu instead of thirteen; same formulas, same order.
-          const engine = tf.engine();
-          const m = engine.runKernel(ADAM_MOMENT, { moment: s.m, gradient: g }, { decay: beta1, power: 1 } as unknown as tf.NamedAttrMap) as tf.Tensor;
-          const v = engine.runKernel(ADAM_MOMENT, { moment: s.v, gradient: g }, { decay: beta2, power: 2 } as unknown as tf.NamedAttrMap) as tf.Tensor;
-          const p = engine.runKernel(ADAM_UPDATE, { param: variable, m, v }, { stepSize, biasCorrection2Sqrt, epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor;
-          s.m.assign(m);
-          s.v.assign(v);
-          variable.assign(p);
-          return;
-        }
-        const m = tf.add(tf.mul(s.m, beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(s.v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
-        const denominator = tf.add(tf.div(tf.sqrt(v), biasCorrection2Sqrt), epsilon);
-        s.m.assign(m);
-        s.v.assign(v);
-        variable.assign(tf.sub(variable, tf.mul(tf.div(m, denominator), stepSize)));
+        const [p, m, v] = adamUpdate(variable, s.m, s.v, g, { beta1, beta2, epsilon, biasCorrection2Sqrt, stepSize });
+        s.m.assign(m!);
+        s.v.assign(v!);
+        variable.assign(p!);
       });
     }
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { variableGradsFreeingOnError } from '../kernels/variable_grads.js';
 import {
   ChangingLossScheduler,
   type ScheduledValues,
@@ -401,7 +402,7 @@ export class Tag2PixTrainer {
       let fake = withG ? undefined : tf.tidy(() => this.runGenerator(c)[0]!);
       if (fake) kept.push(fake);
       let terms: DiscriminatorLossTerms | undefined;
-      const result = tf.variableGrads(() => {
+      const result = variableGradsFreeingOnError(() => {
         const real = this.runDiscriminator(c.batch.color);
         if (!fake) kept.push((fake = tf.keep(this.runGenerator(c)[0]!)));
         terms = discriminatorLoss(real, this.runDiscriminator(fake), { cit: c.batch.cit, cvt: c.batch.cvt }, this.lossOptions(c.weights));
@@ -438,7 +439,7 @@ export class Tag2PixTrainer {
     try {
       let terms: Record<string, tf.Scalar> | undefined;
       let outputs: tf.Tensor[] = [];
-      const result = tf.variableGrads(() => {
+      const result = variableGradsFreeingOnError(() => {
         const [color, guide] = this.runGenerator(c) as [tf.Tensor, tf.Tensor];
         if (c.observer?.generatorStep) kept.push(...(outputs = [tf.keep(color), tf.keep(guide)]));
         if (warmup) {

@@ -27,10 +27,10 @@ describe('bench plan', () => {
   });
 
   it('adds the PyTorch CUDA twin on the same cells only when CUDA is available', () => {
-    expect(cells(planJobs(base), 'pytorch cuda')).toEqual([]);
+    expect(cells(planJobs(base), 'PyTorch CUDA')).toEqual([]);
     const withCuda = planJobs({ ...base, cuda: true });
-    expect(cells(withCuda, 'pytorch cuda')).toEqual(cells(withCuda, 'webgpu'));
-    const twin = withCuda.find((j) => j.who === 'pytorch cuda' && j.model === '256' && j.batch === 16 && j.task === 'colourise')!;
+    expect(cells(withCuda, 'PyTorch CUDA')).toEqual(cells(withCuda, 'webgpu'));
+    const twin = withCuda.find((j) => j.who === 'PyTorch CUDA' && j.model === '256' && j.batch === 16 && j.task === 'colourise')!;
     expect(twin.command).toBe('python');
     expect(twin.args).toEqual([
       'bench/torch_tag2pix.py', '--model', '256', '--task', 'colourise', '--batch', '16', '--runs', '5', '--warmup', '1', '--device', 'cuda',
@@ -41,10 +41,10 @@ describe('bench plan', () => {
 
   it('keeps the CPU runtimes on the default cells, the filters applying to GPU cells too', () => {
     const jobs = planJobs({ ...base, backends: ['wasm', 'cpu', 'webgpu'], models: ['small'], tasks: ['train'] });
-    expect(cells(jobs, 'wasm')).toEqual(['small train 4']);
+    expect(cells(jobs, 'wasm 1 thread')).toEqual(['small train 4']);
     expect(cells(jobs, 'webgpu')).toEqual(['small train 4']);
-    expect(cells(jobs, 'pytorch 1t')).toEqual(['small train 4']);
-    expect(jobs[jobs.length - 1]!.who).toBe('cpu');
+    expect(cells(jobs, 'PyTorch 1 thread')).toEqual(['small train 4']);
+    expect(jobs[jobs.length - 1]!.who).toBe('cpu 1 thread');
     expect(skippedCells({ ...base, backends: ['cpu'] }).map((c) => `${c.model} ${c.task}`)).toEqual(['256 train']);
   });
 });

@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as lib from './src/index.ts';
 import { SECat } from './src/layers/squeeze_excitation.ts';
 const kernels = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'Slice', 'SplitV', 'Concat', 'Sum', 'Mean'];
+  'DepthwiseConv2dNativeBackpropFilter', 'Slice', 'SplitV', 'Concat', 'Sum', 'Mean', 'Tag2PixFusedAdam', 'Tag2PixPickRows'];
 const ours = () => ['cpu', 'wasm'].flatMap((b) => kernels.filter((k) => lib.isFastKernel(k, b)).map((k) => b + '/' + k));
 const afterImport = ours();
 new SECat({ reduction: 4 });
@@ -36,5 +36,9 @@ describe('kernel registration', () => {
     expect(r['registered']).toContain('cpu/Conv2DBackpropFilter');
     expect(r['registered']).toContain('wasm/Conv2DBackpropFilter');
     expect(r['afterRegister']).toContain('cpu/Conv2DBackpropFilter');
+    // This library's own fused kernels (no backend has them) come with the call too, not before.
+    for (const backend of ['cpu', 'wasm']) {
+      for (const kernel of ['Tag2PixFusedAdam', 'Tag2PixPickRows']) expect(r['registered']).toContain(`${backend}/${kernel}`);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -8,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isFastKernel } from '../../src/kernels/register.js';
-import { initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
+import { idleCores, initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
 
 // libtensorflow cannot be installed here, so the `tensorflow` packages are simulated through
 // the injectable importer: one that fails like a missing package, one that registers a
@@ -137,6 +138,18 @@ describe('initBackend', () => {
       else process.env['TAG2PIX_BACKEND'] = saved;
     }
   });
+
+  it("'auto' wasm threads are the cores other processes leave idle, at least 1", async () => {
+    expect(idleCores(2, 0)).toBe(2);
+    expect(idleCores(2, 0.4)).toBe(2);
+    expect(idleCores(2, 0.6)).toBe(1);
+    expect(idleCores(2, 9.5)).toBe(1);
+    expect(idleCores(8, 3.2)).toBe(5);
+    expect(idleCores(4, 0)).toBe(4);
+    // 'auto' is accepted wherever a count is.
+    expect((await initBackend('cpu', { env: { TAG2PIX_WASM_THREADS: 'auto' } })).backend).toBe('cpu');
+    expect((await initBackend('cpu', { wasmThreads: 'auto' })).backend).toBe('cpu');
+  });
 });
 
 // tfjs-backend-wasm's Emscripten glue adds process listeners that rethrow every uncaught error:
@@ -180,6 +193,28 @@ describe('initBackend leaves the process error handling alone', () => {
       }
     });
   }
+
+  // The memory guard (installed by initBackend) throws from the backend's malloc: with the glue's
+  // listeners gone, an uncaught one is still one clear error, not a dump of the glue.
+  it('an uncaught WasmMemoryError exits with code 1 and its message (wasm, 2 threads)', async () => {
+    const tfModule = pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs-core')).href;
+    const guardModule = pathToFileURL(path.join(repoRoot, 'src/kernels/wasm_memory.ts')).href;
+    const run = await runChild(
+      'heap-full',
+      2,
+      `const tf = await import(${JSON.stringify(tfModule)});\n` +
+        `const { guardWasmMemory } = await import(${JSON.stringify(guardModule)});\n` +
+        // Tensors may not grow the heap past its present size, so it fills within a few hundred.
+        'guardWasmMemory({ limitBytes: tf.engine().registry.wasm.wasm.HEAPU8.length, reserveBytes: 0 });\n' +
+        'const kept = [];\n' +
+        'setTimeout(() => { for (;;) kept.push(tf.fill([1 << 20], 1)); }, 0);',
+    );
+    expect(run.stdout).toContain('backend wasm 2');
+    expect(run.code, run.stderr.slice(0, 500)).toBe(1);
+    expect(run.stderr).toMatch(/The wasm backend is out of memory: a 4 MB tensor does not fit/);
+    expect(run.stderr).not.toContain('WasmBackendModule');
+    expect(run.stderr.length).toBeLessThan(2000);
+  });
 
   it("lets the user's own uncaughtException handler keep the process alive", async () => {
     const run = await runChild(
