@@ -203,14 +203,15 @@ function hostValues(t: tf.Tensor): ArrayLike<number> | undefined {
 
 /**
  * Sources of the tensors that hold a NaN or an infinity (one device read for all of them). On
- * webgpu in Node, which cannot read GPU data synchronously (tfjs-backend-webgpu reads through an
- * OffscreenCanvas), the values still on the host are checked there: a file's tensors are, until
- * first used. Tensors already on the GPU were computed in this process rather than read from a
- * file, and are not checked there.
+ * webgpu the values still on the host are checked there instead: a file's tensors are, until
+ * first used. A synchronous read from the GPU is impossible in Node (tfjs-backend-webgpu reads
+ * through an OffscreenCanvas, which Node lacks) and wrong in Chromium on SwiftShader (every flag
+ * of a valid file read as 0). Tensors already on the GPU were computed in this process rather
+ * than read from a file, and are not checked there.
  */
 function nonFiniteKeys(entries: ReadonlyArray<{ source: string; tensor: tf.Tensor }>): string[] {
   if (entries.length === 0) return [];
-  if (tf.getBackend() === 'webgpu' && typeof (globalThis as Record<string, unknown>)['OffscreenCanvas'] === 'undefined') {
+  if (tf.getBackend() === 'webgpu') {
     const notFinite = (values: ArrayLike<number> | undefined) => values !== undefined && !Array.prototype.every.call(values, Number.isFinite);
     return entries.filter(({ tensor }) => notFinite(hostValues(tensor))).map((e) => e.source);
   }
