@@ -15,9 +15,9 @@ const NEEDS_CHROMIUM = [
   'test/web/colorize_page_webgpu.test.ts',
   'test/web/train_webgpu.test.ts',
 ];
-// A Vulkan driver for Dawn (the npm package `webgpu`): a GPU's, or without one Mesa's lavapipe 24+
+// A Vulkan driver for Dawn (the npm package `webgpu`): a GPU's, or without one Mesa's lavapipe 25
 // (Debian bookworm: mesa-vulkan-drivers from bookworm-backports). `npm run test:system` also runs
-// the layers, model parity and train-step parity on webgpu (TAG2PIX_BACKEND=webgpu).
+// the layers, model parity, train-step parity and recompute on webgpu (TAG2PIX_BACKEND=webgpu).
 const NEEDS_VULKAN = ['test/kernels/webgpu/**/*.test.ts', 'test/node/webgpu_adapter.test.ts'];
 
 export default defineConfig({

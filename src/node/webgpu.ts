@@ -20,7 +20,7 @@ export interface WebGPUAdapterReport {
 /** What both causes of a failed start need, named in every error. */
 export const WEBGPU_HELP =
   'WebGPU in Node needs the optional package `webgpu` (npm install webgpu) and a Vulkan driver: ' +
-  "your GPU's (NVIDIA, AMD, Intel), or Mesa's software lavapipe 24 or newer for testing without a GPU " +
+  "your GPU's (NVIDIA, AMD, Intel), or Mesa's software lavapipe 25 for testing without a GPU " +
   '(Debian bookworm: mesa-vulkan-drivers from bookworm-backports)';
 
 interface AdapterInfoLike {
