@@ -13,7 +13,7 @@ const entry = {
   training: 'src/training/index.ts',
   node: 'src/node/index.ts',
 };
-const external = [/^@tensorflow\//, 'sharp', 'commander', 'cli-progress', 'fflate'];
+const external = [/^@tensorflow\//, 'sharp', 'commander', 'cli-progress', 'fflate', 'webgpu'];
 
 // One clean before the builds below, which run side by side.
 rmSync('dist', { recursive: true, force: true });

@@ -194,9 +194,27 @@ function listSome(items: readonly string[], max = 20, separator = '\n    '): str
   return items.length > max ? `${shown}${separator}… and ${items.length - max} more` : shown;
 }
 
-/** Sources of the tensors that hold a NaN or an infinity (one device read for all of them). */
+/** The values of `t` when the active backend still holds them on the host (no device read). */
+function hostValues(t: tf.Tensor): ArrayLike<number> | undefined {
+  const backend = tf.backend() as unknown as { tensorMap?: { get(dataId: object): { values?: unknown } | undefined } };
+  const values = backend.tensorMap?.get(t.dataId)?.values;
+  return ArrayBuffer.isView(values) ? (values as unknown as ArrayLike<number>) : undefined;
+}
+
+/**
+ * Sources of the tensors that hold a NaN or an infinity (one device read for all of them). On
+ * webgpu the values still on the host are checked there instead: a file's tensors are, until
+ * first used. A synchronous read from the GPU is impossible in Node (tfjs-backend-webgpu reads
+ * through an OffscreenCanvas, which Node lacks) and wrong in Chromium on SwiftShader (every flag
+ * of a valid file read as 0). Tensors already on the GPU were computed in this process rather
+ * than read from a file, and are not checked there.
+ */
 function nonFiniteKeys(entries: ReadonlyArray<{ source: string; tensor: tf.Tensor }>): string[] {
   if (entries.length === 0) return [];
+  if (tf.getBackend() === 'webgpu') {
+    const notFinite = (values: ArrayLike<number> | undefined) => values !== undefined && !Array.prototype.every.call(values, Number.isFinite);
+    return entries.filter(({ tensor }) => notFinite(hostValues(tensor))).map((e) => e.source);
+  }
   const finite = tf.tidy(() => tf.stack(entries.map(({ tensor }) => tf.cast(tf.all(tf.isFinite(tensor)), 'int32'))));
   const flags = finite.dataSync();
   finite.dispose();

@@ -52,7 +52,7 @@ describe('loadColorizer and colorize from files', () => {
     const fromPath = await colorize({ ...options, lineArt: lineArtFile });
     expect(fromPath.shape).toEqual([100, 60, 3]);
     const fromBuffer = await colorize({ ...options, lineArt: fs.readFileSync(lineArtFile) });
-    expect(maxAbsDiff(fromPath, fromBuffer)).toBe(0);
+    expect(await maxAbsDiff(fromPath, fromBuffer)).toBe(0);
     const png = await colorizeToPng({ ...options, lineArt: lineArtFile });
     const meta = await sharp(png).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([60, 100, 3]);
@@ -69,7 +69,7 @@ describe('loadColorizer and colorize from files', () => {
     const loaded = exportTorchStateDict(c.generator);
     for (const [key, t] of Object.entries(stored)) {
       if (key.endsWith('num_batches_tracked')) continue;
-      expect(maxAbsDiff(loaded[key], t), key).toBe(0);
+      expect(await maxAbsDiff(loaded[key], t), key).toBe(0);
     }
     expect(Object.keys(loaded).sort()).toEqual(Object.keys(stored).sort());
     const rgb = await colorize({ lineArt: lineArtFile, tags: 'silver_hair', generator: c.generator });

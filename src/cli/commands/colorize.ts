@@ -63,7 +63,7 @@ export function registerColorizeCommand(program: Command): void {
       try {
         const { generator, citExtractor, config, sources } = colorizer;
         console.error(
-          `tag2pix: backend ${report.backend}; ${config.inputSize} px generator from ${sources.generator}` +
+          `tag2pix: backend ${report.backend}${report.webgpuAdapter ? ` (${report.webgpuAdapter.description})` : ''}; ${config.inputSize} px generator from ${sources.generator}` +
             (sources.citExtractor ? `, CIT extractor from ${sources.citExtractor}` : ''),
         );
         const png = await colorizeToPng({
