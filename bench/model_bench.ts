@@ -1,5 +1,5 @@
 // One measurement in a fresh process (so peak RSS belongs to it): a backend, a model, a task.
-// Usage: tsx bench/model_bench.ts --backend wasm --model small --task train [--runs 5] [--warmup 1] [--recompute]
+// Usage: tsx bench/model_bench.ts --backend wasm --model small --task train [--batch N] [--runs 5] [--warmup 1] [--recompute]
 // Prints one JSON line. bench/run.ts drives it.
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
+    // Batch size; default the model's (bench/models.ts).
+    batch: { type: 'string' },
     profile: { type: 'boolean', default: false },
     // Build G and D with gradient checkpointing (bottlenecks recomputed in the backward pass).
     recompute: { type: 'boolean', default: false },
@@ -30,7 +32,10 @@ const { buildCITExtractor, buildTag2PixDiscriminator, buildTag2PixGenerator } = 
 const { Tag2PixTrainer } = await import('../src/training/index.js');
 
 const s = spec.size;
-const batch = task === 'train' ? spec.trainBatch : spec.colorizeBatch;
+const batch = values.batch != null ? Number(values.batch) : task === 'train' ? spec.trainBatch : spec.colorizeBatch;
+if (!Number.isInteger(batch) || batch < (task === 'train' ? 2 : 1)) {
+  throw new Error(`--batch must be an integer >= ${task === 'train' ? 2 : 1} for ${task}, got '${values.batch}'`);
+}
 const recompute = values.recompute!;
 const generator = buildTag2PixGenerator({ inputSize: s, decoderLayers: spec.layers, recompute });
 const citExtractor = buildCITExtractor({ inputSize: s, batchNormMode: 'batch-stats' });
@@ -110,6 +115,7 @@ const sorted = [...all].sort((a, b) => a - b);
 console.log(JSON.stringify({
   backend: values.backend,
   threads: report.wasmThreads ?? 1,
+  adapter: report.webgpuAdapter?.description,
   threadsNote: report.wasmThreadsNote,
   model: values.model,
   task,

@@ -4,18 +4,48 @@ Written from /work/shared/REFERENCE.md: the generator (U-Net encoder, CVT encode
 SECat decoder with PixelShuffle, guide decoder), the CIT extractor (SE-ResNeXt-50 32x4d cut after
 layer2) and the discriminator, with the published training iteration (CIT features without
 gradient, D step, then G step; G's output is not detached in the D step, as in the official code).
-Prints one JSON line: {"task", "model", "medianMs", "runsMs", "peakRssMB", "threads"}. --threads
-defaults to every core (os.cpu_count()).
+Prints one JSON line: {"task", "model", "batch", "device", "medianMs", "runsMs", "peakRssMB",
+"threads"} (and "peakGpuMB" on CUDA). --threads defaults to every core (os.cpu_count()). --device
+cuda times on the GPU (synchronised before each clock reading) and fails with one clear line when
+torch.cuda.is_available() is false. The arguments are checked before torch is imported, so
+`--help` and bad arguments need no PyTorch.
 """
 import argparse
 import json
 import os
 import resource
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+MODELS = {'small': (64, (2, 2, 2, 2)), '256': (256, (12, 8, 5, 5))}
+DEFAULT_BATCH = {('small', 'colourise'): 4, ('small', 'train'): 4, ('256', 'colourise'): 1, ('256', 'train'): 2}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description='PyTorch twin of tag2pix for timing (bench/run.ts drives it).')
+    p.add_argument('--model', choices=sorted(MODELS), required=True)
+    p.add_argument('--task', choices=['colourise', 'train'], required=True)
+    p.add_argument('--runs', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=1)
+    # Debian's python3-torch starts with one thread; PyTorch at its best uses every core.
+    p.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads (default: every core)')
+    p.add_argument('--batch', type=int, default=0, help='batch size (0: the model and task default)')
+    p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    a = p.parse_args(argv)
+    if a.runs < 1 or a.warmup < 0 or a.batch < 0 or a.threads < 1:
+        p.error('--runs and --threads must be >= 1; --warmup and --batch >= 0')
+    if a.batch == 0:
+        a.batch = DEFAULT_BATCH[(a.model, a.task)]
+    if a.task == 'train' and a.batch < 2:
+        p.error('a training iteration needs --batch >= 2 (BatchNorm in training mode)')
+    return a
+
+
+ARGS = parse_args(sys.argv[1:]) if __name__ == '__main__' else None
+
+import torch  # noqa: E402  (after the argument check: --help and bad arguments need no PyTorch)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 def lrelu():
@@ -172,24 +202,21 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self.adv(f)), torch.sigmoid(self.cit(f)), torch.sigmoid(self.cvt(f))
 
 
-def main():
-    p = argparse.ArgumentParser()
-    p.add_argument('--model', choices=['small', '256'], required=True)
-    p.add_argument('--task', choices=['colourise', 'train'], required=True)
-    p.add_argument('--runs', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=1)
-    # Debian's python3-torch starts with one thread; PyTorch at its best uses every core.
-    p.add_argument('--threads', type=int, default=os.cpu_count() or 1)
-    a = p.parse_args()
+def main(a):
+    if a.device == 'cuda' and not torch.cuda.is_available():
+        sys.exit(f'torch_tag2pix.py: --device cuda, but torch.cuda.is_available() is false (torch {torch.__version__}).')
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    size, layers, batch = (256, (12, 8, 5, 5), 1) if a.model == '256' else (64, (2, 2, 2, 2), 4)
-    G, D, C = Generator(size, layers), Discriminator(), CITExtractor()
-    line = torch.rand(batch, 1, size, size)
-    colour = torch.rand(batch, 3, size, size) * 2 - 1
-    cvt = (torch.rand(batch, 115) < 0.05).float()
-    cit = (torch.rand(batch, 370) < 0.05).float()
+    device = torch.device(a.device)
+    size, layers = MODELS[a.model]
+    batch = a.batch
+    G, D, C = Generator(size, layers).to(device), Discriminator().to(device), CITExtractor().to(device)
+    line = torch.rand(batch, 1, size, size, device=device)
+    colour = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+    cvt = (torch.rand(batch, 115, device=device) < 0.05).float()
+    cit = (torch.rand(batch, 370, device=device) < 0.05).float()
     bce, l1 = nn.BCELoss(), nn.L1Loss()
+    sync = torch.cuda.synchronize if a.device == 'cuda' else (lambda: None)
 
     if a.task == 'colourise':
         G.eval()
@@ -200,7 +227,7 @@ def main():
     else:
         opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
-        ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+        ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
 
         def step():
             with torch.no_grad():
@@ -221,18 +248,26 @@ def main():
 
     for _ in range(a.warmup):
         step()
+    sync()
+    if a.device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
     runs = []
     for _ in range(a.runs):
         t = time.perf_counter()
         step()
+        sync()
         runs.append((time.perf_counter() - t) * 1000)
     median = sorted(runs)[len(runs) // 2]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     params = {'G': sum(p.numel() for p in G.parameters()), 'D': sum(p.numel() for p in D.parameters()),
               'CIT': sum(p.numel() for p in C.parameters())}
-    print(json.dumps({'task': a.task, 'model': a.model, 'medianMs': median, 'runsMs': runs,
-                      'peakRssMB': peak, 'threads': torch.get_num_threads(), 'params': params}))
+    out = {'task': a.task, 'model': a.model, 'batch': batch, 'device': a.device, 'medianMs': median, 'runsMs': runs,
+           'peakRssMB': peak, 'threads': torch.get_num_threads(), 'params': params}
+    if a.device == 'cuda':
+        out['peakGpuMB'] = torch.cuda.max_memory_allocated() / 2**20
+        out['gpu'] = torch.cuda.get_device_name()
+    print(json.dumps(out))
 
 
 if __name__ == '__main__':
-    main()
+    main(ARGS)

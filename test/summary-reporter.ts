@@ -17,9 +17,9 @@ export default class SummaryReporter implements Reporter {
       }
       if (module.state() === 'failed' && module.children.size === 0) failed++;
     }
-    // Named by the backend, or by the project when the run is one of the system-package projects.
-    const projects = [...new Set(testModules.map((m) => m.project.name))];
-    const backend = projects.length === 1 && projects[0] !== 'node' ? projects[0]! : process.env['TAG2PIX_BACKEND'] || 'cpu';
+    // Named by the backend, or by the projects when the run is of the system-package projects.
+    const projects = [...new Set(testModules.map((m) => m.project.name))].sort();
+    const backend = projects.length > 0 && !projects.includes('node') ? projects.join(' + ') : process.env['TAG2PIX_BACKEND'] || 'cpu';
     console.log(`\n${backend}: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
     const tally = process.env['TAG2PIX_TEST_TALLY'];
     if (tally) appendFileSync(tally, JSON.stringify({ backend, passed, failed, skipped }) + '\n');

@@ -2,7 +2,7 @@
 // 15.8 M parameters, and the CIT extractor) in headless Chromium: time to load the weights and
 // to colourise, per backend. Random weights: the cost does not depend on their values.
 //
-//   npx tsx examples/web/measure.ts [--backends wasm,webgl] [--runs 3]
+//   npx tsx examples/web/measure.ts [--backends wasm,webgl,webgpu] [--runs 3]
 //
 // Needs Debian's Chromium (`apt-get install -y chromium`). Writes the weights and the page
 // build under test-output/web/measure/.
@@ -47,7 +47,7 @@ await sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="256" hei
   .toFile(files.art);
 
 const server = await servePage(await buildPage('measure/dist'));
-const browser = await launchChromium();
+const browser = await launchChromium({ webgpu: backends.includes('webgpu') });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   console.log(`| backend | load weights (s) | colourise 256 px, first (s) | colourise, median of ${runs} after (s) |`);

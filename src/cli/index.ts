@@ -8,7 +8,9 @@ program
   .name('tag2pix')
   .description('Tag2Pix line-art colourisation on TensorFlow.js')
   .version(version, '-v, --version', 'print the version of tag2pix')
-  .option('--backend <name>', 'tensorflow, wasm or cpu (default: the fastest available)')
+  .option('--backend <name>', 'webgpu, tensorflow, wasm or cpu (default: the fastest available; webgpu only on a real GPU)')
+  // Each command's --help lists the global options too (--backend).
+  .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError();
 
 // Errors are reported in the terms of the command that ran (its flags, not API names).

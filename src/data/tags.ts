@@ -71,7 +71,7 @@ export class UnknownTagError extends Tag2PixError {
         `Unknown tag${unknown.length > 1 ? 's' : ''}${context ? ` in ${context}` : ` in ${name('tags')}`}: ${listed.join('; ')}` +
         `${more > 0 ? `; … and ${more} more` : ''}. ` +
         'Tag names are Danbooru-style (spaces or underscores, e.g. blue_hair); ' +
-        'list the known ones with vocabulary.names() (tag2pix tags), or load a custom vocabulary.',
+        "'tag2pix tags' lists the known ones (in code: vocabulary.names()), or load a custom vocabulary.",
       { option: 'tags' },
     );
     this.unknown = unknown;
@@ -296,14 +296,37 @@ export class TagVocabulary {
     return (typeof nameOrId === 'number' ? this.byId(nameOrId) : this.byName(nameOrId)) !== undefined;
   }
 
-  /** The `count` known names nearest to `name` by edit distance (ties in vocabulary order). */
+  /**
+   * The `count` known names nearest to `name` by edit distance (ties in vocabulary order), kept to
+   * the tag's family: a name whose last word is (nearly) the last word of known tags (`hair`,
+   * `eyes`, `shirt`: `blue_hiar`, `red_eys`) gets suggestions from those tags only.
+   */
   nearest(name: string, count = 3): string[] {
     const query = normaliseTagName(name);
     if (query.length > MAX_TAG_WORD_LENGTH) return [];
+    const lastWord = (n: string) => n.slice(n.lastIndexOf('_') + 1);
+    const word = lastWord(query);
+    let family: string | undefined;
+    if (query.includes('_')) {
+      // Families: last words that several tags share. The nearest one, within 2 edits (1 for
+      // short words); on a tie the larger family.
+      const sizes = new Map<string, number>();
+      for (const known of this.byNameMap.keys()) {
+        if (known.includes('_')) sizes.set(lastWord(known), (sizes.get(lastWord(known)) ?? 0) + 1);
+      }
+      let best = { d: word.length >= 4 ? 3 : 2, size: 0 };
+      for (const [candidate, size] of sizes) {
+        if (size < 2) continue;
+        const d = editDistance(word, candidate);
+        if (d < best.d || (d === best.d && size > best.size)) [best, family] = [{ d, size }, candidate];
+      }
+    }
     const scored: Array<{ name: string; d: number; order: number }> = [];
     let order = 0;
     for (const known of this.byNameMap.keys()) {
-      scored.push({ name: known, d: editDistance(query, known), order: order++ });
+      order++;
+      if (family !== undefined && lastWord(known) !== family) continue;
+      scored.push({ name: known, d: editDistance(query, known), order });
     }
     scored.sort((a, b) => a.d - b.d || a.order - b.order);
     return scored.slice(0, count).map((s) => s.name);
@@ -541,7 +564,9 @@ export function resolveColorTags(
   }
   const notColor = resolved.filter((t) => t.kind !== 'cvt');
   if (notColor.length > 0) {
-    const examples = vocabulary.cvt.slice(0, 3).map((t) => t.name).join(', ');
+    // Colour tags of the same part (long_hair → blonde_hair, …), else the first ones.
+    const samePart = vocabulary.cvt.filter((t) => t.part !== undefined && t.part === notColor[0]!.part);
+    const examples = (samePart.length > 0 ? samePart : vocabulary.cvt).slice(0, 3).map((t) => t.name).join(', ');
     throw new OptionError(
       (name) =>
         `${name('tags')}: ${notColor.map((t) => `'${t.name}'`).join(', ')} ${notColor.length === 1 ? 'is not a colour tag' : 'are not colour tags'} ` +

@@ -122,17 +122,24 @@ export interface DemoOptions {
   seed?: number;
   /** Backend (default: the fastest available). */
   backend?: string;
+  /** How training shows its progress (default `'auto'`: a bar on a terminal, else lines). */
   progress?: ProgressMode;
+  /** Where progress lines and messages go (default `console.log`; the CLI sends them to stderr). */
   print?: (line: string) => void;
+  /**
+   * Where the results go: the tag accuracy tables, the L1 summary and the files written (default:
+   * `print`; the CLI sends them to stdout, apart from the progress).
+   */
+  printResult?: (line: string) => void;
   /** Skip the Figure-8 grid and per-epoch images (for tests). */
   skipImages?: boolean;
 }
 
 /** The options that have a fixed default. */
-export type DemoDefaults = Required<Omit<DemoOptions, 'discriminatorWidth' | 'backend' | 'progress' | 'print' | 'skipImages'>>;
+export type DemoDefaults = Required<Omit<DemoOptions, 'discriminatorWidth' | 'backend' | 'progress' | 'print' | 'printResult' | 'skipImages'>>;
 
 /** Every option set: the defaults, D's width (half of G's unless given), and how to run. */
-export type DemoConfig = DemoDefaults & Pick<DemoOptions, 'backend' | 'progress' | 'print' | 'skipImages'> & { discriminatorWidth: number };
+export type DemoConfig = DemoDefaults & Pick<DemoOptions, 'backend' | 'progress' | 'print' | 'printResult' | 'skipImages'> & { discriminatorWidth: number };
 
 /** The demo's defaults: what `npm run demo` and `tag2pix demo` run (about 10 minutes on 2 CPU cores). */
 export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {

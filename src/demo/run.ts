@@ -52,6 +52,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
   const c = resolveDemoOptions(options);
   const print = c.print ?? ((line: string) => console.log(line));
+  const printResult = c.printResult ?? print;
   const { out, size, trainCount, testCount, batchSize, warmupEpochs, epochs, seed, learningRate } = c;
   const palette = demoPalette(c.palette);
   const backend = await initBackend(c.backend);
@@ -296,18 +297,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   await fs.writeFile(files['json'], demoSummaryJson(demo));
   generator.dispose();
   discriminator.dispose();
-  print('');
-  print('Tag accuracy on held-out characters (is the mean colour of each region nearest to the requested tag colour?):');
-  print(formatTagAccuracy(testReport));
-  print('');
-  print('Tag combinations never seen in training:');
-  print(formatTagAccuracy(unseenReport));
-  print('');
-  print(
+  printResult('');
+  printResult('Tag accuracy on held-out characters (is the mean colour of each region nearest to the requested tag colour?):');
+  printResult(formatTagAccuracy(testReport));
+  printResult('');
+  printResult('Tag combinations never seen in training:');
+  printResult(formatTagAccuracy(unseenReport));
+  printResult('');
+  printResult(
     `L1 (colour output) ${demo.l1Start.toFixed(3)} → ${demo.l1End.toFixed(3)} over ${demo.steps} steps of G (${warmupSteps} warm-up) after ${c.extractorSteps} of the extractor; ` +
       `${demo.seconds.total.toFixed(0)} s in all (training ${demo.seconds.training.toFixed(0)} s) on ${demo.backend}, seed ${seed}, load average ${loadAtStart.toFixed(1)} → ${loadAfterTraining.toFixed(1)}.`,
   );
-  print(`Colourise a line art with this run: tag2pix colorize <line art> --tags blue_hair,red_eyes --weights ${out}`);
-  print(`Wrote ${Object.values(files).join(', ')}`);
+  printResult(`Colourise a line art with this run: tag2pix colorize <line art> --tags blue_hair,red_eyes --weights ${out}`);
+  printResult(`Wrote ${Object.values(files).join(', ')}`);
   return demo;
 }

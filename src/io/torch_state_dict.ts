@@ -194,13 +194,66 @@ function listSome(items: readonly string[], max = 20, separator = '\n    '): str
   return items.length > max ? `${shown}${separator}… and ${items.length - max} more` : shown;
 }
 
-/** Sources of the tensors that hold a NaN or an infinity (one device read for all of them). */
+/** The values of `t` when the active backend still holds them on the host (no device read). */
+function hostValues(t: tf.Tensor): ArrayLike<number> | undefined {
+  const backend = tf.backend() as unknown as { tensorMap?: { get(dataId: object): { values?: unknown } | undefined } };
+  const values = backend.tensorMap?.get(t.dataId)?.values;
+  return ArrayBuffer.isView(values) ? (values as unknown as ArrayLike<number>) : undefined;
+}
+
+/**
+ * Sources of the tensors that hold a NaN or an infinity (one device read for all of them). On
+ * webgpu the values still on the host are checked there instead: a file's tensors are, until
+ * first used. A synchronous read from the GPU is impossible in Node (tfjs-backend-webgpu reads
+ * through an OffscreenCanvas, which Node lacks) and wrong in Chromium on SwiftShader (every flag
+ * of a valid file read as 0). Tensors already on the GPU were computed in this process rather
+ * than read from a file, and are not checked there.
+ */
 function nonFiniteKeys(entries: ReadonlyArray<{ source: string; tensor: tf.Tensor }>): string[] {
   if (entries.length === 0) return [];
+  if (tf.getBackend() === 'webgpu') {
+    const notFinite = (values: ArrayLike<number> | undefined) => values !== undefined && !Array.prototype.every.call(values, Number.isFinite);
+    return entries.filter(({ tensor }) => notFinite(hostValues(tensor))).map((e) => e.source);
+  }
   const finite = tf.tidy(() => tf.stack(entries.map(({ tensor }) => tf.cast(tf.all(tf.isFinite(tensor)), 'int32'))));
   const flags = finite.dataSync();
   finite.dispose();
   return entries.filter((_, i) => flags[i] === 0).map((e) => e.source);
+}
+
+/** The problem line for weights of an integer or bool type (`'<name> is int32'` each). */
+function integerWeightsProblem(wrongType: readonly string[]): string {
+  return (
+    `${wrongType.length} weight(s) of an integer or bool type (a weight must be floating point: F32, F16 or BF16 ` +
+    `in a file):\n    ${listSome(wrongType)}`
+  );
+}
+
+/**
+ * Refuses weights of an integer or bool type (an `I32` entry would load as values near 10⁹) and
+ * weights that hold a NaN or an infinity, naming them: a {@link WeightsError} whose message starts
+ * with `who`. For loaders that write weights without {@link loadTorchStateDict} (a training
+ * checkpoint's, in the model's own layouts).
+ */
+export function checkWeightValues(entries: ReadonlyArray<{ source: string; tensor: tf.Tensor }>, who: string): void {
+  const wrongType = entries.filter((e) => e.tensor.dtype !== 'float32').map((e) => `${shownName(e.source)} is ${e.tensor.dtype}`);
+  if (wrongType.length > 0) throw new WeightsError(`${who}: ${integerWeightsProblem(wrongType)}`);
+  checkFiniteWeights(entries, who);
+}
+
+/**
+ * Refuses weights that hold a NaN or an infinity, naming them (one device read for all): a
+ * {@link WeightsError} whose message starts with `who`. Every loader checks with this before it
+ * writes a weight into a model.
+ */
+export function checkFiniteWeights(entries: ReadonlyArray<{ source: string; tensor: tf.Tensor }>, who: string): void {
+  const notFinite = nonFiniteKeys(entries);
+  if (notFinite.length > 0) {
+    throw new WeightsError(
+      `${who}: ${notFinite.length} weight tensor(s) hold NaN or infinite values (${listSome(notFinite.map((k) => shownName(k)), 5, ', ')}); ` +
+        `the weights are corrupt or come from a diverged training run. Nothing was loaded.`,
+    );
+  }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -282,10 +335,7 @@ export function loadTorchStateDict(
 
   const problems: string[] = [];
   if (wrongType.length > 0) {
-    problems.push(
-      `${wrongType.length} weight(s) of an integer or bool type (a weight must be floating point: F32, F16 or BF16 ` +
-        `in a file):\n    ${listSome(wrongType)}`,
-    );
+    problems.push(integerWeightsProblem(wrongType));
   }
   if (mismatches.length > 0) {
     problems.push(`${mismatches.length} shape mismatch(es):\n    ${listSome(mismatches)}`);
@@ -320,13 +370,7 @@ export function loadTorchStateDict(
         `matching keys, {prefix} to select a sub-dict, or {ignore} to skip keys.`,
     );
   }
-  const notFinite = nonFiniteKeys([...matched.values()]);
-  if (notFinite.length > 0) {
-    throw new WeightsError(
-      `loadTorchStateDict: ${notFinite.length} weight tensor(s) hold NaN or infinite values (${listSome(notFinite.map((k) => shownName(k)), 5, ', ')}); ` +
-        `the weights are corrupt or come from a diverged training run. Nothing was loaded.`,
-    );
-  }
+  checkFiniteWeights([...matched.values()], 'loadTorchStateDict');
 
   // Everything checks out: convert, then write.
   const converted: Array<[TargetParam, tf.Tensor]> = [];
@@ -343,6 +387,18 @@ export function loadTorchStateDict(
     tf.dispose(converted.map(([, t]) => t));
   }
   return report;
+}
+
+/**
+ * The PyTorch keys a layer or model takes, each with the shape (PyTorch layout) that
+ * {@link loadTorchStateDict} checks, and the keys it accepts without a weight (BatchNorm's
+ * `num_batches_tracked`), read off the model without touching a weight's values. Internal: for
+ * listing every mismatch of a file before any tensor is made.
+ */
+export function torchKeyShapes(target: Layer | LayersModel): { shapes: Map<string, number[]>; optional: Set<string> } {
+  const targets = collectTargets(target);
+  const shapes = new Map(targets.params.map((p) => [p.key, torchShapeOf(p.variable.shape as number[], p.layout)]));
+  return { shapes, optional: new Set(targets.ignored) };
 }
 
 /** Options of {@link exportTorchStateDict}. */

@@ -3,6 +3,7 @@ import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { WEBGPU_KERNELS } from './webgpu/index.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
 import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
@@ -22,6 +23,15 @@ const WRAPPERS: Record<string, Record<string, Wrapper>> = {
 };
 
 /**
+ * Kernels under names of this library's own (src/kernels/own_kernels.ts), per backend: programs
+ * that do in one dispatch what the ops compose from many. Registered even before the backend's
+ * package loads (no backend has these names); everywhere else the ops use the composition.
+ */
+const OWN: Record<string, Record<string, tf.KernelFunc>> = {
+  webgpu: WEBGPU_KERNELS,
+};
+
+/**
  * Fused kernels of this library's own (no backend has them), written as loops over float32 arrays
  * for the backends whose tensors are plain memory (`ARRAY_BACKENDS`: wasm, cpu). The ops that use
  * them fall back to a composition of standard ops on every other backend.
@@ -38,7 +48,11 @@ const arrayFuncs = new Map<string, tf.KernelFunc>(
 );
 
 /** Every kernel function this library registered, to recognise them. */
-const ownFuncs = new WeakSet<tf.KernelFunc>([...Object.values(FAST_KERNEL_FUNCS), ...arrayFuncs.values()]);
+const ownFuncs = new WeakSet<tf.KernelFunc>([
+  ...Object.values(FAST_KERNEL_FUNCS),
+  ...Object.values(OWN).flatMap((table) => Object.values(table)),
+  ...arrayFuncs.values(),
+]);
 
 /**
  * Kernels a backend does not have at all: they are registered even before the backend's package
@@ -89,6 +103,8 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   become one average pooling (no transpose), each with the stock kernel as fallback;
  * - on wasm and cpu, this library's own fused kernels (`ARRAY_KERNELS`: Adam's update, row
  *   picking), which no backend has; the ops that call them compose standard ops elsewhere;
+ * - webgpu gets this library's WebGPU programs under names of our own (grouped convolution and
+ *   its gradients …: `OWN` above), which the ops use when the active backend has them;
  * - every other kernel of every backend stays as it is.
  *
  * Nothing registers them on import: call this once the backend is up (`tag2pix/node`'s
@@ -96,12 +112,17 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  * `backend/kernel` pairs registered by this call.
  */
 export function registerFastKernels(backendNames?: string[]): string[] {
-  const candidates = new Set<string>(backendNames ?? ['wasm', 'cpu']);
+  const candidates = new Set<string>(backendNames ?? ['wasm', 'cpu', ...Object.keys(OWN)]);
   if (backendNames == null) {
     for (const name of Object.keys(tf.engine().registryFactory)) candidates.add(name);
   }
   const done: string[] = [];
   for (const backend of candidates) {
+    for (const [kernelName, kernelFunc] of Object.entries(OWN[backend] ?? {})) {
+      if (tf.getKernel(kernelName, backend) != null) continue;
+      tf.registerKernel({ kernelName, backendName: backend, kernelFunc });
+      done.push(key(kernelName, backend));
+    }
     const loaded = backendLoaded(backend);
     for (const kernel of ALL_KERNELS) {
       if (isFastKernel(kernel, backend)) continue;
@@ -145,9 +166,15 @@ export function registerFastKernels(backendNames?: string[]): string[] {
  * to train on wasm.
  */
 export function unregisterFastKernels(backendNames?: string[]): void {
-  const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(tf.engine().registryFactory)];
+  const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(OWN), ...Object.keys(tf.engine().registryFactory)];
   for (const backend of new Set(backends)) {
-    for (const kernel of [...ALL_KERNELS, ...Object.keys(ARRAY_KERNELS), ...Object.keys(WRAPPERS[backend] ?? {})]) {
+    const names = [
+      ...ALL_KERNELS,
+      ...Object.keys(ARRAY_KERNELS),
+      ...Object.keys(WRAPPERS[backend] ?? {}),
+      ...Object.keys(OWN[backend] ?? {}),
+    ];
+    for (const kernel of names) {
       if (!isFastKernel(kernel, backend)) continue;
       tf.unregisterKernel(kernel, backend);
       const original = originals.get(key(kernel, backend));

@@ -162,6 +162,7 @@ function withTag(t: tf.Tensor4D, tag: tf.Tensor2D): tf.Tensor4D {
 /**
  * conv1 → norm → ReLU → grouped conv2 → norm → ReLU → conv3 → norm → excitation, plus the
  * residual (projected when needed), then ReLU; the strategy decides where the tag comes in.
+ * BatchNorm and the ReLU after it run as one op (fused on webgpu).
  */
 export function applyBottleneck(
   p: BottleneckParams,
@@ -181,10 +182,15 @@ export function applyBottleneck(
       if (n === undefined) return t;
       return n.kind === 'adain' ? applyAdaIn(n.adain, t, tag!) : batchNorm(n.bn, t);
     };
+    // A BatchNorm takes its ReLU along (one program on webgpu); the other norms are followed by it.
+    const normRelu = (n: NormParams | undefined, t: tf.Tensor4D): tf.Tensor4D =>
+      n?.kind === 'batch-norm'
+        ? (applyBatchNorm(n.bn, t, training, mode, 'relu') as tf.Tensor4D)
+        : reluKeepingOutput(norm(n, t));
     const concat = (t: tf.Tensor4D, where: TagConcat[]) => (where.includes(p.tagConcat) ? withTag(t, tag!) : t);
     const [n1, n2, n3] = p.norms;
-    let out = reluKeepingOutput(norm(n1, applyConv(p.conv1, concat(x, ['front', 'all']))));
-    out = reluKeepingOutput(norm(n2, applyConv(p.conv2, concat(out, ['all']))));
+    let out = normRelu(n1, applyConv(p.conv1, concat(x, ['front', 'all'])));
+    out = normRelu(n2, applyConv(p.conv2, concat(out, ['all'])));
     out = norm(n3, applyConv(p.conv3, concat(out, ['all'])));
     if (p.excitation) out = applyExcitation(p.excitation, out, tag);
     if (!p.residual) return reluKeepingOutput(out);

@@ -104,8 +104,7 @@ export class FeatureConv extends TorchLayer {
       this.convs.forEach((conv, i) => {
         x = applyConv(conv, x as tf.Tensor4D);
         const norm = this.norms[i];
-        if (norm) x = applyBatchNorm(norm, x, training, this.batchNormMode);
-        x = tf.relu(x);
+        x = norm ? applyBatchNorm(norm, x, training, this.batchNormMode, 'relu') : tf.relu(x);
       });
       return x;
     });

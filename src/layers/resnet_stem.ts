@@ -70,7 +70,7 @@ export class ResNetStem extends TorchLayer {
     const x = singleTensor<tf.Tensor4D>(inputs);
     const training = isTraining(kwargs);
     return tf.tidy(() => {
-      const y = tf.relu(applyBatchNorm(this.bn!, applyConv(this.conv!, x), training, this.batchNormMode));
+      const y = applyBatchNorm(this.bn!, applyConv(this.conv!, x), training, this.batchNormMode, 'relu');
       // PyTorch pads the max pool with -inf; after the ReLU every value is >= 0, so zero padding
       // gives the same maxima and works on every backend.
       const padded = tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor4D;

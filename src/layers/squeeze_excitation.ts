@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import type { Shape } from '@tensorflow/tfjs-layers';
+import { scaleChannels, spatialMean } from '../ops/channel_scale.js';
 import { checkPositiveInteger, featureAndTagShapes, featureAndTagTensors, nhwcChannels, tagWidth } from './checks.js';
 import {
   TorchLayer,
@@ -78,12 +79,11 @@ export function buildExcitation(
  */
 export function applyExcitation(p: ExcitationParams, x: tf.Tensor4D, tag?: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [n, , , c] = x.shape;
-    let z = tf.mean(x, [1, 2]) as tf.Tensor2D;
+    let z = spatialMean(x);
     if (p.kind === 'secat') z = tf.concat([z, tag!], 1);
     const hidden = tf.relu(applyLinear(p.fc1, z)) as tf.Tensor2D;
-    const scale = tf.sigmoid(applyLinear(p.fc2, hidden));
-    return tf.mul(x, tf.reshape(scale, [n, 1, 1, c])) as tf.Tensor4D;
+    const scale = tf.sigmoid(applyLinear(p.fc2, hidden)) as tf.Tensor2D;
+    return scaleChannels(x, scale);
   });
 }
 

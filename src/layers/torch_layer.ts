@@ -277,16 +277,20 @@ export function applyConv(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
 /**
  * BatchNorm in PyTorch's semantics. `training` normalises with batch statistics and updates the
  * running ones; `mode: 'batch-stats'` always normalises with batch statistics (as the reference
- * CIT extractor runs) but updates running statistics only in training.
+ * CIT extractor runs) but updates running statistics only in training. `activation: 'relu'`
+ * applies a ReLU after it (fused into the BatchNorm on webgpu).
  */
 export function applyBatchNorm(
   p: BatchNormParams,
   x: tf.Tensor,
   training: boolean,
   mode: BatchNormMode = 'auto',
+  activation: 'linear' | 'relu' = 'linear',
 ): tf.Tensor {
   const useBatchStats = training || mode === 'batch-stats';
   const r = batchNormTorch(x, {
+    activation,
+    updateRunningStats: training,
     gamma: p.gamma.read() as tf.Tensor1D,
     beta: p.beta.read() as tf.Tensor1D,
     runningMean: p.runningMean.read() as tf.Tensor1D,

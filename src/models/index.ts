@@ -10,3 +10,5 @@ export { colorizeTensor, encodeColorTags, squareGeometry } from './colorize.js';
 export type { ColorizeTensorOptions, ColorizeGeometry } from './colorize.js';
 export { initializeLikeReference } from './init.js';
 export type { InitializeLikeReferenceOptions } from './init.js';
+export { inferGeneratorConfig, stateDictKind } from './infer_config.js';
+export type { InferredGeneratorConfig, Shaped, StateDictKind, StateDictShapes } from './infer_config.js';

@@ -43,8 +43,8 @@ function targets(model: LayersModel): Target[] {
  * its networks: every `nn.Conv2d` weight ~ N(0, 2 / fan_out) (Kaiming normal, fan-out mode),
  * every `nn.Linear` weight ~ N(0, 2 / fan_in), every bias 0 (including the guide decoder's
  * ConvTranspose2d biases, whose weights keep PyTorch's default uniform init), BatchNorm weight 1.
- * BatchNorm running statistics are left alone; AdaIN's `weight_orig` keeps its N(0, 1), and its
- * bias becomes 0 as in `GD_adain.py`. Returns the number of weights re-drawn or reset.
+ * BatchNorm running statistics are left alone; AdaIN's `weight_orig` keeps its N(0, 1) (redrawn
+ * from it when seeded), and its bias becomes 0 as in `GD_adain.py`. Returns the number of weights re-drawn or reset.
  *
  * The builders' own initialisation (PyTorch's per-module defaults) also trains; this one
  * reproduces the reference's starting point more closely.
@@ -57,6 +57,9 @@ export function initializeLikeReference(model: LayersModel, options: InitializeL
     let value: tf.Tensor | undefined;
     if (/(^|\.)bias$/.test(t.key) || t.key === 'bias') {
       value = tf.zeros(shape);
+    } else if (/\.weight_orig$/.test(t.key)) {
+      // AdaIN's style weight: the reference keeps its N(0, 1); redrawn only when seeded.
+      if (seed !== undefined) value = tf.randomNormal(shape, 0, 1, 'float32', seed);
     } else if (/(^|\.)weight$/.test(t.key) || t.key === 'weight') {
       if (t.layout === 'vector') value = tf.ones(shape); // BatchNorm weight
       else if (t.layout === 'linear') value = tf.randomNormal(shape, 0, Math.sqrt(2 / shape[0]), 'float32', seed);

@@ -9,9 +9,13 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs
 import { registerFastKernels } from '../kernels/register.js';
 import { guardWasmMemory } from '../kernels/wasm_memory.js';
 import { releaseWasmWorkers, withNodeWasmWorkers } from './wasm_threads.js';
+import { WEBGPU_HELP, startWebGPU, type WebGPUAdapterReport } from './webgpu.js';
 
-/** A backend this library can run on. `tensorflow` needs the optional `@tensorflow/tfjs-node(-gpu)`. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * A backend this library can run on. `webgpu` needs the optional `webgpu` package and a Vulkan
+ * driver; `tensorflow` needs the optional `@tensorflow/tfjs-node(-gpu)`.
+ */
+export type BackendName = 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
 /** What {@link initBackend} chose and why. */
 export interface BackendReport {
@@ -27,13 +31,15 @@ export interface BackendReport {
   wasmThreads?: number;
   /** Why the threaded wasm build was not used although more than one thread was asked for. */
   wasmThreadsNote?: string;
+  /** The adapter (GPU, or software renderer) the `webgpu` backend runs on, when it was chosen. */
+  webgpuAdapter?: WebGPUAdapterReport;
 }
 
 /** Options of {@link initBackend}; the defaults are what applications want. */
 export interface InitBackendOptions {
   /**
    * Loads an optional package by name (default: dynamic `import`). Tests inject a failing or
-   * fake loader to walk every path without installing libtensorflow.
+   * fake loader to walk every path without installing libtensorflow or having a GPU.
    */
   importModule?: (specifier: string) => Promise<unknown>;
   /** Environment to read `TAG2PIX_BACKEND` and `TAG2PIX_WASM_THREADS` from (default `process.env`). */
@@ -48,8 +54,11 @@ export interface InitBackendOptions {
   wasmThreads?: number | 'auto';
 }
 
-/** Preference order of the automatic choice. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+/**
+ * Preference order of the automatic choice. `webgpu` is chosen automatically only on a real GPU,
+ * never on a software adapter (lavapipe, SwiftShader), which is slower than wasm.
+ */
+export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
 /** Packages that provide the `tensorflow` backend, best first. */
 export const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
@@ -96,6 +105,7 @@ interface Activation {
   why?: string;
   pkg?: string;
   threadsNote?: string;
+  adapter?: WebGPUAdapterReport;
 }
 
 /**
@@ -155,17 +165,26 @@ async function activate(
   name: BackendName,
   importModule: (specifier: string) => Promise<unknown>,
   wasmThreads: number,
+  forced: boolean,
 ): Promise<Activation> {
   try {
     let pkg: string | undefined;
     let threadsNote: string | undefined;
+    let adapter: WebGPUAdapterReport | undefined;
+    if (name === 'webgpu') {
+      const started = await startWebGPU(importModule, forced);
+      if (started.why) return { why: started.why };
+      adapter = started.adapter;
+    }
     if (name === 'tensorflow') {
       const loaded = await loadTensorflow(importModule);
       if (loaded.why) return { why: loaded.why };
       pkg = loaded.pkg;
     }
     if (tf.findBackendFactory(name) == null) return { why: `backend '${name}' is not registered` };
-    if (name === 'wasm' && tf.engine().registry['wasm'] == null) {
+    if (name === 'webgpu') {
+      // started above
+    } else if (name === 'wasm' && tf.engine().registry['wasm'] == null) {
       if (!wasmPathsSet) {
         setWasmPaths(wasmDirectory());
         wasmPathsSet = true;
@@ -182,7 +201,7 @@ async function activate(
     registerFastKernels();
     // A full wasm heap becomes one clear error instead of corruption, Aborted() or a hang.
     if (name === 'wasm') guardWasmMemory();
-    return { pkg, threadsNote };
+    return { pkg, threadsNote, adapter };
   } catch (err) {
     return { why: firstLine(err) };
   }
@@ -191,6 +210,7 @@ async function activate(
 function describe(backend: BackendName, a: Activation): Partial<BackendReport> {
   const extra: Partial<BackendReport> = {};
   if (a.pkg) extra.tensorflowPackage = a.pkg;
+  if (a.adapter) extra.webgpuAdapter = a.adapter;
   if (backend === 'wasm') {
     extra.wasmThreads = getThreadsCount();
     if (a.threadsNote) extra.wasmThreadsNote = a.threadsNote;
@@ -220,10 +240,13 @@ function parseThreads(value: number | string | undefined): number {
 }
 
 /**
- * Selects the fastest backend available in Node: `tensorflow` (when `@tensorflow/tfjs-node-gpu`
- * or `@tensorflow/tfjs-node` is installed), else `wasm` (SIMD, files read from node_modules, no
- * network), else `cpu`. `name`, or the `TAG2PIX_BACKEND` environment variable, forces one; a
- * forced backend that cannot start is an error. Call it before the first tensor operation.
+ * Selects the fastest backend available in Node: `webgpu` on a real GPU (when the optional
+ * `webgpu` package is installed and a Vulkan driver offers a GPU adapter; the report names it),
+ * else `tensorflow` (when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed),
+ * else `wasm` (SIMD, files read from node_modules, no network), else `cpu`. `name`, or the
+ * `TAG2PIX_BACKEND` environment variable, forces one (a forced `webgpu` also runs on a software
+ * adapter such as lavapipe); a forced backend that cannot start is an error. Call it before the
+ * first tensor operation.
  *
  * @example
  * ```ts
@@ -250,21 +273,23 @@ export async function initBackend(
           `Choose one of: ${BACKEND_ORDER.join(', ')}.`,
       );
     }
-    const activation = await activate(forced, importModule, wasmThreads);
+    const activation = await activate(forced, importModule, wasmThreads, true);
     const why = activation.why;
     if (why) {
       throw new Error(
         `Backend '${forced}' could not start: ${why}.` +
           (forced === 'tensorflow'
             ? ' Install @tensorflow/tfjs-node (or -node-gpu) or choose wasm or cpu.'
-            : ''),
+            : forced === 'webgpu'
+              ? ` ${WEBGPU_HELP}; or choose wasm or cpu.`
+              : ''),
       );
     }
     return { backend: forced, source, skipped: [], ...describe(forced, activation) };
   }
   const skipped: BackendReport['skipped'] = [];
   for (const candidate of BACKEND_ORDER) {
-    const activation = await activate(candidate, importModule, wasmThreads);
+    const activation = await activate(candidate, importModule, wasmThreads, false);
     if (!activation.why) return { backend: candidate, source, skipped, ...describe(candidate, activation) };
     skipped.push({ backend: candidate, reason: activation.why });
   }

@@ -17,6 +17,7 @@ import {
 } from '../training/checkpoint.js';
 import type { Tag2PixTrainer } from '../training/trainer.js';
 import { writeFileAtomic } from './files.js';
+import { readableOnHost } from './host_tensors.js';
 
 /**
  * Writes the trainer's checkpoint to `file` atomically (temporary file + rename). Returns the
@@ -38,10 +39,17 @@ export async function saveCheckpoint(
 
 /** Writes a captured checkpoint to `file` atomically (temporary file + rename). */
 export async function writeCheckpoint(file: string, checkpoint: TrainingCheckpoint): Promise<void> {
-  const bytes = writeSafetensors(checkpoint.tensors, {
-    tag2pix_checkpoint: CHECKPOINT_FORMAT,
-    state: JSON.stringify(checkpoint.state),
-  });
+  // Read asynchronously first: webgpu in Node cannot read GPU data synchronously.
+  const host = await readableOnHost(checkpoint.tensors);
+  let bytes: Uint8Array;
+  try {
+    bytes = writeSafetensors(host.tensors, {
+      tag2pix_checkpoint: CHECKPOINT_FORMAT,
+      state: JSON.stringify(checkpoint.state),
+    });
+  } finally {
+    host.release();
+  }
   await writeFileAtomic(file, bytes);
 }
 

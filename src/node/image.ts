@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import sharp from 'sharp';
+import { SharpMissingError, loadSharp } from './sharp.js';
 import { type Raster, type Raster8, checkRaster, rasterToTensor, rgbToGrey, tensorToRaster, toUint8Raster } from '../data/raster.js';
 import { type ErrorText, OptionError, Tag2PixError, quoteValue } from '../errors.js';
 
@@ -143,7 +143,7 @@ export async function imageSize(source: ImageSource, name?: string): Promise<{ w
 }
 
 async function classify(err: unknown, source: ImageSource, label: string, limit?: number): Promise<Error> {
-  if (err instanceof Tag2PixError) return err;
+  if (err instanceof Tag2PixError || err instanceof SharpMissingError) return err;
   try {
     await checkIsFile(source, label);
   } catch (e) {
@@ -180,6 +180,7 @@ export async function readImageWithInfo(
   }
   const label = typeof source === 'string' ? source : (options.name ?? '<buffer>');
   const size = sizeOf(options.size);
+  const sharp = await loadSharp('readImage');
   const limit = maxPixelsOf(options.maxPixels);
   try {
     // libvips checks the limit against the header, before decoding a pixel.
@@ -210,7 +211,7 @@ export async function readImageWithInfo(
 }
 
 async function headerSize(source: ImageSource): Promise<{ width: number; height: number }> {
-  const meta = await sharp(source).metadata();
+  const meta = await (await loadSharp('imageSize'))(source).metadata();
   if (!meta.width || !meta.height) throw new Error('no dimensions in the header');
   // EXIF orientations 5-8 swap the axes once applied.
   return (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
@@ -237,6 +238,7 @@ export async function resizeImage(
 ): Promise<Raster8> {
   checkRaster(image);
   sizeOf({ width, height });
+  const sharp = await loadSharp('resizeImage');
   const { data, info } = await sharp(image.data, {
     raw: { width: image.width, height: image.height, channels: image.channels },
   })
@@ -269,6 +271,7 @@ async function toRaster8(image: Raster | tf.Tensor, range: [number, number]): Pr
 
 /** Encodes a raster (8-bit, or float in `range`) or an image tensor as PNG bytes. */
 export async function encodePng(image: Raster | tf.Tensor, options: WritePngOptions = {}): Promise<Buffer> {
+  const sharp = await loadSharp('encodePng');
   const r = await toRaster8(image, options.range ?? [0, 1]);
   let pipeline = sharp(r.data, { raw: { width: r.width, height: r.height, channels: r.channels } });
   if (r.channels === 1) pipeline = pipeline.toColorspace('b-w');

@@ -29,7 +29,7 @@ export {
   readStateDicts,
   stateDictKind,
 } from './weights.js';
-export type { Colorizer, FoundStateDict, LoadColorizerOptions, StateDictKind, StateDictShapes } from './weights.js';
+export type { Colorizer, FoundStateDict, LoadColorizerOptions, NodeWeightSource, StateDictKind, StateDictShapes } from './weights.js';
 export { readCheckpoint, saveCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 export { checkOutputFile, realPathOf, removeStaleTemporaries, writeOutputFile } from './files.js';
 export type { OutputFileOptions } from './files.js';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { type Raster8 } from '../data/raster.js';
 import { XDOG_DEFAULTS, XDOG_KERNEL_FUNCTIONS, type XDoGParams, xdogData } from '../data/xdog.js';
 import { OptionError, OutputError, quoteValue } from '../errors.js';
@@ -238,6 +238,7 @@ export async function extractLineArtFolder(
     throw new OutputError((name) => `${name('outDir')} ${quoteValue(outDir, 200)} is a file, not a folder.`, { option: 'outDir', file: outDir });
   }
   const maxPixels = options.maxPixels;
+  const sharp = await loadSharp('extractLineArtFolder');
   await fs.mkdir(outDir, { recursive: true });
   const removedTemporaries = await removeStaleTemporaries(outDir, (base) => base.endsWith('.png'));
   const inputsByRealPath = new Set(await Promise.all(files.map((f) => realPathOf(path.join(inDir, f)))));

@@ -13,6 +13,13 @@ export interface WriteSynthOptions extends Omit<SynthOptions, 'vocabulary' | 're
   count: number;
   /** Also write each sample's region label map to `regions/` (8-bit index into `synth.json` regions). */
   regions?: boolean;
+  /**
+   * Replace a synthetic dataset that `out` already holds: the files it wrote (listed by its
+   * `synth.json`) are removed first, so no older image stays beside the new manifest. Without it,
+   * such a folder is an error. Files that this function did not write are never removed or
+   * overwritten: a folder holding another dataset is always an error.
+   */
+  overwrite?: boolean;
   /** Called after each written sample. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -51,10 +58,23 @@ export async function writeSynthDataset(options: WriteSynthOptions): Promise<Wri
     throw new Error(`synth: --size must be a multiple of 16 of at least 32 (the model needs multiples of 16), got ${size}`);
   }
   const seed = options.seed ?? 0;
+  await clearPreviousDataset(out, options.overwrite ?? false);
   await fs.mkdir(path.join(out, 'colour'), { recursive: true });
   await fs.mkdir(path.join(out, 'lineart'), { recursive: true });
   if (regions) await fs.mkdir(path.join(out, 'regions'), { recursive: true });
   const manifest = path.join(out, 'manifest.jsonl');
+  const info: SynthDatasetInfo = {
+    generator: 'tag2pix-synth',
+    version: 1,
+    count,
+    size,
+    seed,
+    options: { ...stripFunctions(rest), regions: regions ?? false },
+    regions: SYNTH_REGIONS,
+  };
+  // synth.json first: it names the files this writes, so that a run stopped half-way is still
+  // known as ours (and replaced with --overwrite); the manifest last: a folder with one is complete.
+  await fs.writeFile(path.join(out, 'synth.json'), JSON.stringify(info, null, 2) + '\n');
   const lines: string[] = [];
   const tagCounts: Record<string, number> = {};
   // Encoding runs on libvips threads while the next character is drawn.
@@ -80,19 +100,47 @@ export async function writeSynthDataset(options: WriteSynthOptions): Promise<Wri
     onProgress?.(i + 1, count);
   }
   await Promise.all(pending);
-  const info: SynthDatasetInfo = {
-    generator: 'tag2pix-synth',
-    version: 1,
-    count,
-    size,
-    seed,
-    options: { ...stripFunctions(rest), regions: regions ?? false },
-    regions: SYNTH_REGIONS,
-  };
-  await fs.writeFile(path.join(out, 'synth.json'), JSON.stringify(info, null, 2) + '\n');
-  // The manifest last: a folder with a manifest is complete.
   await fs.writeFile(manifest, lines.join('\n') + '\n');
   return { manifest, count, tagCounts };
+}
+
+const exists = (file: string) => fs.stat(file).then(() => true, () => false);
+
+/**
+ * Makes `out` ready for a new dataset: nothing of a dataset there, or (with `overwrite`) a
+ * previous synthetic dataset whose files are removed, by the list its synth.json implies.
+ */
+async function clearPreviousDataset(out: string, overwrite: boolean): Promise<void> {
+  const ours = ['manifest.jsonl', 'synth.json', 'colour', 'lineart', 'regions'];
+  const present = (await Promise.all(ours.map(async (name) => ((await exists(path.join(out, name))) ? name : undefined)))).filter(
+    (n): n is string => n !== undefined,
+  );
+  if (present.length === 0) return;
+  let info: Partial<SynthDatasetInfo> | undefined;
+  try {
+    info = JSON.parse(await fs.readFile(path.join(out, 'synth.json'), 'utf8')) as Partial<SynthDatasetInfo>;
+  } catch {
+    info = undefined;
+  }
+  if (info?.generator !== 'tag2pix-synth' || !Number.isInteger(info.count) || info.count! < 0) {
+    throw new Error(
+      `synth: '${out}' already holds ${present.map((n) => `'${n}'`).join(', ')}, which tag2pix synth did not write ` +
+        '(no synth.json of its own); give an empty or new --out folder.',
+    );
+  }
+  if (!overwrite) {
+    throw new Error(
+      `synth: '${out}' already holds a synthetic dataset (${info.count} characters); add --overwrite to replace it ` +
+        '(its images are removed first), or give another --out folder.',
+    );
+  }
+  const folders = ['colour', 'lineart', ...(info.options?.regions ? ['regions'] : [])];
+  const files: string[] = [];
+  for (let i = 0; i < info.count!; i++) for (const folder of folders) files.push(path.join(out, folder, `${pad(i)}.png`));
+  // The manifest first: a folder without one is no dataset, whatever is left if this stops.
+  await fs.rm(path.join(out, 'manifest.jsonl'), { force: true });
+  for (const file of files) await fs.rm(file, { force: true });
+  await fs.rm(path.join(out, 'synth.json'), { force: true });
 }
 
 async function writeSample(out: string, id: string, sample: SynthSample, regions: boolean): Promise<void> {

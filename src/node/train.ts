@@ -15,6 +15,7 @@ import type { GeneratorLossTerms } from '../losses/tag2pix_losses.js';
 import { NonFiniteLossError, type Tag2PixTrainer } from '../training/trainer.js';
 import { writeCheckpoint } from './checkpoint.js';
 import { removeStaleTemporaries, writeFileAtomic } from './files.js';
+import { readableOnHost } from './host_tensors.js';
 import { writePng } from './image.js';
 import { renderSvgToPng } from './svg.js';
 
@@ -132,7 +133,12 @@ export async function runTrainingInFolder(o: RunTrainingInFolderOptions): Promis
 async function writeGeneratorExport(trainer: Tag2PixTrainer, file: string): Promise<void> {
   const tensors = exportTorchStateDict(trainer.generator);
   try {
-    await writeFileAtomic(file, writeSafetensors(tensors, { network: 'tag2pix-generator' }));
+    const host = await readableOnHost(tensors);
+    try {
+      await writeFileAtomic(file, writeSafetensors(host.tensors, { network: 'tag2pix-generator' }));
+    } finally {
+      host.release();
+    }
   } finally {
     tf.dispose(Object.values(tensors));
   }

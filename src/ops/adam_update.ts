@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_ADAM, type AdamUpdateAttrs } from '../kernels/adam_update.js';
 import { hasArrayKernel } from '../kernels/array_kernel.js';
+import { ADAM_MOMENT, ADAM_UPDATE, hasOwnKernel } from '../kernels/own_kernels.js';
 
 /**
  * Parameters up to this size take the fused kernel: there tfjs's per-kernel overhead dominates.
@@ -12,8 +13,13 @@ const FUSED_MAX_SIZE = 16384;
 
 /**
  * One Adam update (PyTorch's formula, see `TorchAdam`): returns the new parameter, first and
- * second moment. One fused kernel on wasm and cpu for small parameters (the same float32
- * values as the composition, in one pass); the composition of ops otherwise.
+ * second moment. The same formulas in the same order on every path, chosen by what the active
+ * backend has (`registerFastKernels` registers them):
+ * - webgpu: three programs of ours (first moment, second moment, parameter) for any size, instead
+ *   of the composition's thirteen dispatches (src/kernels/webgpu/adam.ts);
+ * - wasm and cpu: one fused array kernel for a small parameter, the same float32 values as the
+ *   composition in one pass (src/kernels/adam_update.ts);
+ * - otherwise (larger parameters on wasm/cpu, other backends): the composition of ops.
  */
 export function adamUpdate(
   param: tf.Tensor,
@@ -23,6 +29,18 @@ export function adamUpdate(
   c: AdamUpdateAttrs,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const float = [param, m, v, grad].every((t) => t.dtype === 'float32');
+  if (float && hasOwnKernel(ADAM_UPDATE)) {
+    return tf.tidy(() => {
+      const engine = tf.engine();
+      const moment = (moment: tf.Tensor, decay: number, power: 1 | 2) =>
+        engine.runKernel(ADAM_MOMENT, { moment, gradient: grad }, { decay, power } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const m1 = moment(m, c.beta1, 1);
+      const v1 = moment(v, c.beta2, 2);
+      const attrs = { stepSize: c.stepSize, biasCorrection2Sqrt: c.biasCorrection2Sqrt, epsilon: c.epsilon };
+      const p1 = engine.runKernel(ADAM_UPDATE, { param, m: m1, v: v1 }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return [p1, m1, v1] as [tf.Tensor, tf.Tensor, tf.Tensor];
+    });
+  }
   if (float && param.size <= FUSED_MAX_SIZE && hasArrayKernel(FUSED_ADAM)) {
     return tf.engine().runKernel(FUSED_ADAM, { param, m, v, grad }, c as unknown as tf.NamedAttrMap) as [
       tf.Tensor, tf.Tensor, tf.Tensor,

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGeometry, pickRows, tapLayout, tapWindow } from '../kernels/conv_util.js';
+import {
+  GROUPED_CONV2D,
+  GROUPED_CONV2D_BACKPROP_FILTER,
+  GROUPED_CONV2D_BACKPROP_INPUT,
+  hasOwnKernel,
+} from '../kernels/own_kernels.js';
 
 /** Options of {@link conv2dTorch}, with PyTorch's `nn.Conv2d` meaning. */
 export interface Conv2dTorchOptions {
@@ -45,6 +51,10 @@ export function conv2dTorch(
       padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
     if (groups === 1) {
       return tf.conv2d(x, kernel, stride, pad);
+    }
+    if (groupIn > 1 && hasOwnKernel(GROUPED_CONV2D)) {
+      // One dispatch (webgpu), gradients included.
+      return groupedConvOwnKernel(x, kernel, { stride, padding, groups });
     }
     if (groupIn === 1) {
       // One input channel per group is a depthwise convolution whose multiplier is
@@ -125,10 +135,11 @@ function groupedConvGrads(
     return [groupedInputGradient(dy, kernel, groups, pad), groupedFilterGradient(x, dy, kernel.shape, groups, pad)];
   }
   if (groupIn <= depthwiseSumMaxGroupIn()) {
-    // The sum's gradient broadcasts dy over the group's inputs; then the depthwise conv's.
+    // The sum's gradient broadcasts dy over the group's inputs; then the depthwise conv's. The
+    // broadcast is written at rank 3: webgpu runs a Tile of rank ≥ 5 on the CPU.
     const [n, h, w] = dy.shape;
     const dyDepthwise = tf.reshape(
-      tf.broadcastTo(tf.reshape(dy, [n, h, w, groups, 1, groupOut]), [n, h, w, groups, groupIn, groupOut]),
+      tf.broadcastTo(tf.reshape(dy, [n * h * w * groups, 1, groupOut]), [n * h * w * groups, groupIn, groupOut]),
       [n, h, w, groups * groupIn * groupOut],
     );
     const filter = depthwiseFilter(kernel, groups);
@@ -154,6 +165,33 @@ function groupedConvGrads(
     strides, pad, dataFormat: 'NHWC', filterShape: ks[g]!.shape,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
   return [tf.concat(dxs, 3), tf.concat(dks, 3)];
+}
+
+/**
+ * The grouped convolution as this library's kernel (one program each for the value and both
+ * gradients, where the backend has them); the tape keeps `x` and `kernel`, as the composition's.
+ */
+function groupedConvOwnKernel(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  attrs: { stride: number; padding: number; groups: number },
+): tf.Tensor4D {
+  const engine = tf.engine();
+  const named = (extra: object) => ({ ...attrs, ...extra }) as unknown as tf.NamedAttrMap;
+  const conv = tf.customGrad(((input: tf.Tensor4D, k: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([input, k]);
+    return {
+      value: engine.runKernel(GROUPED_CONV2D, { x: input, filter: k }, named({})) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [
+          engine.runKernel(GROUPED_CONV2D_BACKPROP_INPUT, { dy: dy as tf.Tensor, filter: ks }, named({ inputShape: xs.shape })) as tf.Tensor,
+          engine.runKernel(GROUPED_CONV2D_BACKPROP_FILTER, { x: xs, dy: dy as tf.Tensor }, named({ filterShape: ks.shape })) as tf.Tensor,
+        ];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (conv as unknown as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D)(x, kernel);
 }
 
 /** Multiply-adds per group up to which the grouped filter gradient is one batched matMul. */

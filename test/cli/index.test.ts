@@ -26,3 +26,12 @@ describe('tag2pix --version', () => {
     expect(stdout).toMatch(/-v, --version\s+print the version of tag2pix/);
   });
 });
+
+describe('global options', () => {
+  it("are listed in each command's --help (colorize --help shows --backend)", async () => {
+    for (const command of ['colorize', 'train', 'synth']) {
+      const { stdout } = await run([command, '--help']);
+      expect(stdout, command).toMatch(/Global Options:[\s\S]*--backend <name>\s+tensorflow, wasm or cpu/);
+    }
+  });
+});

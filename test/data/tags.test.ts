@@ -126,6 +126,21 @@ describe('parseTags', () => {
     expect(() => vocab.parseTags('blue_hair zzzzzz')).toThrow(/'zzzzzz'/);
   });
 
+  it("keeps suggestions to the tag's family (its last word, even misspelt) and points CLI users to tag2pix tags", () => {
+    const family = (name: string) => name.slice(name.lastIndexOf('_') + 1);
+    for (const [typo, kin] of [['blue_hiar', 'hair'], ['red_eys', 'eyes'], ['whte_shirt', 'shirt'], ['lnog_hair', 'hair'], ['pinc_skirt', 'skirt']]) {
+      const suggestions = vocab.nearest(typo!);
+      expect(suggestions, typo).toHaveLength(3);
+      expect(suggestions.map(family), typo).toEqual([kin, kin, kin]);
+    }
+    expect(vocab.nearest('red_eys')[0]).toBe('red_eyes');
+    // Before, 'blue_hiar' also suggested blue_shirt and blue_skirt, and 'red_eys' red_dress.
+    expect(vocab.nearest('blue_hiar')).not.toContain('blue_shirt');
+    // A name with no family word is matched against every tag.
+    expect(vocab.nearest('blsh')).toContain('blush');
+    expect(() => vocab.parseTags('bleu hair')).toThrow(/'tag2pix tags' lists the known ones \(in code: vocabulary.names\(\)\)/);
+  });
+
   it('edit distance is Levenshtein', () => {
     expect(editDistance('kitten', 'sitting')).toBe(3);
     expect(editDistance('', 'abc')).toBe(3);

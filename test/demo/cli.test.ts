@@ -32,12 +32,22 @@ describe('tag2pix demo (CLI)', () => {
   // The quick run's output folder, which the colorize test uses.
   let quickOut = '';
 
-  it('--quick runs a warm-up epoch then an adversarial one and writes the grid, curves and report', async () => {
+  it('--quick runs a warm-up epoch then an adversarial one and writes the grid, curves and report (progress on stderr, results on stdout)', async () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-cli-'));
     dirs.push(out);
     quickOut = out;
-    const { stdout } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1']);
-    expect(stdout).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
+    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1']);
+    // Progress on stderr (no terminal: lines, not a bar); the results and the files written on stdout.
+    expect(stderr).toMatch(/^backend: wasm/m);
+    expect(stderr).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
+    expect(stderr).toMatch(/^epoch 2\/2: stage /m);
+    expect(stderr).toMatch(/^after epoch 2: tag accuracy /m);
+    expect(stderr).not.toMatch(/Tag accuracy on held-out characters|^Wrote /m);
+    expect(stdout).toMatch(/^\nTag accuracy on held-out characters [^\n]*:\n/);
+    expect(stdout).toMatch(/^L1 \(colour output\) [\d.]+ → [\d.]+ over \d+ steps/m);
+    expect(stdout).toContain(`Wrote ${path.join(out, 'loss-curve.png')}, `);
+    expect(stdout).toMatch(/report\.md, .*report\.json\n$/);
+    expect(stdout).not.toMatch(/^(backend|data|model|epoch|after epoch)\b/m);
     const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')) as { steps: number; history: unknown[] };
     expect(report.history).toHaveLength(2);
     const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
@@ -52,7 +62,7 @@ describe('tag2pix demo (CLI)', () => {
     for (const file of ['figure8-grid.png', 'loss-curve.png', 'report.md', 'generator.safetensors', 'cit_extractor.safetensors']) {
       await expect(fs.stat(path.join(out, file))).resolves.toBeTruthy();
     }
-    expect(stdout).toMatch(/^CIT extractor \(synthetic\): [\d,]+ parameters, pretrained for 20 steps in/m);
+    expect(stderr).toMatch(/^CIT extractor \(synthetic\): [\d,]+ parameters, pretrained for 20 steps in/m);
     expect(stdout).toContain(`tag2pix colorize <line art> --tags blue_hair,red_eyes --weights ${out}`);
   });
 
@@ -85,7 +95,7 @@ describe('tag2pix demo (CLI)', () => {
       (e: { stderr: string; code: number }) => e,
     );
     expect((alone as { code: number }).code).toBe(1);
-    expect((alone as { stderr: string }).stderr).toMatch(/^tag2pix: .*generator\.safetensors takes 32 CIT feature channels, from the synthetic CIT extractor it was trained with \(cit_extractor\.safetensors in the demo's output folder\), which is missing from --weights\./m);
+    expect((alone as { stderr: string }).stderr).toMatch(/^tag2pix: .*generator\.safetensors'? takes 32 CIT feature channels, from the synthetic CIT extractor it was trained with \(cit_extractor\.safetensors in the demo's output folder\), which is missing from --weights\./m);
   });
 
   it('checks --colors-per-line-art, and still takes its name before 0.2.0', async () => {

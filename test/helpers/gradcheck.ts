@@ -48,13 +48,13 @@ interface Probe {
   minus: number;
 }
 
-function compare(
+async function compare(
   label: string,
   analytic: Float32Array,
-  probeAt: (index: number) => Probe,
+  probeAt: (index: number) => Promise<Probe>,
   o: Required<GradCheckOptions>,
   r: () => number,
-): number {
+): Promise<number> {
   let scale = 0;
   for (const g of analytic) scale = Math.max(scale, Math.abs(g));
   expect(Number.isFinite(scale), `${label}: analytic gradient is not finite`).toBe(true);
@@ -62,7 +62,7 @@ function compare(
   const indices = sampleIndices(analytic, o.samples, r);
   let smooth = 0;
   for (const i of indices) {
-    const { plus, base, minus } = probeAt(i);
+    const { plus, base, minus } = await probeAt(i);
     const forward = (plus - base) / o.eps;
     const backward = (base - minus) / o.eps;
     // A ReLU kink within ±eps makes the one-sided slopes disagree; central differences are
@@ -89,14 +89,15 @@ function compare(
  * inputs and the given variables. The output is reduced to a scalar by a fixed random
  * projection, so every output element takes part. An element whose one-sided slopes disagree
  * (a ReLU kink within ±eps) is set aside; at least half the sampled elements of every tensor must
- * be smooth. Returns how many elements were compared.
+ * be smooth. Returns how many elements were compared. Reads values asynchronously only, so it
+ * runs on every backend (webgpu in Node has no synchronous read).
  */
-export function checkGradients(
+export async function checkGradients(
   f: (inputs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
   inputs: tf.Tensor[],
   variables: LayerVariable[] = [],
   options: GradCheckOptions = {},
-): number {
+): Promise<number> {
   const o: Required<GradCheckOptions> = {
     eps: options.eps ?? 1e-2,
     rtol: options.rtol ?? 2e-2,
@@ -114,44 +115,44 @@ export function checkGradients(
       const outs = Array.isArray(out) ? out : [out];
       return tf.addN(outs.map((t, k) => tf.sum(tf.mul(t, probe[k])))) as tf.Scalar;
     });
-  const lossValue = (xs: tf.Tensor[]): number => {
+  const lossValue = async (xs: tf.Tensor[]): Promise<number> => {
     const l = loss(xs);
-    const v = l.dataSync()[0];
+    const v = (await l.data())[0]!;
     l.dispose();
     return v;
   };
   let compared = 0;
 
   const inputGrads = tf.grads((...xs: tf.Tensor[]) => loss(xs))(inputs);
-  inputs.forEach((x, k) => {
-    const analytic = inputGrads[k].dataSync() as Float32Array;
-    const base = x.dataSync().slice() as Float32Array;
-    const baseLoss = lossValue(inputs);
-    compared += compare(`input ${k}`, analytic, (i) => {
-      const shifted = (delta: number) => {
+  for (const [k, x] of inputs.entries()) {
+    const analytic = (await inputGrads[k].data()) as Float32Array;
+    const base = ((await x.data()) as Float32Array).slice();
+    const baseLoss = await lossValue(inputs);
+    compared += await compare(`input ${k}`, analytic, async (i) => {
+      const shifted = async (delta: number) => {
         const v = base.slice();
         v[i] += delta;
         const xi = tf.tensor(v, x.shape);
         const xs = inputs.map((t, j) => (j === k ? xi : t));
-        const value = lossValue(xs);
+        const value = await lossValue(xs);
         xi.dispose();
         return value;
       };
-      return { plus: shifted(o.eps), base: baseLoss, minus: shifted(-o.eps) };
+      return { plus: await shifted(o.eps), base: baseLoss, minus: await shifted(-o.eps) };
     }, o, r);
-  });
+  }
   tf.dispose(inputGrads);
 
   if (variables.length > 0) {
     const tfVars = variables.map((v) => v.read() as tf.Variable);
     const { grads } = tf.variableGrads(() => loss(inputs), tfVars);
-    variables.forEach((v) => {
+    for (const v of variables) {
       const name = (v.read() as tf.Variable).name;
-      const analytic = grads[name].dataSync() as Float32Array;
-      const base = v.read().dataSync().slice() as Float32Array;
-      const baseLoss = lossValue(inputs);
-      compared += compare(`weight ${v.originalName}`, analytic, (i) => {
-        const shifted = (delta: number) => {
+      const analytic = (await grads[name].data()) as Float32Array;
+      const base = ((await v.read().data()) as Float32Array).slice();
+      const baseLoss = await lossValue(inputs);
+      compared += await compare(`weight ${v.originalName}`, analytic, async (i) => {
+        const shifted = async (delta: number) => {
           const vals = base.slice();
           vals[i] += delta;
           const t = tf.tensor(vals, v.shape as number[]);
@@ -159,13 +160,13 @@ export function checkGradients(
           t.dispose();
           return lossValue(inputs);
         };
-        const probe = { plus: shifted(o.eps), base: baseLoss, minus: shifted(-o.eps) };
+        const probe = { plus: await shifted(o.eps), base: baseLoss, minus: await shifted(-o.eps) };
         const restore = tf.tensor(base, v.shape as number[]);
         v.write(restore);
         restore.dispose();
         return probe;
       }, o, r);
-    });
+    }
     tf.dispose(grads);
   }
   tf.dispose(probe);

@@ -22,18 +22,22 @@ export async function saveAndLoad(model: tfl.LayersModel): Promise<tfl.LayersMod
   return tfl.loadLayersModel(tf.io.fromMemory(artifacts));
 }
 
-/** Largest absolute difference between two tensors (or lists of tensors). */
-export function maxAbsDiff(a: tf.Tensor | tf.Tensor[], b: tf.Tensor | tf.Tensor[]): number {
+/**
+ * Largest absolute difference between two tensors (or lists of tensors), read asynchronously so
+ * it runs on every backend (webgpu in Node has no synchronous read).
+ */
+export async function maxAbsDiff(a: tf.Tensor | tf.Tensor[], b: tf.Tensor | tf.Tensor[]): Promise<number> {
   const as = Array.isArray(a) ? a : [a];
   const bs = Array.isArray(b) ? b : [b];
   if (as.length !== bs.length) throw new Error(`maxAbsDiff: ${as.length} vs ${bs.length} tensors`);
   let m = 0;
-  as.forEach((t, i) => {
+  for (const [i, t] of as.entries()) {
     if (t.shape.join(',') !== bs[i].shape.join(',')) {
       throw new Error(`maxAbsDiff: shapes [${t.shape}] vs [${bs[i].shape}]`);
     }
-    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(t, bs[i]))).dataSync()[0]);
-    m = Math.max(m, d);
-  });
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(t, bs[i]))));
+    m = Math.max(m, (await d.data())[0]!);
+    d.dispose();
+  }
   return m;
 }

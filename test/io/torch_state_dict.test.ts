@@ -77,7 +77,7 @@ describe('exportTorchStateDict', () => {
 });
 
 describe('loadTorchStateDict', () => {
-  it('loads an exported state dict into a fresh model: identical outputs, via safetensors', () => {
+  it('loads an exported state dict into a fresh model: identical outputs, via safetensors', async () => {
     const a = buildModel();
     const b = buildModel();
     const x = randomTensor([2, 6, 6, 4], 1);
@@ -88,7 +88,7 @@ describe('loadTorchStateDict', () => {
     expect(report.loaded).toHaveLength(10);
     expect(report.ignored).toEqual(['bn1.num_batches_tracked']);
     expect(report.missing).toEqual([]);
-    expect(maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('converts layouts: conv OIHW → HWIO, Linear [out, in] → [in, out], vectors as is', () => {
@@ -138,7 +138,7 @@ describe('loadTorchStateDict', () => {
     expect(() => loadTorchStateDict(model, sd, { strict: false })).toThrow(/fc\.weight: the model expects \[5, 8\]/);
   });
 
-  it("strips DataParallel's module. prefix, a given prefix, and skips ignored keys", () => {
+  it("strips DataParallel's module. prefix, a given prefix, and skips ignored keys", async () => {
     const a = buildModel();
     const sd = randomStateDict(50);
     loadTorchStateDict(a, sd);
@@ -156,7 +156,7 @@ describe('loadTorchStateDict', () => {
     expect(report.skipped).toContain('module.discriminator.fc.weight');
     expect(report.loaded).toContain('fc.weight');
     const x = randomTensor([1, 6, 6, 4], 2);
-    expect(maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(a.predict(x) as tf.Tensor, b.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('takes keys relative to a single layer', () => {
@@ -196,7 +196,7 @@ describe('loadTorchStateDict', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('refuses NaN or infinite weights, naming them, and writes nothing (issue 17, item 4)', () => {
+  it('refuses NaN or infinite weights, naming them, and writes nothing (issue 17, item 4)', async () => {
     const model = buildModel();
     const good = randomStateDict(70);
     loadTorchStateDict(model, good);
@@ -216,7 +216,7 @@ describe('loadTorchStateDict', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     const after = exportTorchStateDict(model);
-    for (const k of Object.keys(kept)) expect(maxAbsDiff(after[k]!, kept[k]!), k).toBe(0);
+    for (const k of Object.keys(kept)) expect(await maxAbsDiff(after[k]!, kept[k]!), k).toBe(0);
     tf.dispose([...Object.values(kept), ...Object.values(after)]);
   });
 

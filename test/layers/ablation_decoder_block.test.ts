@@ -69,7 +69,7 @@ describe('AblationDecoderBlock', () => {
       // The convs and AdaIN Linears are this layer's wiring; the SE Linears (whose gradients are
       // tiny behind the sigmoid) are checked with the SE layers.
       const wired = narrow.trainableWeights.filter((w) => /conv\d\.weight|downsample\.0|adain\d\.style/.test(w.originalName));
-      const n = checkGradients((xs) => apply(narrow, xs[0], xs[1] ?? gtag), inputs, wired, {
+      const n = await checkGradients((xs) => apply(narrow, xs[0], xs[1] ?? gtag), inputs, wired, {
         eps: 1e-3,
         samples: 3,
         rtol: 5e-2,
@@ -82,31 +82,31 @@ describe('AblationDecoderBlock', () => {
       const model = tfl.model({ inputs: takesTag(block) ? [xIn, tagIn] : xIn, outputs: out });
       const restored = await saveAndLoad(model);
       const feed = takesTag(block) ? [x, tag] : x;
-      expect(maxAbsDiff(model.predict(feed) as tf.Tensor, restored.predict(feed) as tf.Tensor)).toBe(0);
+      expect(await maxAbsDiff(model.predict(feed) as tf.Tensor, restored.predict(feed) as tf.Tensor)).toBe(0);
     });
   }
 
-  it('the tag changes the output of the tag-fed blocks only', () => {
+  it('the tag changes the output of the tag-fed blocks only', async () => {
     const x = randomTensor([1, 3, 3, 8], 3, 0, 1);
     for (const block of KINDS) {
       const layer = new AblationDecoderBlock({ block, filters: 64, blocks: 1 });
       const a = apply(layer, x, tf.zeros([1, 16]));
       const b = apply(layer, x, tf.ones([1, 16]));
-      if (takesTag(block)) expect(maxAbsDiff(a, b), block).toBeGreaterThan(1e-4);
+      if (takesTag(block)) expect(await maxAbsDiff(a, b), block).toBeGreaterThan(1e-4);
       expect(() => layer.apply(takesTag(block) ? x : [x, tf.zeros([1, 16])])).toThrow(takesTag(block) ? /two inputs \[features, tag\]/ : /takes only the features/);
     }
   });
 
-  it('adain normalises each instance: scaling the input does not change the output', () => {
+  it('adain normalises each instance: scaling the input does not change the output', async () => {
     const x = randomTensor([2, 4, 4, 8], 4, 0, 1);
     const tag = randomTensor([2, 16], 5);
     const adain = new AblationDecoderBlock({ block: 'adain', filters: 64, blocks: 1 });
     apply(adain, x, tag);
     // O(1) weights keep every instance variance far above the norm's epsilon (1e-5).
     randomizeTrainableWeights(adain, 7);
-    expect(maxAbsDiff(apply(adain, x, tag), apply(adain, tf.mul(x, 3), tag))).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(apply(adain, x, tag), apply(adain, tf.mul(x, 3), tag))).toBeLessThan(1e-4);
     const resnext = new AblationDecoderBlock({ block: 'resnext', filters: 64, blocks: 1 });
-    expect(maxAbsDiff(apply(resnext, x, tag), apply(resnext, tf.mul(x, 3), tag))).toBeGreaterThan(1e-3);
+    expect(await maxAbsDiff(apply(resnext, x, tag), apply(resnext, tf.mul(x, 3), tag))).toBeGreaterThan(1e-3);
   });
 
   it('rejects bad arguments with a clear message, and does not leak', () => {

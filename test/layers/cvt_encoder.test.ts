@@ -34,7 +34,7 @@ describe('CVTEncoder', () => {
     expect(layer.countParams()).toBe(expected);
   });
 
-  it('puts ReLUs between the colorFC layers (and renumbers their keys) with fcRelu', () => {
+  it('puts ReLUs between the colorFC layers (and renumbers their keys) with fcRelu', async () => {
     const plain = new CVTEncoder({ spatialSize: 1, linearChannels: 2, channels: 2, embeddingSize: 3 });
     const relu = new CVTEncoder({ spatialSize: 1, linearChannels: 2, channels: 2, embeddingSize: 3, fcRelu: true });
     plain.build([null, 4]);
@@ -64,11 +64,11 @@ describe('CVTEncoder', () => {
       }
       return v;
     });
-    expect(maxAbsDiff(b, expectedB)).toBeLessThan(1e-6);
-    expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-3);
+    expect(await maxAbsDiff(b, expectedB)).toBeLessThan(1e-6);
+    expect(await maxAbsDiff(a, b)).toBeGreaterThan(1e-3);
   });
 
-  it('views the Linear output in PyTorch NCHW order', () => {
+  it('views the Linear output in PyTorch NCHW order', async () => {
     const layer = new CVTEncoder({ spatialSize: 2, linearChannels: 3, channels: 2, embeddingSize: 2 });
     layer.build([null, 1]);
     // Linear weight = 0, bias = 0..11: NCHW element (c, y, x) holds c·4 + y·2 + x.
@@ -77,7 +77,7 @@ describe('CVTEncoder', () => {
     w[1] = tf.range(0, 12);
     layer.setWeights(w);
     const flat = layer.linearOutput(tf.zeros([1, 1]) as tf.Tensor2D);
-    expect(Array.from(flat.dataSync())).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(Array.from((await flat.data()))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   });
 
   it('rejects bad arguments and inputs with a clear message', () => {
@@ -86,12 +86,12 @@ describe('CVTEncoder', () => {
     expect(() => layer.apply(tf.zeros([1, 2, 2, 3]))).toThrow(/CVT multi-hot input \[batch, cvtCount\]/);
   });
 
-  it('passes a finite-difference gradient check (input and every weight)', () => {
+  it('passes a finite-difference gradient check (input and every weight)', async () => {
     const layer = new CVTEncoder({ spatialSize: 2, linearChannels: 4, channels: 4, embeddingSize: 4, fcRelu: true });
     const x = randomTensor([2, 5], 3, 0, 1);
     layer.apply(x);
     randomizeTrainableWeights(layer, 42);
-    const n = checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor[], [x], layer.trainableWeights, {
+    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor[], [x], layer.trainableWeights, {
       eps: 1e-3,
       samples: 3,
     });
@@ -106,7 +106,7 @@ describe('CVTEncoder', () => {
     const restored = await saveAndLoad(model);
     expect(restored.layers[1]).toBeInstanceOf(CVTEncoder);
     const x = randomTensor([2, 7], 4, 0, 1);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
   });
 
   it('does not leak tensors', () => {
@@ -125,16 +125,16 @@ describe('CVTEncoder', () => {
     });
     afterAll(() => tf.dispose(Object.values(ref ?? {})));
 
-    it('matches intermediate.Linear, colorConv and colorFC within 1e-4', () => {
+    it('matches intermediate.Linear, colorConv and colorFC within 1e-4', async () => {
       const layer = new CVTEncoder({ spatialSize: 4 });
       layer.build([null, 115]);
       const report = loadTorchStateDict(layer, ref, { ignore: (k) => !CVT_KEYS.test(k) });
       expect(report.loaded.length).toBe(16);
       const cvt = ref['input.cvt'] as tf.Tensor2D;
       const [spatial, vector] = layer.apply(cvt) as tf.Tensor[];
-      expect(maxAbsDiff(layer.linearOutput(cvt), ref['intermediate.Linear'])).toBeLessThan(1e-4);
-      expect(maxAbsDiff(spatial, nhwc(ref['intermediate.colorConv']))).toBeLessThan(1e-4);
-      expect(maxAbsDiff(vector, ref['intermediate.colorFC'])).toBeLessThan(1e-4);
+      expect(await maxAbsDiff(layer.linearOutput(cvt), ref['intermediate.Linear'])).toBeLessThan(1e-4);
+      expect(await maxAbsDiff(spatial, nhwc(ref['intermediate.colorConv']))).toBeLessThan(1e-4);
+      expect(await maxAbsDiff(vector, ref['intermediate.colorFC'])).toBeLessThan(1e-4);
     });
   });
 });

@@ -33,7 +33,7 @@ describe('FeatureConv', () => {
     expect(layer.torchParams().map((p) => p.key)).toEqual(['network.0.weight', 'network.2.weight', 'network.4.weight']);
   });
 
-  it('uses running statistics at inference and batch statistics in training or batch-stats mode', () => {
+  it('uses running statistics at inference and batch statistics in training or batch-stats mode', async () => {
     const eval_ = new FeatureConv({ filters: 4 });
     const stats = new FeatureConv({ filters: 4, batchNormMode: 'batch-stats' });
     const x = randomTensor([2, 4, 4, 3], 31);
@@ -43,8 +43,8 @@ describe('FeatureConv', () => {
     const a = eval_.apply(x) as tf.Tensor;
     const b = stats.apply(x) as tf.Tensor;
     const c = eval_.apply(x, { training: true }) as tf.Tensor;
-    expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-3);
-    expect(maxAbsDiff(b, c)).toBeLessThan(1e-5);
+    expect(await maxAbsDiff(a, b)).toBeGreaterThan(1e-3);
+    expect(await maxAbsDiff(b, c)).toBeLessThan(1e-5);
   });
 
   it('rejects bad arguments and inputs with a clear message', () => {
@@ -52,12 +52,12 @@ describe('FeatureConv', () => {
     expect(() => new FeatureConv().apply(tf.zeros([2, 8]))).toThrow(/NHWC input/);
   });
 
-  it('passes a finite-difference gradient check (input and every weight)', () => {
+  it('passes a finite-difference gradient check (input and every weight)', async () => {
     const layer = new FeatureConv({ filters: 3 });
     const x = randomTensor([2, 4, 4, 3], 32);
     layer.apply(x);
     randomizeTrainableWeights(layer, 40);
-    const n = checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
+    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
       eps: 1e-3,
       samples: 4,
     });
@@ -71,7 +71,7 @@ describe('FeatureConv', () => {
     const restored = await saveAndLoad(model);
     expect(restored.layers[1]).toBeInstanceOf(FeatureConv);
     const x = randomTensor([2, 6, 6, 5], 33);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('does not leak tensors, in inference or training', () => {
@@ -93,12 +93,12 @@ describe('FeatureConv', () => {
     });
     afterAll(() => tf.dispose(Object.values(ref ?? {})));
 
-    it('matches intermediate.featureConv (eval mode) within 1e-4', () => {
+    it('matches intermediate.featureConv (eval mode) within 1e-4', async () => {
       const layer = new FeatureConv();
       const x = nhwc(ref['input.feature_tensor']);
       layer.build(x.shape);
       loadTorchStateDict(layer, ref, { prefix: 'featureConv' });
-      expect(maxAbsDiff(layer.apply(x) as tf.Tensor, nhwc(ref['intermediate.featureConv']))).toBeLessThan(1e-4);
+      expect(await maxAbsDiff(layer.apply(x) as tf.Tensor, nhwc(ref['intermediate.featureConv']))).toBeLessThan(1e-4);
     });
   });
 });

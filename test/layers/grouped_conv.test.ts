@@ -17,28 +17,28 @@ describe('conv2dTorch', () => {
     { c: 3, out: 4, k: 7, stride: 2, padding: 3, groups: 1, h: 9 },
   ];
   for (const cs of cases) {
-    it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, () => {
+    it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, async () => {
       const xShape = [2, cs.h, cs.h + 1, cs.c];
       const kShape = [cs.k, cs.k, cs.c / cs.groups, cs.out];
       const x = randomTensor(xShape, 1) as tf.Tensor4D;
       const k = randomTensor(kShape, 2) as tf.Tensor4D;
       const y = conv2dTorch(x, k, cs);
       const ref = referenceConv2d(
-        x.dataSync() as Float32Array, xShape, k.dataSync() as Float32Array, kShape,
+        (await x.data()) as Float32Array, xShape, (await k.data()) as Float32Array, kShape,
         cs.stride, cs.padding, cs.groups,
       );
       expect(y.shape).toEqual(ref.shape);
-      expect(maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
+      expect(await maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
     });
   }
 
-  it('pads symmetrically like PyTorch for stride 2, not like TF "same"', () => {
+  it('pads symmetrically like PyTorch for stride 2, not like TF "same"', async () => {
     // A 4×4 ramp, 3×3 all-ones kernel, stride 2, padding 1: PyTorch's first output window covers
     // rows/cols -1..1, i.e. the 2×2 top-left corner.
     const x = tf.reshape(tf.range(0, 16), [1, 4, 4, 1]) as tf.Tensor4D;
     const k = tf.ones([3, 3, 1, 1]) as tf.Tensor4D;
     const y = conv2dTorch(x, k, { stride: 2, padding: 1 });
-    expect(Array.from(y.dataSync())).toEqual([0 + 1 + 4 + 5, 1 + 2 + 3 + 5 + 6 + 7, 4 + 5 + 8 + 9 + 12 + 13, 5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15]);
+    expect(Array.from((await y.data()))).toEqual([0 + 1 + 4 + 5, 1 + 2 + 3 + 5 + 6 + 7, 4 + 5 + 8 + 9 + 12 + 13, 5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15]);
   });
 
   it('names the problem when channels do not fit the groups', () => {
@@ -59,12 +59,12 @@ describe('GroupedConv2D', () => {
     expect(layer.torchParams().map((p) => p.key)).toEqual(['weight', 'bias']);
   });
 
-  it('group g only sees input channels of group g', () => {
+  it('group g only sees input channels of group g', async () => {
     const layer = new GroupedConv2D({ filters: 4, kernelSize: 1, groups: 2, useBias: false });
     layer.build([null, 1, 1, 4]);
     layer.setWeights([tf.ones([1, 1, 2, 4])]);
     const y = layer.apply(tf.tensor4d([1, 10, 100, 1000], [1, 1, 1, 4])) as tf.Tensor;
-    expect(Array.from(y.dataSync())).toEqual([11, 11, 1100, 1100]);
+    expect(Array.from((await y.data()))).toEqual([11, 11, 1100, 1100]);
   });
 
   it('rejects bad arguments with a clear message', () => {
@@ -73,11 +73,11 @@ describe('GroupedConv2D', () => {
     expect(() => layer.apply(tf.zeros([1, 4, 4, 6]))).toThrow(/input channels \(6\)/);
   });
 
-  it('passes a finite-difference gradient check (input, kernel, bias)', () => {
+  it('passes a finite-difference gradient check (input, kernel, bias)', async () => {
     const layer = new GroupedConv2D({ filters: 8, kernelSize: 3, strides: 2, padding: 1, groups: 4 });
     const x = randomTensor([2, 5, 5, 8], 3);
     layer.apply(x);
-    const n = checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights);
+    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights);
     expect(n).toBeGreaterThan(10);
   });
 
@@ -88,6 +88,6 @@ describe('GroupedConv2D', () => {
     const restored = await saveAndLoad(model);
     expect(restored.layers[1]).toBeInstanceOf(GroupedConv2D);
     const x = randomTensor([2, 6, 6, 8], 4);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
   });
 });

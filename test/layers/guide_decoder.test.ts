@@ -17,18 +17,18 @@ describe('conv2dTransposeTorch as the GuideDecoder uses it', () => {
     { cin: 3, out: 2, stride: 2, padding: 1, outputPadding: 1, h: 1, w: 1 },
   ];
   for (const cs of cases) {
-    it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, () => {
+    it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, async () => {
       const xShape = [2, cs.h, cs.w, cs.cin];
       const kShape = [3, 3, cs.out, cs.cin];
       const x = randomTensor(xShape, 11) as tf.Tensor4D;
       const k = randomTensor(kShape, 12) as tf.Tensor4D;
       const y = conv2dTransposeTorch(x, k, cs);
       const ref = referenceConvTranspose2d(
-        x.dataSync() as Float32Array, xShape, k.dataSync() as Float32Array, kShape,
+        (await x.data()) as Float32Array, xShape, (await k.data()) as Float32Array, kShape,
         cs.stride, cs.padding, cs.outputPadding,
       );
       expect(y.shape).toEqual(ref.shape);
-      expect(maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
+      expect(await maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
     });
   }
 });
@@ -49,7 +49,7 @@ describe('GuideDecoder', () => {
     );
   });
 
-  it('supports other widths and returns logits with outputActivation linear', () => {
+  it('supports other widths and returns logits with outputActivation linear', async () => {
     const tanh = new GuideDecoder({ filters: [8, 4], outputChannels: 2 });
     const linear = new GuideDecoder({ filters: [8, 4], outputChannels: 2, outputActivation: 'linear' });
     const x = randomTensor([1, 3, 3, 5], 21);
@@ -58,7 +58,7 @@ describe('GuideDecoder', () => {
     linear.setWeights(tanh.getWeights());
     const logits = linear.apply(x) as tf.Tensor;
     expect(logits.shape).toEqual([1, 12, 12, 2]);
-    expect(maxAbsDiff(tanh.apply(x) as tf.Tensor, tf.tanh(logits))).toBeLessThan(1e-6);
+    expect(await maxAbsDiff(tanh.apply(x) as tf.Tensor, tf.tanh(logits))).toBeLessThan(1e-6);
   });
 
   it('rejects bad arguments and inputs with a clear message', () => {
@@ -67,12 +67,12 @@ describe('GuideDecoder', () => {
     expect(() => new GuideDecoder().apply(tf.zeros([2, 8]))).toThrow(/NHWC input/);
   });
 
-  it('passes a finite-difference gradient check (input and every weight)', () => {
+  it('passes a finite-difference gradient check (input and every weight)', async () => {
     const layer = new GuideDecoder({ filters: [4, 3], outputChannels: 2 });
     const x = randomTensor([2, 2, 3, 4], 22);
     layer.apply(x);
     randomizeTrainableWeights(layer, 41);
-    const n = checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
+    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
       eps: 1e-3,
       samples: 4,
     });
@@ -86,7 +86,7 @@ describe('GuideDecoder', () => {
     const restored = await saveAndLoad(model);
     expect(restored.layers[1]).toBeInstanceOf(GuideDecoder);
     const x = randomTensor([2, 3, 3, 6], 23);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('does not leak tensors', () => {
@@ -105,7 +105,7 @@ describe('GuideDecoder', () => {
     });
     afterAll(() => tf.dispose(Object.values(ref ?? {})));
 
-    it('matches deconv_for_decoder (and its pre-tanh logits) from deconv1 within 1e-4', () => {
+    it('matches deconv_for_decoder (and its pre-tanh logits) from deconv1 within 1e-4', async () => {
       const layer = new GuideDecoder();
       const logits = new GuideDecoder({ outputActivation: 'linear' });
       const x = nhwc(ref['intermediate.deconv1']);
@@ -113,8 +113,8 @@ describe('GuideDecoder', () => {
         l.build(x.shape);
         loadTorchStateDict(l, ref, { prefix: 'deconv_for_decoder' });
       }
-      expect(maxAbsDiff(layer.apply(x) as tf.Tensor, nhwc(ref['intermediate.deconv_for_decoder']))).toBeLessThan(1e-4);
-      expect(maxAbsDiff(logits.apply(x) as tf.Tensor, nhwc(ref['intermediate.deconv_for_decoder.6']))).toBeLessThan(1e-4);
+      expect(await maxAbsDiff(layer.apply(x) as tf.Tensor, nhwc(ref['intermediate.deconv_for_decoder']))).toBeLessThan(1e-4);
+      expect(await maxAbsDiff(logits.apply(x) as tf.Tensor, nhwc(ref['intermediate.deconv_for_decoder.6']))).toBeLessThan(1e-4);
     });
   });
 });

@@ -7,10 +7,10 @@ import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 import { disposeFixture, loadFixture } from './torch_fixture.js';
 
 /** PyTorch's definition, element by element: out[c, r·h + i, r·w + j] = in[r²c + r·i + j, h, w]. */
-function referencePixelShuffle(x: tf.Tensor4D, r: number): tf.Tensor4D {
+async function referencePixelShuffle(x: tf.Tensor4D, r: number): Promise<tf.Tensor4D> {
   const [n, h, w, cin] = x.shape;
   const c = cin / (r * r);
-  const src = x.dataSync();
+  const src = await x.data();
   const out = new Float32Array(n * h * r * w * r * c);
   for (let b = 0; b < n; b++)
     for (let ch = 0; ch < c; ch++)
@@ -32,21 +32,21 @@ describe('PixelShuffle', () => {
     [[3, 1, 1, 4], 2],
     [[2, 2, 2, 5], 1],
   ] as Array<[number[], number]>) {
-    it(`matches PyTorch's channel order for [${shape}], r=${r}`, () => {
+    it(`matches PyTorch's channel order for [${shape}], r=${r}`, async () => {
       const layer = new PixelShuffle({ upscaleFactor: r });
       const x = randomTensor(shape, 1) as tf.Tensor4D;
       const y = layer.apply(x) as tf.Tensor;
       const expected = [shape[0], shape[1] * r, shape[2] * r, shape[3] / (r * r)];
       expect(y.shape).toEqual(expected);
       expect(layer.computeOutputShape([null, shape[1], shape[2], shape[3]])).toEqual([null, ...expected.slice(1)]);
-      expect(maxAbsDiff(y, referencePixelShuffle(x, r))).toBe(0);
+      expect(await maxAbsDiff(y, await referencePixelShuffle(x, r))).toBe(0);
     });
   }
 
-  it("equals PyTorch's nn.PixelShuffle on the decoder_block fixture (pre_shuffle → out)", () => {
+  it("equals PyTorch's nn.PixelShuffle on the decoder_block fixture (pre_shuffle → out)", async () => {
     const f = loadFixture('decoder_block');
     const y = new PixelShuffle().apply(f.outputs['pre_shuffle']) as tf.Tensor;
-    expect(maxAbsDiff(y, f.outputs['out'])).toBe(0);
+    expect(await maxAbsDiff(y, f.outputs['out'])).toBe(0);
     disposeFixture(f);
   });
 
@@ -55,10 +55,10 @@ describe('PixelShuffle', () => {
     expect(() => new PixelShuffle({ upscaleFactor: 0 })).toThrow(/positive integer/);
   });
 
-  it('passes a finite-difference gradient check', () => {
+  it('passes a finite-difference gradient check', async () => {
     const layer = new PixelShuffle({ upscaleFactor: 2 });
     const x = randomTensor([2, 3, 2, 8], 2);
-    expect(checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x])).toBeGreaterThan(5);
+    expect(await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x])).toBeGreaterThan(5);
   });
 
   it('survives a save/load round trip', async () => {
@@ -69,6 +69,6 @@ describe('PixelShuffle', () => {
     expect(restored.layers[1]).toBeInstanceOf(PixelShuffle);
     expect((restored.layers[1] as PixelShuffle).upscaleFactor).toBe(2);
     const x = randomTensor([2, 3, 3, 12], 3);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
   });
 });

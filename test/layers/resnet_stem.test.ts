@@ -39,7 +39,7 @@ describe('ResNetStem', () => {
     expect(stem.torchKeyPrefix).toBe('');
   });
 
-  it("max-pools like PyTorch's MaxPool2d(3, 2, padding=1) (not TF 'same')", () => {
+  it("max-pools like PyTorch's MaxPool2d(3, 2, padding=1) (not TF 'same')", async () => {
     const stem = new ResNetStem({ filters: 3 });
     stem.build([null, 14, 10, 1]);
     randomizeTrainableWeights(stem, 1);
@@ -50,9 +50,9 @@ describe('ResNetStem', () => {
     const pre = tf.tidy(() =>
       tf.relu(tf.add(tf.mul(tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, 2, [[0, 0], [3, 3], [3, 3], [0, 0]]), tf.div(gamma, Math.sqrt(1 + 1e-5))), beta)),
     );
-    const ref = referenceMaxPool(pre.dataSync() as Float32Array, pre.shape);
+    const ref = referenceMaxPool((await pre.data()) as Float32Array, pre.shape);
     expect(viaLayer.shape).toEqual(ref.shape);
-    expect(maxAbsDiff(viaLayer, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
+    expect(await maxAbsDiff(viaLayer, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
   });
 
   it('passes a finite-difference gradient check, survives save/load and does not leak', async () => {
@@ -60,7 +60,7 @@ describe('ResNetStem', () => {
     const x = randomTensor([2, 9, 9, 3], 3);
     stem.apply(x);
     randomizeTrainableWeights(stem, 4);
-    const n = checkGradients((xs) => stem.apply(xs[0], { training: true }) as tf.Tensor, [x], stem.trainableWeights, {
+    const n = await checkGradients((xs) => stem.apply(xs[0], { training: true }) as tf.Tensor, [x], stem.trainableWeights, {
       eps: 1e-3,
       samples: 4,
     });
@@ -69,7 +69,7 @@ describe('ResNetStem', () => {
     const input = tfl.input({ shape: [9, 9, 3] });
     const model = tfl.model({ inputs: input, outputs: new ResNetStem({ filters: 4, batchNormMode: 'batch-stats' }).apply(input) as tfl.SymbolicTensor });
     const restored = await saveAndLoad(model);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
 
     tf.dispose(stem.apply(x) as tf.Tensor);
     const before = tf.memory().numTensors;

@@ -78,12 +78,12 @@ describe('SEResNeXtBottleneck: shapes and errors', () => {
     ['none, no BN, strided', { filters: 16, cardinality: 2, strides: 2, excitation: 'none', batchNorm: false }, [2, 5, 5, 16], [2, 3, 3, 16]],
   ];
   for (const [what, args, inShape, outShape] of configs) {
-    it(`${what}: ${JSON.stringify(inShape)} → ${JSON.stringify(outShape)}`, () => {
+    it(`${what}: ${JSON.stringify(inShape)} → ${JSON.stringify(outShape)}`, async () => {
       const layer = new SEResNeXtBottleneck(args);
       const y = layer.apply(randomTensor(inShape, 1)) as tf.Tensor;
       expect(y.shape).toEqual(outShape);
       expect(layer.computeOutputShape([null, ...inShape.slice(1)])).toEqual([null, ...outShape.slice(1)]);
-      expect(Math.min(...y.dataSync())).toBeGreaterThanOrEqual(0); // final ReLU
+      expect(Math.min(...(await y.data()))).toBeGreaterThanOrEqual(0); // final ReLU
     });
   }
 
@@ -104,29 +104,29 @@ describe('SEResNeXtBottleneck: shapes and errors', () => {
 });
 
 describe('SEResNeXtBottleneck: parity with the reference', () => {
-  it('plain SE bottleneck, depthwise 3×3 (se_bottleneck fixture)', () => {
+  it('plain SE bottleneck, depthwise 3×3 (se_bottleneck fixture)', async () => {
     const f = loadFixture('se_bottleneck');
     const layer = new SEResNeXtBottleneck({ filters: 64, excitation: 'se' });
     layer.build(f.inputs['x'].shape);
     const report = loadTorchStateDict(layer, f.params);
     expect(report.ignored).toHaveLength(3);
-    expect(maxAbsDiff(layer.apply(f.inputs['x']) as tf.Tensor, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(layer.apply(f.inputs['x']) as tf.Tensor, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
     disposeFixture(f);
   });
 
-  it('SECat bottleneck with 1×1+BN projection (secat_bottleneck fixture)', () => {
+  it('SECat bottleneck with 1×1+BN projection (secat_bottleneck fixture)', async () => {
     const f = loadFixture('secat_bottleneck');
     const layer = new SEResNeXtBottleneck({ filters: 128, excitation: 'secat' });
     const inputs = [f.inputs['x'], f.inputs['cat_feature']];
     layer.build(inputs.map((t) => t.shape));
     loadTorchStateDict(layer, f.params);
-    expect(maxAbsDiff(layer.apply(inputs) as tf.Tensor, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(layer.apply(inputs) as tf.Tensor, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
     disposeFixture(f);
   });
 
   // secat_bottleneck_train.safetensors comes from test/fixtures/make_secat_bottleneck_train.py:
   // PyTorch 1.13, the secat_bottleneck weights and inputs, one forward in train mode.
-  it('a training call uses batch statistics and updates running stats as PyTorch', () => {
+  it('a training call uses batch statistics and updates running stats as PyTorch', async () => {
     const f = loadFixture('secat_bottleneck');
     const t = loadFixture('secat_bottleneck_train');
     const layer = new SEResNeXtBottleneck({ filters: 128, excitation: 'secat' });
@@ -134,36 +134,36 @@ describe('SEResNeXtBottleneck: parity with the reference', () => {
     layer.build(inputs.map((x) => x.shape));
     loadTorchStateDict(layer, f.params);
     const y = layer.apply(inputs, { training: true }) as tf.Tensor;
-    expect(maxAbsDiff(y, t.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(y, t.outputs['out'])).toBeLessThanOrEqual(1e-4);
     const after = exportTorchStateDict(layer);
     const stats = Object.keys(t.after).filter((k) => k.includes('running_'));
     expect(stats).toHaveLength(8);
     for (const k of stats) {
       // Before the call these differ from the expected values by ~1e-1.
-      expect(maxAbsDiff(after[k], f.params[k]), k).toBeGreaterThan(1e-3);
-      expect(maxAbsDiff(after[k], t.after[k]), k).toBeLessThanOrEqual(1e-5);
+      expect(await maxAbsDiff(after[k], f.params[k]), k).toBeGreaterThan(1e-3);
+      expect(await maxAbsDiff(after[k], t.after[k]), k).toBeLessThanOrEqual(1e-5);
     }
     tf.dispose(Object.values(after));
     disposeFixture(f);
     disposeFixture(t);
   });
 
-  it("batchNormMode 'batch-stats' normalises with batch statistics outside training, without updating", () => {
+  it("batchNormMode 'batch-stats' normalises with batch statistics outside training, without updating", async () => {
     const f = loadFixture('secat_bottleneck');
     const t = loadFixture('secat_bottleneck_train');
     const layer = new SEResNeXtBottleneck({ filters: 128, excitation: 'secat', batchNormMode: 'batch-stats' });
     const inputs = [f.inputs['x'], f.inputs['cat_feature']];
     layer.build(inputs.map((x) => x.shape));
     loadTorchStateDict(layer, f.params);
-    expect(maxAbsDiff(layer.apply(inputs) as tf.Tensor, t.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(layer.apply(inputs) as tf.Tensor, t.outputs['out'])).toBeLessThanOrEqual(1e-4);
     const after = exportTorchStateDict(layer);
-    expect(maxAbsDiff(after['bn1.running_mean'], f.params['bn1.running_mean'])).toBe(0);
+    expect(await maxAbsDiff(after['bn1.running_mean'], f.params['bn1.running_mean'])).toBe(0);
     tf.dispose(Object.values(after));
     disposeFixture(f);
     disposeFixture(t);
   });
 
-  it("'se-conv' computes what 'se' computes with the same weights and zero biases", () => {
+  it("'se-conv' computes what 'se' computes with the same weights and zero biases", async () => {
     const x = randomTensor([2, 5, 5, 16], 4);
     const se = new SEResNeXtBottleneck({ filters: 32, cardinality: 4, strides: 2 });
     const conv = new SEResNeXtBottleneck({ filters: 32, cardinality: 4, strides: 2, excitation: 'se-conv' });
@@ -179,7 +179,7 @@ describe('SEResNeXtBottleneck: parity with the reference', () => {
     mapped['selayer.conv1.bias'] = tf.zeros([2]);
     mapped['selayer.conv2.bias'] = tf.zeros([32]);
     loadTorchStateDict(conv, mapped);
-    expect(maxAbsDiff(se.apply(x) as tf.Tensor, conv.apply(x) as tf.Tensor)).toBeLessThan(1e-6);
+    expect(await maxAbsDiff(se.apply(x) as tf.Tensor, conv.apply(x) as tf.Tensor)).toBeLessThan(1e-6);
   });
 });
 
@@ -195,22 +195,22 @@ const GRAD_CHECK = { eps: 1e-3, rtol: 0.05 };
 describe('SEResNeXtBottleneck: gradients, serialisation, memory', () => {
   const small = () => new SEResNeXtBottleneck({ filters: 16, cardinality: 2, reduction: 4, excitation: 'secat' });
 
-  it('passes a finite-difference gradient check in inference mode (inputs and all weights)', () => {
+  it('passes a finite-difference gradient check in inference mode (inputs and all weights)', async () => {
     const layer = small();
     const x = randomTensor([2, 3, 4, 8], 7);
     const tag = randomTensor([2, 3], 6);
     layer.apply([x, tag]);
     seedWeights(layer, 2);
-    const n = checkGradients((xs) => layer.apply(xs) as tf.Tensor, [x, tag], layer.trainableWeights, GRAD_CHECK);
+    const n = await checkGradients((xs) => layer.apply(xs) as tf.Tensor, [x, tag], layer.trainableWeights, GRAD_CHECK);
     expect(n).toBeGreaterThan(80);
   });
 
-  it('passes a finite-difference gradient check in training mode (batch statistics)', () => {
+  it('passes a finite-difference gradient check in training mode (batch statistics)', async () => {
     const layer = new SEResNeXtBottleneck({ filters: 16, cardinality: 2, reduction: 4, strides: 2, excitation: 'se-conv' });
     const x = randomTensor([2, 5, 5, 8], 10);
     layer.apply(x);
     seedWeights(layer, 1);
-    const n = checkGradients((xs) => layer.apply(xs[0], { training: true }) as tf.Tensor, [x], layer.trainableWeights, GRAD_CHECK);
+    const n = await checkGradients((xs) => layer.apply(xs[0], { training: true }) as tf.Tensor, [x], layer.trainableWeights, GRAD_CHECK);
     expect(n).toBeGreaterThan(80);
   });
 
@@ -226,7 +226,7 @@ describe('SEResNeXtBottleneck: gradients, serialisation, memory', () => {
     expect(back).toBeInstanceOf(SEResNeXtBottleneck);
     expect(back.batchNormMode).toBe('batch-stats');
     const inputs = [f.inputs['x'], f.inputs['cat_feature']];
-    expect(maxAbsDiff(model.predict(inputs) as tf.Tensor, restored.predict(inputs) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(inputs) as tf.Tensor, restored.predict(inputs) as tf.Tensor)).toBe(0);
     disposeFixture(f);
   });
 
@@ -245,7 +245,7 @@ describe('SEResNeXtBottleneck: gradients, serialisation, memory', () => {
 });
 
 describe('PixelShuffleDecoderBlock', () => {
-  it('matches the reference DecoderBlock, output and pre_shuffle (decoder_block fixture)', () => {
+  it('matches the reference DecoderBlock, output and pre_shuffle (decoder_block fixture)', async () => {
     const f = loadFixture('decoder_block');
     const block = new PixelShuffleDecoderBlock({ filters: 128, blocks: 2 });
     const inputs = [f.inputs['x'], f.inputs['cat_feature']];
@@ -254,8 +254,8 @@ describe('PixelShuffleDecoderBlock', () => {
     expect(report.loaded).toHaveLength(Object.keys(f.params).length - 7);
     const y = block.apply(inputs) as tf.Tensor;
     expect(y.shape).toEqual([2, 16, 16, 32]);
-    expect(maxAbsDiff(y, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
-    expect(maxAbsDiff(block.preShuffle(inputs), f.outputs['pre_shuffle'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(y, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(block.preShuffle(inputs), f.outputs['pre_shuffle'])).toBeLessThanOrEqual(1e-4);
     disposeFixture(f);
   });
 
@@ -275,16 +275,16 @@ describe('PixelShuffleDecoderBlock', () => {
     expect(() => new PixelShuffleDecoderBlock({ filters: 64, blocks: 0 })).toThrow(/blocks must be a positive integer/);
   });
 
-  it('passes a finite-difference gradient check, inference and training mode', () => {
+  it('passes a finite-difference gradient check, inference and training mode', async () => {
     const block = new PixelShuffleDecoderBlock({ filters: 16, blocks: 2, cardinality: 2, reduction: 4 });
     const x = randomTensor([2, 3, 2, 6], 17);
     const tag = randomTensor([2, 3], 13);
     block.apply([x, tag]);
     seedWeights(block, 5);
     const options = { ...GRAD_CHECK, samples: 3 };
-    expect(checkGradients((xs) => block.apply(xs) as tf.Tensor, [x, tag], block.trainableWeights, options)).toBeGreaterThan(60);
+    expect(await checkGradients((xs) => block.apply(xs) as tf.Tensor, [x, tag], block.trainableWeights, options)).toBeGreaterThan(60);
     expect(
-      checkGradients((xs) => block.apply(xs, { training: true }) as tf.Tensor, [x, tag], block.trainableWeights, options),
+      await checkGradients((xs) => block.apply(xs, { training: true }) as tf.Tensor, [x, tag], block.trainableWeights, options),
     ).toBeGreaterThan(60);
   });
 
@@ -300,8 +300,8 @@ describe('PixelShuffleDecoderBlock', () => {
     const restored = await saveAndLoad(model);
     const inputs = [f.inputs['x'], f.inputs['cat_feature']];
     const y = restored.predict(inputs) as tf.Tensor;
-    expect(maxAbsDiff(model.predict(inputs) as tf.Tensor, y)).toBe(0);
-    expect(maxAbsDiff(y, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(model.predict(inputs) as tf.Tensor, y)).toBe(0);
+    expect(await maxAbsDiff(y, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
     disposeFixture(f);
   });
 

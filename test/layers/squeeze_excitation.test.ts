@@ -10,14 +10,14 @@ import { disposeFixture, loadFixture, seedWeights } from './torch_fixture.js';
  * Plain-loop SE / SECat on NHWC data with PyTorch-layout weights W1 [hidden, C + d],
  * W2 [C, hidden]: out = x · sigmoid(W2 · relu(W1 · [mean(x), tag])).
  */
-function referenceExcitation(x: tf.Tensor4D, w1: tf.Tensor, w2: tf.Tensor, tag?: tf.Tensor2D): Float32Array {
+async function referenceExcitation(x: tf.Tensor4D, w1: tf.Tensor, w2: tf.Tensor, tag?: tf.Tensor2D): Promise<Float32Array> {
   const [n, h, w, c] = x.shape;
   const d = tag ? tag.shape[1] : 0;
   const hidden = w1.shape[0];
-  const xs = x.dataSync();
-  const a = w1.dataSync();
-  const b = w2.dataSync();
-  const t = tag?.dataSync();
+  const xs = await x.data();
+  const a = await w1.data();
+  const b = await w2.data();
+  const t = tag ? await tag.data() : undefined;
   const out = new Float32Array(xs.length);
   for (let s = 0; s < n; s++) {
     const z = new Float64Array(c + d);
@@ -51,7 +51,7 @@ describe('SqueezeExcitation', () => {
     expect(() => new SqueezeExcitation({ reduction: 32 }).apply(tf.zeros([1, 2, 2, 16]))).toThrow(/leave no hidden units/);
   });
 
-  it('matches a plain-loop SE with PyTorch-layout weights', () => {
+  it('matches a plain-loop SE with PyTorch-layout weights', async () => {
     const layer = new SqueezeExcitation();
     const x = randomTensor([2, 3, 5, 32], 1) as tf.Tensor4D;
     layer.apply(x);
@@ -59,15 +59,15 @@ describe('SqueezeExcitation', () => {
     const w2 = randomTensor([32, 2], 3);
     loadTorchStateDict(layer, { 'fc.0.weight': w1, 'fc.2.weight': w2 });
     const y = layer.apply(x) as tf.Tensor;
-    expect(maxAbsDiff(y, tf.tensor(referenceExcitation(x, w1, w2), y.shape))).toBeLessThan(1e-6);
+    expect(await maxAbsDiff(y, tf.tensor(await referenceExcitation(x, w1, w2), y.shape))).toBeLessThan(1e-6);
   });
 
-  it('passes a finite-difference gradient check (input and weights)', () => {
+  it('passes a finite-difference gradient check (input and weights)', async () => {
     const layer = new SqueezeExcitation({ reduction: 4 });
     const x = randomTensor([2, 3, 3, 8], 4);
     layer.apply(x);
     seedWeights(layer, 1);
-    expect(checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights)).toBeGreaterThan(12);
+    expect(await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights)).toBeGreaterThan(12);
   });
 
   it('survives a save/load round trip', async () => {
@@ -77,23 +77,23 @@ describe('SqueezeExcitation', () => {
     const restored = await saveAndLoad(model);
     expect((restored.layers[1] as SqueezeExcitation).reduction).toBe(8);
     const x = randomTensor([2, 4, 4, 16], 5);
-    expect(maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
   });
 });
 
 describe('SECat', () => {
-  it('matches the reference SeCatLayer (secat_layer fixture)', () => {
+  it('matches the reference SeCatLayer (secat_layer fixture)', async () => {
     const f = loadFixture('secat_layer');
     const layer = new SECat();
     layer.apply([f.inputs['x'], f.inputs['cat_feature']]);
     const report = loadTorchStateDict(layer, f.params);
     expect(report.loaded.sort()).toEqual(['fc.0.weight', 'fc.2.weight']);
     const y = layer.apply([f.inputs['x'], f.inputs['cat_feature']]) as tf.Tensor;
-    expect(maxAbsDiff(y, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
+    expect(await maxAbsDiff(y, f.outputs['out'])).toBeLessThanOrEqual(1e-4);
     disposeFixture(f);
   });
 
-  it('concatenates [pooled x, tag] with hidden width C // r of the features only', () => {
+  it('concatenates [pooled x, tag] with hidden width C // r of the features only', async () => {
     const layer = new SECat({ reduction: 4 });
     const x = randomTensor([3, 5, 3, 16], 6) as tf.Tensor4D;
     const tag = randomTensor([3, 10], 7) as tf.Tensor2D;
@@ -103,8 +103,8 @@ describe('SECat', () => {
     const sd = exportTorchStateDict(layer);
     expect(sd['fc.0.weight'].shape).toEqual([4, 26]);
     expect(sd['fc.2.weight'].shape).toEqual([16, 4]);
-    const expected = referenceExcitation(x, sd['fc.0.weight'], sd['fc.2.weight'], tag);
-    expect(maxAbsDiff(y, tf.tensor(expected, y.shape))).toBeLessThan(1e-6);
+    const expected = await referenceExcitation(x, sd['fc.0.weight'], sd['fc.2.weight'], tag);
+    expect(await maxAbsDiff(y, tf.tensor(expected, y.shape))).toBeLessThan(1e-6);
   });
 
   it('explains how to call it with a bad input', () => {
@@ -113,13 +113,13 @@ describe('SECat', () => {
     expect(() => layer.apply([tf.zeros([1, 2, 2, 16]), tf.zeros([2, 8])])).toThrow(/same N/);
   });
 
-  it('passes a finite-difference gradient check (features, tag and weights)', () => {
+  it('passes a finite-difference gradient check (features, tag and weights)', async () => {
     const layer = new SECat({ reduction: 4 });
     const x = randomTensor([2, 3, 3, 8], 8);
     const tag = randomTensor([2, 5], 9);
     layer.apply([x, tag]);
     seedWeights(layer, 2);
-    const n = checkGradients((xs) => layer.apply(xs) as tf.Tensor, [x, tag], layer.trainableWeights);
+    const n = await checkGradients((xs) => layer.apply(xs) as tf.Tensor, [x, tag], layer.trainableWeights);
     expect(n).toBeGreaterThan(20);
   });
 
@@ -131,7 +131,7 @@ describe('SECat', () => {
     const restored = await saveAndLoad(model);
     expect(restored.layers.some((l) => l instanceof SECat)).toBe(true);
     const inputs = [randomTensor([2, 4, 4, 32], 10), randomTensor([2, 7], 11)];
-    expect(maxAbsDiff(model.predict(inputs) as tf.Tensor, restored.predict(inputs) as tf.Tensor)).toBe(0);
+    expect(await maxAbsDiff(model.predict(inputs) as tf.Tensor, restored.predict(inputs) as tf.Tensor)).toBe(0);
   });
 
   it('keeps tf.memory() flat over repeated calls', () => {

@@ -36,17 +36,17 @@ function echoGenerator(size: number, withCit = true): { generator: tfl.LayersMod
 }
 
 describe('colorizeTensor', () => {
-  it('pads to a white square and crops back exactly (no resize when the long side fits)', () => {
+  it('pads to a white square and crops back exactly (no resize when the long side fits)', async () => {
     const { generator, citExtractor } = echoGenerator(32);
     const lineArt = randomTensor([32, 20, 1], 1, 0, 1);
     const rgb = colorizeTensor({ lineArt, tags: ['blue_hair'], generator, citExtractor });
     expect(rgb.shape).toEqual([32, 20, 3]);
-    expect(maxAbsDiff(rgb, tf.tile(lineArt, [1, 1, 3]))).toBeLessThan(1e-6);
+    expect(await maxAbsDiff(rgb, tf.tile(lineArt, [1, 1, 3]))).toBeLessThan(1e-6);
     expect(squareGeometry(32, 20)).toEqual({ side: 32, top: 0, left: 6 });
     expect(squareGeometry(10, 17)).toEqual({ side: 17, top: 3, left: 0 });
   });
 
-  it('feeds the model a white-padded, resized square and restores the original size', () => {
+  it('feeds the model a white-padded, resized square and restores the original size', async () => {
     const size = 32;
     const { generator, citExtractor } = echoGenerator(size);
     // A grey 12×48 strip: the model sees it centred in a white 32×32 square.
@@ -55,19 +55,19 @@ describe('colorizeTensor', () => {
     expect(rgb.shape).toEqual([12, 48, 3]);
     // Away from the border rows (where bilinear resizing meets the white padding) it is the strip.
     const inner = tf.slice(rgb, [3, 0, 0], [6, 48, 3]);
-    expect(maxAbsDiff(inner, tf.fill(inner.shape, 0.25))).toBeLessThan(1e-5);
+    expect(await maxAbsDiff(inner, tf.fill(inner.shape, 0.25))).toBeLessThan(1e-5);
     const small = colorizeTensor({ lineArt, tags: [], generator, citExtractor, restoreSize: false });
     expect(small.shape).toEqual([8, 32, 3]);
   });
 
-  it('accepts RGB line art ([H, W, 3] or with a batch of 1) as grey', () => {
+  it('accepts RGB line art ([H, W, 3] or with a batch of 1) as grey', async () => {
     const { generator, citExtractor } = echoGenerator(16);
     const rgb = tf.stack([tf.fill([16, 16], 1), tf.fill([16, 16], 0), tf.fill([16, 16], 0)], 2);
     const out = colorizeTensor({ lineArt: tf.expandDims(rgb, 0), tags: [], generator, citExtractor });
-    expect(maxAbsDiff(out, tf.fill([16, 16, 3], 0.299))).toBeLessThan(1e-6);
+    expect(await maxAbsDiff(out, tf.fill([16, 16, 3], 0.299))).toBeLessThan(1e-6);
   });
 
-  it('runs a real (narrow, untrained) generator and CIT extractor end to end, without leaks', () => {
+  it('runs a real (narrow, untrained) generator and CIT extractor end to end, without leaks', async () => {
     const generator = buildTag2PixGenerator({ inputSize: 32, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] });
     const citExtractor = buildCITExtractor({ inputSize: 32, batchNormMode: 'batch-stats' });
     const lineArt = randomTensor([40, 24, 1], 2, 0, 1);
@@ -83,7 +83,7 @@ describe('colorizeTensor', () => {
     // Different tags, different colours.
     const other = colorizeTensor({ lineArt, tags: ['green_hair'], generator, citExtractor });
     const again = colorizeTensor({ lineArt, tags: 'blue_hair, red_eyes', generator, citExtractor });
-    expect(maxAbsDiff(other, again)).toBeGreaterThan(0);
+    expect(await maxAbsDiff(other, again)).toBeGreaterThan(0);
   });
 
   it('works with a generator without the CIT path (no extractor needed)', () => {
@@ -104,6 +104,9 @@ describe('colorizeTensor', () => {
     expect(run({ tags: ['blue_hiar'] })).toThrow(UnknownTagError);
     expect(run({ tags: ['blue_hiar'] })).toThrow(/blue_hair/);
     expect(run({ tags: ['long_hair'] })).toThrow(/'long_hair' is not a colour tag/);
+    // The colour tags it suggests are of the same part (hair), not the vocabulary's first (legwear).
+    expect(run({ tags: ['long_hair'] })).toThrow(/Give colour tags such as blonde_hair, brown_hair, black_hair;/);
+    expect(run({ tags: ['skirt'] })).toThrow(/Give colour tags such as \w+_(legwear|skirt|shorts|pants|thighhighs|pantyhose|socks)\b/);
     expect(run({ size: 512 })).toThrow(/size 512 was asked for, but this generator works at 16 px/);
     expect(run({ citExtractor: undefined })).toThrow(/pass citExtractor/);
     expect(run({ lineArt: tf.ones([2, 16, 16, 1]) })).toThrow(/one line art at a time/);

@@ -8,16 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildCITExtractor,
-  buildTag2PixGenerator,
-  defaultVocabulary,
-  exportTorchStateDict,
-  resolveGeneratorConfig,
-  type Tag2PixGeneratorConfig,
-} from '../../src/index.js';
+import { buildCITExtractor, buildTag2PixGenerator, defaultVocabulary, exportTorchStateDict } from '../../src/index.js';
 import { readTorchCheckpoint, torchStateDictFrom, writeSafetensors } from '../../src/io/index.js';
-import { ImageReadError, colorize, colorizeToPng, inferGeneratorConfig, loadColorizer } from '../../src/node/index.js';
+import { ImageReadError, colorize, colorizeToPng, loadColorizer } from '../../src/node/index.js';
 import { pngWithHeader } from '../helpers/torch_files.js';
 import { maxAbsDiff } from '../helpers/roundtrip.js';
 
@@ -33,28 +26,6 @@ function writeWeights(dir: string, name: string, model: tfl.LayersModel): string
   tf.dispose(Object.values(dict));
   return file;
 }
-
-describe('inferGeneratorConfig', () => {
-  const configs: Tag2PixGeneratorConfig[] = [
-    { inputSize: 48, decoderLayers: [2, 1, 1, 3], widthMultiplier: 0.25 },
-    { inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.5, batchNorm: false, guideDecoder: false, colorFcRelu: true },
-    { inputSize: 16, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.125, citFeatures: false },
-    // The demo's generator: a CVT encoder at the published width inside a ×0.25 model.
-    { inputSize: 64, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.25, tagEncoderWidthMultiplier: 1, citChannels: 2 },
-    { inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.5, seReduction: 4, tagEncoderWidthMultiplier: 0.25 },
-  ];
-  for (const config of configs) {
-    it(`reads ${JSON.stringify(config)} back from the state dict`, () => {
-      const dict = exportTorchStateDict(buildTag2PixGenerator(config));
-      const inferred = inferGeneratorConfig(dict);
-      tf.dispose(Object.values(dict));
-      const { channels: a, name: _a, ...ra } = resolveGeneratorConfig(inferred);
-      const { channels: b, name: _b, ...rb } = resolveGeneratorConfig(config);
-      expect(ra).toEqual(rb);
-      expect(a).toEqual(b);
-    });
-  }
-});
 
 describe('loadColorizer and colorize from files', () => {
   let dir: string;
@@ -81,7 +52,7 @@ describe('loadColorizer and colorize from files', () => {
     const fromPath = await colorize({ ...options, lineArt: lineArtFile });
     expect(fromPath.shape).toEqual([100, 60, 3]);
     const fromBuffer = await colorize({ ...options, lineArt: fs.readFileSync(lineArtFile) });
-    expect(maxAbsDiff(fromPath, fromBuffer)).toBe(0);
+    expect(await maxAbsDiff(fromPath, fromBuffer)).toBe(0);
     const png = await colorizeToPng({ ...options, lineArt: lineArtFile });
     const meta = await sharp(png).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([60, 100, 3]);
@@ -98,7 +69,7 @@ describe('loadColorizer and colorize from files', () => {
     const loaded = exportTorchStateDict(c.generator);
     for (const [key, t] of Object.entries(stored)) {
       if (key.endsWith('num_batches_tracked')) continue;
-      expect(maxAbsDiff(loaded[key], t), key).toBe(0);
+      expect(await maxAbsDiff(loaded[key], t), key).toBe(0);
     }
     expect(Object.keys(loaded).sort()).toEqual(Object.keys(stored).sort());
     const rgb = await colorize({ lineArt: lineArtFile, tags: 'silver_hair', generator: c.generator });
@@ -110,7 +81,7 @@ describe('loadColorizer and colorize from files', () => {
     fs.mkdirSync(both, { recursive: true });
     for (const f of fs.readdirSync(path.join(dir, 'weights'))) fs.copyFileSync(path.join(dir, 'weights', f), path.join(both, f));
     writeWeights(both, 'generator_16', buildTag2PixGenerator({ inputSize: 16, widthMultiplier: 0.125, decoderLayers: [1, 1, 1, 1] }));
-    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*or size\./);
+    await expect(loadColorizer(both)).rejects.toThrow(/Several generators.*choose by size \(size\)\./);
     const c = await loadColorizer(both, { size: 32 });
     expect(c.config.inputSize).toBe(32);
     expect(c.sources.generator).toMatch(/generator\.safetensors$/);
@@ -139,6 +110,8 @@ describe('loadColorizer and colorize from files', () => {
     expect(fs.existsSync(stale)).toBe(false);
     expect(fs.readdirSync(path.dirname(out))).toEqual(['out.png']);
     expect(ok.stderr).toMatch(/backend cpu; 32 px generator/);
+    // Without a terminal the result is on stdout, the messages on stderr.
+    expect(ok.stdout).toMatch(/^tag2pix: wrote .*out\.png in [\d.]+ s\n$/);
     const meta = await sharp(out).metadata();
     expect([meta.width, meta.height]).toEqual([60, 100]);
 
@@ -148,6 +121,17 @@ describe('loadColorizer and colorize from files', () => {
 
     const badTag = await run(TSX, [cli, 'colorize', lineArtFile, '--tags', 'blue_hiar', '--weights', path.join(dir, 'weights'), '--out', out], { env }).catch((e: { code: number; stderr: string }) => e);
     expect((badTag as { stderr: string }).stderr).toMatch(/blue_hiar[\s\S]*blue_hair/);
+    // … and points to the command that lists the tags.
+    expect((badTag as { stderr: string }).stderr).toMatch(/'tag2pix tags' lists the known ones/);
+
+    // The tags and the line art are checked before the weights are read: these weights do not exist.
+    const nowhere = path.join(dir, 'no-such-weights');
+    const early = async (args: string[]) =>
+      ((await run(TSX, [cli, 'colorize', ...args, '--weights', nowhere, '--out', out], { env }).catch((e: { stderr: string }) => e)) as { stderr: string }).stderr;
+    expect(await early([lineArtFile, '--tags', 'blue_hiar'])).toMatch(/Unknown tag in --tags: 'blue_hiar'/);
+    expect(await early([lineArtFile, '--tags', 'long_hair'])).toMatch(/'long_hair' is not a colour tag[\s\S]*blonde_hair/);
+    expect(await early([path.join(dir, 'missing.png'), '--tags', 'blue_hair'])).toMatch(/missing\.png/);
+    expect(await early([lineArtFile, '--tags', 'blue_hair'])).toMatch(/Weights '.*no-such-weights' \(--weights\) do not exist/);
 
     const tags = await run(TSX, [cli, 'tags', '--filter', 'hair', '--kind', 'cvt'], { env });
     expect(tags.stdout).toMatch(/blue_hair/);

@@ -27,14 +27,14 @@ describe('generator parity with the reference (generator_small, 64 px, eval)', (
     tf.dispose(inputs ?? []);
   });
 
-  it('matches both outputs within 1e-4', () => {
+  it('matches both outputs within 1e-4', async () => {
     const [color, guide] = generator.predict(inputs) as tf.Tensor[];
     expect(color.shape).toEqual([2, 64, 64, 3]);
-    expect(maxAbsDiff(color, nhwc(ref['output.full_output']))).toBeLessThan(1e-4);
-    expect(maxAbsDiff(guide, nhwc(ref['output.decoder_output']))).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(color, nhwc(ref['output.full_output']))).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(guide, nhwc(ref['output.decoder_output']))).toBeLessThan(1e-4);
   });
 
-  it('matches every intermediate (pre-tanh logits included) within 1e-4', () => {
+  it('matches every intermediate (pre-tanh logits included) within 1e-4', async () => {
     // Reference child module → our layer whose output it equals.
     const layerOf: Record<string, string> = {
       conv1: 'conv1.3',
@@ -57,17 +57,17 @@ describe('generator parity with the reference (generator_small, 64 px, eval)', (
       outputs: names.map((n) => generator.getLayer(layerOf[n]).output as tfl.SymbolicTensor),
     });
     const outs = probe.predict(inputs) as tf.Tensor[];
-    names.forEach((n, i) => {
-      const err = maxAbsDiff(outs[i], nhwc(ref[`intermediate.${n}`]));
+    for (const [i, n] of names.entries()) {
+      const err = await maxAbsDiff(outs[i], nhwc(ref[`intermediate.${n}`]));
       expect(err, `intermediate.${n}`).toBeLessThan(1e-4);
-    });
+    }
 
     // The CVT encoder: the raw Linear output (NCHW rows), colorConv and colorFC.
     const encoder = generator.getLayer('cvt_encoder') as CVTEncoder;
     const [colorConv, colorFC] = encoder.apply(inputs[2]) as tf.Tensor[];
-    expect(maxAbsDiff(encoder.linearOutput(inputs[2] as tf.Tensor2D), ref['intermediate.Linear'])).toBeLessThan(1e-4);
-    expect(maxAbsDiff(colorConv, nhwc(ref['intermediate.colorConv']))).toBeLessThan(1e-4);
-    expect(maxAbsDiff(colorFC, ref['intermediate.colorFC'])).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(encoder.linearOutput(inputs[2] as tf.Tensor2D), ref['intermediate.Linear'])).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(colorConv, nhwc(ref['intermediate.colorConv']))).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(colorFC, ref['intermediate.colorFC'])).toBeLessThan(1e-4);
 
     // The guide decoder's pre-tanh logits, from the same weights.
     const guide = generator.getLayer('deconv_for_decoder') as GuideDecoder;
@@ -75,6 +75,6 @@ describe('generator parity with the reference (generator_small, 64 px, eval)', (
     const deconv1 = outs[names.indexOf('deconv1')];
     logits.build(deconv1.shape);
     logits.setWeights(guide.getWeights());
-    expect(maxAbsDiff(logits.apply(deconv1) as tf.Tensor, nhwc(ref['intermediate.deconv_for_decoder.6']))).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(logits.apply(deconv1) as tf.Tensor, nhwc(ref['intermediate.deconv_for_decoder.6']))).toBeLessThan(1e-4);
   });
 });

@@ -135,11 +135,11 @@ describe('buildTag2PixGenerator options', () => {
     expect(() => buildTag2PixGenerator({ ...small, tagEncoderWidthMultiplier: 0 })).toThrow(/tagEncoderWidthMultiplier must be a number > 0/);
   });
 
-  it('without the guide decoder returns the colour output twice', () => {
+  it('without the guide decoder returns the colour output twice', async () => {
     const g = buildTag2PixGenerator({ ...small, guideDecoder: false });
     expect(g.layers.some((l) => l.name === 'deconv_for_decoder')).toBe(false);
     const [color, guide] = g.predict([tf.ones([1, 32, 32, 1]), tf.zeros([1, 4, 4, 512]), tf.zeros([1, 115])]) as tf.Tensor[];
-    expect(maxAbsDiff(color, guide)).toBe(0);
+    expect(await maxAbsDiff(color, guide)).toBe(0);
   });
 
   it('without the CIT path has inputs [lineArt, cvt] and no featureConv', () => {
@@ -174,7 +174,7 @@ describe('buildTag2PixGenerator options', () => {
     const g = buildTag2PixGenerator({ ...small, decoderBlock: 'secat' });
     const restored = await saveAndLoad(g);
     const x = [randomTensor([1, 32, 32, 1], 5, 0, 1), randomTensor([1, 4, 4, 512], 6, 0, 1), tf.cast(tf.oneHot([9], 115), 'float32')];
-    expect(maxAbsDiff(g.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
+    expect(await maxAbsDiff(g.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
   });
 
   it('does not leak tensors across predictions', () => {
@@ -219,7 +219,7 @@ describe('buildTag2PixDiscriminator options', () => {
     const d = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25, stageBlocks: [1, 2, 1, 1], topBlocks: 1 });
     const restored = await saveAndLoad(d);
     const x = randomTensor([1, 32, 32, 3], 8, -1, 1);
-    expect(maxAbsDiff(d.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
+    expect(await maxAbsDiff(d.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
   });
 });
 
@@ -295,6 +295,15 @@ describe('initializeLikeReference', () => {
     const bound = 1 / Math.sqrt(9 * (w.shape[2] as number));
     expect(Math.max(...guide(a).map(Math.abs))).toBeLessThanOrEqual(bound);
     expect(Math.max(...guide(a).map(Math.abs))).toBeGreaterThan(0.9 * bound);
+    // The AdaIN ablation block's style weight (`weight_orig`, N(0, 1) in the reference) too.
+    const adain = () => buildTag2PixGenerator({ inputSize: 32, decoderLayers: [1, 1, 1, 1], widthMultiplier: 0.25, decoderBlock: 'adain' });
+    const [e1, e2] = [adain(), adain()];
+    initializeLikeReference(e1, { seed: 5 });
+    initializeLikeReference(e2, { seed: 5 });
+    expect(values(e2)).toEqual(values(e1));
+    const styleWeight = e1.weights.find((w) => w.originalName.includes('weight_orig') || w.name.includes('weight_orig'));
+    expect(styleWeight, 'an AdaIN style weight').toBeDefined();
+    expect(tf.tidy(() => Math.sqrt(tf.moments(styleWeight!.read()).variance.dataSync()[0]))).toBeCloseTo(1, 1);
     const d1 = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25 });
     const d2 = buildTag2PixDiscriminator({ inputSize: 32, widthMultiplier: 0.25 });
     initializeLikeReference(d1, { seed: 3 });

@@ -43,9 +43,10 @@ describe('initBackend', () => {
       const report = await initBackend(undefined, { importModule: missing, env: {} });
       expect(report.backend).toBe('cpu');
       expect(tf.getBackend()).toBe('cpu');
-      expect(report.skipped.map((s) => s.backend)).toEqual(['tensorflow', 'wasm']);
-      expect(report.skipped[0]!.reason).toMatch(/tfjs-node-gpu.*tfjs-node/);
-      expect(report.skipped[1]!.reason).toMatch(/'wasm' is not registered/);
+      expect(report.skipped.map((s) => s.backend)).toEqual(['webgpu', 'tensorflow', 'wasm']);
+      expect(report.skipped[0]!.reason).toMatch(/optional package 'webgpu' does not load/);
+      expect(report.skipped[1]!.reason).toMatch(/tfjs-node-gpu.*tfjs-node/);
+      expect(report.skipped[2]!.reason).toMatch(/'wasm' is not registered/);
     } finally {
       tf.registerBackend('wasm', wasmFactory, 2);
     }
@@ -53,23 +54,25 @@ describe('initBackend', () => {
 
   it('prefers tensorflow (tfjs-node-gpu first) when a package loads', async () => {
     const report = await initBackend(undefined, { importModule: fakeTfjsNode('@tensorflow/tfjs-node-gpu'), env: {} });
-    expect(report).toMatchObject({ backend: 'tensorflow', source: 'auto', skipped: [], tensorflowPackage: '@tensorflow/tfjs-node-gpu' });
+    expect(report).toMatchObject({ backend: 'tensorflow', source: 'auto', tensorflowPackage: '@tensorflow/tfjs-node-gpu' });
+    expect(report.skipped.map((s) => s.backend)).toEqual(['webgpu']);
     expect(tf.getBackend()).toBe('tensorflow');
-    expect(imported).toEqual(['@tensorflow/tfjs-node-gpu']);
+    expect(imported).toEqual(['webgpu', '@tensorflow/tfjs-node-gpu']);
   });
 
   it('tries tfjs-node when tfjs-node-gpu is missing', async () => {
     const report = await initBackend(undefined, { importModule: fakeTfjsNode('@tensorflow/tfjs-node'), env: {} });
     expect(report.tensorflowPackage).toBe('@tensorflow/tfjs-node');
     expect(tf.getBackend()).toBe('tensorflow');
-    expect(imported).toEqual([...TENSORFLOW_PACKAGES]);
+    expect(imported).toEqual(['webgpu', ...TENSORFLOW_PACKAGES]);
   });
 
   it('skips a package that loads but registers no backend; starts wasm threaded when asked', async () => {
     // The first wasm initialisation of this process: it asks for the threaded build.
     const report = await initBackend(undefined, { importModule: async () => ({}), env: { TAG2PIX_WASM_THREADS: '2' } });
     expect(report.backend).toBe('wasm');
-    expect(report.skipped[0]!.reason).toMatch(/registered no 'tensorflow' backend/);
+    expect(report.skipped[0]!.reason).toMatch(/'webgpu' does not load \(it does not export create\(\)\)/);
+    expect(report.skipped[1]!.reason).toMatch(/registered no 'tensorflow' backend/);
     expect(report.wasmThreadsNote).toBeUndefined();
     expect(report.wasmThreads).toBe(2);
     // The threaded build computes like cpu.
@@ -93,7 +96,7 @@ describe('initBackend', () => {
   it('chooses wasm when tensorflow is missing, with our kernels registered', async () => {
     const report = await initBackend(undefined, { importModule: missing, env: {} });
     expect(report).toMatchObject({ backend: 'wasm', source: 'auto' });
-    expect(report.skipped.map((s) => s.backend)).toEqual(['tensorflow']);
+    expect(report.skipped.map((s) => s.backend)).toEqual(['webgpu', 'tensorflow']);
     expect(tf.getBackend()).toBe('wasm');
     expect(isFastKernel('Conv2DBackpropFilter', 'wasm')).toBe(true);
     expect(isFastKernel('Conv2DBackpropInput', 'wasm')).toBe(true);
@@ -120,7 +123,7 @@ describe('initBackend', () => {
       /Backend 'tensorflow' could not start: .*Install @tensorflow\/tfjs-node/,
     );
     await expect(initBackend(undefined, { importModule: missing, env: { TAG2PIX_BACKEND: 'webgl2' } })).rejects.toThrow(
-      /Unknown backend 'webgl2' in TAG2PIX_BACKEND\. Choose one of: tensorflow, wasm, cpu/,
+      /Unknown backend 'webgl2' in TAG2PIX_BACKEND\. Choose one of: webgpu, tensorflow, wasm, cpu/,
     );
     await expect(initBackend('gpu')).rejects.toThrow(/Unknown backend 'gpu'\./);
   });

@@ -168,9 +168,10 @@ describe('tag2pix train (CLI)', () => {
 
   it('trains one epoch with plain progress lines and writes the run folder', async () => {
     const out = path.join(fixture.root, 'cli');
-    const { stdout } = await tinyRun(out, ['--epochs', '1', '--limit', '4', '--cit-cvt-weight', '40,40']);
-    expect(stdout).toMatch(/epoch 1\/1 step 2\/2 D [\d.]+ .* img\/s/);
-    expect(stdout).toMatch(/trained 1 epochs \(2 steps\)/);
+    const { stdout, stderr } = await tinyRun(out, ['--epochs', '1', '--limit', '4', '--cit-cvt-weight', '40,40']);
+    // Without a terminal: progress lines on stderr, the result alone on stdout.
+    expect(stderr).toMatch(/epoch 1\/1 step 2\/2 D [\d.]+ .* img\/s/);
+    expect(stdout).toMatch(/^tag2pix: trained 1 epochs \(2 steps\); checkpoint .*\n$/);
     const log = await readStepLog(path.join(out, RUN_FILES.log));
     expect(log.map((r) => r.weights['citWeight'])).toEqual([40, 40]);
     // The run folder's generator export loads (strictly, key for key) for `tag2pix colorize`.
@@ -182,9 +183,9 @@ describe('tag2pix train (CLI)', () => {
 
   it('--warmup-epochs trains G alone first, showing no D loss for those steps', async () => {
     const out = path.join(fixture.root, 'cli-warmup');
-    const { stdout } = await tinyRun(out, ['--epochs', '2', '--limit', '2', '--warmup-epochs', '1']);
-    expect(stdout).toMatch(/epoch 1\/2 step 1\/1 D – \(adv –\/–\) G [\d.]+ \(adv – L1 /);
-    expect(stdout).toMatch(/epoch 2\/2 step 1\/1 D [\d.]+ \(adv [\d.]+\/[\d.]+\)/);
+    const { stderr } = await tinyRun(out, ['--epochs', '2', '--limit', '2', '--warmup-epochs', '1']);
+    expect(stderr).toMatch(/epoch 1\/2 step 1\/1 D – \(adv –\/–\) G [\d.]+ \(adv – L1 /);
+    expect(stderr).toMatch(/epoch 2\/2 step 1\/1 D [\d.]+ \(adv [\d.]+\/[\d.]+\)/);
     const log = await readStepLog(path.join(out, RUN_FILES.log));
     expect(log.map((r) => r.stage)).toEqual(['warm-up', 'colourisation']);
     const bad = await run(['--out', path.join(fixture.root, 'bad-warmup'), '--warmup-epochs', '-1']).catch((e: { stderr: string }) => e);

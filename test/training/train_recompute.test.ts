@@ -66,7 +66,7 @@ describe('trainCommand recompute', () => {
     expect(recomputeByDefault('tensorflow')).toBe(false);
     const run = async (name: string, extra: string[]) => {
       const out = path.join(fixture.root, name);
-      const { stdout } = await promisify(execFile)(
+      const { stderr } = await promisify(execFile)(
         process.execPath,
         [
           '--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), '--backend', 'wasm', 'train',
@@ -75,11 +75,12 @@ describe('trainCommand recompute', () => {
         ],
         { cwd: repoRoot, env: { ...process.env, TAG2PIX_BACKEND: '' } },
       );
-      return { config: await runConfig(out), stdout };
+      return { config: await runConfig(out), stderr };
     };
     const auto = await run('wasm-auto', []);
     expect(auto.config).toMatchObject({ recompute: true });
-    expect(auto.stdout).toMatch(/recompute: on \(the default on wasm/);
+    // A message, so on stderr (the result alone is on stdout).
+    expect(auto.stderr).toMatch(/recompute: on \(the default on wasm/);
     expect((await run('wasm-off', ['--no-recompute'])).config).toMatchObject({ recompute: false });
   });
 

@@ -312,7 +312,8 @@ describe('colourising in Chromium', () => {
 
     await loadWeights(page, [files.generator]);
     const again = await page.evaluate(() => window.tag2pixDemo.messages.map((m) => m.text));
-    expect(again.at(-1)).toMatch(/needs the CIT extractor's weights too/);
+    // In the page's words (not the API's option name, 'sources').
+    expect(again.at(-1)).toMatch(/takes CIT features, so it needs a CIT extractor \(.*\), which is missing from the files chosen: give the CIT extractor's weights too\.$/);
     // Networks built for weights that did not fit are disposed.
     expect(await page.evaluate(() => window.tag2pixDemo.numTensors())).toBe(tensorsAtStart);
     expect(await page.isDisabled('#colorize')).toBe(true);

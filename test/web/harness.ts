@@ -46,8 +46,14 @@ export async function servePage(outDir: string): Promise<{ url: string; close: (
   return { url: `http://127.0.0.1:${address.port}/`, close: () => server.close() };
 }
 
-/** Launches headless Chromium with a fresh profile; closing the context removes the profile. */
-export async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+/**
+ * Launches headless Chromium with a fresh profile; closing the context removes the profile.
+ * `webgpu: true` turns on WebGPU, which headless Chromium offers on SwiftShader, its software
+ * Vulkan (no GPU needed).
+ */
+export async function launchChromium(
+  options: { webgpu?: boolean } = {},
+): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   requireChromium();
   await mkdir(outputDir, { recursive: true });
   const profile = await mkdtemp(join(tmpdir(), 'tag2pix-chromium-'));
@@ -57,7 +63,7 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
     args: [
       '--headless',
       '--no-sandbox',
-      '--disable-gpu',
+      ...(options.webgpu ? ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] : ['--disable-gpu']),
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',

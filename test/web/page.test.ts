@@ -114,7 +114,7 @@ describe('demo page in Chromium', () => {
     await writeFile(notes, 'this is not a weights file');
     await page.setInputFiles('#weights-input', notes);
     await page.waitForFunction(() => window.tag2pixDemo.messages.length > 0);
-    expect((await messages(page))[0]).toMatch(/^error: 'notes.txt' is not a readable \.safetensors weights file/);
+    expect((await messages(page))[0]).toMatch(/^error: 'notes.txt' is not a weights file: give a \.safetensors file or an official PyTorch checkpoint/);
     expect(await page.textContent('#weights-info')).toBe('No weights loaded.');
     await page.close();
   });
@@ -124,7 +124,7 @@ describe('demo page in Chromium', () => {
     await page.fill('#tag-search', 'blue hiar');
     await page.press('#tag-search', 'Enter');
     expect(await messages(page)).toEqual([
-      "error: Unknown tag: 'blue hiar': did you mean blue_hair, blue_shirt, blue_skirt? Pick a colour tag from the list, or type its name with spaces or underscores.",
+      "error: Unknown tag: 'blue hiar': did you mean blue_hair, blonde_hair, black_hair? Pick a colour tag from the list, or type its name with spaces or underscores.",
     ]);
     await page.fill('#tag-search', 'long hair');
     await page.press('#tag-search', 'Enter');

@@ -19,6 +19,8 @@ export interface BackendStart {
   requested: BrowserBackend | 'auto';
   /** Why each backend tried before the running one did not start, in order. */
   failures: { backend: BrowserBackend; reason: string }[];
+  /** tag2pix's own kernels registered for it (`backend/kernel`, from `registerFastKernels`). */
+  kernels: string[];
 }
 
 // tfjs-backend-wasm's threaded build starts its workers from the source text of a function,
@@ -85,8 +87,9 @@ export async function startBackend(requested: BrowserBackend | 'auto'): Promise<
       await tryStart(name);
       // Importing tag2pix changes no kernel: ask for its faster ones (on wasm, in-place Slice,
       // SplitV and Concat cut a colourisation's copies) once the backend runs.
-      registerFastKernels([name]);
-      return { backend: name, requested, failures };
+      // On webgpu, its WebGPU programs (grouped convolution, BatchNorm + ReLU, …) the same way.
+      const kernels = registerFastKernels([name]);
+      return { backend: name, requested, failures, kernels };
     } catch (err) {
       failures.push({ backend: name, reason: (err as Error).message || String(err) });
     }

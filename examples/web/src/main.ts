@@ -4,7 +4,7 @@ import { requestedBackend, startBackend, type BackendStart } from './backend.js'
 import { decodeLineArt, drawGrey, drawRgb, type GreyImage } from './image.js';
 import { colorize, loadWeightFiles, type ColorizeResult, type LoadedModels } from './model.js';
 import { TagPicker } from './tag_picker.js';
-import { defaultVocabulary, type Tag } from 'tag2pix';
+import { Tag2PixError, defaultVocabulary, type Tag } from 'tag2pix';
 
 /** What the page exposes for scripts and tests (`window.tag2pixDemo`). */
 export interface DemoState {
@@ -89,9 +89,17 @@ function clearMessages(): void {
   ui.messages.replaceChildren();
 }
 
+/** The page's words for the options the library's errors name. */
+const PAGE_TERMS: Record<string, string> = { sources: 'the files chosen', maxBytes: 'the size limit' };
+
 /** An error as text plus a detail list when its message has one line per problem. */
 function showError(prefix: string, err: unknown): void {
-  const message = err instanceof Error ? err.message : String(err);
+  const message =
+    err instanceof Tag2PixError
+      ? err.messageFor((option) => PAGE_TERMS[option] ?? option)
+      : err instanceof Error
+        ? err.message
+        : String(err);
   const [first, ...rest] = message.split('\n');
   show('error', prefix ? `${prefix}: ${first}` : first!, rest.map((l) => l.trim()).filter((l) => l !== ''));
 }
@@ -154,14 +162,17 @@ async function useLineArt(file: File): Promise<void> {
 async function useWeightFiles(files: File[]): Promise<void> {
   if (files.length === 0) return;
   clearMessages();
-  ui.weightsInfo.textContent = `Reading ${files.map((f) => f.name).join(', ')}…`;
+  const names = files.map((f) => f.name).join(', ');
+  ui.weightsInfo.textContent = `Reading ${names}…`;
   models?.dispose();
   models = undefined;
   state.models = undefined;
   updateButton();
   try {
     await state.ready;
-    models = await loadWeightFiles(files);
+    models = await loadWeightFiles(files, (fraction) => {
+      if (fraction < 1) ui.weightsInfo.textContent = `Reading ${names}… ${Math.round(fraction * 100)} %`;
+    });
     state.models = { files: files.map((f) => f.name), summary: models.summary };
     ui.weightsInfo.textContent = models.summary;
   } catch (err) {

@@ -1,19 +1,17 @@
-// From chosen files to colours: read the .safetensors files, build the networks they describe,
-// load the weights (listing every mismatch), and colourise with the library.
+// From chosen files to colours: the library's loadColorizer reads the files and builds the
+// networks they hold (listing every mismatch); the library's colorizeTensor colourises.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { GreyImage } from './image.js';
-import { buildCITExtractor, buildTag2PixGenerator, colorizeTensor, exportTorchStateDict, loadTorchStateDict, type Tag } from 'tag2pix';
-import { readSafetensors, readSafetensorsHeader } from 'tag2pix/io';
-import { describePlan, planWeights, type WeightFile, type WeightPlan } from './weights.js';
+import { colorizeTensor, type Tag } from 'tag2pix';
+import { loadColorizer, type Colorizer, type LoadProgressEvent } from 'tag2pix/io';
+import { describeColorizer, isDemoGenerator } from './weights.js';
 
-type Model = ReturnType<typeof buildTag2PixGenerator>;
+type Model = tfl.LayersModel;
 
 /** The networks, ready to colourise. */
 export interface LoadedModels {
-  plan: WeightPlan;
-  generator: Model;
-  citExtractor?: Model;
+  colorizer: Colorizer;
   /** One line for the page: files, size, width, decoder depth. */
   summary: string;
   dispose(): void;
@@ -32,88 +30,6 @@ export interface ColorizeResult {
   color: Float32Array;
   colorWidth: number;
   colorHeight: number;
-}
-
-const MAX_LISTED = 40;
-const CIT_CLASSIFIER_ONLY = /^(layer3|layer4|fc)\./;
-
-/**
- * Compares the networks' weights with a state dict by key and shape, before anything is
- * written, so the page can list every problem at once in plain words.
- */
-function mismatches(model: Model, file: WeightFile, prefix: string, ignore?: RegExp): string[] {
-  const expected = exportTorchStateDict(model);
-  const shapes = new Map<string, number[]>();
-  for (const [key, entry] of Object.entries(readSafetensorsHeader(file.bytes).tensors)) {
-    const k = key.startsWith('module.') ? key.slice('module.'.length) : key;
-    if (!k.startsWith(prefix)) continue;
-    const own = k.slice(prefix.length);
-    if (!ignore?.test(own)) shapes.set(own, entry.shape);
-  }
-  const problems: string[] = [];
-  try {
-    for (const [key, tensor] of Object.entries(expected)) {
-      const found = shapes.get(key);
-      if (!found) problems.push(`missing: ${prefix}${key} [${tensor.shape.join(', ')}]`);
-      else if (found.join() !== tensor.shape.join()) {
-        problems.push(`wrong shape: ${prefix}${key} is [${found.join(', ')}], the network needs [${tensor.shape.join(', ')}]`);
-      }
-      shapes.delete(key);
-    }
-  } finally {
-    tf.dispose(Object.values(expected));
-  }
-  for (const [key, shape] of shapes) problems.push(`not used by the network: ${prefix}${key} [${shape.join(', ')}]`);
-  return problems;
-}
-
-function refuse(file: WeightFile, what: string, problems: string[]): never {
-  const listed = problems.slice(0, MAX_LISTED);
-  if (problems.length > MAX_LISTED) listed.push(`… and ${problems.length - MAX_LISTED} more`);
-  throw new Error([`The weights in '${file.name}' do not fit the ${what} (${problems.length} problems):`, ...listed].join('\n'));
-}
-
-function load(model: Model, file: WeightFile, prefix: string, what: string, ignore?: RegExp): void {
-  const problems = mismatches(model, file, prefix, ignore);
-  if (problems.length > 0) refuse(file, what, problems);
-  const stateDict = readSafetensors(file.bytes, {
-    filter: (key) => (key.startsWith('module.') ? key.slice('module.'.length) : key).startsWith(prefix),
-  });
-  try {
-    loadTorchStateDict(model, stateDict, { prefix, ignore: ignore && ((key) => ignore.test(key.slice(prefix.length))) });
-  } finally {
-    tf.dispose(Object.values(stateDict));
-  }
-}
-
-/**
- * Loads a training checkpoint's generator weights, keyed `G:<weight name>` in the model's own
- * (TensorFlow.js) layouts; the discriminator and optimizer entries are not needed here.
- */
-function loadCheckpoint(model: Model, file: WeightFile, what: string): void {
-  const header = readSafetensorsHeader(file.bytes);
-  const stored = new Map(
-    Object.entries(header.tensors)
-      .filter(([k]) => k.startsWith('G:'))
-      .map(([k, e]) => [k.slice(2), e.shape]),
-  );
-  const problems: string[] = [];
-  for (const w of model.weights) {
-    const shape = stored.get(w.originalName);
-    if (!shape) problems.push(`missing: G:${w.originalName} [${w.shape.join(', ')}]`);
-    else if (shape.join() !== w.shape.join()) {
-      problems.push(`wrong shape: G:${w.originalName} is [${shape.join(', ')}], the network needs [${w.shape.join(', ')}]`);
-    }
-    stored.delete(w.originalName);
-  }
-  for (const [name, shape] of stored) problems.push(`not used by the network: G:${name} [${shape.join(', ')}]`);
-  if (problems.length > 0) refuse(file, what, problems);
-  const tensors = readSafetensors(file.bytes, { filter: (key) => key.startsWith('G:') });
-  try {
-    for (const w of model.weights) w.write(tensors[`G:${w.originalName}`]!);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
 }
 
 /**
@@ -141,42 +57,19 @@ function buildDemoCitFeatures(size: number): Model {
   return tfl.model({ name: 'demo_cit_features', inputs: input, outputs: features as tfl.SymbolicTensor });
 }
 
-/** Reads the chosen files, builds the networks they hold and loads their weights. */
-export async function loadWeightFiles(files: readonly File[]): Promise<LoadedModels> {
-  const read: WeightFile[] = await Promise.all(
-    files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
-  );
-  const plan = planWeights(read);
-  const config = plan.generator.config;
-  const generator = buildTag2PixGenerator(config);
-  let citExtractor: Model | undefined;
-  try {
-    const size = `${config.inputSize} px, width × ${config.widthMultiplier}, decoder [${config.decoderLayers.join(', ')}]`;
-    const what = `generator its shapes describe (${size})`;
-    if (plan.generator.format === 'checkpoint') loadCheckpoint(generator, plan.generator.file, what);
-    else load(generator, plan.generator.file, plan.generator.prefix, what);
-    if (plan.citSource === 'demo-statistics') citExtractor = buildDemoCitFeatures(config.inputSize);
-    if (plan.citExtractor) {
-      // Batch statistics in the CIT extractor's BatchNorm, as the published code runs it.
-      citExtractor = buildCITExtractor({ inputSize: config.inputSize, batchNormMode: 'batch-stats' });
-      // The CIT classifier's own checkpoint also has layer3, layer4 and fc, which the extractor drops.
-      load(citExtractor, plan.citExtractor.file, plan.citExtractor.prefix, 'CIT extractor (SE-ResNeXt-50 cut after layer2)', CIT_CLASSIFIER_ONLY);
-    }
-  } catch (err) {
-    generator.dispose();
-    citExtractor?.dispose();
-    throw err;
-  }
-  return {
-    plan,
-    generator,
-    citExtractor,
-    summary: describePlan(plan),
-    dispose() {
-      generator.dispose();
-      citExtractor?.dispose();
-    },
-  };
+/**
+ * Reads the chosen files, builds the networks they hold and loads their weights; a demo
+ * checkpoint gets the demo's line-art statistics as its CIT features.
+ */
+export async function loadWeightFiles(
+  files: readonly File[],
+  onProgress?: (fraction: number, event: LoadProgressEvent) => void,
+): Promise<LoadedModels> {
+  const colorizer = await loadColorizer(files, {
+    citExtractor: (context) => (isDemoGenerator(context) ? buildDemoCitFeatures(context.config.inputSize) : undefined),
+    onProgress,
+  });
+  return { colorizer, summary: describeColorizer(colorizer), dispose: () => colorizer.dispose() };
 }
 
 /** Grey values → canvas, for the browser's own resampling. */
@@ -214,7 +107,7 @@ export async function colorize(
   lineArt: GreyImage,
   tags: ReadonlyArray<Tag>,
 ): Promise<ColorizeResult> {
-  const size = models.plan.generator.config.inputSize;
+  const size = models.colorizer.config.inputSize;
   const scale = size / Math.max(lineArt.width, lineArt.height);
   let input: GreyImage = lineArt;
   if (scale !== 1) {
@@ -230,8 +123,8 @@ export async function colorize(
     colorizeTensor({
       lineArt: tf.tensor2d(input.data, [input.height, input.width]),
       tags,
-      generator: models.generator,
-      citExtractor: models.citExtractor,
+      generator: models.colorizer.generator,
+      citExtractor: models.colorizer.citExtractor,
       restoreSize: false,
     }),
   );

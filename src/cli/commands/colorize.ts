@@ -58,10 +58,12 @@ export function registerColorizeCommand(program: Command): void {
       const globals = cmd.optsWithGlobals<{ backend?: string }>();
       const report = await initBackend(globals.backend);
       const started = Date.now();
-      const { generator, citExtractor, config, sources } = await loadColorizer(weightFiles, { size: opts.size });
+      // The weights are read only now that everything the user typed has passed its checks.
+      const colorizer = await loadColorizer(weightFiles, { size: opts.size });
       try {
+        const { generator, citExtractor, config, sources } = colorizer;
         console.error(
-          `tag2pix: backend ${report.backend}; ${config.inputSize} px generator from ${sources.generator}` +
+          `tag2pix: backend ${report.backend}${report.webgpuAdapter ? ` (${report.webgpuAdapter.description})` : ''}; ${config.inputSize} px generator from ${sources.generator}` +
             (sources.citExtractor ? `, CIT extractor from ${sources.citExtractor}` : ''),
         );
         const png = await colorizeToPng({
@@ -75,10 +77,10 @@ export function registerColorizeCommand(program: Command): void {
         // A run killed while writing this output left its temporary beside it: remove that first.
         await removeStaleTemporaries(path.dirname(path.resolve(opts.out)), (base) => base === path.basename(opts.out));
         await writeOutputFile(opts.out, png, output);
-        console.error(`tag2pix: wrote ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        // The result on stdout; the messages above on stderr.
+        console.log(`tag2pix: wrote ${opts.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       } finally {
-        generator.dispose();
-        citExtractor?.dispose();
+        colorizer.dispose();
       }
     });
   nameOptions(command, { lineArt: '<lineart>', sources: '--weights' });

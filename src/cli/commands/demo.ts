@@ -113,6 +113,9 @@ export function registerDemoCommand(program: Command): void {
         seed: opts.seed,
         ...(opts.quick ? DEMO_QUICK : {}),
         backend: (cmd.optsWithGlobals() as { backend?: string }).backend,
+        // Progress on stderr, the results (accuracy, L1, files written) on stdout.
+        print: (line) => console.error(line),
+        printResult: (line) => console.log(line),
       };
       await runDemo(options);
     });

@@ -70,7 +70,7 @@ export function registerExtractLineArtCommand(program: Command): void {
             }
             bar.update(done);
           } else if (done % 100 === 0 || done === total) {
-            console.log(`extract-lineart: ${done}/${total}`);
+            console.error(`extract-lineart: ${done}/${total}`);
           }
         },
       });

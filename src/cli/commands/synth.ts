@@ -16,7 +16,8 @@ export function registerSynthCommand(program: Command): void {
     .option('--hat <p>', 'probability of a hat', probability('--hat'), 0.25)
     .option('--bow <p>', 'probability of a hair bow', probability('--bow'), 0.3)
     .option('--regions', 'also write region label maps (regions/*.png) for evaluation')
-    .action(async (opts: { count: number; size: number; out: string; seed: number; dress: number; hat: number; bow: number; regions?: boolean }) => {
+    .option('--overwrite', 'replace a synthetic dataset already in --out (its images are removed first)')
+    .action(async (opts: { count: number; size: number; out: string; seed: number; dress: number; hat: number; bow: number; regions?: boolean; overwrite?: boolean }) => {
       const tty = process.stderr.isTTY;
       const bar = tty
         ? new cliProgress.SingleBar(
@@ -35,9 +36,11 @@ export function registerSynthCommand(program: Command): void {
         hatProbability: opts.hat,
         bowProbability: opts.bow,
         regions: opts.regions ?? false,
+        overwrite: opts.overwrite ?? false,
         onProgress: (done, total) => {
           if (bar) bar.update(done);
-          else if (done % 250 === 0 || done === total) console.log(`synth: ${done}/${total}`);
+          // Progress on stderr, the result on stdout, with or without a terminal.
+          else if (done % 250 === 0 || done === total) console.error(`synth: ${done}/${total}`);
         },
       });
       bar?.stop();

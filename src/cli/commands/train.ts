@@ -84,6 +84,12 @@ export function registerTrainCommand(program: Command): void {
       if (report.backend === 'cpu') {
         console.error('tag2pix: training on the cpu backend is slow; install @tensorflow/tfjs-node for real runs.');
       }
+      if (report.webgpuAdapter) {
+        console.error(
+          `tag2pix: webgpu on ${report.webgpuAdapter.description}` +
+            (report.webgpuAdapter.software ? ' (a software renderer: correct, but slower than wasm)' : ''),
+        );
+      }
       const controller = new AbortController();
       const onSigint = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -117,6 +123,8 @@ export function registerTrainCommand(program: Command): void {
         progress: opts.progress,
         skipMissing: opts.skipMissing,
         maxPixels: opts.maxPixels,
+        // Progress lines and messages on stderr, the result on stdout.
+        print: (line) => console.error(line),
         signal: controller.signal,
       };
       try {
