@@ -31,7 +31,7 @@ describe('global options', () => {
   it("are listed in each command's --help (colorize --help shows --backend)", async () => {
     for (const command of ['colorize', 'train', 'synth']) {
       const { stdout } = await run([command, '--help']);
-      expect(stdout, command).toMatch(/Global Options:[\s\S]*--backend <name>\s+tensorflow, wasm or cpu/);
+      expect(stdout, command).toMatch(/Global Options:[\s\S]*--backend <name>\s+webgpu, tensorflow, wasm or cpu/);
     }
   });
 });

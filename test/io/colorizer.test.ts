@@ -64,12 +64,12 @@ afterAll(async () => {
 });
 
 /** The colorizer's weights equal the source models' (key for key). */
-function expectSameWeights(loaded: tfl.LayersModel, source: tfl.LayersModel): void {
+async function expectSameWeights(loaded: tfl.LayersModel, source: tfl.LayersModel): Promise<void> {
   const a = exportTorchStateDict(loaded);
   const b = exportTorchStateDict(source);
   try {
     expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
-    for (const k of Object.keys(b)) expect(maxAbsDiff(a[k]!, b[k]!), k).toBe(0);
+    for (const k of Object.keys(b)) expect(await maxAbsDiff(a[k]!, b[k]!), k).toBe(0);
   } finally {
     tf.dispose([...Object.values(a), ...Object.values(b)]);
   }
@@ -106,8 +106,8 @@ describe('loadColorizer (tag2pix/io)', () => {
       expect(c.sources.generator, what).toBe(generatorSource);
       expect(c.config).toMatchObject({ inputSize: SIZE, widthMultiplier: 0.125, citFeatures: true, citChannels: 512 });
       expect(c.citSource).toBe('weights');
-      expectSameWeights(c.generator, generator);
-      expectSameWeights(c.citExtractor!, cit);
+      await expectSameWeights(c.generator, generator);
+      await expectSameWeights(c.citExtractor!, cit);
       c.dispose();
       c.dispose(); // twice is harmless
       expect(tf.memory().numTensors, what).toBe(before);
@@ -119,7 +119,7 @@ describe('loadColorizer (tag2pix/io)', () => {
     const lineArt = tf.randomUniform([SIZE, SIZE, 1], 0, 1, 'float32', 5);
     const a = colorizeTensor({ lineArt, tags: ['blue_hair'], ...c });
     const b = colorizeTensor({ lineArt, tags: ['blue_hair'], generator, citExtractor: cit });
-    expect(maxAbsDiff(a, b)).toBe(0);
+    expect(await maxAbsDiff(a, b)).toBe(0);
     tf.dispose([lineArt, a, b]);
     c.dispose();
   });
@@ -157,7 +157,7 @@ describe('loadColorizer (tag2pix/io)', () => {
       expect(c.citSource).toBe('none');
       const loaded = exportTorchStateDict(c.generator);
       for (const [key, t] of Object.entries(expected)) {
-        if (!key.endsWith('num_batches_tracked')) expect(maxAbsDiff(loaded[key]!, t), key).toBe(0);
+        if (!key.endsWith('num_batches_tracked')) expect(await maxAbsDiff(loaded[key]!, t), key).toBe(0);
       }
       tf.dispose(Object.values(loaded));
       c.dispose();
@@ -176,8 +176,8 @@ describe('loadColorizer (tag2pix/io)', () => {
     const before = tf.memory().numTensors;
     const c = await loadColorizer([{ name: 'both.safetensors', bytes: both }, { name: 'd.safetensors', bytes: dBytes }]);
     expect(c.sources).toEqual({ generator: 'both.safetensors (generator)', citExtractor: 'both.safetensors (cit)' });
-    expectSameWeights(c.generator, generator);
-    expectSameWeights(c.citExtractor!, cit);
+    await expectSameWeights(c.generator, generator);
+    await expectSameWeights(c.citExtractor!, cit);
     c.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -207,7 +207,7 @@ describe('loadColorizer (tag2pix/io)', () => {
     expect(c.citExtractor).toBe(standIn);
     expect(contexts).toEqual([{ config: c.config, runConfig: { demo: true } }]);
     expect(c.config).toMatchObject({ inputSize: SIZE, citChannels: 2 });
-    for (const w of g.weights) expect(maxAbsDiff(c.generator.weights.find((v) => v.originalName === w.originalName)!.read(), w.read()), w.originalName).toBe(0);
+    for (const w of g.weights) expect(await maxAbsDiff(c.generator.weights.find((v) => v.originalName === w.originalName)!.read(), w.read()), w.originalName).toBe(0);
     c.dispose(); // the stand-in too: the colorizer owns it
     expect(tf.memory().numTensors).toBe(before);
     g.dispose();
