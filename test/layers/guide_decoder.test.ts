@@ -5,7 +5,7 @@ import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { conv2dTransposeTorch } from '../../src/ops/conv.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 import { expectNoTensorLeak } from '../helpers/memory.js';
-import { referenceConvTranspose2d } from '../helpers/reference.js';
+import { expectMatchesReference, referenceConvTranspose2d } from '../helpers/reference.js';
 import { checkLayerGradients } from '../helpers/randomize.js';
 import { expectLayerRoundTrip, maxAbsDiff } from '../helpers/roundtrip.js';
 import { nhwc, useReferenceFixture } from '../helpers/reference_fixture.js';
@@ -18,17 +18,13 @@ describe('conv2dTransposeTorch as the GuideDecoder uses it', () => {
   ];
   for (const cs of cases) {
     it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, async () => {
-      const xShape = [2, cs.h, cs.w, cs.cin];
-      const kShape = [3, 3, cs.out, cs.cin];
-      const x = randomTensor(xShape, 11) as tf.Tensor4D;
-      const k = randomTensor(kShape, 12) as tf.Tensor4D;
-      const y = conv2dTransposeTorch(x, k, cs);
-      const ref = referenceConvTranspose2d(
-        (await x.data()) as Float32Array, xShape, (await k.data()) as Float32Array, kShape,
-        cs.stride, cs.padding, cs.outputPadding,
+      await expectMatchesReference(
+        (x, k) => conv2dTransposeTorch(x, k, cs),
+        (x, xShape, k, kShape) => referenceConvTranspose2d(x, xShape, k, kShape, cs.stride, cs.padding, cs.outputPadding),
+        [2, cs.h, cs.w, cs.cin],
+        [3, 3, cs.out, cs.cin],
+        11,
       );
-      expect(y.shape).toEqual(ref.shape);
-      expect(await maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
     });
   }
 });
