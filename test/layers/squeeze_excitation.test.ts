@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { SECat, SqueezeExcitation, exportTorchStateDict, loadTorchStateDict } from '../../src/index.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
 import { expectLayerRoundTrip, maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 import { disposeFixture, loadFixture, seedWeights } from './torch_fixture.js';
 
@@ -133,9 +134,6 @@ describe('SECat', () => {
     const layer = new SECat();
     const x = randomTensor([2, 4, 4, 32], 12);
     const tag = randomTensor([2, 8], 13);
-    tf.dispose(layer.apply([x, tag]) as tf.Tensor);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(layer.apply([x, tag]) as tf.Tensor);
-    expect(tf.memory().numTensors).toBe(before);
+    expectNoTensorLeak(() => tf.dispose(layer.apply([x, tag]) as tf.Tensor));
   });
 });
