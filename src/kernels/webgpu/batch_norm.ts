@@ -123,7 +123,7 @@ export interface BatchNormApplyAttrs {
  */
 export function batchNormApplyWebGPU(args: KernelArgs): tf.TensorInfo {
   const { x, c, size, attrs: a, program } = batchNormCall(args, ['x', 'mean', 'variance', 'gamma', 'beta']);
-  const variance = program.inputs[2]!;
+  const variance = (args.inputs as Record<string, tf.TensorInfo>)['variance']!;
   return runProgram(args.backend, {
     name: 'batch_norm_apply',
     outputShape: x.shape,
