@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, padOrCrop, pickRows, rotateFilter, tapLayout, tapWindow, type ConvGeometry } from './conv_util.js';
-
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+import {
+  convGeometry,
+  padOrCrop,
+  pickRows,
+  rotateFilter,
+  tapLayout,
+  tapWindows,
+  type ConvGeometry,
+  type ConvPad,
+  type DimRounding,
+  type Spatial,
+} from './conv_util.js';
 
 /** Bytes of im2col columns built at once; larger batches are split and summed. */
 const COLUMN_BUDGET_BYTES = 64 * 1024 * 1024;
@@ -22,11 +31,11 @@ export function conv2dBackpropFilterImpl(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
-  strides: number | [number, number],
-  pad: Pad,
-  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  strides: Spatial,
+  pad: ConvPad,
+  dimRoundingMode?: DimRounding,
   dataFormat: 'NHWC' | 'NCHW' = 'NHWC',
-  dilations: number | [number, number] = 1,
+  dilations: Spatial = 1,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const xs = toNhwc(x, dataFormat);
@@ -41,12 +50,8 @@ export function conv2dBackpropFilterImpl(
       const part: tf.Tensor2D = tf.tidy(() => {
         const xPart = count === g.batch ? xs : tf.slice(xs, [start, 0, 0, 0], [count, -1, -1, -1]);
         const dyPart = count === g.batch ? dys : tf.slice(dys, [start, 0, 0, 0], [count, -1, -1, -1]);
-        const layout = tapLayout(xPart as tf.Tensor4D, g, kh, kw);
-        const rows: tf.Tensor[] = [];
+        const rows = tapWindows(tapLayout(xPart as tf.Tensor4D, g, kh, kw), g, kh, kw);
         const pixels = count * g.outHeight * g.outWidth;
-        for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) rows.push(tapWindow(layout, i * g.dilationHeight, j * g.dilationWidth));
-        }
         const columns = rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
         return tf.matMul(columns as tf.Tensor2D, tf.reshape(dyPart, [pixels, outC]) as tf.Tensor2D) as tf.Tensor2D;
       });
@@ -113,9 +118,9 @@ export function conv2dBackpropInputImpl(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
   inputShape: [number, number, number, number],
-  strides: number | [number, number],
-  pad: Pad,
-  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  strides: Spatial,
+  pad: ConvPad,
+  dimRoundingMode?: DimRounding,
   dataFormat: 'NHWC' | 'NCHW' = 'NHWC',
 ): tf.Tensor4D {
   return tf.tidy(() => {

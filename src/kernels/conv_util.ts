@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { hasArrayKernel } from './array_kernel.js';
 import { PICK_ROWS } from './pick_rows.js';
 
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+/** A convolution's `pad` attribute, as tfjs takes it. */
+export type ConvPad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+/** How tfjs rounds an output size that does not divide evenly. */
+export type DimRounding = 'floor' | 'round' | 'ceil';
+/** A stride or dilation: one number for both axes, or `[height, width]`. */
+export type Spatial = number | [number, number];
 
 /** Geometry of a 2-D convolution in NHWC, as the kernels here need it. */
 export interface ConvGeometry {
@@ -27,10 +32,10 @@ export interface ConvGeometry {
 export function convGeometry(
   inShape: number[],
   filterShape: number[],
-  strides: number | [number, number],
-  dilations: number | [number, number],
-  pad: Pad,
-  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  strides: Spatial,
+  dilations: Spatial,
+  pad: ConvPad,
+  dimRoundingMode: DimRounding | undefined,
   depthwise: boolean,
 ): ConvGeometry {
   const info = tf.backend_util.computeConv2DInfo(
@@ -174,6 +179,21 @@ export function tapWindow(layout: TapLayout, row: number, col: number): tf.Tenso
     [channels * batch, outHeight, outWidth],
   );
   return tf.reshape(window, [channels, batch * outHeight * outWidth]) as tf.Tensor2D;
+}
+
+/** Every filter tap's window ({@link tapWindow}), row by row over the taps, dilation included. */
+export function tapWindows(layout: TapLayout, g: ConvGeometry, kh: number, kw: number): tf.Tensor2D[] {
+  const windows: tf.Tensor2D[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) windows.push(tapWindow(layout, i * g.dilationHeight, j * g.dilationWidth));
+  }
+  return windows;
+}
+
+/** The tap windows of `x` per channel, `[C, kh·kw, N·outH·outW]`: each channel's im2col rows. */
+export function tapColumnsPerChannel(x: tf.Tensor4D, g: ConvGeometry, kh: number, kw: number): tf.Tensor3D {
+  const windows = tapWindows(tapLayout(x, g, kh, kw), g, kh, kw).map((w) => tf.reshape(w, [w.shape[0], 1, w.shape[1]]));
+  return (windows.length === 1 ? windows[0]! : tf.concat(windows, 1)) as tf.Tensor3D;
 }
 
 /**

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, dilateSpatial, padOrCrop, rotateFilter, tapLayout, tapWindow } from './conv_util.js';
-
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+import {
+  convGeometry,
+  dilateSpatial,
+  padOrCrop,
+  rotateFilter,
+  tapColumnsPerChannel,
+  type ConvPad,
+  type DimRounding,
+  type Spatial,
+} from './conv_util.js';
 
 /**
  * Gradient of a depthwise convolution with respect to its input
@@ -13,10 +20,10 @@ export function depthwiseBackpropInputImpl(
   dy: tf.Tensor4D,
   filter: tf.Tensor4D,
   inputShape: [number, number, number, number],
-  strides: number | [number, number],
-  dilations: number | [number, number],
-  pad: Pad,
-  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  strides: Spatial,
+  dilations: Spatial,
+  pad: ConvPad,
+  dimRoundingMode?: DimRounding,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const g = convGeometry(inputShape, filter.shape, strides, dilations, pad, dimRoundingMode, true);
@@ -55,25 +62,18 @@ export function depthwiseBackpropFilterImpl(
   x: tf.Tensor4D,
   dy: tf.Tensor4D,
   filterShape: [number, number, number, number],
-  strides: number | [number, number],
-  dilations: number | [number, number],
-  pad: Pad,
-  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  strides: Spatial,
+  dilations: Spatial,
+  pad: ConvPad,
+  dimRoundingMode?: DimRounding,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const g = convGeometry(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, true);
     const [kh, kw, channels, multiplier] = filterShape;
-    const layout = tapLayout(x, g, kh, kw);
     const pixels = g.batch * g.outHeight * g.outWidth;
-    const taps: tf.Tensor[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        taps.push(tf.reshape(tapWindow(layout, i * g.dilationHeight, j * g.dilationWidth), [channels, 1, pixels]));
-      }
-    }
-    const columns = taps.length === 1 ? taps[0]! : tf.concat(taps, 1); // [C, kh·kw, pixels]
+    const columns = tapColumnsPerChannel(x, g, kh, kw); // [C, kh·kw, pixels]
     const dyPerChannel = tf.transpose(tf.reshape(dy, [pixels, channels, multiplier]), [1, 0, 2]);
-    const perChannel = tf.matMul(columns as tf.Tensor3D, dyPerChannel as tf.Tensor3D); // [C, kh·kw, M]
+    const perChannel = tf.matMul(columns, dyPerChannel as tf.Tensor3D); // [C, kh·kw, M]
     return tf.reshape(tf.transpose(perChannel, [1, 0, 2]), filterShape) as tf.Tensor4D;
   });
 }

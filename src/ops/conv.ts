@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { convGeometry, pickRows, tapLayout, tapWindow } from '../kernels/conv_util.js';
+import { convGeometry, pickRows, tapColumnsPerChannel } from '../kernels/conv_util.js';
 import {
   GROUPED_CONV2D,
   GROUPED_CONV2D_BACKPROP_FILTER,
@@ -102,13 +102,31 @@ function groupedConvKeepingInputs(
   stride: number,
   pad: ExplicitPad,
 ): tf.Tensor4D {
+  return withInputsOnTape(
+    x,
+    kernel,
+    (input, k) => composedGroupedConv(input, k, groups, stride, pad),
+    (dy, xs, ks) => groupedConvGrads(xs, ks, dy, groups, stride, pad),
+  );
+}
+
+/**
+ * `value(x, kernel)` with a hand-written gradient `grads(dy, x, kernel)` → `[dx, dKernel]`; the
+ * tape keeps only `x` and `kernel`.
+ */
+function withInputsOnTape(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  value: (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D,
+  grads: (dy: tf.Tensor4D, x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor[],
+): tf.Tensor4D {
   const conv = tf.customGrad(((input: tf.Tensor4D, k: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([input, k]);
     return {
-      value: composedGroupedConv(input, k, groups, stride, pad),
+      value: value(input, k),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
-        return groupedConvGrads(xs, ks, dy as tf.Tensor4D, groups, stride, pad);
+        return grads(dy as tf.Tensor4D, xs, ks);
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -178,20 +196,15 @@ function groupedConvOwnKernel(
 ): tf.Tensor4D {
   const engine = tf.engine();
   const named = (extra: object) => ({ ...attrs, ...extra }) as unknown as tf.NamedAttrMap;
-  const conv = tf.customGrad(((input: tf.Tensor4D, k: tf.Tensor4D, save: tf.GradSaveFunc) => {
-    save([input, k]);
-    return {
-      value: engine.runKernel(GROUPED_CONV2D, { x: input, filter: k }, named({})) as tf.Tensor4D,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, ks] = saved as [tf.Tensor4D, tf.Tensor4D];
-        return [
-          engine.runKernel(GROUPED_CONV2D_BACKPROP_INPUT, { dy: dy as tf.Tensor, filter: ks }, named({ inputShape: xs.shape })) as tf.Tensor,
-          engine.runKernel(GROUPED_CONV2D_BACKPROP_FILTER, { x: xs, dy: dy as tf.Tensor }, named({ filterShape: ks.shape })) as tf.Tensor,
-        ];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return (conv as unknown as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D)(x, kernel);
+  return withInputsOnTape(
+    x,
+    kernel,
+    (input, k) => engine.runKernel(GROUPED_CONV2D, { x: input, filter: k }, named({})) as tf.Tensor4D,
+    (dy, xs, ks) => [
+      engine.runKernel(GROUPED_CONV2D_BACKPROP_INPUT, { dy, filter: ks }, named({ inputShape: xs.shape })) as tf.Tensor,
+      engine.runKernel(GROUPED_CONV2D_BACKPROP_FILTER, { x: xs, dy }, named({ filterShape: ks.shape })) as tf.Tensor,
+    ],
+  );
 }
 
 /** Multiply-adds per group up to which the grouped filter gradient is one batched matMul. */
@@ -237,17 +250,9 @@ function groupedFilterGradient(
 ): tf.Tensor4D {
   const [kh, kw, groupIn, outChannels] = kernelShape;
   const groupOut = outChannels / groups;
-  const channels = x.shape[3];
-  const g = convGeometry(x.shape, [kh, kw, channels, 1], 1, 1, pad, undefined, true);
-  const layout = tapLayout(x, g, kh, kw);
+  const g = convGeometry(x.shape, [kh, kw, x.shape[3], 1], 1, 1, pad, undefined, true);
   const pixels = g.batch * g.outHeight * g.outWidth;
-  const windows: tf.Tensor[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) windows.push(tf.reshape(tapWindow(layout, i, j), [channels, 1, pixels]));
-  }
-  const columns = tf.reshape(windows.length === 1 ? windows[0]! : tf.concat(windows, 1), [
-    groups, groupIn * kh * kw, pixels,
-  ]) as tf.Tensor3D;
+  const columns = tf.reshape(tapColumnsPerChannel(x, g, kh, kw), [groups, groupIn * kh * kw, pixels]) as tf.Tensor3D;
   const dyPerGroup = tf.transpose(tf.reshape(dy, [pixels, groups, groupOut]), [1, 0, 2]) as tf.Tensor3D;
   const rows = groupIn * kh * kw;
   // [groups, groupIn·taps, groupOut]. tfjs's batched matMul is a scalar loop on wasm; past about

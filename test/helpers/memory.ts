@@ -1,4 +1,6 @@
 import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 
 // Peak memory of the process while a function runs. A worker thread samples the process's RSS
 // every millisecond, so the peak of synchronous work on the main thread (which blocks timers)
@@ -33,3 +35,14 @@ export async function withPeakMemory<T>(fn: () => T | Promise<T>): Promise<{ val
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * The leak check every layer test makes: after one warm-up call (which may create weights),
+ * three more calls of `run` leave `tf.memory().numTensors` where it was.
+ */
+export function expectNoTensorLeak(run: () => void): void {
+  run();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) run();
+  expect(tf.memory().numTensors).toBe(before);
+}

@@ -1,5 +1,28 @@
 // Direct nested-loop implementations with PyTorch's semantics, on NHWC / HWIO arrays, used to
 // check the fast ops.
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
+import { randomTensor } from './gradcheck.js';
+import { maxAbsDiff } from './roundtrip.js';
+
+/**
+ * Checks a fast op against its nested-loop reference (within 1e-5) on a random input of `xShape`
+ * and kernel of `kShape` (seeds `xSeed`, `xSeed + 1`).
+ */
+export async function expectMatchesReference(
+  op: (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor,
+  reference: (x: Float32Array, xShape: number[], kernel: Float32Array, kShape: number[]) => { data: Float32Array; shape: number[] },
+  xShape: number[],
+  kShape: number[],
+  xSeed: number,
+): Promise<void> {
+  const x = randomTensor(xShape, xSeed) as tf.Tensor4D;
+  const k = randomTensor(kShape, xSeed + 1) as tf.Tensor4D;
+  const y = op(x, k);
+  const ref = reference((await x.data()) as Float32Array, xShape, (await k.data()) as Float32Array, kShape);
+  expect(y.shape).toEqual(ref.shape);
+  expect(await maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
+}
 
 /** Conv2d: x [n,h,w,c], kernel [k,k,c/groups,out]. */
 export function referenceConv2d(

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors, readSafetensorsMetadata } from '../../src/io/safetensors.js';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * The golden data of the official PyTorch code for the model parity tests lives in
@@ -89,4 +90,22 @@ export function readReferenceFixture(name: string): Record<string, tf.Tensor> {
 /** NCHW (PyTorch) → NHWC. */
 export function nhwc(t: tf.Tensor): tf.Tensor4D {
   return tf.transpose(t, [0, 2, 3, 1]) as tf.Tensor4D;
+}
+
+/**
+ * A fixture's tensors for the tests of the enclosing `describe`: read before its first test,
+ * disposed after its last (`beforeAll`/`afterAll`). Read them as `fixture.tensors` inside a test.
+ */
+export function useReferenceFixture(name: string): { readonly tensors: Record<string, tf.Tensor> } {
+  let tensors: Record<string, tf.Tensor> | undefined;
+  beforeAll(() => {
+    tensors = readReferenceFixture(name);
+  });
+  afterAll(() => tf.dispose(Object.values(tensors ?? {})));
+  return {
+    get tensors() {
+      if (tensors === undefined) throw new Error(`fixture ${name} is read in beforeAll; use it inside a test`);
+      return tensors;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { io } from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 
 /**
  * Saves a model to memory (topology JSON + weights) and loads it back, as a user would with
@@ -40,4 +41,23 @@ export async function maxAbsDiff(a: tf.Tensor | tf.Tensor[], b: tf.Tensor | tf.T
     d.dispose();
   }
   return m;
+}
+
+/**
+ * The save/load round trip every layer test makes: `layer` in a one-layer model on inputs of
+ * `inputShape` (without the batch), saved and loaded back, is restored as its own class and
+ * gives exactly the same outputs on `x`. Returns the restored layer, for checks of its config.
+ */
+export async function expectLayerRoundTrip(
+  layer: tfl.layers.Layer,
+  inputShape: number[],
+  x: tf.Tensor,
+): Promise<tfl.layers.Layer> {
+  const input = tfl.input({ shape: inputShape });
+  const outputs = layer.apply(input) as tfl.SymbolicTensor | tfl.SymbolicTensor[];
+  const model = tfl.model({ inputs: input, outputs });
+  const restored = await saveAndLoad(model);
+  expect(restored.layers[1]).toBeInstanceOf(layer.constructor);
+  expect(await maxAbsDiff(model.predict(x) as tf.Tensor | tf.Tensor[], restored.predict(x) as tf.Tensor | tf.Tensor[])).toBe(0);
+  return restored.layers[1]!;
 }

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { AblationDecoderBlock, type AblationBlockKind } from '../../src/index.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
 import { randomizeTrainableWeights } from '../helpers/randomize.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 
@@ -115,12 +116,9 @@ describe('AblationDecoderBlock', () => {
     const layer = new AblationDecoderBlock({ block: 'concat-all', filters: 64, blocks: 2 });
     const x = randomTensor([1, 3, 3, 8], 6);
     const tag = tf.zeros([1, 16]);
-    tf.dispose(apply(layer, x, tag, { training: true }));
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 2; i++) {
+    expectNoTensorLeak(() => {
       tf.dispose(apply(layer, x, tag));
       tf.dispose(apply(layer, x, tag, { training: true }));
-    }
-    expect(tf.memory().numTensors).toBe(before);
+    });
   });
 });

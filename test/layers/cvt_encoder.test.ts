@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CVTEncoder } from '../../src/index.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
-import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
-import { randomizeTrainableWeights } from '../helpers/randomize.js';
-import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
+import { randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
+import { checkLayerGradients } from '../helpers/randomize.js';
+import { expectLayerRoundTrip, maxAbsDiff } from '../helpers/roundtrip.js';
+import { nhwc, useReferenceFixture } from '../helpers/reference_fixture.js';
 
 const CVT_KEYS = /^(Linear|colorConv|colorFC)\./;
 
@@ -88,44 +88,26 @@ describe('CVTEncoder', () => {
 
   it('passes a finite-difference gradient check (input and every weight)', async () => {
     const layer = new CVTEncoder({ spatialSize: 2, linearChannels: 4, channels: 4, embeddingSize: 4, fcRelu: true });
-    const x = randomTensor([2, 5], 3, 0, 1);
-    layer.apply(x);
-    randomizeTrainableWeights(layer, 42);
-    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor[], [x], layer.trainableWeights, {
-      eps: 1e-3,
-      samples: 3,
-    });
+    const n = await checkLayerGradients(layer, randomTensor([2, 5], 3, 0, 1), 42, { eps: 1e-3, samples: 3 });
     expect(n).toBeGreaterThan(40);
   });
 
   it('survives a save/load round trip with identical outputs', async () => {
-    const input = tfl.input({ shape: [7] });
-    const outputs = new CVTEncoder({ spatialSize: 2, linearChannels: 4, channels: 6, embeddingSize: 5, fcRelu: true })
-      .apply(input) as tfl.SymbolicTensor[];
-    const model = tfl.model({ inputs: input, outputs });
-    const restored = await saveAndLoad(model);
-    expect(restored.layers[1]).toBeInstanceOf(CVTEncoder);
-    const x = randomTensor([2, 7], 4, 0, 1);
-    expect(await maxAbsDiff(model.predict(x) as tf.Tensor[], restored.predict(x) as tf.Tensor[])).toBe(0);
+    const layer = new CVTEncoder({ spatialSize: 2, linearChannels: 4, channels: 6, embeddingSize: 5, fcRelu: true });
+    await expectLayerRoundTrip(layer, [7], randomTensor([2, 7], 4, 0, 1));
   });
 
   it('does not leak tensors', () => {
     const layer = new CVTEncoder({ spatialSize: 2, linearChannels: 4, channels: 4, embeddingSize: 4 });
     const x = randomTensor([1, 5], 5, 0, 1);
-    tf.dispose(layer.apply(x) as tf.Tensor[]);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(layer.apply(x) as tf.Tensor[]);
-    expect(tf.memory().numTensors).toBe(before);
+    expectNoTensorLeak(() => tf.dispose(layer.apply(x) as tf.Tensor[]));
   });
 
   describe('parity with the reference Generator (generator_small, 64 px)', () => {
-    let ref: Record<string, tf.Tensor>;
-    beforeAll(() => {
-      ref = readReferenceFixture('generator_small');
-    });
-    afterAll(() => tf.dispose(Object.values(ref ?? {})));
+    const fixture = useReferenceFixture('generator_small');
 
     it('matches intermediate.Linear, colorConv and colorFC within 1e-4', async () => {
+      const ref = fixture.tensors;
       const layer = new CVTEncoder({ spatialSize: 4 });
       layer.build([null, 115]);
       const report = loadTorchStateDict(layer, ref, { ignore: (k) => !CVT_KEYS.test(k) });

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FeatureConv } from '../../src/index.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
-import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
-import { randomizeTrainableWeights } from '../helpers/randomize.js';
-import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
+import { randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
+import { checkLayerGradients } from '../helpers/randomize.js';
+import { expectLayerRoundTrip, maxAbsDiff } from '../helpers/roundtrip.js';
+import { nhwc, useReferenceFixture } from '../helpers/reference_fixture.js';
 
 describe('FeatureConv', () => {
   it('halves the CIT features to the bottleneck size with the reference keys', () => {
@@ -53,11 +53,7 @@ describe('FeatureConv', () => {
   });
 
   it('passes a finite-difference gradient check (input and every weight)', async () => {
-    const layer = new FeatureConv({ filters: 3 });
-    const x = randomTensor([2, 4, 4, 3], 32);
-    layer.apply(x);
-    randomizeTrainableWeights(layer, 40);
-    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
+    const n = await checkLayerGradients(new FeatureConv({ filters: 3 }), randomTensor([2, 4, 4, 3], 32), 40, {
       eps: 1e-3,
       samples: 4,
     });
@@ -65,35 +61,23 @@ describe('FeatureConv', () => {
   });
 
   it('survives a save/load round trip with identical outputs', async () => {
-    const input = tfl.input({ shape: [6, 6, 5] });
-    const output = new FeatureConv({ filters: 4, strides: [1, 2] }).apply(input) as tfl.SymbolicTensor;
-    const model = tfl.model({ inputs: input, outputs: output });
-    const restored = await saveAndLoad(model);
-    expect(restored.layers[1]).toBeInstanceOf(FeatureConv);
-    const x = randomTensor([2, 6, 6, 5], 33);
-    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    await expectLayerRoundTrip(new FeatureConv({ filters: 4, strides: [1, 2] }), [6, 6, 5], randomTensor([2, 6, 6, 5], 33));
   });
 
   it('does not leak tensors, in inference or training', () => {
     const layer = new FeatureConv({ filters: 3 });
     const x = randomTensor([2, 4, 4, 3], 34);
-    tf.dispose(layer.apply(x) as tf.Tensor);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) {
+    expectNoTensorLeak(() => {
       tf.dispose(layer.apply(x) as tf.Tensor);
       tf.dispose(layer.apply(x, { training: true }) as tf.Tensor);
-    }
-    expect(tf.memory().numTensors).toBe(before);
+    });
   });
 
   describe('parity with the reference Generator (generator_small, 64 px)', () => {
-    let ref: Record<string, tf.Tensor>;
-    beforeAll(() => {
-      ref = readReferenceFixture('generator_small');
-    });
-    afterAll(() => tf.dispose(Object.values(ref ?? {})));
+    const fixture = useReferenceFixture('generator_small');
 
     it('matches intermediate.featureConv (eval mode) within 1e-4', async () => {
+      const ref = fixture.tensors;
       const layer = new FeatureConv();
       const x = nhwc(ref['input.feature_tensor']);
       layer.build(x.shape);

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { GroupedConv2D } from '../../src/index.js';
 import { conv2dTorch } from '../../src/ops/conv.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
-import { referenceConv2d } from '../helpers/reference.js';
-import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
+import { expectMatchesReference, referenceConv2d } from '../helpers/reference.js';
+import { expectLayerRoundTrip } from '../helpers/roundtrip.js';
 
 describe('conv2dTorch', () => {
   const cases = [
@@ -18,17 +17,13 @@ describe('conv2dTorch', () => {
   ];
   for (const cs of cases) {
     it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, async () => {
-      const xShape = [2, cs.h, cs.h + 1, cs.c];
-      const kShape = [cs.k, cs.k, cs.c / cs.groups, cs.out];
-      const x = randomTensor(xShape, 1) as tf.Tensor4D;
-      const k = randomTensor(kShape, 2) as tf.Tensor4D;
-      const y = conv2dTorch(x, k, cs);
-      const ref = referenceConv2d(
-        (await x.data()) as Float32Array, xShape, (await k.data()) as Float32Array, kShape,
-        cs.stride, cs.padding, cs.groups,
+      await expectMatchesReference(
+        (x, k) => conv2dTorch(x, k, cs),
+        (x, xShape, k, kShape) => referenceConv2d(x, xShape, k, kShape, cs.stride, cs.padding, cs.groups),
+        [2, cs.h, cs.h + 1, cs.c],
+        [cs.k, cs.k, cs.c / cs.groups, cs.out],
+        1,
       );
-      expect(y.shape).toEqual(ref.shape);
-      expect(await maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
     });
   }
 
@@ -82,12 +77,7 @@ describe('GroupedConv2D', () => {
   });
 
   it('survives a save/load round trip with identical outputs', async () => {
-    const input = tfl.input({ shape: [6, 6, 8] });
-    const output = new GroupedConv2D({ filters: 8, kernelSize: 3, padding: 1, groups: 2 }).apply(input) as tfl.SymbolicTensor;
-    const model = tfl.model({ inputs: input, outputs: output });
-    const restored = await saveAndLoad(model);
-    expect(restored.layers[1]).toBeInstanceOf(GroupedConv2D);
-    const x = randomTensor([2, 6, 6, 8], 4);
-    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    const layer = new GroupedConv2D({ filters: 8, kernelSize: 3, padding: 1, groups: 2 });
+    await expectLayerRoundTrip(layer, [6, 6, 8], randomTensor([2, 6, 6, 8], 4));
   });
 });

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GuideDecoder } from '../../src/index.js';
 import { loadTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { conv2dTransposeTorch } from '../../src/ops/conv.js';
-import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
-import { referenceConvTranspose2d } from '../helpers/reference.js';
-import { randomizeTrainableWeights } from '../helpers/randomize.js';
-import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
-import { nhwc, readReferenceFixture } from '../helpers/reference_fixture.js';
+import { randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
+import { expectMatchesReference, referenceConvTranspose2d } from '../helpers/reference.js';
+import { checkLayerGradients } from '../helpers/randomize.js';
+import { expectLayerRoundTrip, maxAbsDiff } from '../helpers/roundtrip.js';
+import { nhwc, useReferenceFixture } from '../helpers/reference_fixture.js';
 
 describe('conv2dTransposeTorch as the GuideDecoder uses it', () => {
   const cases = [
@@ -18,17 +18,13 @@ describe('conv2dTransposeTorch as the GuideDecoder uses it', () => {
   ];
   for (const cs of cases) {
     it(`matches the nested-loop reference: ${JSON.stringify(cs)}`, async () => {
-      const xShape = [2, cs.h, cs.w, cs.cin];
-      const kShape = [3, 3, cs.out, cs.cin];
-      const x = randomTensor(xShape, 11) as tf.Tensor4D;
-      const k = randomTensor(kShape, 12) as tf.Tensor4D;
-      const y = conv2dTransposeTorch(x, k, cs);
-      const ref = referenceConvTranspose2d(
-        (await x.data()) as Float32Array, xShape, (await k.data()) as Float32Array, kShape,
-        cs.stride, cs.padding, cs.outputPadding,
+      await expectMatchesReference(
+        (x, k) => conv2dTransposeTorch(x, k, cs),
+        (x, xShape, k, kShape) => referenceConvTranspose2d(x, xShape, k, kShape, cs.stride, cs.padding, cs.outputPadding),
+        [2, cs.h, cs.w, cs.cin],
+        [3, 3, cs.out, cs.cin],
+        11,
       );
-      expect(y.shape).toEqual(ref.shape);
-      expect(await maxAbsDiff(y, tf.tensor(ref.data, ref.shape))).toBeLessThan(1e-5);
     });
   }
 });
@@ -69,43 +65,26 @@ describe('GuideDecoder', () => {
 
   it('passes a finite-difference gradient check (input and every weight)', async () => {
     const layer = new GuideDecoder({ filters: [4, 3], outputChannels: 2 });
-    const x = randomTensor([2, 2, 3, 4], 22);
-    layer.apply(x);
-    randomizeTrainableWeights(layer, 41);
-    const n = await checkGradients((xs) => layer.apply(xs[0]) as tf.Tensor, [x], layer.trainableWeights, {
-      eps: 1e-3,
-      samples: 4,
-    });
+    const n = await checkLayerGradients(layer, randomTensor([2, 2, 3, 4], 22), 41, { eps: 1e-3, samples: 4 });
     expect(n).toBeGreaterThan(20);
   });
 
   it('survives a save/load round trip with identical outputs', async () => {
-    const input = tfl.input({ shape: [3, 3, 6] });
-    const output = new GuideDecoder({ filters: [5, 4], outputActivation: 'linear' }).apply(input) as tfl.SymbolicTensor;
-    const model = tfl.model({ inputs: input, outputs: output });
-    const restored = await saveAndLoad(model);
-    expect(restored.layers[1]).toBeInstanceOf(GuideDecoder);
-    const x = randomTensor([2, 3, 3, 6], 23);
-    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    const layer = new GuideDecoder({ filters: [5, 4], outputActivation: 'linear' });
+    await expectLayerRoundTrip(layer, [3, 3, 6], randomTensor([2, 3, 3, 6], 23));
   });
 
   it('does not leak tensors', () => {
     const layer = new GuideDecoder({ filters: [4], outputChannels: 2 });
     const x = randomTensor([1, 3, 3, 4], 24);
-    tf.dispose(layer.apply(x) as tf.Tensor);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(layer.apply(x) as tf.Tensor);
-    expect(tf.memory().numTensors).toBe(before);
+    expectNoTensorLeak(() => tf.dispose(layer.apply(x) as tf.Tensor));
   });
 
   describe('parity with the reference Generator (generator_small, 64 px)', () => {
-    let ref: Record<string, tf.Tensor>;
-    beforeAll(() => {
-      ref = readReferenceFixture('generator_small');
-    });
-    afterAll(() => tf.dispose(Object.values(ref ?? {})));
+    const fixture = useReferenceFixture('generator_small');
 
     it('matches deconv_for_decoder (and its pre-tanh logits) from deconv1 within 1e-4', async () => {
+      const ref = fixture.tensors;
       const layer = new GuideDecoder();
       const logits = new GuideDecoder({ outputActivation: 'linear' });
       const x = nhwc(ref['intermediate.deconv1']);

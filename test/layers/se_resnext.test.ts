@@ -9,6 +9,7 @@ import {
   loadTorchStateDict,
 } from '../../src/index.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 import { disposeFixture, loadFixture, seedWeights } from './torch_fixture.js';
 
@@ -234,13 +235,10 @@ describe('SEResNeXtBottleneck: gradients, serialisation, memory', () => {
     const layer = small();
     const x = randomTensor([2, 3, 3, 8], 10);
     const tag = randomTensor([2, 3], 11);
-    tf.dispose(layer.apply([x, tag], { training: true }) as tf.Tensor);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) {
+    expectNoTensorLeak(() => {
       tf.dispose(layer.apply([x, tag], { training: true }) as tf.Tensor);
       tf.dispose(layer.apply([x, tag]) as tf.Tensor);
-    }
-    expect(tf.memory().numTensors).toBe(before);
+    });
   });
 });
 
@@ -308,9 +306,6 @@ describe('PixelShuffleDecoderBlock', () => {
   it('keeps tf.memory() flat over training calls', () => {
     const block = new PixelShuffleDecoderBlock({ filters: 16, blocks: 2, cardinality: 2, reduction: 4 });
     const inputs = [randomTensor([2, 3, 3, 6], 14), randomTensor([2, 3], 15)];
-    tf.dispose(block.apply(inputs, { training: true }) as tf.Tensor);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(block.apply(inputs, { training: true }) as tf.Tensor);
-    expect(tf.memory().numTensors).toBe(before);
+    expectNoTensorLeak(() => tf.dispose(block.apply(inputs, { training: true }) as tf.Tensor));
   });
 });

@@ -3,7 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { SECat, SqueezeExcitation, exportTorchStateDict, loadTorchStateDict } from '../../src/index.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
-import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
+import { expectLayerRoundTrip, maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 import { disposeFixture, loadFixture, seedWeights } from './torch_fixture.js';
 
 /**
@@ -71,13 +72,8 @@ describe('SqueezeExcitation', () => {
   });
 
   it('survives a save/load round trip', async () => {
-    const input = tfl.input({ shape: [4, 4, 16] });
-    const output = new SqueezeExcitation({ reduction: 8 }).apply(input) as tfl.SymbolicTensor;
-    const model = tfl.model({ inputs: input, outputs: output });
-    const restored = await saveAndLoad(model);
-    expect((restored.layers[1] as SqueezeExcitation).reduction).toBe(8);
-    const x = randomTensor([2, 4, 4, 16], 5);
-    expect(await maxAbsDiff(model.predict(x) as tf.Tensor, restored.predict(x) as tf.Tensor)).toBe(0);
+    const restored = await expectLayerRoundTrip(new SqueezeExcitation({ reduction: 8 }), [4, 4, 16], randomTensor([2, 4, 4, 16], 5));
+    expect((restored as SqueezeExcitation).reduction).toBe(8);
   });
 });
 
@@ -138,9 +134,6 @@ describe('SECat', () => {
     const layer = new SECat();
     const x = randomTensor([2, 4, 4, 32], 12);
     const tag = randomTensor([2, 8], 13);
-    tf.dispose(layer.apply([x, tag]) as tf.Tensor);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(layer.apply([x, tag]) as tf.Tensor);
-    expect(tf.memory().numTensors).toBe(before);
+    expectNoTensorLeak(() => tf.dispose(layer.apply([x, tag]) as tf.Tensor));
   });
 });

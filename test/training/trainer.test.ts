@@ -20,6 +20,20 @@ function restore(model: ReturnType<typeof tinyGenerator>, prefix: string, values
   for (const p of namedWeights(model, prefix)) p.variable.assign(tf.tensor(values[p.key], p.variable.shape));
 }
 
+/** Two trainers from the same starting weights, on the colorization schedule from the first step. */
+function twinTrainers() {
+  const G1 = tinyGenerator();
+  const D1 = tinyDiscriminator();
+  const G2 = tinyGenerator();
+  const D2 = tinyDiscriminator();
+  restore(G2, 'G', snapshot(G1, 'G'));
+  restore(D2, 'D', snapshot(D1, 'D'));
+  const colorization = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
+  const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: colorization() });
+  const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: colorization() });
+  return { G1, G2, t1, t2 };
+}
+
 describe('TorchAdam', () => {
   it('matches a hand-computed PyTorch Adam update over two steps', () => {
     const p = tf.variable(tf.tensor1d([1]));
@@ -179,15 +193,7 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
   it('inspection (which also computes G’s discarded D-loss gradients) changes no result', async () => {
     // G's gradients from the D loss are discarded as in PyTorch: two trainers on the same start
     // agree whether or not they are computed.
-    const G1 = tinyGenerator();
-    const D1 = tinyDiscriminator();
-    const G2 = tinyGenerator();
-    const D2 = tinyDiscriminator();
-    restore(G2, 'G', snapshot(G1, 'G'));
-    restore(D2, 'D', snapshot(D1, 'D'));
-    const colorization = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
-    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: colorization() });
-    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: colorization() });
+    const { G1, G2, t1, t2 } = twinTrainers();
     const batch = tinyBatch(2);
     const a = await t1.trainStep(batch);
     const { result: b, inspection } = await t2.trainStepWithInspection(batch);
@@ -202,15 +208,7 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
   });
 
   it('an observer sees each half before its update, borrows the tensors and changes no result', async () => {
-    const G1 = tinyGenerator();
-    const D1 = tinyDiscriminator();
-    const G2 = tinyGenerator();
-    const D2 = tinyDiscriminator();
-    restore(G2, 'G', snapshot(G1, 'G'));
-    restore(D2, 'D', snapshot(D1, 'D'));
-    const scheduler = () => ChangingLossScheduler.tag2pix({ twoStepEpoch: 0 });
-    const t1 = new Tag2PixTrainer({ generator: G1, discriminator: D1, scheduler: scheduler() });
-    const t2 = new Tag2PixTrainer({ generator: G2, discriminator: D2, scheduler: scheduler() });
+    const { t1, t2 } = twinTrainers();
     const batch = tinyBatch(2);
     const seen: string[] = [];
     const borrowed: tf.Tensor[] = [];

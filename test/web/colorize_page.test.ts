@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/io/index.js';
@@ -14,7 +14,7 @@ import { saveCheckpoint } from '../../src/node/checkpoint.js';
 import { lineArtFeatures } from '../../src/demo/index.js';
 import { colorize, loadColorizer } from '../../src/node/index.js';
 import { Tag2PixTrainer } from '../../src/training/index.js';
-import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
+import { outputDir, startPageSession, type PageSession } from './harness.js';
 
 const SIZE = 64;
 const TAGS = ['blue_hair', 'red_eyes'];
@@ -28,8 +28,7 @@ const files = {
   wideLineArt: join(dir, 'lineart-96x72.png'),
 };
 
-let server: { url: string; close: () => Promise<void> };
-let browser: { context: BrowserContext; close: () => Promise<void> };
+let session: PageSession;
 
 /** A small line art: a head with hair strands and eyes, black strokes on white, grey PNG. */
 async function drawLineArt(path: string, width: number, height: number): Promise<void> {
@@ -101,20 +100,18 @@ beforeAll(async () => {
     makeWeights(),
   ]);
   demoGenerator = await makeDemoCheckpoint();
-  server = await servePage(await buildPage('dist-colorize'));
-  browser = await launchChromium();
+  session = await startPageSession('dist-colorize');
 });
 
 afterAll(async () => {
   demoGenerator?.dispose();
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 async function open(query: string): Promise<Page> {
-  const page = await browser.context.newPage();
+  const page = await session.context.newPage();
   page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-  await page.goto(server.url + query);
+  await page.goto(session.url + query);
   await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
   await page.evaluate(() => window.tag2pixDemo.ready);
   return page;

@@ -4,14 +4,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { BrowserContext } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportTorchStateDict } from '../../src/index.js';
 import { writeSafetensors } from '../../src/io/index.js';
 import { buildCITExtractor, buildTag2PixGenerator } from '../../src/models/index.js';
 import { colorize, loadColorizer } from '../../src/node/index.js';
-import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
+import { outputDir, startPageSession, type PageSession } from './harness.js';
 
 const SIZE = 32;
 const dir = join(outputDir, 'colorize-webgpu');
@@ -20,8 +19,7 @@ const files = {
   cit: join(dir, 'cit_extractor.safetensors'),
   lineArt: join(dir, 'lineart.png'),
 };
-let server: { url: string; close: () => Promise<void> };
-let browser: { context: BrowserContext; close: () => Promise<void> };
+let session: PageSession;
 
 beforeAll(async () => {
   await mkdir(dir, { recursive: true });
@@ -41,21 +39,19 @@ beforeAll(async () => {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}"><rect width="100%" height="100%" fill="white"/>
     <circle cx="16" cy="17" r="9" fill="none" stroke="black" stroke-width="1.5"/><path d="M7 15 Q16 2 25 15" stroke="black" fill="none"/></svg>`;
   await sharp(Buffer.from(svg)).greyscale().png().toFile(files.lineArt);
-  server = await servePage(await buildPage('dist-webgpu'));
-  browser = await launchChromium({ webgpu: true });
+  session = await startPageSession('dist-webgpu', { webgpu: true });
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 describe('the page on webgpu (SwiftShader)', () => {
   it('starts webgpu and colourises as Node does', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${server.url}?backend=webgpu&tags=blue_hair,red_eyes`);
+    await page.goto(`${session.url}?backend=webgpu&tags=blue_hair,red_eyes`);
     await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
     await page.evaluate(() => window.tag2pixDemo.ready);
     expect(await page.getAttribute('#backend-status', 'data-backend')).toBe('webgpu');

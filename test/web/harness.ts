@@ -82,3 +82,36 @@ export async function launchChromium(
     },
   };
 }
+
+/** A built page served on loopback, and a headless Chromium to open it in. */
+export interface PageSession {
+  /** The server's address, ending in `/`. */
+  url: string;
+  context: BrowserContext;
+  /** Closes the browser, then the server. */
+  close: () => Promise<void>;
+}
+
+/**
+ * Builds page `name` ({@link buildPage}), serves it ({@link servePage}) and launches Chromium
+ * ({@link launchChromium}): the setup every page test shares. Closes the server again when the
+ * browser cannot start.
+ */
+export async function startPageSession(name: string, options: { webgpu?: boolean } = {}): Promise<PageSession> {
+  const server = await servePage(await buildPage(name));
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  try {
+    browser = await launchChromium(options);
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  return {
+    url: server.url,
+    context: browser.context,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
+}

@@ -2,26 +2,23 @@
 // for a wrong file or an unknown tag. (Colourising itself: colorize_page.test.ts.)
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPage, launchChromium, outputDir, servePage } from './harness.js';
+import { outputDir, startPageSession, type PageSession } from './harness.js';
 
-let server: { url: string; close: () => Promise<void> };
-let browser: { context: BrowserContext; close: () => Promise<void> };
+let session: PageSession;
 
 beforeAll(async () => {
-  server = await servePage(await buildPage('dist-page'));
-  browser = await launchChromium();
+  session = await startPageSession('dist-page');
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 async function open(query: string): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.goto(server.url + query);
+  const page = await session.context.newPage();
+  await page.goto(session.url + query);
   await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
   await page.evaluate(() => window.tag2pixDemo.ready.catch(() => undefined));
   return page;
@@ -39,7 +36,7 @@ describe('demo page in Chromium', () => {
       performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('.wasm')),
     );
     expect(wasmUrls.length).toBeGreaterThan(0);
-    for (const url of wasmUrls) expect(url.startsWith(server.url)).toBe(true);
+    for (const url of wasmUrls) expect(url.startsWith(session.url)).toBe(true);
     await page.close();
   });
 

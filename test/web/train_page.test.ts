@@ -2,26 +2,22 @@
 // sinks), checkpoint capture as safetensors bytes and restoreTrainer run in the browser, on wasm
 // (which trains only with the kernels the page registers), and a resumed run continues bit for bit.
 import type { Page } from 'playwright-core';
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPage, launchChromium, servePage } from './harness.js';
+import { startPageSession, type PageSession } from './harness.js';
 
-let server: { url: string; close: () => Promise<void> };
-let browser: { context: BrowserContext; close: () => Promise<void> };
+let session: PageSession;
 
 beforeAll(async () => {
-  server = await servePage(await buildPage('dist-train'));
-  browser = await launchChromium();
+  session = await startPageSession('dist-train');
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 async function open(query: string): Promise<Page> {
-  const page = await browser.context.newPage();
-  await page.goto(`${server.url}train.html${query}`);
+  const page = await session.context.newPage();
+  await page.goto(`${session.url}train.html${query}`);
   await page.evaluate(() => window.tag2pixTrain.ready);
   return page;
 }

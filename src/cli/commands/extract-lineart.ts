@@ -1,11 +1,11 @@
 import * as os from 'node:os';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { OptionError, quoteValue } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../node/image.js';
 import { extractLineArtFolder } from '../../node/lineart.js';
 import { nameOptions } from '../errors.js';
 import { finiteNumber, integer, pixelCount } from '../options.js';
+import { commandProgressBar } from '../progress.js';
 
 interface ExtractOptions {
   method: string;
@@ -46,13 +46,7 @@ export function registerExtractLineArtCommand(program: Command): void {
       const xdog = Object.fromEntries(
         (['sigma', 'k', 'gamma', 'epsilon', 'phi'] as const).filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]]),
       );
-      const tty = process.stderr.isTTY;
-      const bar = tty
-        ? new cliProgress.SingleBar(
-            { format: 'extract-lineart [{bar}] {value}/{total} {eta_formatted} left', stream: process.stderr },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
+      const bar = commandProgressBar('extract-lineart');
       let started = false;
       const t0 = Date.now();
       const result = await extractLineArtFolder(inDir, outDir, {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { writeSynthDataset } from '../../node/synth.js';
 import { integer, probability } from '../options.js';
+import { commandProgressBar } from '../progress.js';
 
 /** `tag2pix synth`: writes a synthetic character dataset (manifest layout). */
 export function registerSynthCommand(program: Command): void {
@@ -18,13 +18,7 @@ export function registerSynthCommand(program: Command): void {
     .option('--regions', 'also write region label maps (regions/*.png) for evaluation')
     .option('--overwrite', 'replace a synthetic dataset already in --out (its images are removed first)')
     .action(async (opts: { count: number; size: number; out: string; seed: number; dress: number; hat: number; bow: number; regions?: boolean; overwrite?: boolean }) => {
-      const tty = process.stderr.isTTY;
-      const bar = tty
-        ? new cliProgress.SingleBar(
-            { format: 'synth [{bar}] {value}/{total} {eta_formatted} left', stream: process.stderr },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
+      const bar = commandProgressBar('synth');
       bar?.start(opts.count, 0);
       const started = Date.now();
       const result = await writeSynthDataset({

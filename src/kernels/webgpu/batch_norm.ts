@@ -52,16 +52,33 @@ const NORMALISE = `
     return dy[i];
   }`;
 
+/**
+ * A BatchNorm kernel call on `x` (channels last): the inputs `names` in order (a program's
+ * `inputs` and `variableNames`), the attributes, the channel count `c`, the element count
+ * `size` and the elements per channel `m`.
+ */
+function batchNormCall(args: KernelArgs, names: string[]) {
+  const all = args.inputs as Record<string, tf.TensorInfo>;
+  const x = all['x']!;
+  const c = x.shape[x.shape.length - 1]!;
+  const size = x.shape.reduce((p, q) => p * q, 1);
+  return {
+    x,
+    c,
+    size,
+    m: size / c,
+    attrs: args.attrs as unknown as BatchNormApplyAttrs,
+    program: { inputs: names.map((n) => all[n]!), variableNames: names },
+  };
+}
+
 /** Batch mean and biased variance per channel: `[2, C]` (row 0 mean, row 1 variance). */
 export function batchNormStatsWebGPU(args: KernelArgs): tf.TensorInfo {
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  const c = x.shape[x.shape.length - 1]!;
-  const m = x.shape.reduce((a, b) => a * b, 1) / c;
+  const { c, m, program } = batchNormCall(args, ['x']);
   return runProgram(args.backend, {
     name: 'batch_norm_stats',
     outputShape: [2, c],
-    inputs: [x],
-    variableNames: ['x'],
+    ...program,
     invocations: c * LANES,
     workgroupSize: LANES,
     constants: { C: c, M: m, LANES, ROUNDS: Math.ceil(m / LANES) },
@@ -105,17 +122,14 @@ export interface BatchNormApplyAttrs {
  * the variance is its second row).
  */
 export function batchNormApplyWebGPU(args: KernelArgs): tf.TensorInfo {
-  const { x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
-  const a = args.attrs as unknown as BatchNormApplyAttrs;
-  const c = x!.shape[x!.shape.length - 1]!;
-  const size = x!.shape.reduce((p, q) => p * q, 1);
+  const { x, c, size, attrs: a, program } = batchNormCall(args, ['x', 'mean', 'variance', 'gamma', 'beta']);
+  const variance = (args.inputs as Record<string, tf.TensorInfo>)['variance']!;
   return runProgram(args.backend, {
     name: 'batch_norm_apply',
-    outputShape: x!.shape,
-    inputs: [x!, mean!, variance!, gamma!, beta!],
-    variableNames: ['x', 'mean', 'variance', 'gamma', 'beta'],
+    outputShape: x.shape,
+    ...program,
     invocations: size,
-    constants: { C: c, SIZE: size, ACT: activationCode(a.activation), VAR_ROW: variance!.shape.length === 2 ? c : 0 },
+    constants: { C: c, SIZE: size, ACT: activationCode(a.activation), VAR_ROW: variance.shape.length === 2 ? c : 0 },
     floats: { EPS: a.epsilon },
     body: `
       fn main(index : i32) {
@@ -130,15 +144,11 @@ export function batchNormApplyWebGPU(args: KernelArgs): tf.TensorInfo {
 
 /** `[2, C]`: row 0 `Σ g` (β's gradient), row 1 `Σ g · x̂` (γ's gradient). */
 export function batchNormGradStatsWebGPU(args: KernelArgs): tf.TensorInfo {
-  const { dy, x, stats, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
-  const a = args.attrs as unknown as BatchNormApplyAttrs;
-  const c = x!.shape[x!.shape.length - 1]!;
-  const m = x!.shape.reduce((p, q) => p * q, 1) / c;
+  const { c, m, attrs: a, program } = batchNormCall(args, ['dy', 'x', 'stats', 'gamma', 'beta']);
   return runProgram(args.backend, {
     name: 'batch_norm_grad_stats',
     outputShape: [2, c],
-    inputs: [dy!, x!, stats!, gamma!, beta!],
-    variableNames: ['dy', 'x', 'stats', 'gamma', 'beta'],
+    ...program,
     invocations: c * LANES,
     workgroupSize: LANES,
     constants: { C: c, M: m, LANES, ROUNDS: Math.ceil(m / LANES), ACT: activationCode(a.activation) },
@@ -171,15 +181,11 @@ export function batchNormGradStatsWebGPU(args: KernelArgs): tf.TensorInfo {
 
 /** The input gradient `dx`, from the sums of {@link batchNormGradStatsWebGPU}. */
 export function batchNormGradInputWebGPU(args: KernelArgs): tf.TensorInfo {
-  const { dy, x, stats, gamma, beta, sums } = args.inputs as Record<string, tf.TensorInfo>;
-  const a = args.attrs as unknown as BatchNormApplyAttrs;
-  const c = x!.shape[x!.shape.length - 1]!;
-  const size = x!.shape.reduce((p, q) => p * q, 1);
+  const { x, c, size, attrs: a, program } = batchNormCall(args, ['dy', 'x', 'stats', 'gamma', 'beta', 'sums']);
   return runProgram(args.backend, {
     name: 'batch_norm_grad_input',
-    outputShape: x!.shape,
-    inputs: [dy!, x!, stats!, gamma!, beta!, sums!],
-    variableNames: ['dy', 'x', 'stats', 'gamma', 'beta', 'sums'],
+    outputShape: x.shape,
+    ...program,
     invocations: size,
     constants: { C: c, SIZE: size, ACT: activationCode(a.activation) },
     floats: { EPS: a.epsilon, COUNT: size / c },

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { KernelArgs } from '../tensor_kernel.js';
 import {
   ADAM_MOMENT,
   ADAM_UPDATE,
@@ -30,18 +31,18 @@ import {
 } from './grouped_conv.js';
 
 /** This library's WebGPU programs, by kernel name (registered for `webgpu` only). */
-export const WEBGPU_KERNELS: Record<string, tf.KernelFunc> = {
-  [GROUPED_CONV2D]: groupedConv2dWebGPU as unknown as tf.KernelFunc,
-  [GROUPED_CONV2D_BACKPROP_INPUT]: groupedConv2dBackpropInputWebGPU as unknown as tf.KernelFunc,
-  [GROUPED_CONV2D_BACKPROP_FILTER]: groupedConv2dBackpropFilterWebGPU as unknown as tf.KernelFunc,
-  [BATCH_NORM_STATS]: batchNormStatsWebGPU as unknown as tf.KernelFunc,
-  [BATCH_NORM_APPLY]: batchNormApplyWebGPU as unknown as tf.KernelFunc,
-  [BATCH_NORM_GRAD_STATS]: batchNormGradStatsWebGPU as unknown as tf.KernelFunc,
-  [BATCH_NORM_GRAD_INPUT]: batchNormGradInputWebGPU as unknown as tf.KernelFunc,
-  [BATCH_NORM_RUNNING]: batchNormRunningWebGPU as unknown as tf.KernelFunc,
-  [ADAM_MOMENT]: adamMomentWebGPU as unknown as tf.KernelFunc,
-  [ADAM_UPDATE]: adamUpdateWebGPU as unknown as tf.KernelFunc,
-  [SPATIAL_MEAN]: spatialMeanWebGPU as unknown as tf.KernelFunc,
-  [SPATIAL_MEAN_GRAD]: spatialMeanGradWebGPU as unknown as tf.KernelFunc,
-  [SPATIAL_DOT]: spatialDotWebGPU as unknown as tf.KernelFunc,
-};
+export const WEBGPU_KERNELS = ({
+  [GROUPED_CONV2D]: groupedConv2dWebGPU,
+  [GROUPED_CONV2D_BACKPROP_INPUT]: groupedConv2dBackpropInputWebGPU,
+  [GROUPED_CONV2D_BACKPROP_FILTER]: groupedConv2dBackpropFilterWebGPU,
+  [BATCH_NORM_STATS]: batchNormStatsWebGPU,
+  [BATCH_NORM_APPLY]: batchNormApplyWebGPU,
+  [BATCH_NORM_GRAD_STATS]: batchNormGradStatsWebGPU,
+  [BATCH_NORM_GRAD_INPUT]: batchNormGradInputWebGPU,
+  [BATCH_NORM_RUNNING]: batchNormRunningWebGPU,
+  [ADAM_MOMENT]: adamMomentWebGPU,
+  [ADAM_UPDATE]: adamUpdateWebGPU,
+  [SPATIAL_MEAN]: spatialMeanWebGPU,
+  [SPATIAL_MEAN_GRAD]: spatialMeanGradWebGPU,
+  [SPATIAL_DOT]: spatialDotWebGPU,
+} satisfies Record<string, (args: KernelArgs) => tf.TensorInfo>) as unknown as Record<string, tf.KernelFunc>;

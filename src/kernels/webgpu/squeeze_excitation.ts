@@ -16,15 +16,18 @@ function nhwc(shape: number[]): { N: number; HW: number; C: number } {
   return { N: n, HW: h * w, C: c };
 }
 
-/** `z[n, c] = mean over (h, w) of x[n, h, w, c]`. */
-export function spatialMeanWebGPU(args: KernelArgs): tf.TensorInfo {
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  const g = nhwc(x.shape);
+/**
+ * `[N, C]`: per (sample, channel), the sum over positions `p` of `term` (WGSL reading element
+ * `i = (n·HW + p)·C + c` of the named inputs), then `scale` (WGSL appended to the sum).
+ */
+function spatialSum(args: KernelArgs, name: string, variableNames: string[], term: string, scale: string): tf.TensorInfo {
+  const inputs = variableNames.map((v) => (args.inputs as Record<string, tf.TensorInfo>)[v]!);
+  const g = nhwc(inputs[0]!.shape);
   return runProgram(args.backend, {
-    name: 'spatial_mean',
+    name,
     outputShape: [g.N, g.C],
-    inputs: [x],
-    variableNames: ['x'],
+    inputs,
+    variableNames,
     invocations: g.N * g.C,
     constants: { ...g, SIZE: g.N * g.C },
     body: `
@@ -33,10 +36,18 @@ export function spatialMeanWebGPU(args: KernelArgs): tf.TensorInfo {
         let n = index / C;
         let c = index - n * C;
         var sum = 0.0;
-        for (var p = 0; p < HW; p++) { sum += x[(n * HW + p) * C + c]; }
-        result[index] = sum / f32(HW);
+        for (var p = 0; p < HW; p++) {
+          let i = (n * HW + p) * C + c;
+          sum += ${term};
+        }
+        result[index] = sum${scale};
       }`,
   });
+}
+
+/** `z[n, c] = mean over (h, w) of x[n, h, w, c]`. */
+export function spatialMeanWebGPU(args: KernelArgs): tf.TensorInfo {
+  return spatialSum(args, 'spatial_mean', ['x'], 'x[i]', ' / f32(HW)');
 }
 
 /** The mean's gradient: `dx[n, h, w, c] = dz[n, c] / (H·W)` for `x` of `inputShape`. */
@@ -64,26 +75,5 @@ export function spatialMeanGradWebGPU(args: KernelArgs): tf.TensorInfo {
 
 /** `ds[n, c] = Σ over (h, w) of dy[n, h, w, c] · x[n, h, w, c]`: the channel scale's gradient. */
 export function spatialDotWebGPU(args: KernelArgs): tf.TensorInfo {
-  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-  const g = nhwc(x.shape);
-  return runProgram(args.backend, {
-    name: 'spatial_dot',
-    outputShape: [g.N, g.C],
-    inputs: [dy, x],
-    variableNames: ['dy', 'x'],
-    invocations: g.N * g.C,
-    constants: { ...g, SIZE: g.N * g.C },
-    body: `
-      fn main(index : i32) {
-        if (index >= SIZE) { return; }
-        let n = index / C;
-        let c = index - n * C;
-        var sum = 0.0;
-        for (var p = 0; p < HW; p++) {
-          let i = (n * HW + p) * C + c;
-          sum += dy[i] * x[i];
-        }
-        result[index] = sum;
-      }`,
-  });
+  return spatialSum(args, 'spatial_dot', ['dy', 'x'], 'dy[i] * x[i]', '');
 }
