@@ -46,7 +46,8 @@ export interface InitBackendOptions {
   env?: Record<string, string | undefined>;
   /**
    * Threads of the wasm backend, or `'auto'` (the default; also `TAG2PIX_WASM_THREADS`): every
-   * core that other processes leave idle when the backend starts ({@link idleCores}). More than 1
+   * core that other processes leave idle when the backend starts ({@link idleCores} of the lower
+   * of the load average and {@link busyCoresNow}). More than 1
    * starts tfjs-backend-wasm's threaded build, which needs a workaround to run under Node
    * (docs/performance.md, "Threads"); if it cannot start, the single-threaded build is used and
    * the report says why. Only the first wasm initialisation of a process can choose.
@@ -164,7 +165,7 @@ async function startSingleThreaded(threadsNote?: string): Promise<Activation> {
 async function activate(
   name: BackendName,
   importModule: (specifier: string) => Promise<unknown>,
-  wasmThreads: number,
+  wasmThreads: number | 'auto',
   forced: boolean,
 ): Promise<Activation> {
   try {
@@ -189,7 +190,9 @@ async function activate(
         setWasmPaths(wasmDirectory());
         wasmPathsSet = true;
       }
-      const started = await keepingProcessErrorHandling(() => startWasm(wasmThreads));
+      // Sampled only when wasm starts: other backends need no thread count.
+      const threads = wasmThreads === 'auto' ? await autoThreads() : wasmThreads;
+      const started = await keepingProcessErrorHandling(() => startWasm(threads));
       if (started.why) return started;
       threadsNote = started.threadsNote;
     } else {
@@ -219,8 +222,8 @@ function describe(backend: BackendName, a: Activation): Partial<BackendReport> {
 }
 
 /**
- * Cores left idle by other processes: the core count less the 1-minute load average, rounded,
- * at least 1. XNNPACK's threads only pay off on idle cores: on a busy machine every parallel
+ * Cores left idle by other processes: the core count less `load` (busy cores; default the
+ * 1-minute load average), rounded, at least 1. XNNPACK's threads only pay off on idle cores: on a busy machine every parallel
  * kernel waits for a descheduled thread, and a training step measured 1.1–1.8× slower with 2
  * threads than with 1 (docs/performance.md, "Threads").
  */
@@ -228,8 +231,56 @@ export function idleCores(cores = os.cpus().length, load = os.loadavg()[0] ?? 0)
   return Math.max(1, Math.min(cores, Math.round(cores - load)));
 }
 
-function parseThreads(value: number | string | undefined): number {
-  if (value == null || value === '' || value === 'auto') return idleCores();
+/** CPU times of the machine (all cores) and of this process, for {@link busyCoresNow}. */
+export interface CpuSample {
+  /** Milliseconds all cores spent busy (user, nice, sys, irq) since boot. */
+  busyMs: number;
+  /** Milliseconds all cores spent in total since boot. */
+  totalMs: number;
+  /** Milliseconds of CPU this process used. */
+  ownMs: number;
+}
+
+function sampleCpu(): CpuSample {
+  let busyMs = 0;
+  let totalMs = 0;
+  for (const { times } of os.cpus()) {
+    busyMs += times.user + times.nice + times.sys + times.irq;
+    totalMs += times.user + times.nice + times.sys + times.irq + times.idle;
+  }
+  const own = process.cpuUsage();
+  return { busyMs, totalMs, ownMs: (own.user + own.system) / 1000 };
+}
+
+/**
+ * Cores that other processes keep busy now: CPU time sampled over `ms`, less this process's own
+ * (which is busy loading modules while it measures). The 1-minute load average lags by about a
+ * minute: right after another job ends it still counts that job, and `'auto'` took 1 thread on an
+ * idle machine (the demo run of docs/results.md).
+ */
+export async function busyCoresNow(ms = 300, sample: () => CpuSample = sampleCpu): Promise<number> {
+  const a = sample();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = sample();
+  const total = b.totalMs - a.totalMs;
+  if (!(total > 0)) return 0;
+  const cores = os.cpus().length || 1;
+  const others = b.busyMs - a.busyMs - (b.ownMs - a.ownMs);
+  return Math.max(0, (others / total) * cores);
+}
+
+/**
+ * `'auto'` wasm threads: the idle cores by the lower of the 1-minute load average and the busy
+ * cores sampled now, so a job that has just ended does not count (the load average still holds
+ * it) while a machine busy for a minute stays busy.
+ */
+async function autoThreads(): Promise<number> {
+  const cores = os.cpus().length;
+  return idleCores(cores, Math.min(os.loadavg()[0] ?? 0, await busyCoresNow()));
+}
+
+function parseThreads(value: number | string | undefined): number | 'auto' {
+  if (value == null || value === '' || value === 'auto') return 'auto';
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
     throw new Error(

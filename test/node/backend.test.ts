@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isFastKernel } from '../../src/kernels/register.js';
-import { idleCores, initBackend, TENSORFLOW_PACKAGES } from '../../src/node/backend.js';
+import { busyCoresNow, idleCores, initBackend, TENSORFLOW_PACKAGES, type CpuSample } from '../../src/node/backend.js';
 
 // libtensorflow cannot be installed here, so the `tensorflow` packages are simulated through
 // the injectable importer: one that fails like a missing package, one that registers a
@@ -149,6 +149,31 @@ describe('initBackend', () => {
     // 'auto' is accepted wherever a count is.
     expect((await initBackend('cpu', { env: { TAG2PIX_WASM_THREADS: 'auto' } })).backend).toBe('cpu');
     expect((await initBackend('cpu', { wasmThreads: 'auto' })).backend).toBe('cpu');
+  });
+
+  it("counts the cores other processes keep busy now, not this process's own work", async () => {
+    const cores = os.cpus().length;
+    // Scripted samples: over the window all cores advance 1000 ms each (total cores·1000), of
+    // which `busy` ms were busy and `own` ms were this process's.
+    const scripted = (busy: number, own: number) => {
+      const samples: CpuSample[] = [
+        { busyMs: 5000, totalMs: 90_000, ownMs: 100 },
+        { busyMs: 5000 + busy, totalMs: 90_000 + cores * 1000, ownMs: 100 + own },
+      ];
+      return () => samples.shift()!;
+    };
+    expect(await busyCoresNow(1, scripted(0, 0))).toBe(0);
+    expect(await busyCoresNow(1, scripted(1000, 0))).toBeCloseTo(1, 6); // another process on one core
+    expect(await busyCoresNow(1, scripted(1000, 1000))).toBeCloseTo(0, 6); // only us
+    expect(await busyCoresNow(1, scripted(1500, 1000))).toBeCloseTo(0.5, 6);
+    expect(await busyCoresNow(1, scripted(0, 50))).toBe(0); // never negative
+    // A real sample while this process spins: its own time is not counted as another's.
+    const spin = busyCoresNow(200);
+    const until = Date.now() + 150;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    const busy = await spin;
+    expect(busy).toBeGreaterThanOrEqual(0);
+    expect(busy).toBeLessThanOrEqual(cores);
   });
 });
 
