@@ -3,10 +3,12 @@ import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { registerLeakyReluGradient, unregisterLeakyReluGradient, wasmLeakyRelu } from './leaky_relu.js';
 import { WEBGPU_KERNELS } from './webgpu/index.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
 import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
+import { BATCH_NORM_AFFINE, BATCH_NORM_AFFINE_GRAD, batchNormAffineGradSpec, batchNormAffineSpec } from './batch_norm_affine.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -19,7 +21,7 @@ type Wrapper = (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo | tf
  * do not handle, e.g. strings). Only registered when the backend has the kernel.
  */
 const WRAPPERS: Record<string, Record<string, Wrapper>> = {
-  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean },
+  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean, LeakyRelu: wasmLeakyRelu },
 };
 
 /**
@@ -39,6 +41,8 @@ const OWN: Record<string, Record<string, tf.KernelFunc>> = {
 const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [FUSED_ADAM]: adamUpdateSpec,
   [PICK_ROWS]: pickRowsSpec,
+  [BATCH_NORM_AFFINE]: batchNormAffineSpec,
+  [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
 };
 
 const arrayFuncs = new Map<string, tf.KernelFunc>(
@@ -100,7 +104,9 @@ function ours(kernelName: FastKernelName, backendName: string): tf.KernelConfig 
  *   loaded, so a backend registering its own kernel later never clashes with ours;
  * - on wasm, `Slice`, `SplitV` and `Concat` are wrapped to copy in place (the stock `Slice`
  *   copies its whole input out of the wasm heap first), and `Sum`/`Mean` over leading axes
- *   become one average pooling (no transpose), each with the stock kernel as fallback;
+ *   become one average pooling (no transpose), and `LeakyRelu` is `x · step(x, α)` forward and
+ *   backward (tfjs's kernel and gradient are scalar loops there), each with the stock kernel as
+ *   fallback;
  * - on wasm and cpu, this library's own fused kernels (`ARRAY_KERNELS`: Adam's update, row
  *   picking), which no backend has; the ops that call them compose standard ops elsewhere;
  * - webgpu gets this library's WebGPU programs under names of our own (grouped convolution and
@@ -117,6 +123,7 @@ export function registerFastKernels(backendNames?: string[]): string[] {
     for (const name of Object.keys(tf.engine().registryFactory)) candidates.add(name);
   }
   const done: string[] = [];
+  if (candidates.has('wasm')) registerLeakyReluGradient();
   for (const backend of candidates) {
     for (const [kernelName, kernelFunc] of Object.entries(OWN[backend] ?? {})) {
       if (tf.getKernel(kernelName, backend) != null) continue;
@@ -167,6 +174,7 @@ export function registerFastKernels(backendNames?: string[]): string[] {
  */
 export function unregisterFastKernels(backendNames?: string[]): void {
   const backends = backendNames ?? ['wasm', 'cpu', ...Object.keys(OWN), ...Object.keys(tf.engine().registryFactory)];
+  if (backends.includes('wasm')) unregisterLeakyReluGradient();
   for (const backend of new Set(backends)) {
     const names = [
       ...ALL_KERNELS,

@@ -9,6 +9,7 @@ import {
   hasOwnKernel,
 } from '../kernels/own_kernels.js';
 import { reluKeepingOutput } from '../kernels/relu_train.js';
+import { affineBatchNormInference, affineBatchNormTraining, usesAffineBatchNorm } from '../kernels/batch_norm_affine.js';
 
 /** Parameters and options of {@link batchNormTorch}. */
 export interface BatchNormTorchArgs {
@@ -64,6 +65,9 @@ export function batchNormTorch(x: tf.Tensor, args: BatchNormTorchArgs): BatchNor
   if (hasOwnKernel(BATCH_NORM_APPLY) && x.dtype === 'float32' && (args.useBatchStats || !tf.engine().isTapeOn())) {
     return fusedBatchNorm(x, args, activation);
   }
+  if (usesAffineBatchNorm(x) && (args.useBatchStats || !tf.engine().isTapeOn())) {
+    return affineBatchNorm(x as tf.Tensor4D, args, activation);
+  }
   const r = composedBatchNorm(x, args);
   if (activation === 'relu') {
     const y = r.y;
@@ -89,21 +93,47 @@ function composedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs): BatchNormTor
   // about six activation-sized tensors per layer, which fills wasm's 4 GB at 256 px).
   const { y, mean, variance } = batchNormTraining(x, args.gamma, args.beta, epsilon);
   try {
-    if (args.updateRunningStats === false) return { y };
-    const newRunningMean = tf.tidy(() =>
-      tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)),
-    ) as tf.Tensor1D;
-    const newRunningVar = tf.tidy(() =>
-      tf.add(
-        tf.mul(args.runningVar, 1 - momentum),
-        tf.mul(variance, (momentum * count) / (count - 1)),
-      ),
-    ) as tf.Tensor1D;
-    return { y, newRunningMean, newRunningVar };
+    return args.updateRunningStats === false ? { y } : { y, ...runningStatistics(args, mean, variance, count) };
   } finally {
     // Also when an allocation fails (e.g. the wasm heap is full): the statistics are kept tensors.
     mean.dispose();
     variance.dispose();
+  }
+}
+
+/** {@link batchNormTorch} as per-channel affine maps (wasm: src/kernels/batch_norm_affine.ts). */
+function affineBatchNorm(x: tf.Tensor4D, args: BatchNormTorchArgs, activation: 'linear' | 'relu'): BatchNormTorchResult {
+  const epsilon = args.epsilon ?? 1e-5;
+  checkChannelVectors(x, args);
+  if (!args.useBatchStats) {
+    return { y: affineBatchNormInference(x, args.runningMean, args.runningVar, args.gamma, args.beta, epsilon, activation) };
+  }
+  const count = checkBatchCount(x);
+  const { y, mean, variance } = affineBatchNormTraining(x, args.gamma, args.beta, epsilon, activation);
+  try {
+    return args.updateRunningStats === false ? { y } : { y, ...runningStatistics(args, mean, variance, count) };
+  } finally {
+    mean.dispose();
+    variance.dispose();
+  }
+}
+
+/** PyTorch's running averages: the biased batch variance enters unbiased (`· n / (n − 1)`). */
+function runningStatistics(args: BatchNormTorchArgs, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number) {
+  const momentum = args.momentum ?? 0.1;
+  return tf.tidy(() => ({
+    newRunningMean: tf.add(tf.mul(args.runningMean, 1 - momentum), tf.mul(mean, momentum)) as tf.Tensor1D,
+    newRunningVar: tf.add(tf.mul(args.runningVar, 1 - momentum), tf.mul(variance, (momentum * count) / (count - 1))) as tf.Tensor1D,
+  }));
+}
+
+/** Throws unless γ, β and the running statistics are `[C]` for an input of C channels. */
+function checkChannelVectors(x: tf.Tensor, args: BatchNormTorchArgs): void {
+  const channels = x.shape[x.rank - 1]!;
+  for (const [name, v] of Object.entries({ gamma: args.gamma, beta: args.beta, runningMean: args.runningMean, runningVar: args.runningVar })) {
+    if (v.rank !== 1 || v.shape[0] !== channels) {
+      throw new Error(`batchNormTorch: ${name} must be [${channels}] for input [${x.shape.join(', ')}], got [${v.shape.join(', ')}].`);
+    }
   }
 }
 
@@ -130,12 +160,7 @@ function fusedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs, activation: 'lin
   const momentum = args.momentum ?? 0.1;
   const engine = tf.engine();
   const attrs = { epsilon, activation } as unknown as tf.NamedAttrMap;
-  const channels = x.shape[x.rank - 1]!;
-  for (const [name, v] of Object.entries({ gamma: args.gamma, beta: args.beta, runningMean: args.runningMean, runningVar: args.runningVar })) {
-    if (v.rank !== 1 || v.shape[0] !== channels) {
-      throw new Error(`batchNormTorch: ${name} must be [${channels}] for input [${x.shape.join(', ')}], got [${v.shape.join(', ')}].`);
-    }
-  }
+  checkChannelVectors(x, args);
   if (!args.useBatchStats) {
     const y = engine.runKernel(BATCH_NORM_APPLY, {
       x, mean: args.runningMean, variance: args.runningVar, gamma: args.gamma, beta: args.beta,

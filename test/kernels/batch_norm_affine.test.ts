@@ -1,0 +1,223 @@
+// BatchNorm as per-channel affine maps on wasm (src/kernels/batch_norm_affine.ts) against the
+// composition it replaces there: values, running statistics, gradients, a finite-difference
+// check, kernel calls, the bytes kept for the backward pass, errors and leaks.
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BATCH_NORM_AFFINE, batchNormAffineGradSpec, batchNormAffineSpec, usesAffineBatchNorm } from '../../src/kernels/batch_norm_affine.js';
+import { registerFastKernels, unregisterFastKernels } from '../../src/kernels/register.js';
+import { initBackend } from '../../src/node/backend.js';
+import { batchNormTorch, type BatchNormTorchArgs } from '../../src/ops/batch_norm.js';
+import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+
+beforeAll(async () => {
+  await initBackend('wasm', { wasmThreads: 1 });
+});
+
+function params(c: number, seed: number) {
+  return {
+    gamma: randomTensor([c], seed, 0.5, 1.5) as tf.Tensor1D,
+    beta: randomTensor([c], seed + 1) as tf.Tensor1D,
+    runningMean: randomTensor([c], seed + 2) as tf.Tensor1D,
+    runningVar: randomTensor([c], seed + 3, 0.5, 2) as tf.Tensor1D,
+  };
+}
+
+type Act = 'linear' | 'relu';
+
+/** Output, running statistics and gradients (x, γ, β) of `sum(bn(x) · probe)`. */
+function run(x: tf.Tensor, p: ReturnType<typeof params>, useBatchStats: boolean, activation: Act, probe: tf.Tensor) {
+  const args = (gamma: tf.Tensor, beta: tf.Tensor): BatchNormTorchArgs => ({
+    ...p, gamma: gamma as tf.Tensor1D, beta: beta as tf.Tensor1D, useBatchStats, activation, momentum: 0.1,
+  });
+  const r = batchNormTorch(x, args(p.gamma, p.beta));
+  const grads = useBatchStats
+    ? tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const q = batchNormTorch(a, args(g, b));
+      tf.dispose([q.newRunningMean, q.newRunningVar]);
+      return tf.sum(tf.mul(q.y, probe));
+    })([x, p.gamma, p.beta])
+    : [];
+  return { y: r.y, mean: r.newRunningMean, variance: r.newRunningVar, grads };
+}
+
+/** The same with this library's wasm kernels unregistered: the composition of stock ops. */
+function composed<T>(f: () => T): T {
+  unregisterFastKernels(['wasm']);
+  try {
+    const probe = tf.zeros([1, 1, 1, 1]);
+    expect(usesAffineBatchNorm(probe)).toBe(false);
+    probe.dispose();
+    return f();
+  } finally {
+    registerFastKernels(['wasm']);
+  }
+}
+
+/** max |a − b| / max |b|. */
+async function relativeDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const [x, y] = [await a.data(), await b.data()];
+  expect(x.length).toBe(y.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < x.length; i++) {
+    diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
+    scale = Math.max(scale, Math.abs(y[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+describe('BatchNorm as channel-affine maps on wasm', () => {
+  it('is used on wasm for NHWC float32 tensors only', () => {
+    const x = tf.zeros([1, 2, 2, 3]);
+    expect(usesAffineBatchNorm(x)).toBe(true);
+    expect(usesAffineBatchNorm(tf.zeros([4, 3]))).toBe(false);
+    expect(usesAffineBatchNorm(tf.zeros([1, 2, 2, 3], 'int32'))).toBe(false);
+  });
+
+  for (const shape of [[2, 3, 4, 5], [2, 33, 17, 2], [4, 8, 8, 64]]) {
+    for (const activation of ['linear', 'relu'] as const) {
+      for (const useBatchStats of [true, false]) {
+        it(`equals the composition: [${shape}], ${activation}, ${useBatchStats ? 'batch' : 'running'} statistics`, async () => {
+          const c = shape[shape.length - 1]!;
+          const x = randomTensor(shape, 10 + c, -2, 3);
+          const p = params(c, 20);
+          const probe = randomTensor(shape, 30);
+          const before = tf.memory().numTensors;
+          const ours = run(x, p, useBatchStats, activation, probe);
+          const theirs = composed(() => run(x, p, useBatchStats, activation, probe));
+          expect(await relativeDiff(ours.y, theirs.y), 'y').toBeLessThan(1e-5);
+          if (useBatchStats) {
+            expect(await relativeDiff(ours.mean!, theirs.mean!), 'running mean').toBeLessThan(1e-5);
+            expect(await relativeDiff(ours.variance!, theirs.variance!), 'running variance').toBeLessThan(1e-5);
+            for (const [k, name] of ['x', 'gamma', 'beta'].entries()) {
+              expect(await relativeDiff(ours.grads[k]!, theirs.grads[k]!), `gradient of ${name}`).toBeLessThan(1e-4);
+            }
+          } else {
+            expect(ours.mean).toBeUndefined();
+          }
+          const outputs = (r: typeof ours) => [r.y, r.mean, r.variance, ...r.grads].filter((t): t is tf.Tensor => t != null);
+          tf.dispose([...outputs(ours), ...outputs(theirs)]);
+          expect(tf.memory().numTensors).toBe(before);
+          tf.dispose([x, probe, ...Object.values(p)]);
+        });
+      }
+    }
+  }
+
+  it('passes a finite-difference gradient check (x, γ, β), with ReLU and without', async () => {
+    for (const activation of ['relu', 'linear'] as const) {
+      const p = params(3, 40);
+      const x = randomTensor([2, 3, 3, 3], 41, -2, 2);
+      const f = (xs: tf.Tensor[]) => {
+        const r = batchNormTorch(xs[0]!, { ...p, gamma: xs[1] as tf.Tensor1D, beta: xs[2] as tf.Tensor1D, useBatchStats: true, activation });
+        tf.dispose([r.newRunningMean, r.newRunningVar]);
+        return r.y;
+      };
+      expect(await checkGradients(f, [x, p.gamma, p.beta], [], { eps: 3e-3, samples: 8 })).toBeGreaterThanOrEqual(12);
+      tf.dispose([x, ...Object.values(p)]);
+    }
+  });
+
+  it('runs fewer kernels than the composition, and keeps no ReLU output for the backward pass', async () => {
+    const p = params(16, 50);
+    const x = randomTensor([4, 16, 16, 16], 51);
+    const dy = randomTensor(x.shape, 52);
+    const step = () => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const r = batchNormTorch(a, { ...p, gamma: g as tf.Tensor1D, beta: b as tf.Tensor1D, useBatchStats: true, activation: 'relu' });
+      tf.dispose([r.newRunningMean, r.newRunningVar]);
+      return tf.mul(r.y, dy);
+    })([x, p.gamma, p.beta], tf.onesLike(dy));
+    // Kernels that compute an activation-sized output: the passes over the activation (not
+    // reshapes, identities or the gradient machinery's casts).
+    const bookkeeping = new Set(['Reshape', 'Identity', 'OnesLike', 'Cast']);
+    const passes = async () => {
+      const info = await tf.profile(() => {
+        tf.dispose(step());
+      });
+      return info.kernels.filter(
+        (k) => !bookkeeping.has(k.name) && k.name !== 'forward' && k.outputShapes.some((s) => s != null && s.reduce((a, b) => a * b, 1) >= x.size),
+      ).length;
+    };
+    const ours = await passes();
+    unregisterFastKernels(['wasm']);
+    let theirs: number;
+    try {
+      theirs = await passes();
+    } finally {
+      registerFastKernels(['wasm']);
+    }
+    // Forward: centring, square, the affine map + ReLU (the means are [C]); the product with dy
+    // and its gradient (2); backward: x̂, the ReLU mask (map, step, product), g·x̂, the two maps
+    // of dx and their sum.
+    expect(ours).toBeLessThanOrEqual(3 + 2 + 8);
+    expect(ours).toBeLessThan(theirs);
+    // Bytes alive between the forward and the backward pass.
+    const taped = (): number => {
+      let bytes = 0;
+      const start = tf.memory().numBytes;
+      tf.dispose(tf.grads((a: tf.Tensor) => {
+        const r = batchNormTorch(a, { ...p, useBatchStats: true, activation: 'relu', updateRunningStats: false });
+        bytes = tf.memory().numBytes - start;
+        return tf.sum(tf.mul(r.y, dy));
+      })([x]));
+      return bytes;
+    };
+    const oursBytes = taped();
+    unregisterFastKernels(['wasm']);
+    let theirsBytes: number;
+    try {
+      theirsBytes = taped();
+    } finally {
+      registerFastKernels(['wasm']);
+    }
+    // One activation fewer than the composition, which also keeps the ReLU's output.
+    expect(oursBytes).toBeLessThanOrEqual(theirsBytes - x.size * 4 + 16 * 4 * 2); // (ours keeps two more [C] vectors)
+    tf.dispose([x, dy, ...Object.values(p)]);
+  });
+
+  it('rejects mis-shaped parameters and a single value per channel, and leaks nothing', () => {
+    const p = params(2, 60);
+    const before = tf.memory().numTensors;
+    expect(() => batchNormTorch(tf.zeros([2, 2, 2, 3]), { ...p, useBatchStats: true })).toThrow(/gamma must be \[3\]/);
+    expect(() => batchNormTorch(tf.zeros([1, 1, 1, 2]), { ...p, useBatchStats: true })).toThrow(/more than one value per channel/);
+    // Within a gradient computation too (the failure happens inside the tape).
+    expect(() => tf.grads((a: tf.Tensor) => batchNormTorch(a, { ...p, useBatchStats: true }).y)([tf.zeros([1, 1, 1, 2])])).toThrow(
+      /more than one value per channel/,
+    );
+    tf.dispose(tf.engine().state.activeScope?.track ?? []);
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 3); // the three zeros inputs above
+    tf.dispose(Object.values(p));
+  });
+});
+
+describe('the coefficient kernels', () => {
+  it('compute the affine map and the input gradient maps from their formulas (cpu and wasm)', async () => {
+    for (const backend of ['cpu', 'wasm']) {
+      await initBackend(backend);
+      expect(tf.getKernel(BATCH_NORM_AFFINE, backend)).toBeDefined();
+      const mean = new Float32Array([0.5, -1]);
+      const variance = new Float32Array([4, 0.25]);
+      const gamma = new Float32Array([2, 3]);
+      const beta = new Float32Array([0.1, -0.2]);
+      const outs = [0, 1, 2, 3].map(() => new Float32Array(2));
+      batchNormAffineSpec.compute([mean, variance, gamma, beta], outs, { epsilon: 0 }, [[2], [2], [2], [2]]);
+      expect(Array.from(outs[2]!)).toEqual([0.5, 2]); // invstd
+      expect(Array.from(outs[0]!)).toEqual([1, 6]); // γ·invstd
+      expect(outs[1]![0]).toBeCloseTo(0.1 - 0.5, 6);
+      expect(outs[1]![1]).toBeCloseTo(-0.2 + 6, 6);
+      expect(Array.from(outs[3]!)).toEqual([-0.25, 2]);
+      const grad = [0, 1, 2].map(() => new Float32Array(2));
+      batchNormAffineGradSpec.compute([new Float32Array([4, 8]), new Float32Array([2, -2]), gamma, new Float32Array([0.5, 2])], grad, { count: 4 }, []);
+      expect(Array.from(grad[0]!)).toEqual([1, 6]);
+      expect(Array.from(grad[1]!)).toEqual([-0.5, 3]);
+      expect(Array.from(grad[2]!)).toEqual([-1, -12]);
+      // Through the engine: the same as the loop.
+      const r = tf.engine().runKernel(BATCH_NORM_AFFINE, {
+        mean: tf.tensor1d(mean), variance: tf.tensor1d(variance), gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta),
+      }, { epsilon: 0 }) as tf.Tensor[];
+      expect(Array.from(await r[0]!.data())).toEqual([1, 6]);
+      tf.dispose(r);
+    }
+    await initBackend('wasm', { wasmThreads: 1 });
+  });
+});
