@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad.js';
 import type { ArrayKernelSpec } from './array_kernel.js';
 
 /*
@@ -124,7 +125,7 @@ export function affineBatchNormTraining(
   const count = x.size / x.shape[3];
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
-  const normalise = tf.customGrad(((input: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const normalise = customGrad(((input: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const m = tf.mean(input, axes) as tf.Tensor1D;
     // Centred before squaring, as the composition: no cancellation in the variance.
     const v = tf.mean(tf.square(tf.sub(input, m)), axes) as tf.Tensor1D;

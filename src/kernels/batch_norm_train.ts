@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad.js';
 
 /** Output of {@link batchNormTraining}. */
 export interface BatchNormTrainingResult {
@@ -30,7 +31,7 @@ export function batchNormTraining(
   const count = x.size / x.shape[x.rank - 1]!;
   let mean: tf.Tensor1D | undefined;
   let variance: tf.Tensor1D | undefined;
-  const normalise = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor, save: tf.GradSaveFunc) => {
+  const normalise = customGrad(((input: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor, save: tf.GradSaveFunc) => {
     const m = tf.mean(input, axes) as tf.Tensor1D;
     const centred = tf.sub(input, m);
     const v = tf.mean(tf.square(centred), axes) as tf.Tensor1D;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad.js';
 
 /*
  * Gradient checkpointing ("recompute in backward"): a block runs as one tape node that keeps only
@@ -144,7 +145,7 @@ export function recomputeInBackward<T extends tf.Tensor>(
 ): T {
   if (!tf.engine().isTapeOn()) return forward(inputs, false);
   const n = inputs.length;
-  const node = tf.customGrad(((...args: unknown[]) => {
+  const node = customGrad(((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const given = args.slice(0, n) as tf.Tensor[];
     save(given);

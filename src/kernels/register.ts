@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
-import { wasmConcat, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { wasmConcat, wasmIdentity, wasmSlice, wasmSplitV } from './wasm_copy.js';
 import { registerLeakyReluGradient, unregisterLeakyReluGradient, wasmLeakyRelu } from './leaky_relu.js';
 import { WEBGPU_KERNELS } from './webgpu/index.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
@@ -21,7 +21,7 @@ type Wrapper = (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo | tf
  * do not handle, e.g. strings). Only registered when the backend has the kernel.
  */
 const WRAPPERS: Record<string, Record<string, Wrapper>> = {
-  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Sum: wasmSum, Mean: wasmMean, LeakyRelu: wasmLeakyRelu },
+  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Identity: wasmIdentity, Sum: wasmSum, Mean: wasmMean, LeakyRelu: wasmLeakyRelu },
 };
 
 /**

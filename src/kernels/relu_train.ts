@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from './custom_grad.js';
 
 /*
  * ReLU variants whose gradients keep only the output on the tape. tf.relu keeps its input and
@@ -10,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 type Unary = (a: tf.Tensor) => tf.Tensor;
 type Binary = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
-const reluOnOutput = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const reluOnOutput = customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const y = tf.relu(x);
   save([y]);
   return {
@@ -20,7 +21,7 @@ const reluOnOutput = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Unary;
 
-const addReluOnOutput = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+const addReluOnOutput = customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   const y = tf.relu(tf.add(a, b));
   save([y]);
   return {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from '../kernels/custom_grad.js';
 
 // tf.customGrad's parameter type takes a variadic function; ours are binary.
 type BinaryCustomGradient = (
@@ -8,7 +9,7 @@ type BinaryCustomGradient = (
 ) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
 
 function customBinary(f: BinaryCustomGradient): (a: tf.Tensor, b: tf.Tensor) => tf.Tensor {
-  const g = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]);
+  const g = customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]);
   return (a, b) => g(a, b);
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from '../kernels/custom_grad.js';
 import { batchNormTraining } from '../kernels/batch_norm_train.js';
 import {
   BATCH_NORM_APPLY,
@@ -169,7 +170,7 @@ function fusedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs, activation: 'lin
   }
   const count = checkBatchCount(x);
   let stats: tf.Tensor2D | undefined;
-  const normalise = tf.customGrad(((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+  const normalise = customGrad(((input: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
     const s = engine.runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor2D;
     stats = tf.keep(s);
     save([input, s, gamma, beta]);

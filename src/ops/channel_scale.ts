@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from '../kernels/custom_grad.js';
 import { SPATIAL_DOT, SPATIAL_MEAN, SPATIAL_MEAN_GRAD, hasOwnKernel } from '../kernels/own_kernels.js';
 
 /*
@@ -11,7 +12,7 @@ import { SPATIAL_DOT, SPATIAL_MEAN, SPATIAL_MEAN_GRAD, hasOwnKernel } from '../k
 export function spatialMean(x: tf.Tensor4D): tf.Tensor2D {
   if (!hasOwnKernel(SPATIAL_MEAN) || x.dtype !== 'float32') return tf.mean(x, [1, 2]) as tf.Tensor2D;
   const engine = tf.engine();
-  const mean = tf.customGrad(((input: tf.Tensor) => ({
+  const mean = customGrad(((input: tf.Tensor) => ({
     value: engine.runKernel(SPATIAL_MEAN, { x: input }, {}) as tf.Tensor,
     gradFunc: (dz: tf.Tensor | tf.Tensor[]) =>
       engine.runKernel(SPATIAL_MEAN_GRAD, { dz: dz as tf.Tensor }, { inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
@@ -26,7 +27,7 @@ export function scaleChannels(x: tf.Tensor4D, scale: tf.Tensor2D): tf.Tensor4D {
     return tf.mul(x, tf.reshape(scale, [n, 1, 1, c])) as tf.Tensor4D;
   }
   const engine = tf.engine();
-  const scaled = tf.customGrad(((input: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
+  const scaled = customGrad(((input: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
     save([input, s]);
     return {
       value: tf.mul(input, tf.reshape(s, [n, 1, 1, c])),

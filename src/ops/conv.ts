@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { customGrad } from '../kernels/custom_grad.js';
 import { convGeometry, pickRows, tapColumnsPerChannel } from '../kernels/conv_util.js';
 import {
   GROUPED_CONV2D,
@@ -120,7 +121,7 @@ function withInputsOnTape(
   value: (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D,
   grads: (dy: tf.Tensor4D, x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor[],
 ): tf.Tensor4D {
-  const conv = tf.customGrad(((input: tf.Tensor4D, k: tf.Tensor4D, save: tf.GradSaveFunc) => {
+  const conv = customGrad(((input: tf.Tensor4D, k: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([input, k]);
     return {
       value: value(input, k),

@@ -84,3 +84,29 @@ describe('wasm copy kernels', () => {
     expect(on('wasm', f)).toEqual(stock);
   });
 });
+
+describe('Identity on wasm', () => {
+  it('shares the data instead of copying it: same values, one buffer until both are disposed, no leak', async () => {
+    await initBackend('wasm', { wasmThreads: 1 });
+    const x = tf.tensor4d([1, -2, 3, 4, 5, 6], [1, 1, 2, 3]);
+    const before = tf.memory();
+    const y = tf.clone(x);
+    expect(Array.from(await y.data())).toEqual([1, -2, 3, 4, 5, 6]);
+    expect(y.shape).toEqual([1, 1, 2, 3]);
+    // One more tensor, no more data buffers: the clone shares x's buffer.
+    expect(y.dataId).toBe(x.dataId);
+    expect(tf.memory().numTensors).toBe(before.numTensors + 1);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, -2, 3, 4, 5, 6]);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before.numTensors - 1);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers - 1);
+    // Saved tensors of a gradient are clones too: the gradient is unchanged.
+    const a = tf.tensor1d([1, 2, 3]);
+    const [g] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(t, t)))([a]);
+    expect(Array.from(await g!.data())).toEqual([2, 4, 6]);
+    tf.dispose([a, g!]);
+  });
+});
