@@ -89,7 +89,12 @@ export class Painter {
     const span = Math.max(1, bottom - top);
     const shadow = shade?.shadow ?? 1;
     const gradient = shade?.gradient ?? 0;
-    for (let idx = 0; idx < cov.length; idx++) {
+    const masks = SYNTH_REGIONS.map((r) => this.masks[r]);
+    const own = this.masks[region];
+    // Only the rows the polygons reach can be covered.
+    const firstRow = Math.max(0, Math.floor(top));
+    const lastRow = Math.min(s - 1, Math.ceil(bottom));
+    for (let idx = firstRow * s; idx < (lastRow + 1) * s; idx++) {
       const a = Math.min(1, cov[idx]!);
       if (a <= 0) continue;
       const y = Math.floor(idx / s) + 0.5;
@@ -98,8 +103,8 @@ export class Painter {
       const i = idx * 3;
       for (let c = 0; c < 3; c++) this.color[i + c] = this.color[i + c]! * (1 - a) + clamp01(color[c]! * f) * a;
       this.ink[idx] = this.ink[idx]! * (1 - a);
-      for (const r of SYNTH_REGIONS) this.masks[r][idx] = this.masks[r][idx]! * (1 - a);
-      this.masks[region][idx] = this.masks[region][idx]! + a;
+      for (const m of masks) m[idx] = m[idx]! * (1 - a);
+      own[idx] = own[idx]! + a;
     }
     if (options.outline !== undefined) {
       for (const p of polygons) this.line(p, options.outline, true);

@@ -21,7 +21,12 @@ const FILL_SUBROWS = 4;
  */
 export function fillCoverage(polygons: readonly Path[], width: number, height: number): Float32Array {
   const out = new Float32Array(width * height);
-  const edges: Array<[number, number, number, number, number]> = []; // x0,y0,x1,y1,dir
+  let count = 0;
+  for (const poly of polygons) count += poly.length >= 3 ? poly.length : 0;
+  // Non-horizontal edges as [x0, y0, x1, y1, dir] with y0 < y1, sorted by y0 so each sub-row
+  // only looks at the edges it can cross (the active list), not at every edge of the shape.
+  const raw = new Float64Array(count * 5);
+  let edges = 0;
   let minY = Infinity;
   let maxY = -Infinity;
   for (const poly of polygons) {
@@ -31,35 +36,51 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
       const a = poly[i]!;
       const b = poly[(i + 1) % n]!;
       if (a[1] === b[1]) continue;
-      const dir = b[1] > a[1] ? 1 : -1;
-      edges.push(dir > 0 ? [a[0], a[1], b[0], b[1], 1] : [b[0], b[1], a[0], a[1], -1]);
+      const up = b[1] > a[1];
+      const [p, q] = up ? [a, b] : [b, a];
+      raw.set([p[0], p[1], q[0], q[1], up ? 1 : -1], edges * 5);
+      edges++;
       minY = Math.min(minY, a[1], b[1]);
       maxY = Math.max(maxY, a[1], b[1]);
     }
   }
-  if (edges.length === 0) return out;
+  if (edges === 0) return out;
+  const byTop = Array.from({ length: edges }, (_, i) => i).sort((i, j) => raw[i * 5 + 1]! - raw[j * 5 + 1]! || i - j);
   const rowStart = Math.max(0, Math.floor(minY));
   const rowEnd = Math.min(height, Math.ceil(maxY));
-  const crossX: number[] = [];
-  const crossDir: number[] = [];
+  const active: number[] = [];
+  let next = 0;
+  const crossX = new Float64Array(edges);
+  const crossDir = new Int8Array(edges);
   const order: number[] = [];
   const weight = 1 / FILL_SUBROWS;
   for (let row = rowStart; row < rowEnd; row++) {
     for (let s = 0; s < FILL_SUBROWS; s++) {
       const y = row + (s + 0.5) * weight;
-      crossX.length = 0;
-      crossDir.length = 0;
-      for (const [x0, y0, x1, y1, dir] of edges) {
-        if (y < y0 || y >= y1) continue;
-        crossX.push(x0 + ((y - y0) / (y1 - y0)) * (x1 - x0));
-        crossDir.push(dir);
+      while (next < edges && raw[byTop[next]! * 5 + 1]! <= y) active.push(byTop[next++]!);
+      // Crossings in edge order (as a scan over every edge finds them), for the same sort ties.
+      let crossings = 0;
+      let kept = 0;
+      active.sort((i, j) => i - j);
+      for (const e of active) {
+        const o = e * 5;
+        const y1 = raw[o + 3]!;
+        if (y >= y1) continue; // finished: dropped from the active list
+        active[kept++] = e;
+        const y0 = raw[o + 1]!;
+        if (y < y0) continue;
+        const x0 = raw[o]!;
+        crossX[crossings] = x0 + ((y - y0) / (y1 - y0)) * (raw[o + 2]! - x0);
+        crossDir[crossings] = raw[o + 4]!;
+        crossings++;
       }
-      if (crossX.length < 2) continue;
+      active.length = kept;
+      if (crossings < 2) continue;
       order.length = 0;
-      for (let i = 0; i < crossX.length; i++) order.push(i);
+      for (let i = 0; i < crossings; i++) order.push(i);
       order.sort((i, j) => crossX[i]! - crossX[j]!);
       let winding = 0;
-      for (let k = 0; k < order.length - 1; k++) {
+      for (let k = 0; k < crossings - 1; k++) {
         winding += crossDir[order[k]!]!;
         if (winding !== 0) {
           addSpan(out, row * width, width, crossX[order[k]!]!, crossX[order[k + 1]!]!, weight);
