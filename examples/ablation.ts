@@ -2,7 +2,7 @@
 // SECat (tags injected in every bottleneck's squeeze-excitation), concat-front (tags concatenated
 // once, before the decoder) and plain SE-ResNeXt (tags only through the bottom feature map),
 // each with several seeds, reported as mean ± spread (half the range) per family.
-// Usage: npx tsx examples/ablation.ts [--epochs N (default: the demo's)] [--train-count 1024] [--seeds 3] [--budget S (default: the demo's)]
+// Usage: npx tsx examples/ablation.ts [--epochs N (default: the demo's)] [--train-count 1024] [--seeds 3] [--first-seed 1] [--budget S (default: the demo's)]
 //        [--blocks secat,concat-front,se-resnext] [--out demo-output/ablation]
 // Writes demo-output/ablation/<block>-seed<k>/ and prints tag accuracy per family; record the
 // table in docs/results.md whatever it shows.
@@ -19,12 +19,14 @@ const arg = (name: string, fallback: number): number => Number(text(name, String
 const epochs = args.includes('--epochs') ? arg('epochs', 0) : undefined;
 const trainCount = arg('train-count', 1024);
 const seeds = arg('seeds', 3);
+// Seeds firstSeed … firstSeed + seeds − 1 (several processes can share the seeds of one ablation).
+const firstSeed = arg('first-seed', 1);
 const budget = arg('budget', DEMO_DEFAULTS.trainingBudgetSeconds);
 const out = text('out', 'demo-output/ablation');
 const blocks = text('blocks', 'secat,concat-front,se-resnext').split(',') as DecoderBlockKind[];
 
 const results: Array<{ block: DecoderBlockKind; seed: number; result: DemoResult }> = [];
-for (let seed = 1; seed <= seeds; seed++) {
+for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
   for (const block of blocks) {
     console.log(`\n=== ${block}, seed ${seed} ===`);
     const result = await runDemo({

@@ -82,7 +82,29 @@ export const batchNormAffineGradSpec: ArrayKernelSpec = {
   },
 };
 
-/** Runs one of the two coefficient kernels. */
+/** Name of the kernel that updates both running statistics (wasm and cpu). */
+export const BATCH_NORM_AFFINE_RUNNING = 'Tag2PixBatchNormAffineRunning';
+
+/**
+ * PyTorch's running averages in one call (the ops make six of a few hundred values each):
+ * `mean' = (1 − momentum)·mean + momentum·batchMean`, `var' = (1 − momentum)·var +
+ * momentum·n/(n − 1)·batchVar` (the biased batch variance enters unbiased).
+ */
+export const batchNormAffineRunningSpec: ArrayKernelSpec = {
+  inputs: ['runningMean', 'runningVar', 'mean', 'variance'],
+  outputShapes: (shapes) => [shapes[0]!, shapes[0]!],
+  compute([runningMean, runningVar, mean, variance], [newMean, newVar], attrs) {
+    const momentum = attrs['momentum'] as number;
+    const count = attrs['count'] as number;
+    const unbiased = (momentum * count) / (count - 1);
+    for (let c = 0; c < mean!.length; c++) {
+      newMean![c] = runningMean![c]! * (1 - momentum) + mean![c]! * momentum;
+      newVar![c] = runningVar![c]! * (1 - momentum) + variance![c]! * unbiased;
+    }
+  },
+};
+
+/** Runs one of the coefficient kernels. */
 function coefficients(name: string, inputs: tf.NamedTensorMap, attrs: Record<string, number>): tf.Tensor1D[] {
   return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor1D[];
 }

@@ -24,7 +24,9 @@ function reduceBlock(x: tf.Tensor, [first, last]: [number, number], keepDims: bo
   const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
   const reduced = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
   const inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
-  const pooled = tf.avgPool(tf.reshape(x, [outer, reduced, 1, inner]) as tf.Tensor4D, [reduced, 1], 1, 'valid');
+  // The kernel itself: tf.avgPool adds a Cast to the input's dtype after it (one more kernel call).
+  const attrs = { filterSize: [reduced, 1], strides: [1, 1], pad: 'valid' } as unknown as tf.NamedAttrMap;
+  const pooled = tf.engine().runKernel(tf.AvgPool, { x: tf.reshape(x, [outer, reduced, 1, inner]) }, attrs) as tf.Tensor;
   const shape = x.shape.flatMap((d, i) => (i < first || i > last ? [d] : keepDims ? [1] : []));
   return tf.reshape(mean ? pooled : tf.mul(pooled, reduced), shape);
 }

@@ -8,7 +8,14 @@ import { WEBGPU_KERNELS } from './webgpu/index.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
 import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
-import { BATCH_NORM_AFFINE, BATCH_NORM_AFFINE_GRAD, batchNormAffineGradSpec, batchNormAffineSpec } from './batch_norm_affine.js';
+import {
+  BATCH_NORM_AFFINE,
+  BATCH_NORM_AFFINE_GRAD,
+  BATCH_NORM_AFFINE_RUNNING,
+  batchNormAffineGradSpec,
+  batchNormAffineRunningSpec,
+  batchNormAffineSpec,
+} from './batch_norm_affine.js';
 
 export type { FastKernelName } from './kernels.js';
 
@@ -43,6 +50,7 @@ const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [PICK_ROWS]: pickRowsSpec,
   [BATCH_NORM_AFFINE]: batchNormAffineSpec,
   [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
+  [BATCH_NORM_AFFINE_RUNNING]: batchNormAffineRunningSpec,
 };
 
 const arrayFuncs = new Map<string, tf.KernelFunc>(

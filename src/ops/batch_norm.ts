@@ -10,7 +10,12 @@ import {
   hasOwnKernel,
 } from '../kernels/own_kernels.js';
 import { reluKeepingOutput } from '../kernels/relu_train.js';
-import { affineBatchNormInference, affineBatchNormTraining, usesAffineBatchNorm } from '../kernels/batch_norm_affine.js';
+import {
+  BATCH_NORM_AFFINE_RUNNING,
+  affineBatchNormInference,
+  affineBatchNormTraining,
+  usesAffineBatchNorm,
+} from '../kernels/batch_norm_affine.js';
 
 /** Parameters and options of {@link batchNormTorch}. */
 export interface BatchNormTorchArgs {
@@ -112,7 +117,13 @@ function affineBatchNorm(x: tf.Tensor4D, args: BatchNormTorchArgs, activation: '
   const count = checkBatchCount(x);
   const { y, mean, variance } = affineBatchNormTraining(x, args.gamma, args.beta, epsilon, activation);
   try {
-    return args.updateRunningStats === false ? { y } : { y, ...runningStatistics(args, mean, variance, count) };
+    if (args.updateRunningStats === false) return { y };
+    const [newRunningMean, newRunningVar] = tf.engine().runKernel(
+      BATCH_NORM_AFFINE_RUNNING,
+      { runningMean: args.runningMean, runningVar: args.runningVar, mean, variance },
+      { momentum: args.momentum ?? 0.1, count } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor1D[];
+    return { y, newRunningMean, newRunningVar };
   } finally {
     mean.dispose();
     variance.dispose();

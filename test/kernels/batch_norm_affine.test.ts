@@ -3,7 +3,13 @@
 // check, kernel calls, the bytes kept for the backward pass, errors and leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_NORM_AFFINE, batchNormAffineGradSpec, batchNormAffineSpec, usesAffineBatchNorm } from '../../src/kernels/batch_norm_affine.js';
+import {
+  BATCH_NORM_AFFINE,
+  batchNormAffineGradSpec,
+  batchNormAffineRunningSpec,
+  batchNormAffineSpec,
+  usesAffineBatchNorm,
+} from '../../src/kernels/batch_norm_affine.js';
 import { registerFastKernels, unregisterFastKernels } from '../../src/kernels/register.js';
 import { initBackend } from '../../src/node/backend.js';
 import { batchNormTorch, type BatchNormTorchArgs } from '../../src/ops/batch_norm.js';
@@ -211,6 +217,10 @@ describe('the coefficient kernels', () => {
       expect(Array.from(grad[0]!)).toEqual([1, 6]);
       expect(Array.from(grad[1]!)).toEqual([-0.5, 3]);
       expect(Array.from(grad[2]!)).toEqual([-1, -12]);
+      const running = [0, 1].map(() => new Float32Array(2));
+      batchNormAffineRunningSpec.compute([new Float32Array([1, 2]), new Float32Array([4, 8]), new Float32Array([3, -2]), new Float32Array([2, 6])], running, { momentum: 0.5, count: 3 }, []);
+      expect(Array.from(running[0]!)).toEqual([2, 0]); // 0.5·1 + 0.5·3, 0.5·2 + 0.5·(−2)
+      expect(Array.from(running[1]!)).toEqual([3.5, 8.5]); // 0.5·4 + 0.5·3/2·2, 0.5·8 + 0.5·3/2·6
       // Through the engine: the same as the loop.
       const r = tf.engine().runKernel(BATCH_NORM_AFFINE, {
         mean: tf.tensor1d(mean), variance: tf.tensor1d(variance), gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta),
