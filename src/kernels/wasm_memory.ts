@@ -57,14 +57,22 @@ export class WasmMemoryError extends Error {
 interface WasmModule {
   _malloc(bytes: number): number;
   /** The module's exports; `_malloc` starts as a stub that replaces itself with `asm.malloc`. */
-  asm?: { malloc?: (bytes: number) => number };
+  asm?: { malloc?: (bytes: number) => number; free?: (pointer: number) => void };
   _free(pointer: number): void;
   onAbort?: (what: unknown) => void;
 }
 
 interface Guard {
   malloc: (bytes: number) => number;
+  free: (pointer: number) => void;
   options: Required<WasmMemoryGuardOptions>;
+  /**
+   * Bytes of each allocation made through the guard, by address, and their sum: what tensors
+   * hold on the heap. `tf.memory().numBytes` counts a buffer once per tensor that shares it
+   * (reshapes, clones), so it can exceed the heap itself.
+   */
+  allocations: Map<number, number>;
+  heldBytes: number;
 }
 
 const guards = new WeakMap<WasmModule, Guard>();
@@ -97,18 +105,38 @@ export function guardWasmMemory(options: WasmMemoryGuardOptions = {}, backend?: 
     existing.options = settings;
     return true;
   }
-  // The raw export: the glue's `_malloc` stub would overwrite the wrapper on its first call.
+  // The raw exports: the glue's `_malloc` and `_free` stubs would overwrite the wrappers on their
+  // first call.
   const raw = wasm.asm?.malloc;
-  const guard: Guard = { malloc: typeof raw === 'function' ? raw : wasm._malloc.bind(wasm), options: settings };
+  const rawFree = wasm.asm?.free;
+  const guard: Guard = {
+    malloc: typeof raw === 'function' ? raw : wasm._malloc.bind(wasm),
+    free: typeof rawFree === 'function' ? rawFree : wasm._free.bind(wasm),
+    options: settings,
+    allocations: new Map(),
+    heldBytes: 0,
+  };
   guards.set(wasm, guard);
   wasm._malloc = (bytes: number): number => {
     const pointer = guard.malloc(bytes) >>> 0;
     const ceiling = guard.options.limitBytes - guard.options.reserveBytes;
     if (bytes > 0 && (pointer === 0 || pointer + bytes > ceiling)) {
-      if (pointer !== 0) wasm._free(pointer);
-      throw new WasmMemoryError(bytes, tf.memory().numBytes, ceiling);
+      if (pointer !== 0) guard.free(pointer);
+      throw new WasmMemoryError(bytes, guard.heldBytes, ceiling);
+    }
+    if (pointer !== 0) {
+      guard.allocations.set(pointer, bytes);
+      guard.heldBytes += bytes;
     }
     return pointer;
+  };
+  wasm._free = (pointer: number): void => {
+    const bytes = guard.allocations.get(pointer >>> 0);
+    if (bytes !== undefined) {
+      guard.allocations.delete(pointer >>> 0);
+      guard.heldBytes -= bytes;
+    }
+    guard.free(pointer);
   };
   wasm.onAbort = (what: unknown) => {
     const reason = what == null || what === '' ? 'no reason given' : String(what);

@@ -66,6 +66,20 @@ describe(`wasm memory guard (${'wasm'})`, () => {
     kept.dispose();
   });
 
+  it('names the bytes tensors hold on the heap, a shared buffer once (tf.memory counts it per tensor)', () => {
+    const x = tf.fill([1024 * 1024], 1); // 4 MB
+    const clones = Array.from({ length: 10 }, () => tf.clone(x)); // the same buffer, 40 MB more in numBytes
+    const limit = capAtPresentHeap();
+    const { fillers, error } = fillHeap(256 * 1024);
+    expect(error).toBeInstanceOf(WasmMemoryError);
+    const e = error as WasmMemoryError;
+    expect(e.inUseBytes).toBeLessThanOrEqual(limit);
+    expect(tf.memory().numBytes - e.inUseBytes).toBeGreaterThanOrEqual(40 * 1024 * 1024);
+    expect(e.message).toContain('tensors already hold');
+    tf.dispose([...fillers, ...clones, x]);
+    guardWasmMemory();
+  });
+
   it('a training step that runs out of memory fails with it, leaks nothing, and the next step runs', async () => {
     const G = tinyGenerator();
     const D = tinyDiscriminator();
