@@ -45,8 +45,8 @@ export interface DemoOptions {
   batchSize?: number;
   /**
    * Epochs over the training set, warm-up included (30 warm-up and 2 adversarial). The time budget
-   * stops earlier on 2 CPU cores (17 warm-up epochs there, wasm on one thread: about 48 s of
-   * extractor pretraining, then 29 s an epoch): the adversarial epochs only run on a machine
+   * stops earlier on 2 CPU cores (25 warm-up epochs there on a quiet machine, wasm on two threads:
+   * about 32 s of extractor pretraining, then 21 s an epoch): the adversarial epochs only run on a machine
    * fast enough to reach them.
    */
   epochs?: number;
