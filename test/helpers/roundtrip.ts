@@ -61,3 +61,11 @@ export async function expectLayerRoundTrip(
   expect(await maxAbsDiff(model.predict(x) as tf.Tensor | tf.Tensor[], restored.predict(x) as tf.Tensor | tf.Tensor[])).toBe(0);
   return restored.layers[1]!;
 }
+
+/** Largest |a − b| over max(|b|, 1e-6), read asynchronously. */
+export async function relativeDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const both = tf.tidy(() => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]));
+  const [diff, scale] = await both.data();
+  both.dispose();
+  return diff! / Math.max(scale!, 1e-6);
+}

@@ -39,10 +39,4 @@ export async function dispatchesOf(f: () => unknown): Promise<number> {
   return probe.dispatches;
 }
 
-/** Largest |a − b| over max(|b|, 1e-6), read asynchronously. */
-export async function relativeDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const both = tf.tidy(() => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]));
-  const [diff, scale] = await both.data();
-  both.dispose();
-  return diff! / Math.max(scale!, 1e-6);
-}
+export { relativeDiff } from './roundtrip.js';

@@ -12,39 +12,13 @@ import {
 } from '../../src/kernels/batch_norm_affine.js';
 import { registerFastKernels, unregisterFastKernels } from '../../src/kernels/register.js';
 import { initBackend } from '../../src/node/backend.js';
-import { batchNormTorch, type BatchNormTorchArgs } from '../../src/ops/batch_norm.js';
-import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { batchNormTorch } from '../../src/ops/batch_norm.js';
+import { batchNormOutputs, batchNormParams, batchNormTrainingStep, checkBatchNormGradients, expectSameBatchNorm } from '../helpers/batch_norm.js';
+import { randomTensor } from '../helpers/gradcheck.js';
 
 beforeAll(async () => {
   await initBackend('wasm', { wasmThreads: 1 });
 });
-
-function params(c: number, seed: number) {
-  return {
-    gamma: randomTensor([c], seed, 0.5, 1.5) as tf.Tensor1D,
-    beta: randomTensor([c], seed + 1) as tf.Tensor1D,
-    runningMean: randomTensor([c], seed + 2) as tf.Tensor1D,
-    runningVar: randomTensor([c], seed + 3, 0.5, 2) as tf.Tensor1D,
-  };
-}
-
-type Act = 'linear' | 'relu';
-
-/** Output, running statistics and gradients (x, γ, β) of `sum(bn(x) · probe)`. */
-function run(x: tf.Tensor, p: ReturnType<typeof params>, useBatchStats: boolean, activation: Act, probe: tf.Tensor) {
-  const args = (gamma: tf.Tensor, beta: tf.Tensor): BatchNormTorchArgs => ({
-    ...p, gamma: gamma as tf.Tensor1D, beta: beta as tf.Tensor1D, useBatchStats, activation, momentum: 0.1,
-  });
-  const r = batchNormTorch(x, args(p.gamma, p.beta));
-  const grads = useBatchStats
-    ? tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const q = batchNormTorch(a, args(g, b));
-      tf.dispose([q.newRunningMean, q.newRunningVar]);
-      return tf.sum(tf.mul(q.y, probe));
-    })([x, p.gamma, p.beta])
-    : [];
-  return { y: r.y, mean: r.newRunningMean, variance: r.newRunningVar, grads };
-}
 
 /** The same with this library's wasm kernels unregistered: the composition of stock ops. */
 function composed<T>(f: () => T): T {
@@ -57,19 +31,6 @@ function composed<T>(f: () => T): T {
   } finally {
     registerFastKernels(['wasm']);
   }
-}
-
-/** max |a − b| / max |b|. */
-async function relativeDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  expect(x.length).toBe(y.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
-    scale = Math.max(scale, Math.abs(y[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 describe('BatchNorm as channel-affine maps on wasm', () => {
@@ -86,21 +47,12 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
         it(`equals the composition: [${shape}], ${activation}, ${useBatchStats ? 'batch' : 'running'} statistics`, async () => {
           const c = shape[shape.length - 1]!;
           const x = randomTensor(shape, 10 + c, -2, 3);
-          const p = params(c, 20);
+          const p = batchNormParams(c, 20);
           const probe = randomTensor(shape, 30);
           const before = tf.memory().numTensors;
-          const ours = run(x, p, useBatchStats, activation, probe);
-          const theirs = composed(() => run(x, p, useBatchStats, activation, probe));
-          expect(await relativeDiff(ours.y, theirs.y), 'y').toBeLessThan(1e-5);
-          if (useBatchStats) {
-            expect(await relativeDiff(ours.mean!, theirs.mean!), 'running mean').toBeLessThan(1e-5);
-            expect(await relativeDiff(ours.variance!, theirs.variance!), 'running variance').toBeLessThan(1e-5);
-            for (const [k, name] of ['x', 'gamma', 'beta'].entries()) {
-              expect(await relativeDiff(ours.grads[k]!, theirs.grads[k]!), `gradient of ${name}`).toBeLessThan(1e-4);
-            }
-          } else {
-            expect(ours.mean).toBeUndefined();
-          }
+          const ours = batchNormOutputs(x, p, useBatchStats, activation, probe);
+          const theirs = composed(() => batchNormOutputs(x, p, useBatchStats, activation, probe));
+          await expectSameBatchNorm(ours, theirs, useBatchStats);
           const outputs = (r: typeof ours) => [r.y, r.mean, r.variance, ...r.grads].filter((t): t is tf.Tensor => t != null);
           tf.dispose([...outputs(ours), ...outputs(theirs)]);
           expect(tf.memory().numTensors).toBe(before);
@@ -111,28 +63,15 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
   }
 
   it('passes a finite-difference gradient check (x, γ, β), with ReLU and without', async () => {
-    for (const activation of ['relu', 'linear'] as const) {
-      const p = params(3, 40);
-      const x = randomTensor([2, 3, 3, 3], 41, -2, 2);
-      const f = (xs: tf.Tensor[]) => {
-        const r = batchNormTorch(xs[0]!, { ...p, gamma: xs[1] as tf.Tensor1D, beta: xs[2] as tf.Tensor1D, useBatchStats: true, activation });
-        tf.dispose([r.newRunningMean, r.newRunningVar]);
-        return r.y;
-      };
-      expect(await checkGradients(f, [x, p.gamma, p.beta], [], { eps: 3e-3, samples: 8 })).toBeGreaterThanOrEqual(12);
-      tf.dispose([x, ...Object.values(p)]);
-    }
+    expect(await checkBatchNormGradients('relu')).toBeGreaterThanOrEqual(12);
+    expect(await checkBatchNormGradients('linear')).toBeGreaterThanOrEqual(12);
   });
 
   it('runs fewer kernels than the composition, and keeps no ReLU output for the backward pass', async () => {
-    const p = params(16, 50);
+    const p = batchNormParams(16, 50);
     const x = randomTensor([4, 16, 16, 16], 51);
     const dy = randomTensor(x.shape, 52);
-    const step = () => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const r = batchNormTorch(a, { ...p, gamma: g as tf.Tensor1D, beta: b as tf.Tensor1D, useBatchStats: true, activation: 'relu' });
-      tf.dispose([r.newRunningMean, r.newRunningVar]);
-      return tf.mul(r.y, dy);
-    })([x, p.gamma, p.beta], tf.onesLike(dy));
+    const step = batchNormTrainingStep(x, p, dy);
     // Kernels that compute an activation-sized output: the passes over the activation (not
     // reshapes, identities or the gradient machinery's casts).
     const bookkeeping = new Set(['Reshape', 'Identity', 'OnesLike', 'Cast']);
@@ -182,7 +121,7 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
   });
 
   it('rejects mis-shaped parameters and a single value per channel, and leaks nothing', () => {
-    const p = params(2, 60);
+    const p = batchNormParams(2, 60);
     const before = tf.memory().numTensors;
     expect(() => batchNormTorch(tf.zeros([2, 2, 2, 3]), { ...p, useBatchStats: true })).toThrow(/gamma must be \[3\]/);
     expect(() => batchNormTorch(tf.zeros([1, 1, 1, 2]), { ...p, useBatchStats: true })).toThrow(/more than one value per channel/);

@@ -4,38 +4,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_NORM_APPLY, hasOwnKernel } from '../../../src/kernels/own_kernels.js';
-import { batchNormTorch, type BatchNormTorchArgs } from '../../../src/ops/batch_norm.js';
-import { checkGradients, randomTensor } from '../../helpers/gradcheck.js';
-import { dispatchesOf, relativeDiff, startWebGPUForTests, withComposites } from '../../helpers/webgpu.js';
+import { batchNormTorch } from '../../../src/ops/batch_norm.js';
+import { batchNormOutputs, batchNormParams, batchNormTrainingStep, checkBatchNormGradients, expectSameBatchNorm } from '../../helpers/batch_norm.js';
+import { randomTensor } from '../../helpers/gradcheck.js';
+import { dispatchesOf, startWebGPUForTests, withComposites } from '../../helpers/webgpu.js';
 
 beforeAll(startWebGPUForTests);
-
-function params(c: number, seed: number) {
-  return {
-    gamma: randomTensor([c], seed, 0.5, 1.5) as tf.Tensor1D,
-    beta: randomTensor([c], seed + 1) as tf.Tensor1D,
-    runningMean: randomTensor([c], seed + 2) as tf.Tensor1D,
-    runningVar: randomTensor([c], seed + 3, 0.5, 2) as tf.Tensor1D,
-  };
-}
-
-type Act = 'linear' | 'relu';
-
-/** Output, running statistics and gradients (x, γ, β) of `sum(bn(x) · probe)`. */
-function run(x: tf.Tensor, p: ReturnType<typeof params>, useBatchStats: boolean, activation: Act, probe: tf.Tensor) {
-  const args = (gamma: tf.Tensor, beta: tf.Tensor): BatchNormTorchArgs => ({
-    ...p, gamma: gamma as tf.Tensor1D, beta: beta as tf.Tensor1D, useBatchStats, activation, momentum: 0.1,
-  });
-  const r = batchNormTorch(x, args(p.gamma, p.beta));
-  const grads = useBatchStats
-    ? tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const q = batchNormTorch(a, args(g, b));
-      tf.dispose([q.newRunningMean, q.newRunningVar]);
-      return tf.sum(tf.mul(q.y, probe));
-    })([x, p.gamma, p.beta])
-    : [];
-  return { y: r.y, mean: r.newRunningMean, variance: r.newRunningVar, grads };
-}
 
 describe('fused BatchNorm + activation on webgpu', () => {
   it('is registered for webgpu only', () => {
@@ -49,20 +23,11 @@ describe('fused BatchNorm + activation on webgpu', () => {
         it(`equals the composition: [${shape}], ${activation}, ${useBatchStats ? 'batch' : 'running'} statistics`, async () => {
           const c = shape[shape.length - 1]!;
           const x = randomTensor(shape, 10 + c, -2, 3);
-          const p = params(c, 20);
+          const p = batchNormParams(c, 20);
           const probe = randomTensor(shape, 30);
-          const ours = run(x, p, useBatchStats, activation, probe);
-          const composed = await withComposites(() => run(x, p, useBatchStats, activation, probe));
-          expect(await relativeDiff(ours.y, composed.y), 'y').toBeLessThan(1e-5);
-          if (useBatchStats) {
-            expect(await relativeDiff(ours.mean!, composed.mean!), 'running mean').toBeLessThan(1e-5);
-            expect(await relativeDiff(ours.variance!, composed.variance!), 'running variance').toBeLessThan(1e-5);
-            for (const [k, name] of ['x', 'gamma', 'beta'].entries()) {
-              expect(await relativeDiff(ours.grads[k]!, composed.grads[k]!), `gradient of ${name}`).toBeLessThan(1e-4);
-            }
-          } else {
-            expect(ours.mean).toBeUndefined();
-          }
+          const ours = batchNormOutputs(x, p, useBatchStats, activation, probe);
+          const composed = await withComposites(() => batchNormOutputs(x, p, useBatchStats, activation, probe));
+          await expectSameBatchNorm(ours, composed, useBatchStats);
           tf.dispose([x, probe, ...Object.values(p), ours.y, composed.y, ...ours.grads, ...composed.grads]);
           tf.dispose([ours.mean, ours.variance, composed.mean, composed.variance].filter((t): t is tf.Tensor1D => t != null));
         });
@@ -71,19 +36,11 @@ describe('fused BatchNorm + activation on webgpu', () => {
   }
 
   it('passes a finite-difference gradient check (x, γ, β), with ReLU', async () => {
-    const p = params(3, 40);
-    const x = randomTensor([2, 3, 3, 3], 41, -2, 2);
-    const f = (xs: tf.Tensor[]) => {
-      const r = batchNormTorch(xs[0]!, { ...p, gamma: xs[1] as tf.Tensor1D, beta: xs[2] as tf.Tensor1D, useBatchStats: true, activation: 'relu' });
-      tf.dispose([r.newRunningMean, r.newRunningVar]);
-      return r.y;
-    };
-    expect(await checkGradients(f, [x, p.gamma, p.beta], [], { eps: 3e-3, samples: 8 })).toBeGreaterThanOrEqual(12);
-    tf.dispose([x, ...Object.values(p)]);
+    expect(await checkBatchNormGradients('relu')).toBeGreaterThanOrEqual(12);
   });
 
   it('takes 4 dispatches forward in training (1 at inference) and 4 backward', async () => {
-    const p = params(16, 50);
+    const p = batchNormParams(16, 50);
     const x = randomTensor([2, 8, 8, 16], 51);
     const train = () => {
       const r = batchNormTorch(x, { ...p, useBatchStats: true, activation: 'relu' });
@@ -93,11 +50,7 @@ describe('fused BatchNorm + activation on webgpu', () => {
     expect(await dispatchesOf(() => batchNormTorch(x, { ...p, useBatchStats: false, activation: 'relu' }).y)).toBe(1);
     const dy = randomTensor(x.shape, 52);
     // A gradient through the tape: the forward (4), the product with dy (1), then ours.
-    const withGrad = () => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const r = batchNormTorch(a, { ...p, gamma: g as tf.Tensor1D, beta: b as tf.Tensor1D, useBatchStats: true, activation: 'relu' });
-      tf.dispose([r.newRunningMean, r.newRunningVar]);
-      return tf.mul(r.y, dy);
-    })([x, p.gamma, p.beta], tf.onesLike(dy));
+    const withGrad = batchNormTrainingStep(x, p, dy);
     const ours = await dispatchesOf(withGrad);
     const composed = await withComposites(() => dispatchesOf(withGrad));
     expect(ours).toBeLessThanOrEqual(4 + 1 + 4 + 2);
@@ -106,7 +59,7 @@ describe('fused BatchNorm + activation on webgpu', () => {
   });
 
   it('rejects a bad activation and a single value per channel, and leaks nothing', async () => {
-    const p = params(2, 60);
+    const p = batchNormParams(2, 60);
     const x = randomTensor([1, 1, 1, 2], 61);
     const before = tf.memory().numTensors;
     expect(() => batchNormTorch(x, { ...p, useBatchStats: true })).toThrow(/more than one value per channel/);
