@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customGrad } from './custom_grad.js';
 import type { ArrayKernelSpec } from './array_kernel.js';
+import { withBatchStatistics, type BatchNormTrainingResult } from './batch_norm_train.js';
 
 /*
  * BatchNorm over the last axis of an NHWC tensor for backends whose 1×1 depthwise convolution
@@ -125,16 +126,6 @@ export function affineBatchNormInference(
   });
 }
 
-/** Output of {@link affineBatchNormTraining}. */
-export interface AffineBatchNormResult {
-  /** The normalised (and activated) tensor, differentiable with respect to `x`, `gamma`, `beta`. */
-  y: tf.Tensor4D;
-  /** Batch mean per channel (not on the gradient tape). */
-  mean: tf.Tensor1D;
-  /** Biased batch variance per channel (not on the gradient tape). */
-  variance: tf.Tensor1D;
-}
-
 /** Training-mode BatchNorm (batch statistics) and its activation, with the gradient above. */
 export function affineBatchNormTraining(
   x: tf.Tensor4D,
@@ -142,41 +133,48 @@ export function affineBatchNormTraining(
   beta: tf.Tensor1D,
   epsilon: number,
   activation: 'linear' | 'relu',
-): AffineBatchNormResult {
+): BatchNormTrainingResult<tf.Tensor4D> {
   const axes = [0, 1, 2];
   const count = x.size / x.shape[3];
-  let mean: tf.Tensor1D | undefined;
-  let variance: tf.Tensor1D | undefined;
-  const normalise = customGrad(((input: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const m = tf.mean(input, axes) as tf.Tensor1D;
-    // Centred before squaring, as the composition: no cancellation in the variance.
-    const v = tf.mean(tf.square(tf.sub(input, m)), axes) as tf.Tensor1D;
-    const [scale, shift, invStd, xhatShift] = coefficients(BATCH_NORM_AFFINE, { mean: m, variance: v, gamma: g, beta: b }, { epsilon });
-    mean = tf.keep(m);
-    variance = tf.keep(v);
-    save([input, invStd!, xhatShift!, g, b]);
-    return {
-      value: channelAffine(input, scale!, shift!, activation),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, is, xs0, gs, bs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        const xhat = channelAffine(xs, is, xs0, 'linear');
-        let up = dy as tf.Tensor4D;
-        if (activation === 'relu') up = tf.mul(up, tf.step(channelAffine(xhat, gs, bs, 'linear'))) as tf.Tensor4D;
-        const dBeta = tf.sum(up, axes) as tf.Tensor1D;
-        const dGamma = tf.sum(tf.mul(up, xhat), axes) as tf.Tensor1D;
-        const [upScale, xhatScale, dxShift] = coefficients(BATCH_NORM_AFFINE_GRAD, { dBeta, dGamma, gamma: gs, invStd: is }, { count });
-        const dx = tf.add(channelAffine(up, upScale!, undefined, 'linear'), channelAffine(xhat, xhatScale!, dxShift!, 'linear'));
-        return [dx, dGamma, dBeta];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  let y: tf.Tensor4D;
-  try {
-    y = (normalise as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor4D)(x, gamma, beta);
-  } catch (err) {
-    // The statistics are kept tensors: free them when a later allocation fails.
-    tf.dispose([mean!, variance!].filter((t) => t != null));
-    throw err;
-  }
-  return { y, mean: mean!, variance: variance! };
+  return withBatchStatistics((keepStatistics) => {
+    const normalise = customGrad(((input: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+      const m = tf.mean(input, axes) as tf.Tensor1D;
+      // Centred before squaring, as the composition: no cancellation in the variance.
+      const v = tf.mean(tf.square(tf.sub(input, m)), axes) as tf.Tensor1D;
+      const [scale, shift, invStd, xhatShift] = coefficients(BATCH_NORM_AFFINE, { mean: m, variance: v, gamma: g, beta: b }, { epsilon });
+      keepStatistics(m, v);
+      save([input, invStd!, xhatShift!, g, b]);
+      return {
+        value: channelAffine(input, scale!, shift!, activation),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [xs, is, xs0, gs, bs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+          const xhat = channelAffine(xs, is, xs0, 'linear');
+          let up = dy as tf.Tensor4D;
+          if (activation === 'relu') up = tf.mul(up, tf.step(channelAffine(xhat, gs, bs, 'linear'))) as tf.Tensor4D;
+          const dBeta = tf.sum(up, axes) as tf.Tensor1D;
+          const dGamma = tf.sum(tf.mul(up, xhat), axes) as tf.Tensor1D;
+          const [upScale, xhatScale, dxShift] = coefficients(BATCH_NORM_AFFINE_GRAD, { dBeta, dGamma, gamma: gs, invStd: is }, { count });
+          const dx = tf.add(channelAffine(up, upScale!, undefined, 'linear'), channelAffine(xhat, xhatScale!, dxShift!, 'linear'));
+          return [dx, dGamma, dBeta];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return normalise(x, gamma, beta) as tf.Tensor4D;
+  });
+}
+
+/** PyTorch's running averages through {@link BATCH_NORM_AFFINE_RUNNING} (`[newMean, newVar]`). */
+export function affineRunningStatistics(
+  running: { runningMean: tf.Tensor1D; runningVar: tf.Tensor1D },
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  momentum: number,
+  count: number,
+): { newRunningMean: tf.Tensor1D; newRunningVar: tf.Tensor1D } {
+  const [newRunningMean, newRunningVar] = coefficients(
+    BATCH_NORM_AFFINE_RUNNING,
+    { runningMean: running.runningMean, runningVar: running.runningVar, mean, variance },
+    { momentum, count },
+  );
+  return { newRunningMean: newRunningMean!, newRunningVar: newRunningVar! };
 }

@@ -67,12 +67,18 @@ interface Guard {
   free: (pointer: number) => void;
   options: Required<WasmMemoryGuardOptions>;
   /**
-   * Bytes of each allocation made through the guard, by address, and their sum: what tensors
+   * Bytes of each live allocation made through the guard, by address: their sum is what tensors
    * hold on the heap. `tf.memory().numBytes` counts a buffer once per tensor that shares it
    * (reshapes, clones), so it can exceed the heap itself.
    */
   allocations: Map<number, number>;
-  heldBytes: number;
+}
+
+/** Bytes tensors hold on the heap (summed only when an error reports it). */
+function heldBytes(guard: Guard): number {
+  let sum = 0;
+  for (const bytes of guard.allocations.values()) sum += bytes;
+  return sum;
 }
 
 const guards = new WeakMap<WasmModule, Guard>();
@@ -114,7 +120,6 @@ export function guardWasmMemory(options: WasmMemoryGuardOptions = {}, backend?: 
     free: typeof rawFree === 'function' ? rawFree : wasm._free.bind(wasm),
     options: settings,
     allocations: new Map(),
-    heldBytes: 0,
   };
   guards.set(wasm, guard);
   wasm._malloc = (bytes: number): number => {
@@ -122,20 +127,13 @@ export function guardWasmMemory(options: WasmMemoryGuardOptions = {}, backend?: 
     const ceiling = guard.options.limitBytes - guard.options.reserveBytes;
     if (bytes > 0 && (pointer === 0 || pointer + bytes > ceiling)) {
       if (pointer !== 0) guard.free(pointer);
-      throw new WasmMemoryError(bytes, guard.heldBytes, ceiling);
+      throw new WasmMemoryError(bytes, heldBytes(guard), ceiling);
     }
-    if (pointer !== 0) {
-      guard.allocations.set(pointer, bytes);
-      guard.heldBytes += bytes;
-    }
+    if (pointer !== 0) guard.allocations.set(pointer, bytes);
     return pointer;
   };
   wasm._free = (pointer: number): void => {
-    const bytes = guard.allocations.get(pointer >>> 0);
-    if (bytes !== undefined) {
-      guard.allocations.delete(pointer >>> 0);
-      guard.heldBytes -= bytes;
-    }
+    guard.allocations.delete(pointer >>> 0);
     guard.free(pointer);
   };
   wasm.onAbort = (what: unknown) => {

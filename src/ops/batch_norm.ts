@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customGrad } from '../kernels/custom_grad.js';
-import { batchNormTraining } from '../kernels/batch_norm_train.js';
+import { batchNormTraining, type BatchNormTrainingResult } from '../kernels/batch_norm_train.js';
 import {
   BATCH_NORM_APPLY,
   BATCH_NORM_GRAD_INPUT,
@@ -11,9 +11,9 @@ import {
 } from '../kernels/own_kernels.js';
 import { reluKeepingOutput } from '../kernels/relu_train.js';
 import {
-  BATCH_NORM_AFFINE_RUNNING,
   affineBatchNormInference,
   affineBatchNormTraining,
+  affineRunningStatistics,
   usesAffineBatchNorm,
 } from '../kernels/batch_norm_affine.js';
 
@@ -85,7 +85,6 @@ export function batchNormTorch(x: tf.Tensor, args: BatchNormTorchArgs): BatchNor
 
 function composedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs): BatchNormTorchResult {
   const epsilon = args.epsilon ?? 1e-5;
-  const momentum = args.momentum ?? 0.1;
   if (!args.useBatchStats) {
     const y = tf.tidy(() => {
       const scale = tf.mul(args.gamma, tf.rsqrt(tf.add(args.runningVar, epsilon)));
@@ -97,14 +96,9 @@ function composedBatchNorm(x: tf.Tensor, args: BatchNormTorchArgs): BatchNormTor
   const count = checkBatchCount(x);
   // A hand-written gradient keeps only x and per-channel vectors on the tape (composed ops keep
   // about six activation-sized tensors per layer, which fills wasm's 4 GB at 256 px).
-  const { y, mean, variance } = batchNormTraining(x, args.gamma, args.beta, epsilon);
-  try {
-    return args.updateRunningStats === false ? { y } : { y, ...runningStatistics(args, mean, variance, count) };
-  } finally {
-    // Also when an allocation fails (e.g. the wasm heap is full): the statistics are kept tensors.
-    mean.dispose();
-    variance.dispose();
-  }
+  return withRunningStatistics(batchNormTraining(x, args.gamma, args.beta, epsilon), args, (mean, variance) =>
+    runningStatistics(args, mean, variance, count),
+  );
 }
 
 /** {@link batchNormTorch} as per-channel affine maps (wasm: src/kernels/batch_norm_affine.ts). */
@@ -115,15 +109,23 @@ function affineBatchNorm(x: tf.Tensor4D, args: BatchNormTorchArgs, activation: '
     return { y: affineBatchNormInference(x, args.runningMean, args.runningVar, args.gamma, args.beta, epsilon, activation) };
   }
   const count = checkBatchCount(x);
-  const { y, mean, variance } = affineBatchNormTraining(x, args.gamma, args.beta, epsilon, activation);
+  return withRunningStatistics(affineBatchNormTraining(x, args.gamma, args.beta, epsilon, activation), args, (mean, variance) =>
+    affineRunningStatistics(args, mean, variance, args.momentum ?? 0.1, count),
+  );
+}
+
+/**
+ * A training BatchNorm's result with the updated running statistics (unless the caller discards
+ * them); the batch statistics are kept tensors, freed here also when an allocation fails (e.g.
+ * the wasm heap is full).
+ */
+function withRunningStatistics(
+  { y, mean, variance }: BatchNormTrainingResult,
+  args: BatchNormTorchArgs,
+  update: (mean: tf.Tensor1D, variance: tf.Tensor1D) => { newRunningMean: tf.Tensor1D; newRunningVar: tf.Tensor1D },
+): BatchNormTorchResult {
   try {
-    if (args.updateRunningStats === false) return { y };
-    const [newRunningMean, newRunningVar] = tf.engine().runKernel(
-      BATCH_NORM_AFFINE_RUNNING,
-      { runningMean: args.runningMean, runningVar: args.runningVar, mean, variance },
-      { momentum: args.momentum ?? 0.1, count } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor1D[];
-    return { y, newRunningMean, newRunningVar };
+    return args.updateRunningStats === false ? { y } : { y, ...update(mean, variance) };
   } finally {
     mean.dispose();
     variance.dispose();

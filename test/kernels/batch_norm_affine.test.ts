@@ -21,13 +21,13 @@ beforeAll(async () => {
 });
 
 /** The same with this library's wasm kernels unregistered: the composition of stock ops. */
-function composed<T>(f: () => T): T {
+async function composed<T>(f: () => T | Promise<T>): Promise<T> {
   unregisterFastKernels(['wasm']);
   try {
     const probe = tf.zeros([1, 1, 1, 1]);
     expect(usesAffineBatchNorm(probe)).toBe(false);
     probe.dispose();
-    return f();
+    return await f();
   } finally {
     registerFastKernels(['wasm']);
   }
@@ -35,10 +35,11 @@ function composed<T>(f: () => T): T {
 
 describe('BatchNorm as channel-affine maps on wasm', () => {
   it('is used on wasm for NHWC float32 tensors only', () => {
-    const x = tf.zeros([1, 2, 2, 3]);
+    const [x, matrix, ints] = [tf.zeros([1, 2, 2, 3]), tf.zeros([4, 3]), tf.zeros([1, 2, 2, 3], 'int32')];
     expect(usesAffineBatchNorm(x)).toBe(true);
-    expect(usesAffineBatchNorm(tf.zeros([4, 3]))).toBe(false);
-    expect(usesAffineBatchNorm(tf.zeros([1, 2, 2, 3], 'int32'))).toBe(false);
+    expect(usesAffineBatchNorm(matrix)).toBe(false);
+    expect(usesAffineBatchNorm(ints)).toBe(false);
+    tf.dispose([x, matrix, ints]);
   });
 
   for (const shape of [[2, 3, 4, 5], [2, 33, 17, 2], [4, 8, 8, 64]]) {
@@ -51,7 +52,7 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
           const probe = randomTensor(shape, 30);
           const before = tf.memory().numTensors;
           const ours = batchNormOutputs(x, p, useBatchStats, activation, probe);
-          const theirs = composed(() => batchNormOutputs(x, p, useBatchStats, activation, probe));
+          const theirs = await composed(() => batchNormOutputs(x, p, useBatchStats, activation, probe));
           await expectSameBatchNorm(ours, theirs, useBatchStats);
           const outputs = (r: typeof ours) => [r.y, r.mean, r.variance, ...r.grads].filter((t): t is tf.Tensor => t != null);
           tf.dispose([...outputs(ours), ...outputs(theirs)]);
@@ -84,13 +85,7 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
       ).length;
     };
     const ours = await passes();
-    unregisterFastKernels(['wasm']);
-    let theirs: number;
-    try {
-      theirs = await passes();
-    } finally {
-      registerFastKernels(['wasm']);
-    }
+    const theirs = await composed(passes);
     // Forward: centring, square, the affine map + ReLU (the means are [C]); the product with dy
     // and its gradient (2); backward: x̂, the ReLU mask (map, step, product), g·x̂, the two maps
     // of dx and their sum.
@@ -108,13 +103,7 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
       return bytes;
     };
     const oursBytes = taped();
-    unregisterFastKernels(['wasm']);
-    let theirsBytes: number;
-    try {
-      theirsBytes = taped();
-    } finally {
-      registerFastKernels(['wasm']);
-    }
+    const theirsBytes = await composed(taped);
     // One activation fewer than the composition, which also keeps the ReLU's output.
     expect(oursBytes).toBeLessThanOrEqual(theirsBytes - x.size * 4 + 16 * 4 * 2); // (ours keeps two more [C] vectors)
     tf.dispose([x, dy, ...Object.values(p)]);

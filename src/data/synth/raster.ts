@@ -37,9 +37,14 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
       const b = poly[(i + 1) % n]!;
       if (a[1] === b[1]) continue;
       const up = b[1] > a[1];
-      const [p, q] = up ? [a, b] : [b, a];
-      raw.set([p[0], p[1], q[0], q[1], up ? 1 : -1], edges * 5);
-      edges++;
+      const p = up ? a : b;
+      const q = up ? b : a;
+      const o = edges++ * 5;
+      raw[o] = p[0];
+      raw[o + 1] = p[1];
+      raw[o + 2] = q[0];
+      raw[o + 3] = q[1];
+      raw[o + 4] = up ? 1 : -1;
       minY = Math.min(minY, a[1], b[1]);
       maxY = Math.max(maxY, a[1], b[1]);
     }
@@ -57,11 +62,13 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
   for (let row = rowStart; row < rowEnd; row++) {
     for (let s = 0; s < FILL_SUBROWS; s++) {
       const y = row + (s + 0.5) * weight;
+      const before = active.length;
       while (next < edges && raw[byTop[next]! * 5 + 1]! <= y) active.push(byTop[next++]!);
-      // Crossings in edge order (as a scan over every edge finds them), for the same sort ties.
+      // Crossings in edge order (as a scan over every edge finds them), for the same sort ties;
+      // dropping finished edges below keeps that order, so only new edges need a sort.
+      if (active.length > before) active.sort((i, j) => i - j);
       let crossings = 0;
       let kept = 0;
-      active.sort((i, j) => i - j);
       for (const e of active) {
         const o = e * 5;
         const y1 = raw[o + 3]!;
