@@ -80,3 +80,9 @@ export async function expectSameBatchNorm(ours: ReturnType<typeof batchNormOutpu
     expect(await relativeDiff(ours.grads[k]!, theirs.grads[k]!), `gradient of ${name}`).toBeLessThan(1e-4);
   }
 }
+
+/** The inputs of one comparison case: x of `shape` in [−2, 3], parameters for its channels, a probe. */
+export function batchNormCase(shape: number[]) {
+  const c = shape[shape.length - 1]!;
+  return { x: randomTensor(shape, 10 + c, -2, 3), p: batchNormParams(c, 20), probe: randomTensor(shape, 30) };
+}

@@ -13,7 +13,7 @@ import {
 import { registerFastKernels, unregisterFastKernels } from '../../src/kernels/register.js';
 import { initBackend } from '../../src/node/backend.js';
 import { batchNormTorch } from '../../src/ops/batch_norm.js';
-import { batchNormOutputs, batchNormParams, batchNormTrainingStep, checkBatchNormGradients, expectSameBatchNorm } from '../helpers/batch_norm.js';
+import { batchNormCase, batchNormOutputs, batchNormParams, batchNormTrainingStep, checkBatchNormGradients, expectSameBatchNorm } from '../helpers/batch_norm.js';
 import { randomTensor } from '../helpers/gradcheck.js';
 
 beforeAll(async () => {
@@ -46,10 +46,7 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
     for (const activation of ['linear', 'relu'] as const) {
       for (const useBatchStats of [true, false]) {
         it(`equals the composition: [${shape}], ${activation}, ${useBatchStats ? 'batch' : 'running'} statistics`, async () => {
-          const c = shape[shape.length - 1]!;
-          const x = randomTensor(shape, 10 + c, -2, 3);
-          const p = batchNormParams(c, 20);
-          const probe = randomTensor(shape, 30);
+          const { x, p, probe } = batchNormCase(shape);
           const before = tf.memory().numTensors;
           const ours = batchNormOutputs(x, p, useBatchStats, activation, probe);
           const theirs = await composed(() => batchNormOutputs(x, p, useBatchStats, activation, probe));

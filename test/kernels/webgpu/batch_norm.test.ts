@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_NORM_APPLY, hasOwnKernel } from '../../../src/kernels/own_kernels.js';
 import { batchNormTorch } from '../../../src/ops/batch_norm.js';
-import { batchNormOutputs, batchNormParams, batchNormTrainingStep, checkBatchNormGradients, expectSameBatchNorm } from '../../helpers/batch_norm.js';
+import { batchNormCase, batchNormOutputs, batchNormParams, batchNormTrainingStep, checkBatchNormGradients, expectSameBatchNorm } from '../../helpers/batch_norm.js';
 import { randomTensor } from '../../helpers/gradcheck.js';
 import { dispatchesOf, startWebGPUForTests, withComposites } from '../../helpers/webgpu.js';
 
@@ -21,10 +21,7 @@ describe('fused BatchNorm + activation on webgpu', () => {
     for (const activation of ['linear', 'relu'] as const) {
       for (const useBatchStats of [true, false]) {
         it(`equals the composition: [${shape}], ${activation}, ${useBatchStats ? 'batch' : 'running'} statistics`, async () => {
-          const c = shape[shape.length - 1]!;
-          const x = randomTensor(shape, 10 + c, -2, 3);
-          const p = batchNormParams(c, 20);
-          const probe = randomTensor(shape, 30);
+          const { x, p, probe } = batchNormCase(shape);
           const ours = batchNormOutputs(x, p, useBatchStats, activation, probe);
           const composed = await withComposites(() => batchNormOutputs(x, p, useBatchStats, activation, probe));
           await expectSameBatchNorm(ours, composed, useBatchStats);
