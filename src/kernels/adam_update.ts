@@ -46,4 +46,10 @@ export const adamUpdateSpec: ArrayKernelSpec = {
       vOut![i] = vi;
     }
   },
+  computeWasm(kernels, [p, m, v, g], [pOut, mOut, vOut], attrs, shapes) {
+    const a = attrs as unknown as AdamUpdateAttrs;
+    const size = shapes[0]!.reduce((x, y) => x * y, 1);
+    // f32 parameters round each constant as Math.fround does in compute().
+    kernels.adam(p!, m!, v!, g!, pOut!, mOut!, vOut!, size, a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.biasCorrection2Sqrt, a.epsilon, a.stepSize);
+  },
 };

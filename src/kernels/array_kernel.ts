@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelArgs } from './tensor_kernel.js';
+import { wasmKernelsOf, type WasmKernelModule } from './wasm_module/module.js';
 
 /**
  * A kernel written as one loop over float32 arrays, for the backends whose tensors are plain
@@ -15,6 +16,11 @@ export interface ArrayKernelSpec {
   outputShapes(shapes: number[][], attrs: tf.NamedAttrMap): number[][];
   /** Fills `outputs` (zeroed on cpu, uninitialised on wasm) from `inputs`. */
   compute(inputs: Float32Array[], outputs: Float32Array[], attrs: tf.NamedAttrMap, shapes: number[][]): void;
+  /**
+   * The same values computed by the WebAssembly kernels (src/kernels/wasm_module), used on the
+   * wasm backend when they run there; `inputs` and `outputs` are byte offsets into its heap.
+   */
+  computeWasm?(kernels: WasmKernelModule, inputs: number[], outputs: number[], attrs: tf.NamedAttrMap, shapes: number[][]): void;
 }
 
 /** Backends an array kernel can run on. */
@@ -24,6 +30,7 @@ export type ArrayBackend = (typeof ARRAY_BACKENDS)[number];
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
 }
 
 interface CpuBackendLike {
@@ -49,7 +56,13 @@ export function arrayKernelFunc(spec: ArrayKernelSpec, backend: ArrayBackend): t
       const b = args.backend as unknown as WasmBackendLike;
       // Outputs first: allocating may grow the heap, which detaches earlier views.
       const outs = spec.outputShapes(shapes, attrs).map((s) => b.makeOutput(s, 'float32'));
-      spec.compute(ins.map((t) => b.typedArrayFromHeap(t)), outs.map((t) => b.typedArrayFromHeap(t)), attrs, shapes);
+      const kernels = spec.computeWasm && wasmKernelsOf(b);
+      if (kernels) {
+        const offset = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+        spec.computeWasm!(kernels, ins.map(offset), outs.map(offset), attrs, shapes);
+      } else {
+        spec.compute(ins.map((t) => b.typedArrayFromHeap(t)), outs.map((t) => b.typedArrayFromHeap(t)), attrs, shapes);
+      }
       return outs.length === 1 ? outs[0] : outs;
     }) as unknown as tf.KernelFunc;
   }

@@ -4,8 +4,7 @@ import {
   padOrCrop,
   pickRows,
   rotateFilter,
-  tapLayout,
-  tapWindows,
+  tapColumns,
   type ConvGeometry,
   type ConvPad,
   type DimRounding,
@@ -50,10 +49,9 @@ export function conv2dBackpropFilterImpl(
       const part: tf.Tensor2D = tf.tidy(() => {
         const xPart = count === g.batch ? xs : tf.slice(xs, [start, 0, 0, 0], [count, -1, -1, -1]);
         const dyPart = count === g.batch ? dys : tf.slice(dys, [start, 0, 0, 0], [count, -1, -1, -1]);
-        const rows = tapWindows(tapLayout(xPart as tf.Tensor4D, g, kh, kw), g, kh, kw);
         const pixels = count * g.outHeight * g.outWidth;
-        const columns = rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
-        return tf.matMul(columns as tf.Tensor2D, tf.reshape(dyPart, [pixels, outC]) as tf.Tensor2D) as tf.Tensor2D;
+        const columns = tapColumns(xPart as tf.Tensor4D, g, kh, kw);
+        return tf.matMul(columns, tf.reshape(dyPart, [pixels, outC]) as tf.Tensor2D) as tf.Tensor2D;
       });
       if (total == null) {
         total = part;

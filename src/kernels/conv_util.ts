@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hasArrayKernel } from './array_kernel.js';
 import { PICK_ROWS } from './pick_rows.js';
+import { IM2COL, type Im2ColAttrs } from './im2col.js';
 
 /** A convolution's `pad` attribute, as tfjs takes it. */
 export type ConvPad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -190,8 +191,37 @@ export function tapWindows(layout: TapLayout, g: ConvGeometry, kh: number, kw: n
   return windows;
 }
 
+/** The one-pass im2col kernel where the backend has it (wasm, cpu), else `undefined`. */
+function im2colKernel(x: tf.Tensor4D, g: ConvGeometry, kh: number, kw: number, rowOrder: Im2ColAttrs['rowOrder']): tf.Tensor | undefined {
+  if (x.dtype !== 'float32' || !hasArrayKernel(IM2COL)) return undefined;
+  const attrs: Im2ColAttrs = {
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: g.strideHeight,
+    strideWidth: g.strideWidth,
+    dilationHeight: g.dilationHeight,
+    dilationWidth: g.dilationWidth,
+    padTop: g.padTop,
+    padLeft: g.padLeft,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    rowOrder,
+  };
+  return tf.engine().runKernel(IM2COL, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** The im2col rows of `x`, `[kh·kw·C, N·outH·outW]` (row `tap·C + c`): the tap windows stacked. */
+export function tapColumns(x: tf.Tensor4D, g: ConvGeometry, kh: number, kw: number): tf.Tensor2D {
+  const fused = im2colKernel(x, g, kh, kw, 'tap');
+  if (fused !== undefined) return fused as tf.Tensor2D;
+  const rows = tapWindows(tapLayout(x, g, kh, kw), g, kh, kw);
+  return (rows.length === 1 ? rows[0]! : tf.concat(rows, 0)) as tf.Tensor2D;
+}
+
 /** The tap windows of `x` per channel, `[C, kh·kw, N·outH·outW]`: each channel's im2col rows. */
 export function tapColumnsPerChannel(x: tf.Tensor4D, g: ConvGeometry, kh: number, kw: number): tf.Tensor3D {
+  const fused = im2colKernel(x, g, kh, kw, 'channel');
+  if (fused !== undefined) return fused as tf.Tensor3D;
   const windows = tapWindows(tapLayout(x, g, kh, kw), g, kh, kw).map((w) => tf.reshape(w, [w.shape[0], 1, w.shape[1]]));
   return (windows.length === 1 ? windows[0]! : tf.concat(windows, 1)) as tf.Tensor3D;
 }

@@ -8,6 +8,7 @@ import { WEBGPU_KERNELS } from './webgpu/index.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
 import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
+import { IM2COL, im2colSpec } from './im2col.js';
 import {
   BATCH_NORM_AFFINE,
   BATCH_NORM_AFFINE_GRAD,
@@ -48,6 +49,7 @@ const OWN: Record<string, Record<string, tf.KernelFunc>> = {
 const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [FUSED_ADAM]: adamUpdateSpec,
   [PICK_ROWS]: pickRowsSpec,
+  [IM2COL]: im2colSpec,
   [BATCH_NORM_AFFINE]: batchNormAffineSpec,
   [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
   [BATCH_NORM_AFFINE_RUNNING]: batchNormAffineRunningSpec,

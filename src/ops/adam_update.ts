@@ -2,14 +2,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_ADAM, type AdamUpdateAttrs } from '../kernels/adam_update.js';
 import { hasArrayKernel } from '../kernels/array_kernel.js';
 import { ADAM_MOMENT, ADAM_UPDATE, hasOwnKernel } from '../kernels/own_kernels.js';
+import { wasmKernelsOf } from '../kernels/wasm_module/module.js';
 
 /**
- * Parameters up to this size take the fused kernel: there tfjs's per-kernel overhead dominates.
- * Larger ones keep the composition, whose kernels are SIMD (and threaded) on wasm, where a
- * JavaScript loop rounding every step to float32 is slower (measured 33 vs 18 ms per million
- * parameters on wasm).
+ * On wasm without its WebAssembly kernels (an engine without SIMD), parameters up to this size
+ * take the fused JavaScript loop, where tfjs's per-kernel overhead dominates; larger ones keep
+ * the composition, whose SIMD kernels beat a JavaScript loop rounding every step to float32
+ * (measured 33 vs 18 ms per million parameters). Everywhere else the fused kernel wins at every
+ * size: 13 vs 54 ms for the 10.6 M parameters of bench/models.ts's small G and D on wasm with
+ * its WebAssembly kernels, 159 vs 2,437 ms on cpu.
  */
-const FUSED_MAX_SIZE = 16384;
+const JS_FUSED_MAX_SIZE_ON_WASM = 16384;
+
+function fusedPays(size: number): boolean {
+  return size <= JS_FUSED_MAX_SIZE_ON_WASM || tf.getBackend() !== 'wasm' || wasmKernelsOf(tf.backend()) !== undefined;
+}
 
 /**
  * One Adam update (PyTorch's formula, see `TorchAdam`): returns the new parameter, first and
@@ -17,9 +24,10 @@ const FUSED_MAX_SIZE = 16384;
  * backend has (`registerFastKernels` registers them):
  * - webgpu: three programs of ours (first moment, second moment, parameter) for any size, instead
  *   of the composition's thirteen dispatches (src/kernels/webgpu/adam.ts);
- * - wasm and cpu: one fused array kernel for a small parameter, the same float32 values as the
- *   composition in one pass (src/kernels/adam_update.ts);
- * - otherwise (larger parameters on wasm/cpu, other backends): the composition of ops.
+ * - wasm and cpu: one fused array kernel, the same float32 values as the composition in one pass
+ *   (src/kernels/adam_update.ts; on wasm a SIMD WebAssembly loop);
+ * - otherwise (other backends, and large parameters on a wasm engine without SIMD): the
+ *   composition of ops.
  */
 export function adamUpdate(
   param: tf.Tensor,
@@ -41,7 +49,7 @@ export function adamUpdate(
       return [p1, m1, v1] as [tf.Tensor, tf.Tensor, tf.Tensor];
     });
   }
-  if (float && param.size <= FUSED_MAX_SIZE && hasArrayKernel(FUSED_ADAM)) {
+  if (float && hasArrayKernel(FUSED_ADAM) && fusedPays(param.size)) {
     return tf.engine().runKernel(FUSED_ADAM, { param, m, v, grad }, c as unknown as tf.NamedAttrMap) as [
       tf.Tensor, tf.Tensor, tf.Tensor,
     ];

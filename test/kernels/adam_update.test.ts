@@ -33,4 +33,19 @@ describe.each(['cpu', 'wasm'])('fused Adam update on %s', (backend) => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([p!, m!, v!, g!, vAbs]);
   });
+
+  it('takes the fused kernel for a large parameter too (SIMD WebAssembly on wasm), bit for bit', async () => {
+    await initBackend(backend);
+    // 50,003 elements: above the JavaScript loop's limit on wasm, and not a multiple of 4.
+    const [p, m, v, g] = [1, 2, 3, 4].map((s) => tf.randomNormal([50003], 0, s === 3 ? 0.01 : 1, 'float32', s));
+    const vAbs = tf.abs(v!);
+    const profile = await tf.profile(() => {
+      const ours = adamUpdate(p!, m!, vAbs, g!, c);
+      const theirs = tf.tidy(() => composed(p!, m!, vAbs, g!));
+      for (let i = 0; i < 3; i++) expect(Array.from(ours[i]!.dataSync())).toEqual(Array.from(theirs[i]!.dataSync()));
+      tf.dispose([...ours, ...theirs]);
+    });
+    expect(profile.kernels.filter((k) => k.name === FUSED_ADAM)).toHaveLength(1);
+    tf.dispose([p!, m!, v!, g!, vAbs]);
+  });
 });

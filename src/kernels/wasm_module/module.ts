@@ -1,0 +1,63 @@
+import { PLAIN_MEMORY_MODULE, SHARED_MEMORY_MODULE } from './binary.js';
+
+/**
+ * The exports of kernels.wat. Pointers are byte offsets into the memory the module was
+ * instantiated on, counts are elements.
+ */
+export interface WasmKernelModule {
+  adam(
+    param: number, m: number, v: number, grad: number,
+    paramOut: number, mOut: number, vOut: number, size: number,
+    beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number,
+    biasCorrection2Sqrt: number, epsilon: number, stepSize: number,
+  ): void;
+  im2colTap(
+    x: number, out: number,
+    batch: number, height: number, width: number, channels: number,
+    outHeight: number, outWidth: number, strideHeight: number, strideWidth: number,
+    rowOffset: number, sourceColumn: number, first: number, end: number,
+    channelStride: number, tapBase: number,
+  ): void;
+}
+
+const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+
+/**
+ * The kernels of kernels.wat on `memory` (a shared memory takes the module built for one).
+ * Compiled synchronously: each build is under 1 KB, far below the 4 KB browsers allow on the
+ * main thread. Throws where the engine lacks WebAssembly SIMD or bulk memory.
+ */
+export function instantiateWasmKernels(memory: WebAssembly.Memory): WasmKernelModule {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const module = new WebAssembly.Module(decode(shared ? SHARED_MEMORY_MODULE : PLAIN_MEMORY_MODULE));
+  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelModule;
+}
+
+/** What the module needs of tfjs-backend-wasm's emscripten module. */
+interface EmscriptenModuleLike {
+  /** The memory of the threaded build (imported by its module). */
+  wasmMemory?: WebAssembly.Memory;
+  /** The exports of the plain build, which exports its memory. */
+  asm?: { memory?: WebAssembly.Memory };
+}
+
+const byBackend = new WeakMap<object, WasmKernelModule | null>();
+
+/**
+ * The kernels on the heap of a tfjs-backend-wasm backend, or `undefined` where they cannot run
+ * there (no SIMD, an unknown build): the array kernels then run their JavaScript loops.
+ */
+export function wasmKernelsOf(backend: object): WasmKernelModule | undefined {
+  let kernels = byBackend.get(backend);
+  if (kernels === undefined) {
+    const wasm = (backend as { wasm?: EmscriptenModuleLike }).wasm;
+    const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+    try {
+      kernels = memory instanceof WebAssembly.Memory ? instantiateWasmKernels(memory) : null;
+    } catch {
+      kernels = null;
+    }
+    byBackend.set(backend, kernels);
+  }
+  return kernels ?? undefined;
+}

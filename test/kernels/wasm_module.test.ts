@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/node/backend.js';
+import { adamUpdateSpec, type AdamUpdateAttrs } from '../../src/kernels/adam_update.js';
+import { im2colSpec, type Im2ColAttrs } from '../../src/kernels/im2col.js';
+import { instantiateWasmKernels, wasmKernelsOf, type WasmKernelModule } from '../../src/kernels/wasm_module/module.js';
+import { Rng } from '../../src/data/random.js';
+
+const PAGE = 65536;
+
+/** A module on a fresh memory of its own, plain or shared (the two builds of tfjs-backend-wasm). */
+function moduleOn(shared: boolean) {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared });
+  let top = 1024; // Keep address 0 unused, as malloc does.
+  const alloc = (size: number, fill = Number.NaN) => {
+    const offset = top;
+    top += Math.ceil((size * 4) / 16) * 16 + 16;
+    const view = new Float32Array(memory.buffer, offset, size);
+    view.fill(fill);
+    return { offset, view };
+  };
+  expect(top).toBeLessThan(64 * PAGE);
+  return { kernels: instantiateWasmKernels(memory), alloc };
+}
+
+function randoms(size: number, seed: number, scale = 1): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: size }, () => rng.uniform(-scale, scale));
+}
+
+/** The bytes of a float32 array, so that NaN, -0 and +0 compare exactly. */
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+
+describe('the WebAssembly kernels', () => {
+  it('binary.ts is compiled from kernels.wat (tools/build_wasm_kernels.mjs --check)', () => {
+    const script = fileURLToPath(new URL('../../tools/build_wasm_kernels.mjs', import.meta.url));
+    expect(() => execFileSync(process.execPath, [script, '--check'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  describe.each([false, true])('on a memory with shared = %s', (shared) => {
+    it('adam equals the JavaScript loop bit for bit, at every length (vector body and scalar tail)', () => {
+      const { kernels, alloc } = moduleOn(shared);
+      const attrs: AdamUpdateAttrs = {
+        beta1: 0.5, beta2: 0.999, epsilon: 1e-8, biasCorrection2Sqrt: Math.sqrt(1 - 0.999 ** 7), stepSize: 2e-4 / (1 - 0.5 ** 7),
+      };
+      for (const size of [1, 3, 4, 5, 8, 17, 1027]) {
+        const inputs = [randoms(size, 1), randoms(size, 2, 0.1), randoms(size, 3, 0.01).map(Math.abs), randoms(size, 4)];
+        // Edge values: a zero second moment and gradient (the denominator is epsilon), a huge gradient.
+        inputs[2]![0] = 0;
+        inputs[3]![0] = 0;
+        if (size > 2) inputs[3]![size - 1] = 3e18;
+        const expected = [0, 1, 2].map(() => new Float32Array(size));
+        adamUpdateSpec.compute(inputs, expected, attrs as unknown as tf.NamedAttrMap, [[size]]);
+        const ins = inputs.map((a) => {
+          const b = alloc(size);
+          b.view.set(a);
+          return b;
+        });
+        const outs = [0, 1, 2].map(() => alloc(size));
+        adamUpdateSpec.computeWasm!(kernels, ins.map((b) => b.offset), outs.map((b) => b.offset), attrs as unknown as tf.NamedAttrMap, [[size]]);
+        for (let k = 0; k < 3; k++) expect(bits(outs[k]!.view), `size ${size}, output ${k}`).toEqual(bits(expected[k]!));
+      }
+    });
+
+    const cases: Array<{ shape: [number, number, number, number]; attrs: Partial<Im2ColAttrs> & { filterHeight: number; filterWidth: number } }> = [
+      { shape: [2, 5, 6, 3], attrs: { filterHeight: 3, filterWidth: 3, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 6 } },
+      { shape: [1, 7, 7, 2], attrs: { filterHeight: 3, filterWidth: 3, strideHeight: 2, strideWidth: 2, padTop: 1, padLeft: 1, outHeight: 4, outWidth: 4 } },
+      { shape: [2, 9, 8, 1], attrs: { filterHeight: 7, filterWidth: 7, strideHeight: 2, strideWidth: 2, padTop: 3, padLeft: 3, outHeight: 5, outWidth: 4 } },
+      { shape: [1, 6, 6, 5], attrs: { filterHeight: 3, filterWidth: 2, dilationHeight: 2, dilationWidth: 2, padTop: 2, padLeft: 1, outHeight: 6, outWidth: 6 } },
+      { shape: [3, 4, 4, 4], attrs: { filterHeight: 1, filterWidth: 1, outHeight: 4, outWidth: 4 } },
+      // Every tap outside the image on one side, and a valid (unpadded) convolution.
+      { shape: [1, 2, 2, 2], attrs: { filterHeight: 5, filterWidth: 5, padTop: 2, padLeft: 2, outHeight: 2, outWidth: 2 } },
+      { shape: [2, 6, 5, 3], attrs: { filterHeight: 3, filterWidth: 3, outHeight: 4, outWidth: 3 } },
+    ];
+    it.each(cases.flatMap((c) => (['tap', 'channel'] as const).map((rowOrder) => ({ ...c, rowOrder }))))(
+      'im2colTap fills every output element as the JavaScript loop does: %o',
+      ({ shape, attrs, rowOrder }) => {
+        const { kernels, alloc } = moduleOn(shared);
+        const a: Im2ColAttrs = {
+          strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1, padTop: 0, padLeft: 0, outHeight: 0, outWidth: 0,
+          ...attrs, rowOrder,
+        };
+        const size = shape.reduce((p, q) => p * q, 1);
+        const x = randoms(size, 5);
+        const [outShape] = im2colSpec.outputShapes([shape], a as unknown as tf.NamedAttrMap);
+        const outSize = outShape!.reduce((p, q) => p * q, 1);
+        const expected = new Float32Array(outSize).fill(Number.NaN);
+        im2colSpec.compute([x], [expected], a as unknown as tf.NamedAttrMap, [shape]);
+        expect(expected.some(Number.isNaN)).toBe(false);
+        const xb = alloc(size);
+        xb.view.set(x);
+        const out = alloc(outSize); // NaN-filled: an element the kernel skips stays NaN.
+        im2colSpec.computeWasm!(kernels as WasmKernelModule, [xb.offset], [out.offset], a as unknown as tf.NamedAttrMap, [shape]);
+        expect(bits(out.view)).toEqual(bits(expected));
+      },
+    );
+  });
+
+  it('run on the wasm backend this process started, whichever build it is', async () => {
+    await initBackend('wasm');
+    expect(wasmKernelsOf(tf.backend())).toBeDefined();
+    expect(wasmKernelsOf(tf.engine().registry['cpu'] ?? {})).toBeUndefined();
+  });
+});
