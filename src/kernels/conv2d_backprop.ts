@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   convGeometry,
   padOrCrop,
-  pickRows,
   rotateFilter,
+  swappedTaps,
   tapColumns,
   type ConvGeometry,
   type ConvPad,
@@ -165,8 +165,6 @@ function phasedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeomet
   const colPhases = axisPhases(g.inWidth, g.outWidth, kw, sw, g.padLeft);
   const rowsPerPhase = Math.ceil(g.inHeight / sh);
   const colsPerPhase = Math.ceil(g.inWidth / sw);
-  // Filter taps as rows of [out, in] matrices, to pick sub-filters with slices.
-  const taps = tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [kh * kw, outC * inC]);
   const rowBands: tf.Tensor[] = [];
   for (const rp of rowPhases) {
     const band: tf.Tensor[] = [];
@@ -176,7 +174,7 @@ function phasedInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeomet
         phase = tf.zeros([n, rp.count, cp.count, inC]);
       } else {
         const picked = rp.taps.flatMap((i) => cp.taps.map((j) => i * kw + j));
-        const sub = tf.reshape(pickRows(taps as tf.Tensor2D, picked), [
+        const sub = tf.reshape(swappedTaps(filter, picked), [
           rp.taps.length, cp.taps.length, outC, inC,
         ]) as tf.Tensor4D;
         const framed = padOrCrop(dy, [rp.before, cp.before], [rp.after, cp.after], 1) as tf.Tensor4D;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { hasArrayKernel } from './array_kernel.js';
 import { PICK_ROWS } from './pick_rows.js';
 import { IM2COL, type Im2ColAttrs } from './im2col.js';
+import { SWAPPED_TAPS } from './swapped_taps.js';
 
 /** A convolution's `pad` attribute, as tfjs takes it. */
 export type ConvPad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -227,17 +228,30 @@ export function tapColumnsPerChannel(x: tf.Tensor4D, g: ConvGeometry, kh: number
 }
 
 /**
+ * Taps `taps` of a filter `[kh, kw, in, out]` (tap `i·kw + j`) with in/out swapped,
+ * `[taps.length, out, in]`: one copy kernel on wasm and cpu, else a transpose and {@link pickRows}
+ * (wasm's Reverse kernel is ~20× slower than a transpose of the same filter).
+ */
+export function swappedTaps(filter: tf.Tensor4D, taps: number[]): tf.Tensor3D {
+  const [kh, kw, inC, outC] = filter.shape;
+  if (filter.dtype === 'float32' && hasArrayKernel(SWAPPED_TAPS)) {
+    return tf.engine().runKernel(SWAPPED_TAPS, { filter }, { taps } as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+  }
+  return tf.tidy(() => {
+    const rows = tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [kh * kw, outC * inC]) as tf.Tensor2D;
+    const inOrder = taps.length === kh * kw && taps.every((t, i) => t === i);
+    return tf.reshape(inOrder ? rows : pickRows(rows, taps), [taps.length, outC, inC]) as tf.Tensor3D;
+  });
+}
+
+/**
  * The filter of the transposed convolution: `[kh, kw, in, out]` rotated by 180° in space with
- * in/out swapped, `[kh, kw, out, in]`. The taps are reversed by picking rows ({@link pickRows};
- * wasm's Reverse kernel is ~20× slower than a transpose of the same filter).
+ * in/out swapped, `[kh, kw, out, in]`.
  */
 export function rotateFilter(filter: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw, inC, outC] = filter.shape;
-  const swapped = tf.transpose(filter, [0, 1, 3, 2]);
   const taps = kh * kw;
-  if (taps === 1) return swapped;
-  const rows = tf.reshape(swapped, [taps, inC * outC]);
-  return tf.reshape(pickRows(rows as tf.Tensor2D, Array.from({ length: taps }, (_, i) => taps - 1 - i)), [kh, kw, outC, inC]);
+  return tf.reshape(swappedTaps(filter, Array.from({ length: taps }, (_, i) => taps - 1 - i)), [kh, kw, outC, inC]);
 }
 
 /** Rows `indices` of a matrix, in that order: one copy kernel on wasm and cpu, else slices + concat. */

@@ -9,6 +9,7 @@ import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_k
 import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 import { IM2COL, im2colSpec } from './im2col.js';
+import { SWAPPED_TAPS, swappedTapsSpec } from './swapped_taps.js';
 import {
   BATCH_NORM_AFFINE,
   BATCH_NORM_AFFINE_GRAD,
@@ -50,6 +51,7 @@ const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [FUSED_ADAM]: adamUpdateSpec,
   [PICK_ROWS]: pickRowsSpec,
   [IM2COL]: im2colSpec,
+  [SWAPPED_TAPS]: swappedTapsSpec,
   [BATCH_NORM_AFFINE]: batchNormAffineSpec,
   [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
   [BATCH_NORM_AFFINE_RUNNING]: batchNormAffineRunningSpec,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/node/backend.js';
 import { adamUpdateSpec, type AdamUpdateAttrs } from '../../src/kernels/adam_update.js';
 import { im2colSpec, type Im2ColAttrs } from '../../src/kernels/im2col.js';
+import { swappedTapsSpec } from '../../src/kernels/swapped_taps.js';
 import { instantiateWasmKernels, wasmKernelsOf, type WasmKernelModule } from '../../src/kernels/wasm_module/module.js';
 import { Rng } from '../../src/data/random.js';
 
@@ -96,6 +97,26 @@ describe('the WebAssembly kernels', () => {
         expect(bits(out.view)).toEqual(bits(expected));
       },
     );
+
+    it.each([
+      { shape: [3, 3, 5, 7], taps: [8, 7, 6, 5, 4, 3, 2, 1, 0] },
+      { shape: [2, 2, 1, 9], taps: [3, 0] },
+      { shape: [1, 1, 6, 1], taps: [0] },
+    ])('transpose gives the swapped taps the JavaScript loop gives: %o', ({ shape, taps }) => {
+      const { kernels, alloc } = moduleOn(shared);
+      const size = shape.reduce((p, q) => p * q, 1);
+      const filter = randoms(size, 6);
+      const attrs = { taps } as unknown as tf.NamedAttrMap;
+      const outSize = taps.length * shape[2]! * shape[3]!;
+      const expected = new Float32Array(outSize).fill(Number.NaN);
+      swappedTapsSpec.compute([filter], [expected], attrs, [shape]);
+      expect(expected.some(Number.isNaN)).toBe(false);
+      const fb = alloc(size);
+      fb.view.set(filter);
+      const out = alloc(outSize);
+      swappedTapsSpec.computeWasm!(kernels, [fb.offset], [out.offset], attrs, [shape]);
+      expect(bits(out.view)).toEqual(bits(expected));
+    });
   });
 
   it('run on the wasm backend this process started, whichever build it is', async () => {

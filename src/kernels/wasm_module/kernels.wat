@@ -140,4 +140,27 @@
             (br $rows)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $batch))))
+
+  ;; A rows x cols matrix transposed (src/kernels/swapped_taps.ts): dst[c][r] = src[r][c]. Written
+  ;; in order, column by column of src; the rows a column reads stay cached for the next one.
+  (func (export "transpose")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $c i32) (local $s i32) (local $o i32) (local $runEnd i32) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $o (local.get $dst))
+    (block $columnsDone
+      (loop $column
+        (br_if $columnsDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $runEnd (i32.add (local.get $o) (i32.shl (local.get $rows) (i32.const 2))))
+        (block $copyDone
+          (loop $copy
+            (br_if $copyDone (i32.ge_u (local.get $o) (local.get $runEnd)))
+            (f32.store (local.get $o) (f32.load (local.get $s)))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+            (br $copy)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $column)))
+  )
 )

@@ -18,6 +18,7 @@ export interface WasmKernelModule {
     rowOffset: number, sourceColumn: number, first: number, end: number,
     channelStride: number, tapBase: number,
   ): void;
+  transpose(source: number, target: number, rows: number, columns: number): void;
 }
 
 const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
