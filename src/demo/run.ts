@@ -15,12 +15,14 @@ import { buildTag2PixGenerator } from '../models/generator.js';
 import { initializeLikeReference } from '../models/init.js';
 import { countParameters } from '../models/parameters.js';
 import { buildSynthCitExtractor } from '../models/synth_cit_extractor.js';
+import { buildSynthTagClassifier } from '../models/synth_tag_classifier.js';
 import { exportTorchStateDict } from '../io/torch_state_dict.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { initBackend } from '../node/backend.js';
 import { writeFileAtomic } from '../node/files.js';
 import { RUN_FILES, runTrainingInFolder } from '../node/train.js';
 import { pretrainSynthCitExtractor } from './extractor_pretrain.js';
+import { pretrainTagClassifier } from './tag_guide_pretrain.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions, type DemoOptions } from './config.js';
 import { figure8Grid } from './grid.js';
@@ -51,6 +53,9 @@ function colorizer(trainer: Tag2PixTrainer, citFeatures: CitFeatureFn) {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
   const c = resolveDemoOptions(options);
+  if (!Number.isInteger(c.tagGuideSteps) || c.tagGuideSteps < 0) {
+    throw new Error(`runDemo: tagGuideSteps must be an integer >= 0 (0: no tag guide), got ${String(c.tagGuideSteps)}.`);
+  }
   const print = c.print ?? ((line: string) => console.log(line));
   const printResult = c.printResult ?? print;
   const { out, size, trainCount, testCount, batchSize, warmupEpochs, epochs, seed, learningRate } = c;
@@ -151,7 +156,29 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       `two-step schedule: classification losses from epoch ${Math.max(1, c.twoStepEpoch, warmupEpochs + 1)} of ${epochs}`,
   );
   const adam = { learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+  // The optional tag guide: a colour-tag classifier pretrained here on true colourings (other
+  // characters than G's, the same held-out rule), frozen; its time counts in the budget.
+  let guideModel: LayersModel | undefined;
+  if (c.tagGuideSteps > 0) {
+    const guideStart = performance.now();
+    guideModel = buildSynthTagClassifier({ inputSize: size, seed: seed + 13 });
+    const guideBatch = freshSynthBatches({ batchSize, seed: seed + 5000, size, colorChoices: palette, reject });
+    try {
+      const loss = await pretrainTagClassifier(guideModel, { steps: c.tagGuideSteps, batchAt: guideBatch });
+      print(
+        `tag guide: ${countParameters(guideModel).toLocaleString('en')} parameters, pretrained for ${c.tagGuideSteps} steps in ` +
+          `${((performance.now() - guideStart) / 1000).toFixed(1)} s (loss ${loss.toFixed(4)}), then frozen; weight ${c.tagGuideWeight} in G's warm-up loss`,
+      );
+    } catch (e) {
+      guideModel.dispose();
+      generator.dispose();
+      discriminator.dispose();
+      extractor.dispose();
+      throw e;
+    }
+  }
   const trainer = new Tag2PixTrainer({
+    warmupTagGuide: guideModel ? { model: guideModel, weight: c.tagGuideWeight } : undefined,
     generator,
     discriminator,
     generatorOptimizer: adam,
@@ -175,7 +202,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     size, trainingData: c.trainingData, colorsPerLineArt: k, trainCount, testCount, batchSize, epochs, warmupEpochs,
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
-    extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, seed,
+    extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare,
+    tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.
@@ -230,6 +258,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   } catch (e) {
     trainer.dispose();
     extractor.dispose();
+    guideModel?.dispose();
     throw e;
   } finally {
     tf.dispose(Object.values(sampleInputs));
@@ -265,6 +294,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const tEval = performance.now();
   trainer.dispose();
   extractor.dispose();
+  guideModel?.dispose();
   const l1 = result.steps.map((s) => s.generator['l1Color'] ?? NaN);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const warmupSteps = result.steps.filter((s) => s.stage === 'warm-up').length;

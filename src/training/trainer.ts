@@ -46,15 +46,26 @@ export interface Tag2PixTrainerOptions {
    * The check reads each loss back before its update.
    */
   checkFinite?: boolean;
+  /**
+   * A frozen colour-tag classifier (colour image in [-1, 1] → CVT logits) whose sigmoid
+   * cross-entropy against the batch's CVT tags, times `weight`, joins G's loss in warm-up steps:
+   * the classification term of the published G loss, with a pretrained classifier standing in
+   * for D's CVT head, which the warm-up does not train. Absent: warm-up steps are L1 alone.
+   */
+  warmupTagGuide?: { model: LayersModel; weight: number };
 }
 
 /** Loss terms of one iteration as numbers. */
 export interface Tag2PixStepLosses {
   /**
    * In a warm-up step (`adversarial: false` in the schedule) only the generator's L1 terms and
-   * total are computed; every other term is NaN.
+   * total are computed (and `tagGuide` with a warm-up tag guide); every other term is NaN.
    */
   discriminator: Record<keyof DiscriminatorLossTerms, number>;
+  /**
+   * With a warm-up tag guide, warm-up steps also carry `tagGuide` (its unweighted cross-entropy),
+   * read as `(result.generator as Record<string, number>)['tagGuide']`.
+   */
   generator: Record<keyof GeneratorLossTerms, number>;
 }
 
@@ -196,6 +207,7 @@ export class Tag2PixTrainer {
   /** False for a generator built without the CIT path (inputs `[lineArt, cvt]`). */
   private readonly usesCitFeatures: boolean;
   private readonly dParams: NamedParameter[];
+  private readonly warmupTagGuide?: { model: LayersModel; weight: number };
 
   constructor(options: Tag2PixTrainerOptions) {
     if (!options || !options.generator || !options.discriminator) {
@@ -207,6 +219,13 @@ export class Tag2PixTrainer {
     this.scheduler = options.scheduler ?? ChangingLossScheduler.tag2pix();
     this.discriminatorOutput = options.discriminatorOutput ?? 'probabilities';
     this.checkFinite = options.checkFinite ?? true;
+    if (options.warmupTagGuide !== undefined) {
+      const w = options.warmupTagGuide.weight;
+      if (!(typeof w === 'number' && Number.isFinite(w) && w >= 0)) {
+        throw new Error(`Tag2PixTrainer: warmupTagGuide.weight must be a finite number >= 0, got ${String(w)}.`);
+      }
+      this.warmupTagGuide = options.warmupTagGuide;
+    }
     this.generatorOptimizer = new TorchAdam(options.generatorOptimizer);
     this.discriminatorOptimizer = new TorchAdam(options.discriminatorOptimizer);
     this.usesCitFeatures = this.generator.inputs.length !== 2;
@@ -445,6 +464,11 @@ export class Tag2PixTrainer {
         if (warmup) {
           const rec = reconstructionLoss({ color, guide }, c.batch.color, { beta: c.weights.beta });
           terms = { l1Color: rec.color, l1Guide: rec.guide, total: tf.mul(rec.total, c.weights.lambdaRec) as tf.Scalar };
+          if (this.warmupTagGuide) {
+            const logits = this.warmupTagGuide.model.apply(color, { training: false }) as tf.Tensor;
+            const tagGuide = tf.losses.sigmoidCrossEntropy(c.batch.cvt, logits) as tf.Scalar;
+            terms = { ...terms, tagGuide, total: tf.add(terms['total']!, tf.mul(tagGuide, this.warmupTagGuide.weight)) as tf.Scalar };
+          }
         } else {
           const targets = { cit: c.batch.cit, cvt: c.batch.cvt };
           terms = { ...generatorLoss(this.runDiscriminator(color), { color, guide }, c.batch.color, targets, this.lossOptions(c.weights)) };

@@ -202,4 +202,30 @@ describe('demo training on synthetic characters', () => {
       await fs.rm(out, { recursive: true, force: true });
     }
   });
+
+  it('with a tag guide: pretrains the classifier, adds its term to every warm-up step, leaks nothing; refuses a bad step count', async () => {
+    const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-guide-'));
+    const before = tf.memory().numTensors;
+    try {
+      const options = {
+        size: 32, trainingData: 'fixed', trainCount: 4, testCount: 2, batchSize: 2, epochs: 1, warmupEpochs: 1,
+        widthMultiplier: 0.125, extractorSteps: 1, extractorFeatures: 8, tagGuideSteps: 2, tagGuideWeight: 50,
+        progress: 'silent', print: () => {}, skipImages: true,
+      } as const;
+      const lines: string[] = [];
+      await runDemo({ ...options, out, print: (line) => lines.push(line) });
+      expect(lines.some((l) => /^tag guide: [\d,]+ parameters, pretrained for 2 steps/.test(l))).toBe(true);
+      const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
+      expect(log).toHaveLength(2);
+      for (const r of log) {
+        const g = r.generator as Record<string, number>;
+        expect(Number.isFinite(g['tagGuide'])).toBe(true);
+        expect(g['total']).toBeCloseTo(1000 * (g['l1Color']! + 0.9 * g['l1Guide']!) + 50 * g['tagGuide']!, 1);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      await expect(runDemo({ ...options, out, tagGuideSteps: -1 })).rejects.toThrow(/tagGuideSteps must be an integer >= 0/);
+    } finally {
+      await fs.rm(out, { recursive: true, force: true });
+    }
+  });
 });
