@@ -1,28 +1,21 @@
 import type { ArrayKernelSpec } from './array_kernel.js';
+import type { ConvGeometry } from './conv_util.js';
 
 /** Name of the im2col kernel (wasm and cpu). */
 export const IM2COL = 'Tag2PixIm2Col';
 
-/** Geometry of {@link im2colSpec}: a convolution's taps, strides, dilations and padding. */
-export interface Im2ColAttrs {
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
-  /** Zero rows above / columns left of the input. */
-  padTop: number;
-  padLeft: number;
-  outHeight: number;
-  outWidth: number;
+/** Geometry of {@link im2colSpec}: the convolution's taps, strides, dilations, padding and output size. */
+export type Im2ColAttrs = Pick<
+  ConvGeometry,
+  'filterHeight' | 'filterWidth' | 'strideHeight' | 'strideWidth' | 'dilationHeight' | 'dilationWidth' | 'padTop' | 'padLeft' | 'outHeight' | 'outWidth'
+> & {
   /**
    * Row order of the output: `'tap'` gives `[taps·C, pixels]` (row `tap·C + c`, the filter
    * gradient's layout), `'channel'` gives `[C, taps, pixels]` (each channel's rows together, for
    * depthwise and grouped filter gradients).
    */
   rowOrder: 'tap' | 'channel';
-}
+};
 
 /** Where one filter tap's values come from and go to. */
 interface TapPlan {
