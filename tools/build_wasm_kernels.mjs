@@ -8,7 +8,7 @@ import wabtInit from 'wabt';
 const dir = new URL('../src/kernels/wasm_module/', import.meta.url);
 
 /** The text of binary.ts for the current kernels.wat. */
-export async function generateWasmKernels() {
+async function generateWasmKernels() {
   const source = readFileSync(new URL('kernels.wat', dir), 'utf8');
   const wabt = await wabtInit();
   const compile = (shared) => {

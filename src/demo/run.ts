@@ -170,10 +170,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           `${((performance.now() - guideStart) / 1000).toFixed(1)} s (loss ${loss.toFixed(4)}), then frozen; weight ${c.tagGuideWeight} in G's warm-up loss`,
       );
     } catch (e) {
-      guideModel.dispose();
-      generator.dispose();
-      discriminator.dispose();
-      extractor.dispose();
+      for (const model of [guideModel, generator, discriminator, extractor]) model.dispose();
       throw e;
     }
   }
@@ -257,8 +254,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     });
   } catch (e) {
     trainer.dispose();
-    extractor.dispose();
-    guideModel?.dispose();
+    for (const model of [generator, discriminator, extractor, guideModel]) model?.dispose();
     throw e;
   } finally {
     tf.dispose(Object.values(sampleInputs));

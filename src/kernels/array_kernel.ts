@@ -79,6 +79,15 @@ export function arrayKernelFunc(spec: ArrayKernelSpec, backend: ArrayBackend): t
   }) as unknown as tf.KernelFunc;
 }
 
+/**
+ * Whether the running backend's array kernels are JavaScript loops over wasm's heap, because its
+ * WebAssembly kernels cannot run there (an engine without SIMD): on large tensors those loops
+ * lose to compositions of the backend's SIMD kernels. False on cpu and on wasm with its kernels.
+ */
+export function arrayKernelsAreSlowLoops(): boolean {
+  return tf.getBackend() === 'wasm' && wasmKernelsOf(tf.backend()) === undefined;
+}
+
 /** Whether the running backend has the array kernel `name` (registered by `registerFastKernels`). */
 export function hasArrayKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) != null;

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FUSED_ADAM, type AdamUpdateAttrs } from '../kernels/adam_update.js';
-import { hasArrayKernel } from '../kernels/array_kernel.js';
+import { arrayKernelsAreSlowLoops, hasArrayKernel } from '../kernels/array_kernel.js';
 import { ADAM_MOMENT, ADAM_UPDATE, hasOwnKernel } from '../kernels/own_kernels.js';
-import { wasmKernelsOf } from '../kernels/wasm_module/module.js';
 
 /**
  * On wasm without its WebAssembly kernels (an engine without SIMD), parameters up to this size
@@ -13,10 +12,6 @@ import { wasmKernelsOf } from '../kernels/wasm_module/module.js';
  * its WebAssembly kernels, 159 vs 2,437 ms on cpu.
  */
 const JS_FUSED_MAX_SIZE_ON_WASM = 16384;
-
-function fusedPays(size: number): boolean {
-  return size <= JS_FUSED_MAX_SIZE_ON_WASM || tf.getBackend() !== 'wasm' || wasmKernelsOf(tf.backend()) !== undefined;
-}
 
 /**
  * One Adam update (PyTorch's formula, see `TorchAdam`): returns the new parameter, first and
@@ -49,7 +44,7 @@ export function adamUpdate(
       return [p1, m1, v1] as [tf.Tensor, tf.Tensor, tf.Tensor];
     });
   }
-  if (float && hasArrayKernel(FUSED_ADAM) && fusedPays(param.size)) {
+  if (float && hasArrayKernel(FUSED_ADAM) && (param.size <= JS_FUSED_MAX_SIZE_ON_WASM || !arrayKernelsAreSlowLoops())) {
     return tf.engine().runKernel(FUSED_ADAM, { param, m, v, grad }, c as unknown as tf.NamedAttrMap) as [
       tf.Tensor, tf.Tensor, tf.Tensor,
     ];
