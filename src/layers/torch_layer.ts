@@ -262,15 +262,10 @@ export function joinKey(...parts: string[]): string {
 export function applyConv(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const kernel = p.kernel.read() as tf.Tensor4D;
-    let y = p.transpose
-      ? conv2dTransposeTorch(x, kernel, {
-          stride: p.stride,
-          padding: p.padding,
-          outputPadding: p.outputPadding,
-        })
-      : conv2dTorch(x, kernel, { stride: p.stride, padding: p.padding, groups: p.groups });
-    if (p.bias) y = tf.add(y, p.bias.read());
-    return y;
+    const bias = p.bias?.read() as tf.Tensor1D | undefined;
+    if (!p.transpose) return conv2dTorch(x, kernel, { stride: p.stride, padding: p.padding, groups: p.groups, bias });
+    const y = conv2dTransposeTorch(x, kernel, { stride: p.stride, padding: p.padding, outputPadding: p.outputPadding });
+    return bias ? tf.add(y, bias) : y;
   });
 }
 

@@ -16,6 +16,8 @@ export interface Conv2dTorchOptions {
   padding?: number;
   /** Number of channel groups; input and output channels must both divide by it. Default 1. */
   groups?: number;
+  /** Per-output-channel bias `[outChannels]`, added inside the convolution where it can be. */
+  bias?: tf.Tensor1D;
 }
 
 /**
@@ -47,12 +49,18 @@ export function conv2dTorch(
         `(${groupIn} per group × ${groups} groups) but the input has ${inChannels}.`,
     );
   }
+  const bias = options.bias;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outChannels)) {
+    throw new Error(`conv2dTorch: bias must be [${outChannels}] (one value per output channel), got [${bias.shape.join(', ')}].`);
+  }
   return tf.tidy(() => {
     const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
       padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
     if (groups === 1) {
-      return tf.conv2d(x, kernel, stride, pad);
+      // With its bias, one kernel call (XNNPACK starts its sums from the bias) instead of two passes.
+      return bias ? tf.fused.conv2d({ x, filter: kernel, strides: stride, pad, bias }) : tf.conv2d(x, kernel, stride, pad);
     }
+    if (bias) return tf.add(conv2dTorch(x, kernel, { ...options, bias: undefined }), bias);
     if (groupIn > 1 && hasOwnKernel(GROUPED_CONV2D)) {
       // One dispatch (webgpu), gradients included.
       return groupedConvOwnKernel(x, kernel, { stride, padding, groups });
