@@ -36,6 +36,26 @@ describe('conv2dTorch', () => {
     expect(Array.from((await y.data()))).toEqual([0 + 1 + 4 + 5, 1 + 2 + 3 + 5 + 6 + 7, 4 + 5 + 8 + 9 + 12 + 13, 5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15]);
   });
 
+  for (const groups of [1, 2]) {
+    it(`adds its bias per output channel, with its gradient (groups ${groups})`, async () => {
+      const x = randomTensor([2, 5, 6, 4], 11) as tf.Tensor4D;
+      const k = randomTensor([3, 3, 4 / groups, 6], 12) as tf.Tensor4D;
+      const bias = randomTensor([6], 13) as tf.Tensor1D;
+      const options = { stride: 2, padding: 1, groups };
+      const composed = tf.add(conv2dTorch(x, k, options), bias);
+      const withBias = conv2dTorch(x, k, { ...options, bias });
+      expect(tf.max(tf.abs(tf.sub(withBias, composed))).dataSync()[0]).toBeLessThan(1e-5);
+      const n = await checkGradients(([xi, ki, bi]) => conv2dTorch(xi as tf.Tensor4D, ki as tf.Tensor4D, { ...options, bias: bi as tf.Tensor1D }), [x, k, bias]);
+      expect(n).toBeGreaterThan(0);
+    });
+  }
+
+  it('names the problem when the bias does not have one value per output channel', () => {
+    const x = tf.zeros([1, 4, 4, 2]) as tf.Tensor4D;
+    const k = tf.zeros([3, 3, 2, 8]) as tf.Tensor4D;
+    expect(() => conv2dTorch(x, k, { bias: tf.zeros([4]) as tf.Tensor1D })).toThrow(/bias must be \[8\] \(one value per output channel\), got \[4\]/);
+  });
+
   it('names the problem when channels do not fit the groups', () => {
     const x = tf.zeros([1, 4, 4, 6]) as tf.Tensor4D;
     const k = tf.zeros([3, 3, 2, 8]) as tf.Tensor4D;
