@@ -22,8 +22,7 @@ import { initBackend } from '../node/backend.js';
 import { writeFileAtomic } from '../node/files.js';
 import { RUN_FILES, runTrainingInFolder } from '../node/train.js';
 import { pretrainSynthCitExtractor } from './extractor_pretrain.js';
-import { loadPackagedTagGuide, PACKAGED_TAG_GUIDE_RECIPE, pretrainTagClassifier } from './tag_guide_pretrain.js';
-import { PACKAGED_TAG_GUIDE_STEPS } from './packaged_tag_guide.js';
+import { pretrainTagClassifier } from './tag_guide_pretrain.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions, type DemoOptions } from './config.js';
 import { figure8Grid } from './grid.js';
@@ -50,28 +49,13 @@ function colorizer(trainer: Tag2PixTrainer, citFeatures: CitFeatureFn) {
   };
 }
 
-/** Throws, naming the option and the fix, when the tag guide's options do not fit together. */
-function checkTagGuide(c: ReturnType<typeof resolveDemoOptions>): void {
-  const modes = ['off', 'packaged', 'pretrain'];
-  if (!modes.includes(c.tagGuide)) {
-    throw new Error(`runDemo: tagGuide must be one of ${modes.join(', ')}, got '${String(c.tagGuide)}'.`);
-  }
-  if (c.tagGuide === 'pretrain' && (!Number.isInteger(c.tagGuideSteps) || c.tagGuideSteps < 1)) {
-    throw new Error(`runDemo: tagGuideSteps must be an integer >= 1 with tagGuide 'pretrain', got ${String(c.tagGuideSteps)}.`);
-  }
-  if (c.tagGuide === 'packaged' && (c.size !== PACKAGED_TAG_GUIDE_RECIPE.size || c.palette !== 'demo')) {
-    throw new Error(
-      `runDemo: the packaged tag guide reads ${PACKAGED_TAG_GUIDE_RECIPE.size} px images of the demo palette, got size ${c.size} and palette '${c.palette}'; ` +
-        `use tagGuide 'pretrain' (--tag-guide pretrain) for another size or palette.`,
-    );
-  }
-}
-
 /** Runs the whole demo; see {@link DemoOptions} (the defaults are {@link DEMO_DEFAULTS}). */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
   const c = resolveDemoOptions(options);
-  checkTagGuide(c);
+  if (!Number.isInteger(c.tagGuideSteps) || c.tagGuideSteps < 0) {
+    throw new Error(`runDemo: tagGuideSteps must be an integer >= 0 (0: no tag guide), got ${String(c.tagGuideSteps)}.`);
+  }
   const print = c.print ?? ((line: string) => console.log(line));
   const printResult = c.printResult ?? print;
   const { out, size, trainCount, testCount, batchSize, warmupEpochs, epochs, seed, learningRate } = c;
@@ -172,30 +156,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       `two-step schedule: classification losses from epoch ${Math.max(1, c.twoStepEpoch, warmupEpochs + 1)} of ${epochs}`,
   );
   const adam = { learningRate, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
-  // The optional tag guide: a colour-tag classifier, packaged or pretrained here on true
-  // colourings (other characters than G's, the same held-out rule; its time counts in the
-  // budget), frozen.
+  // The optional tag guide: a colour-tag classifier pretrained here on true colourings (other
+  // characters than G's, the same held-out rule), frozen; its time counts in the budget.
   let guideModel: LayersModel | undefined;
-  if (c.tagGuide !== 'off') {
+  if (c.tagGuideSteps > 0) {
     const guideStart = performance.now();
+    guideModel = buildSynthTagClassifier({ inputSize: size, seed: seed + 13 });
+    const guideBatch = freshSynthBatches({ batchSize, seed: seed + 5000, size, colorChoices: palette, reject });
     try {
-      if (c.tagGuide === 'packaged') {
-        guideModel = await loadPackagedTagGuide();
-        print(
-          `tag guide: the packaged classifier (${countParameters(guideModel).toLocaleString('en')} parameters, pretrained for ` +
-            `${PACKAGED_TAG_GUIDE_STEPS} steps by tools/pretrain_tag_guide.ts), frozen; weight ${c.tagGuideWeight} in G's warm-up loss`,
-        );
-      } else {
-        guideModel = buildSynthTagClassifier({ inputSize: size, seed: seed + 13 });
-        const guideBatch = freshSynthBatches({ batchSize, seed: seed + 5000, size, colorChoices: palette, reject, ...closeUps });
-        const loss = await pretrainTagClassifier(guideModel, { steps: c.tagGuideSteps, batchAt: guideBatch });
-        print(
-          `tag guide: ${countParameters(guideModel).toLocaleString('en')} parameters, pretrained for ${c.tagGuideSteps} steps in ` +
-            `${((performance.now() - guideStart) / 1000).toFixed(1)} s (loss ${loss.toFixed(4)}), then frozen; weight ${c.tagGuideWeight} in G's warm-up loss`,
-        );
-      }
+      const loss = await pretrainTagClassifier(guideModel, { steps: c.tagGuideSteps, batchAt: guideBatch });
+      print(
+        `tag guide: ${countParameters(guideModel).toLocaleString('en')} parameters, pretrained for ${c.tagGuideSteps} steps in ` +
+          `${((performance.now() - guideStart) / 1000).toFixed(1)} s (loss ${loss.toFixed(4)}), then frozen; weight ${c.tagGuideWeight} in G's warm-up loss`,
+      );
     } catch (e) {
-      for (const model of [guideModel, generator, discriminator, extractor]) model?.dispose();
+      for (const model of [guideModel, generator, discriminator, extractor]) model.dispose();
       throw e;
     }
   }
@@ -225,7 +200,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
     extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare,
-    tagGuide: c.tagGuide, tagGuideSteps: c.tagGuide === 'pretrain' ? c.tagGuideSteps : undefined, tagGuideWeight: c.tagGuideWeight, seed,
+    tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.

@@ -24,7 +24,6 @@ interface DemoCliOptions {
   extractorSteps: number;
   extractorFeatures: number;
   closeUpShare: number;
-  tagGuide: DemoOptions['tagGuide'];
   tagGuideSteps: number;
   tagGuideWeight: number;
   tagEncoderWidth: number;
@@ -69,8 +68,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--extractor-steps <n>', 'steps that pretrain the synthetic CIT extractor before G trains (counted in --budget)', integer('--extractor-steps', 1), D.extractorSteps)
     .option('--extractor-features <n>', "channels of the synthetic CIT extractor's features (G's CIT input)", integer('--extractor-features', 1), D.extractorFeatures)
     .option('--close-up-share <p>', "share of each batch's line arts drawn as face close-ups (0 to 1)", probability('--close-up-share'), D.closeUpShare)
-    .option('--tag-guide <mode>', "a frozen colour-tag classifier whose loss on G's output joins G's warm-up loss: off, packaged (shipped, 64 px demo palette) or pretrain (--tag-guide-steps, counted in --budget)", oneOf('--tag-guide', ['off', 'packaged', 'pretrain'] as const), D.tagGuide)
-    .option('--tag-guide-steps <n>', 'steps that pretrain the tag classifier with --tag-guide pretrain', integer('--tag-guide-steps', 1), D.tagGuideSteps)
+    .option('--tag-guide-steps <n>', "steps that pretrain a colour-tag classifier whose loss on G's output joins G's warm-up loss (0: off; counted in --budget)", integer('--tag-guide-steps', 0), D.tagGuideSteps)
     .option('--tag-guide-weight <w>', "weight of the tag classifier's loss beside 1000 x L1", positive('--tag-guide-weight'), D.tagGuideWeight)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
     .option('--no-lr-decay', 'keep the learning rate constant (default: lower it linearly over the second half of the epochs that fit the budget)')
@@ -111,7 +109,6 @@ export function registerDemoCommand(program: Command): void {
         extractorSteps: opts.extractorSteps,
         extractorFeatures: opts.extractorFeatures,
         closeUpShare: opts.closeUpShare,
-        tagGuide: opts.tagGuide,
         tagGuideSteps: opts.tagGuideSteps,
         tagGuideWeight: opts.tagGuideWeight,
         tagEncoderWidth: opts.tagEncoderWidth,
