@@ -42,11 +42,12 @@ describe('conv2dTorch', () => {
       const k = randomTensor([3, 3, 4 / groups, 6], 12) as tf.Tensor4D;
       const bias = randomTensor([6], 13) as tf.Tensor1D;
       const options = { stride: 2, padding: 1, groups };
-      const composed = tf.add(conv2dTorch(x, k, options), bias);
-      const withBias = conv2dTorch(x, k, { ...options, bias });
-      expect(tf.max(tf.abs(tf.sub(withBias, composed))).dataSync()[0]).toBeLessThan(1e-5);
+      const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(conv2dTorch(x, k, { ...options, bias }), tf.add(conv2dTorch(x, k, options), bias)))));
+      expect((await difference.data())[0]).toBeLessThan(1e-5);
+      difference.dispose();
       const n = await checkGradients(([xi, ki, bi]) => conv2dTorch(xi as tf.Tensor4D, ki as tf.Tensor4D, { ...options, bias: bi as tf.Tensor1D }), [x, k, bias]);
       expect(n).toBeGreaterThan(0);
+      tf.dispose([x, k, bias]);
     });
   }
 
