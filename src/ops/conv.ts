@@ -314,12 +314,17 @@ function depthwiseThenSum(
 ): tf.Tensor4D {
   const groupIn = kernel.shape[2];
   const groupOut = kernel.shape[3] / groups;
-  const filter = depthwiseFilter(kernel, groups);
+  // wasm sums as a mean times the count (src/kernels/reduce.ts). With a power-of-two groupIn,
+  // the filter scaled by groupIn makes the mean the sum, bit for bit (scaling by a power of two
+  // is exact), and saves that pass over the output.
+  const exactScale = tf.getBackend() === 'wasm' && groupIn > 1 && (groupIn & (groupIn - 1)) === 0;
+  const filter = exactScale ? tf.mul(depthwiseFilter(kernel, groups), groupIn) : depthwiseFilter(kernel, groups);
   // Output channel (g·groupIn + i)·groupOut + o.
   const y = tf.depthwiseConv2d(x, filter, stride, pad);
   const [n, h, w] = y.shape;
   const perInput = tf.reshape(y, [n, h, w, groups, groupIn, groupOut]);
-  return tf.reshape(tf.sum(perInput, 4), [n, h, w, groups * groupOut]) as tf.Tensor4D;
+  const reduced = exactScale ? tf.mean(perInput, 4) : tf.sum(perInput, 4);
+  return tf.reshape(reduced, [n, h, w, groups * groupOut]) as tf.Tensor4D;
 }
 
 /** The depthwise filter of a grouped kernel: `filter[.., g·groupIn + i, o] = kernel[.., i, g·groupOut + o]`. */
