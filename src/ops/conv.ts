@@ -318,7 +318,7 @@ function depthwiseThenSum(
   // the filter scaled by groupIn makes the mean the sum, bit for bit (scaling by a power of two
   // is exact), and saves that pass over the output.
   const exactScale = tf.getBackend() === 'wasm' && groupIn > 1 && (groupIn & (groupIn - 1)) === 0;
-  const filter = exactScale ? tf.mul(depthwiseFilter(kernel, groups), groupIn) : depthwiseFilter(kernel, groups);
+  const filter = exactScale ? (tf.mul(depthwiseFilter(kernel, groups), groupIn) as tf.Tensor4D) : depthwiseFilter(kernel, groups);
   // Output channel (g·groupIn + i)·groupOut + o.
   const y = tf.depthwiseConv2d(x, filter, stride, pad);
   const [n, h, w] = y.shape;
