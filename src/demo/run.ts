@@ -159,6 +159,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // The optional tag guide: a colour-tag classifier pretrained here on true colourings (other
   // characters than G's, the same held-out rule), frozen; its time counts in the budget.
   let guideModel: LayersModel | undefined;
+  // On a failure before the trainer owns them: every model built so far.
+  const disposeModels = () => {
+    for (const model of [generator, discriminator, extractor, guideModel]) model?.dispose();
+  };
   if (c.tagGuideSteps > 0) {
     const guideStart = performance.now();
     guideModel = buildSynthTagClassifier({ inputSize: size, seed: seed + 13 });
@@ -170,7 +174,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           `${((performance.now() - guideStart) / 1000).toFixed(1)} s (loss ${loss.toFixed(4)}), then frozen; weight ${c.tagGuideWeight} in G's warm-up loss`,
       );
     } catch (e) {
-      for (const model of [guideModel, generator, discriminator, extractor]) model.dispose();
+      disposeModels();
       throw e;
     }
   }
@@ -254,7 +258,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     });
   } catch (e) {
     trainer.dispose();
-    for (const model of [generator, discriminator, extractor, guideModel]) model?.dispose();
+    disposeModels();
     throw e;
   } finally {
     tf.dispose(Object.values(sampleInputs));

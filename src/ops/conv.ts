@@ -36,7 +36,7 @@ export function conv2dTorch(
   const padding = options.padding ?? 0;
   const groups = options.groups ?? 1;
   const inChannels = x.shape[3];
-  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  const [, , groupIn, outChannels] = kernel.shape;
   if (inChannels % groups !== 0 || outChannels % groups !== 0) {
     throw new Error(
       `conv2dTorch: ${inChannels} input and ${outChannels} output channels must both be ` +
@@ -54,26 +54,36 @@ export function conv2dTorch(
     throw new Error(`conv2dTorch: bias must be [${outChannels}] (one value per output channel), got [${bias.shape.join(', ')}].`);
   }
   return tf.tidy(() => {
-    const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
-      padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
     if (groups === 1) {
+      const pad = symmetricPad(padding);
       // With its bias, one kernel call (XNNPACK starts its sums from the bias) instead of two passes.
       return bias ? tf.fused.conv2d({ x, filter: kernel, strides: stride, pad, bias }) : tf.conv2d(x, kernel, stride, pad);
     }
-    if (bias) return tf.add(conv2dTorch(x, kernel, { ...options, bias: undefined }), bias);
-    if (groupIn > 1 && hasOwnKernel(GROUPED_CONV2D)) {
-      // One dispatch (webgpu), gradients included.
-      return groupedConvOwnKernel(x, kernel, { stride, padding, groups });
-    }
-    if (groupIn === 1) {
-      // One input channel per group is a depthwise convolution whose multiplier is
-      // out/groups; PyTorch's output order (group-major) is depthwise's order too.
-      const multiplier = outChannels / groups;
-      const filter = tf.reshape(kernel, [kh, kw, inChannels, multiplier]) as tf.Tensor4D;
-      return tf.depthwiseConv2d(x, filter, stride, pad);
-    }
-    return groupedConvKeepingInputs(x, kernel, groups, stride, pad);
+    const y = groupedConv(x, kernel, groups, stride, padding);
+    return bias ? tf.add(y, bias) : y;
   });
+}
+
+/** PyTorch's symmetric zero padding as tfjs's explicit padding of an NHWC tensor. */
+function symmetricPad(padding: number): ExplicitPad {
+  return padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+}
+
+/** {@link conv2dTorch} for more than one group, without bias. */
+function groupedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, groups: number, stride: number, padding: number): tf.Tensor4D {
+  const [kh, kw, groupIn, outChannels] = kernel.shape;
+  if (groupIn > 1 && hasOwnKernel(GROUPED_CONV2D)) {
+    // One dispatch (webgpu), gradients included.
+    return groupedConvOwnKernel(x, kernel, { stride, padding, groups });
+  }
+  const pad = symmetricPad(padding);
+  if (groupIn === 1) {
+    // One input channel per group is a depthwise convolution whose multiplier is
+    // out/groups; PyTorch's output order (group-major) is depthwise's order too.
+    const filter = tf.reshape(kernel, [kh, kw, x.shape[3], outChannels / groups]) as tf.Tensor4D;
+    return tf.depthwiseConv2d(x, filter, stride, pad);
+  }
+  return groupedConvKeepingInputs(x, kernel, groups, stride, pad);
 }
 
 type ExplicitPad = 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -318,7 +328,8 @@ function depthwiseThenSum(
   // the filter scaled by groupIn makes the mean the sum, bit for bit (scaling by a power of two
   // is exact), and saves that pass over the output.
   const exactScale = tf.getBackend() === 'wasm' && groupIn > 1 && (groupIn & (groupIn - 1)) === 0;
-  const filter = exactScale ? (tf.mul(depthwiseFilter(kernel, groups), groupIn) as tf.Tensor4D) : depthwiseFilter(kernel, groups);
+  const perGroupFilter = depthwiseFilter(kernel, groups);
+  const filter = exactScale ? (tf.mul(perGroupFilter, groupIn) as tf.Tensor4D) : perGroupFilter;
   // Output channel (g·groupIn + i)·groupOut + o.
   const y = tf.depthwiseConv2d(x, filter, stride, pad);
   const [n, h, w] = y.shape;
