@@ -10,6 +10,7 @@ import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 import { IM2COL, im2colSpec } from './im2col.js';
 import { SWAPPED_TAPS, swappedTapsSpec } from './swapped_taps.js';
+import { GROUPED_CONV2D_DIRECT, groupedConvDirectSpec } from './grouped_conv.js';
 import {
   BATCH_NORM_AFFINE,
   BATCH_NORM_AFFINE_GRAD,
@@ -52,6 +53,7 @@ const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [PICK_ROWS]: pickRowsSpec,
   [IM2COL]: im2colSpec,
   [SWAPPED_TAPS]: swappedTapsSpec,
+  [GROUPED_CONV2D_DIRECT]: groupedConvDirectSpec,
   [BATCH_NORM_AFFINE]: batchNormAffineSpec,
   [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
   [BATCH_NORM_AFFINE_RUNNING]: batchNormAffineRunningSpec,

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customGrad } from '../kernels/custom_grad.js';
 import { convGeometry, pickRows, tapColumnsPerChannel } from '../kernels/conv_util.js';
+import { arrayKernelsAreSlowLoops, hasArrayKernel } from '../kernels/array_kernel.js';
+import { GROUPED_CONV2D_DIRECT, wasmGroupedConvHandles } from '../kernels/grouped_conv.js';
 import {
   GROUPED_CONV2D,
   GROUPED_CONV2D_BACKPROP_FILTER,
@@ -88,6 +90,37 @@ function groupedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, groups: number, stride
 
 type ExplicitPad = 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
+/**
+ * The grouped conv's value (no gradient of its own: callers wrap it in theirs): the direct
+ * kernel where the backend has a fast one (src/kernels/grouped_conv.ts), else the composition.
+ */
+function groupedConvValue(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  groups: number,
+  stride: number,
+  pad: ExplicitPad,
+): tf.Tensor4D {
+  const padding = pad === 'valid' ? 0 : pad[1][0];
+  const symmetric = pad === 'valid' || pad.slice(1, 3).every(([a, b]) => a === padding && b === padding);
+  if (symmetric && directGroupedConvApplies(kernel.shape, groups)) {
+    const attrs = { stride, padding, groups } as unknown as tf.NamedAttrMap;
+    return tf.engine().runKernel(GROUPED_CONV2D_DIRECT, { x, filter: kernel }, attrs) as tf.Tensor4D;
+  }
+  return composedGroupedConv(x, kernel, groups, stride, pad);
+}
+
+/**
+ * Whether the direct kernel is the faster way here: on wasm when its WebAssembly loop runs and
+ * handles this many outputs per group, and on cpu (JavaScript loops either way).
+ */
+function directGroupedConvApplies(kernelShape: number[], groups: number): boolean {
+  if (!hasArrayKernel(GROUPED_CONV2D_DIRECT)) return false;
+  if (tf.getBackend() !== 'wasm') return true;
+  const outChannels = kernelShape[3]!;
+  return !arrayKernelsAreSlowLoops() && outChannels % 4 === 0 && wasmGroupedConvHandles(outChannels / groups);
+}
+
 /** The grouped conv composed from ops (depthwise-then-sum or split/conv/concat). */
 function composedGroupedConv(
   x: tf.Tensor4D,
@@ -124,7 +157,7 @@ function groupedConvKeepingInputs(
   return withInputsOnTape(
     x,
     kernel,
-    (input, k) => composedGroupedConv(input, k, groups, stride, pad),
+    (input, k) => groupedConvValue(input, k, groups, stride, pad),
     (dy, xs, ks) => groupedConvGrads(xs, ks, dy, groups, stride, pad),
   );
 }
@@ -252,7 +285,7 @@ function groupedInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, groups: numb
     pickRows(swapped, Array.from({ length: kh * kw }, (_, i) => kh * kw - 1 - i)),
     [kh, kw, groupOut, groups * groupIn],
   ) as tf.Tensor4D;
-  return composedGroupedConv(dy, rotated, groups, 1, pad);
+  return groupedConvValue(dy, rotated, groups, 1, pad);
 }
 
 /**

@@ -100,7 +100,8 @@ describe('grouped conv2dTorch gradient', () => {
           [[0, 0], [1, 1], [1, 1], [0, 0]];
         const composed: Fn = (p, q) =>
           composedGroupedConvForTest(p as tf.Tensor4D, q as tf.Tensor4D, groups, stride, pad);
-        await expectSame(ours, composed, [x, k], 1e-6);
+        // The direct kernel (src/kernels/grouped_conv.ts), where it runs, sums in another order.
+        await expectSame(ours, composed, [x, k], 1e-5);
         expect(tapeBytes(ours, [x, k])).toBe((x.size + k.size) * 4);
         expect(tapeBytes(composed, [x, k])).toBeGreaterThan((x.size + k.size) * 4);
         expectNoLeak(ours, [x, k]);

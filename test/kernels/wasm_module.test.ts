@@ -6,6 +6,7 @@ import { initBackend } from '../../src/node/backend.js';
 import { adamUpdateSpec, type AdamUpdateAttrs } from '../../src/kernels/adam_update.js';
 import { im2colSpec, type Im2ColAttrs } from '../../src/kernels/im2col.js';
 import { swappedTapsSpec } from '../../src/kernels/swapped_taps.js';
+import { groupedConvDirectSpec } from '../../src/kernels/grouped_conv.js';
 import { instantiateWasmKernels, wasmKernelsOf, type WasmKernelModule } from '../../src/kernels/wasm_module/module.js';
 import { Rng } from '../../src/data/random.js';
 
@@ -115,6 +116,37 @@ describe('the WebAssembly kernels', () => {
       fb.view.set(filter);
       const out = alloc(outSize);
       swappedTapsSpec.computeWasm!(kernels, [fb.offset], [out.offset], attrs, [shape]);
+      expect(bits(out.view)).toEqual(bits(expected));
+    });
+
+    it.each([
+      // [n, h, w, C], [kh, kw, groupIn, outC], stride, padding, groups
+      { x: [2, 9, 11, 8], k: [3, 3, 2, 8], stride: 1, padding: 1, groups: 4 }, // groupOut 2
+      { x: [1, 7, 6, 12], k: [3, 3, 3, 8], stride: 1, padding: 1, groups: 4 }, // groupOut 2, groupIn 3
+      { x: [1, 8, 13, 16], k: [3, 3, 4, 16], stride: 1, padding: 1, groups: 4 }, // groupOut 4
+      { x: [2, 9, 9, 16], k: [3, 3, 8, 16], stride: 2, padding: 1, groups: 2 }, // groupOut 8, stride 2
+      { x: [1, 6, 10, 32], k: [3, 3, 16, 32], stride: 1, padding: 1, groups: 2 }, // groupOut 16
+      { x: [1, 10, 12, 8], k: [5, 5, 4, 8], stride: 1, padding: 2, groups: 2 },
+      { x: [1, 9, 14, 8], k: [3, 3, 4, 8], stride: 1, padding: 0, groups: 2 }, // no padding: every pixel interior
+      { x: [1, 3, 3, 8], k: [3, 3, 2, 8], stride: 1, padding: 1, groups: 4 }, // narrower than four pixels
+      { x: [2, 5, 7, 16], k: [1, 1, 4, 16], stride: 2, padding: 0, groups: 4 },
+    ])('groupedConv gives the JavaScript loop\'s bits for every output element: %o', ({ x: xShape, k: kShape, stride, padding, groups }) => {
+      const { kernels, alloc } = moduleOn(shared);
+      const attrs = { stride, padding, groups } as unknown as tf.NamedAttrMap;
+      const shapes = [xShape, kShape];
+      const [outShape] = groupedConvDirectSpec.outputShapes(shapes, attrs);
+      const sizes = [...shapes, outShape!].map((s) => s.reduce((p, q) => p * q, 1));
+      const inputs = [randoms(sizes[0]!, 7), randoms(sizes[1]!, 8)];
+      const expected = new Float32Array(sizes[2]!).fill(Number.NaN);
+      groupedConvDirectSpec.compute(inputs, [expected], attrs, shapes);
+      expect(expected.some(Number.isNaN)).toBe(false);
+      const ins = inputs.map((a) => {
+        const b = alloc(a.length);
+        b.view.set(a);
+        return b;
+      });
+      const out = alloc(sizes[2]!); // NaN-filled: an element the kernel skips stays NaN.
+      groupedConvDirectSpec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
       expect(bits(out.view)).toEqual(bits(expected));
     });
   });

@@ -141,6 +141,187 @@
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $batch))))
 
+  ;; Grouped convolution (src/kernels/grouped_conv.ts), NHWC, PyTorch's contiguous groups:
+  ;; out[b, oy, ox, o] = sum over taps (ky, kx) inside the image and j < groupIn of
+  ;; x[b, oy*stride - pad + ky, ox*stride - pad + kx, group(o)*groupIn + j] * k[ky, kx, j, o].
+  ;; Four output channels per vector: with groupOut a multiple of 4 they share one group (one
+  ;; splatted input); with groupOut 2 they span two (two splats, shuffled together). Interior
+  ;; pixels go four at a time, so each weight vector loaded serves four multiplies.
+  (global $gK (mut i32) (i32.const 0))
+  (global $gRowBytes (mut i32) (i32.const 0))
+  (global $gPixelBytes (mut i32) (i32.const 0))
+  (global $gStepBytes (mut i32) (i32.const 0))
+  (global $gKw (mut i32) (i32.const 0))
+  (global $gGroupIn (mut i32) (i32.const 0))
+  (global $gGroupOut (mut i32) (i32.const 0))
+  (global $gOutC (mut i32) (i32.const 0))
+
+  ;; `count` (1 or 4) neighbouring output pixels at `op`; `xp` is the address of input pixel
+  ;; (iy0, ix0) of the first (outside the image where the taps are clipped), taps [kyS, kyE) x [kxS, kxE).
+  (func $groupedConvPixels
+    (param $xp i32) (param $op i32) (param $count i32)
+    (param $kyS i32) (param $kyE i32) (param $kxS i32) (param $kxE i32)
+    (local $oc i32) (local $ky i32) (local $kx i32) (local $j i32) (local $xa i32) (local $wa i32)
+    (local $pair i32) (local $groupBytes i32) (local $outCBytes i32) (local $step i32) (local $tapIn i32)
+    (local $step2 i32) (local $step3 i32) (local $groupInBytes i32) (local $pairBytes i32) (local $xEnd i32)
+    (local $w v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local.set $pair (i32.eq (global.get $gGroupOut) (i32.const 2)))
+    (local.set $outCBytes (i32.shl (global.get $gOutC) (i32.const 2)))
+    (local.set $step (global.get $gStepBytes))
+    (local.set $step2 (i32.shl (local.get $step) (i32.const 1)))
+    (local.set $step3 (i32.mul (local.get $step) (i32.const 3)))
+    (local.set $groupInBytes (i32.shl (global.get $gGroupIn) (i32.const 2)))
+    (local.set $pairBytes (local.get $groupInBytes))
+    (block $ocDone
+      (loop $ocLoop
+        (br_if $ocDone (i32.ge_u (local.get $oc) (global.get $gOutC)))
+        ;; Byte offset of this group's first input channel.
+        (local.set $groupBytes
+          (i32.shl (i32.mul (i32.div_u (local.get $oc) (global.get $gGroupOut)) (global.get $gGroupIn)) (i32.const 2)))
+        (local.set $acc0 (v128.const i32x4 0 0 0 0))
+        (local.set $acc1 (local.get $acc0))
+        (local.set $acc2 (local.get $acc0))
+        (local.set $acc3 (local.get $acc0))
+        (local.set $ky (local.get $kyS))
+        (block $kyDone
+          (loop $kyLoop
+            (br_if $kyDone (i32.ge_s (local.get $ky) (local.get $kyE)))
+            (local.set $kx (local.get $kxS))
+            (block $kxDone
+              (loop $kxLoop
+                (br_if $kxDone (i32.ge_s (local.get $kx) (local.get $kxE)))
+                (local.set $xa
+                  (i32.add
+                    (i32.add (local.get $xp) (local.get $groupBytes))
+                    (i32.add (i32.mul (local.get $ky) (global.get $gRowBytes)) (i32.mul (local.get $kx) (global.get $gPixelBytes)))))
+                (local.set $tapIn (i32.mul (i32.add (i32.mul (local.get $ky) (global.get $gKw)) (local.get $kx)) (global.get $gGroupIn)))
+                (local.set $wa
+                  (i32.add (global.get $gK)
+                    (i32.shl (i32.add (i32.mul (local.get $tapIn) (global.get $gOutC)) (local.get $oc)) (i32.const 2))))
+                (local.set $xEnd (i32.add (local.get $xa) (local.get $groupInBytes)))
+                ;; Four variants, so that the inner loops carry no branch: pixels 4 or 1, groupOut 2 or 4k.
+                (if (i32.eq (local.get $count) (i32.const 4))
+                  (then
+                    (if (local.get $pair)
+                      (then
+                    (block $p4Done
+                      (loop $p4
+                        (br_if $p4Done (i32.ge_u (local.get $xa) (local.get $xEnd)))
+                        (local.set $w (v128.load (local.get $wa)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (local.get $xa)) (v128.load32_splat (i32.add (local.get $xa) (local.get $pairBytes)))) (local.get $w))))
+                        (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xa) (local.get $step))) (v128.load32_splat (i32.add (i32.add (local.get $xa) (local.get $step)) (local.get $pairBytes)))) (local.get $w))))
+                        (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xa) (local.get $step2))) (v128.load32_splat (i32.add (i32.add (local.get $xa) (local.get $step2)) (local.get $pairBytes)))) (local.get $w))))
+                        (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xa) (local.get $step3))) (v128.load32_splat (i32.add (i32.add (local.get $xa) (local.get $step3)) (local.get $pairBytes)))) (local.get $w))))
+                        (local.set $xa (i32.add (local.get $xa) (i32.const 4)))
+                        (local.set $wa (i32.add (local.get $wa) (local.get $outCBytes)))
+                        (br $p4)))
+                      )
+                      (else
+                    (block $s4Done
+                      (loop $s4
+                        (br_if $s4Done (i32.ge_u (local.get $xa) (local.get $xEnd)))
+                        (local.set $w (v128.load (local.get $wa)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (v128.load32_splat (local.get $xa)) (local.get $w))))
+                        (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (v128.load32_splat (i32.add (local.get $xa) (local.get $step))) (local.get $w))))
+                        (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (v128.load32_splat (i32.add (local.get $xa) (local.get $step2))) (local.get $w))))
+                        (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (v128.load32_splat (i32.add (local.get $xa) (local.get $step3))) (local.get $w))))
+                        (local.set $xa (i32.add (local.get $xa) (i32.const 4)))
+                        (local.set $wa (i32.add (local.get $wa) (local.get $outCBytes)))
+                        (br $s4)))
+                      )))
+                  (else
+                    (if (local.get $pair)
+                      (then
+                    (block $p1Done
+                      (loop $p1
+                        (br_if $p1Done (i32.ge_u (local.get $xa) (local.get $xEnd)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (local.get $xa)) (v128.load32_splat (i32.add (local.get $xa) (local.get $pairBytes)))) (v128.load (local.get $wa)))))
+                        (local.set $xa (i32.add (local.get $xa) (i32.const 4)))
+                        (local.set $wa (i32.add (local.get $wa) (local.get $outCBytes)))
+                        (br $p1)))
+                      )
+                      (else
+                    (block $s1Done
+                      (loop $s1
+                        (br_if $s1Done (i32.ge_u (local.get $xa) (local.get $xEnd)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (v128.load32_splat (local.get $xa)) (v128.load (local.get $wa)))))
+                        (local.set $xa (i32.add (local.get $xa) (i32.const 4)))
+                        (local.set $wa (i32.add (local.get $wa) (local.get $outCBytes)))
+                        (br $s1)))
+                      ))))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kxLoop)))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyLoop)))
+        (v128.store (i32.add (local.get $op) (i32.shl (local.get $oc) (i32.const 2))) (local.get $acc0))
+        (if (i32.eq (local.get $count) (i32.const 4))
+          (then
+            (v128.store (i32.add (i32.add (local.get $op) (local.get $outCBytes)) (i32.shl (local.get $oc) (i32.const 2))) (local.get $acc1))
+            (v128.store (i32.add (i32.add (local.get $op) (i32.shl (local.get $outCBytes) (i32.const 1))) (i32.shl (local.get $oc) (i32.const 2))) (local.get $acc2))
+            (v128.store (i32.add (i32.add (local.get $op) (i32.mul (local.get $outCBytes) (i32.const 3))) (i32.shl (local.get $oc) (i32.const 2))) (local.get $acc3))))
+        (local.set $oc (i32.add (local.get $oc) (i32.const 4)))
+        (br $ocLoop))))
+
+  ;; Output rows [rowStart, rowEnd) of the batch's outHeight-row images.
+  ;; Pixels [oxLo, oxHi) read no padding; groupOut is 2 or a multiple of 4, outC a multiple of 4.
+  (func (export "groupedConv")
+    (param $x i32) (param $k i32) (param $out i32)
+    (param $height i32) (param $width i32) (param $channels i32)
+    (param $outHeight i32) (param $outWidth i32) (param $kh i32) (param $kw i32)
+    (param $stride i32) (param $pad i32) (param $groupIn i32) (param $groupOut i32) (param $outC i32)
+    (param $oxLo i32) (param $oxHi i32) (param $rowStart i32) (param $rowEnd i32)
+    (local $row i32) (local $b i32) (local $oy i32) (local $iy0 i32) (local $kyS i32) (local $kyE i32)
+    (local $ox i32) (local $ix0 i32) (local $xRow i32) (local $op i32) (local $kxS i32) (local $kxE i32)
+    (local $pixelBytes i32) (local $outPixelBytes i32)
+    (global.set $gK (local.get $k))
+    (global.set $gKw (local.get $kw))
+    (global.set $gGroupIn (local.get $groupIn))
+    (global.set $gGroupOut (local.get $groupOut))
+    (global.set $gOutC (local.get $outC))
+    (local.set $pixelBytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $outPixelBytes (i32.shl (local.get $outC) (i32.const 2)))
+    (global.set $gPixelBytes (local.get $pixelBytes))
+    (global.set $gRowBytes (i32.mul (local.get $width) (local.get $pixelBytes)))
+    (global.set $gStepBytes (i32.mul (local.get $stride) (local.get $pixelBytes)))
+    (local.set $row (local.get $rowStart))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rowEnd)))
+        (local.set $b (i32.div_u (local.get $row) (local.get $outHeight)))
+        (local.set $oy (i32.rem_u (local.get $row) (local.get $outHeight)))
+        (local.set $iy0 (i32.sub (i32.mul (local.get $oy) (local.get $stride)) (local.get $pad)))
+        (local.set $kyS (select (i32.sub (i32.const 0) (local.get $iy0)) (i32.const 0) (i32.lt_s (local.get $iy0) (i32.const 0))))
+        (local.set $kyE (i32.sub (local.get $height) (local.get $iy0)))
+        (if (i32.gt_s (local.get $kyE) (local.get $kh)) (then (local.set $kyE (local.get $kh))))
+        (local.set $xRow
+          (i32.add (local.get $x)
+            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $iy0)) (global.get $gRowBytes))))
+        (local.set $op (i32.add (local.get $out) (i32.mul (local.get $row) (i32.mul (local.get $outWidth) (local.get $outPixelBytes)))))
+        (local.set $ox (i32.const 0))
+        (block $colsDone
+          (loop $cols
+            (br_if $colsDone (i32.ge_u (local.get $ox) (local.get $outWidth)))
+            (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $stride)) (local.get $pad)))
+            (if (i32.and (i32.ge_u (local.get $ox) (local.get $oxLo)) (i32.le_u (i32.add (local.get $ox) (i32.const 4)) (local.get $oxHi)))
+              (then
+                (call $groupedConvPixels
+                  (i32.add (local.get $xRow) (i32.mul (local.get $ix0) (local.get $pixelBytes))) (local.get $op) (i32.const 4)
+                  (local.get $kyS) (local.get $kyE) (i32.const 0) (local.get $kw))
+                (local.set $op (i32.add (local.get $op) (i32.shl (local.get $outPixelBytes) (i32.const 2))))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 4))))
+              (else
+                (local.set $kxS (select (i32.sub (i32.const 0) (local.get $ix0)) (i32.const 0) (i32.lt_s (local.get $ix0) (i32.const 0))))
+                (local.set $kxE (i32.sub (local.get $width) (local.get $ix0)))
+                (if (i32.gt_s (local.get $kxE) (local.get $kw)) (then (local.set $kxE (local.get $kw))))
+                (call $groupedConvPixels
+                  (i32.add (local.get $xRow) (i32.mul (local.get $ix0) (local.get $pixelBytes))) (local.get $op) (i32.const 1)
+                  (local.get $kyS) (local.get $kyE) (local.get $kxS) (local.get $kxE))
+                (local.set $op (i32.add (local.get $op) (local.get $outPixelBytes)))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 1)))))
+            (br $cols)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rows))))
+
   ;; A rows x cols matrix transposed (src/kernels/swapped_taps.ts): dst[c][r] = src[r][c]. Written
   ;; in order, column by column of src; the rows a column reads stay cached for the next one.
   (func (export "transpose")

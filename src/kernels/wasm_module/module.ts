@@ -19,6 +19,13 @@ export interface WasmKernelModule {
     channelStride: number, tapBase: number,
   ): void;
   transpose(source: number, target: number, rows: number, columns: number): void;
+  groupedConv(
+    x: number, kernel: number, out: number,
+    height: number, width: number, channels: number, outHeight: number, outWidth: number,
+    kernelHeight: number, kernelWidth: number, stride: number, padding: number,
+    groupIn: number, groupOut: number, outChannels: number,
+    interiorStart: number, interiorEnd: number, rowStart: number, rowEnd: number,
+  ): void;
 }
 
 const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
