@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ArrayKernelSpec } from './array_kernel.js';
+import { runRows } from './wasm_module/rows.js';
 
 /** Name of the direct grouped convolution kernel (wasm and cpu). */
 export const GROUPED_CONV2D_DIRECT = 'Tag2PixGroupedConv2DDirect';
@@ -81,9 +82,11 @@ export const groupedConvDirectSpec: ArrayKernelSpec = {
   },
   computeWasm(kernels, [x, filter], [out], attrs, shapes) {
     const g = geometry(shapes, attrs);
-    kernels.groupedConv(
+    // Output rows are independent: with threads lent (Node, the threaded build), each takes a range.
+    const args = [
       x!, filter!, out!, g.height, g.width, g.channels, g.outHeight, g.outWidth, g.kh, g.kw, g.stride, g.padding,
-      g.groupIn, g.groupOut, g.outChannels, g.interiorStart, g.interiorEnd, 0, g.n * g.outHeight,
-    );
+      g.groupIn, g.groupOut, g.outChannels, g.interiorStart, g.interiorEnd,
+    ];
+    runRows(kernels, 'groupedConv', args, g.n * g.outHeight);
   },
 };

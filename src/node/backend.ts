@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFastKernels } from '../kernels/register.js';
 import { guardWasmMemory } from '../kernels/wasm_memory.js';
+import { startWasmKernelWorkers } from './wasm_kernel_workers.js';
 import { releaseWasmWorkers, withNodeWasmWorkers } from './wasm_threads.js';
 import { WEBGPU_HELP, startWebGPU, type WebGPUAdapterReport } from './webgpu.js';
 
@@ -203,7 +204,12 @@ async function activate(
     // Backend packages loaded after tag2pix's import get our kernels now.
     registerFastKernels();
     // A full wasm heap becomes one clear error instead of corruption, Aborted() or a hang.
-    if (name === 'wasm') guardWasmMemory();
+    if (name === 'wasm') {
+      guardWasmMemory();
+      // Our own WebAssembly kernels run on as many threads as XNNPACK's (threaded build only).
+      const threads = getThreadsCount();
+      if (threads > 1) startWasmKernelWorkers(tf.backend(), threads - 1);
+    }
     return { pkg, threadsNote, adapter };
   } catch (err) {
     return { why: firstLine(err) };

@@ -30,6 +30,18 @@ export interface WasmKernelModule {
 
 const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 
+const compiled = new Map<boolean, WebAssembly.Module>();
+
+/** The compiled module for a shared or a plain memory (compiled once each). */
+export function wasmKernelModule(shared: boolean): WebAssembly.Module {
+  let module = compiled.get(shared);
+  if (module == null) {
+    module = new WebAssembly.Module(decode(shared ? SHARED_MEMORY_MODULE : PLAIN_MEMORY_MODULE));
+    compiled.set(shared, module);
+  }
+  return module;
+}
+
 /**
  * The kernels of kernels.wat on `memory` (a shared memory takes the module built for one).
  * Compiled synchronously: each build is under 1 KB, far below the 4 KB browsers allow on the
@@ -37,8 +49,14 @@ const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCo
  */
 export function instantiateWasmKernels(memory: WebAssembly.Memory): WasmKernelModule {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const module = new WebAssembly.Module(decode(shared ? SHARED_MEMORY_MODULE : PLAIN_MEMORY_MODULE));
-  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelModule;
+  return new WebAssembly.Instance(wasmKernelModule(shared), { env: { memory } }).exports as unknown as WasmKernelModule;
+}
+
+/** The memory of a tfjs-backend-wasm backend, if it has one this module can use. */
+export function wasmMemoryOf(backend: object): WebAssembly.Memory | undefined {
+  const wasm = (backend as { wasm?: EmscriptenModuleLike }).wasm;
+  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
 }
 
 /** What the module needs of tfjs-backend-wasm's emscripten module. */
@@ -58,10 +76,9 @@ const byBackend = new WeakMap<object, WasmKernelModule | null>();
 export function wasmKernelsOf(backend: object): WasmKernelModule | undefined {
   let kernels = byBackend.get(backend);
   if (kernels === undefined) {
-    const wasm = (backend as { wasm?: EmscriptenModuleLike }).wasm;
-    const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+    const memory = wasmMemoryOf(backend);
     try {
-      kernels = memory instanceof WebAssembly.Memory ? instantiateWasmKernels(memory) : null;
+      kernels = memory ? instantiateWasmKernels(memory) : null;
     } catch {
       kernels = null;
     }
