@@ -75,6 +75,10 @@ describe('initBackend', () => {
     expect(report.skipped[1]!.reason).toMatch(/registered no 'tensorflow' backend/);
     expect(report.wasmThreadsNote).toBeUndefined();
     expect(report.wasmThreads).toBe(2);
+    // XNNPACK's pool runs on one worker; the build's 7 other prestarted workers are gone.
+    const pool = (tf.backend() as unknown as { wasm: { PThread: { runningWorkers: unknown[]; unusedWorkers: unknown[] } } }).wasm.PThread;
+    expect(pool.runningWorkers.length).toBe(1);
+    expect(pool.unusedWorkers.length).toBe(0);
     // The threaded build computes like cpu.
     const x = tf.tidy(() => tf.reshape(tf.range(0, 2 * 6 * 6 * 3), [2, 6, 6, 3]));
     const k = tf.tidy(() => tf.reshape(tf.sin(tf.range(0, 27 * 4)), [3, 3, 3, 4]));
