@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { wasmKernelModule, wasmKernelsOf, wasmMemoryOf, type WasmKernelModule } from '../kernels/wasm_module/module.js';
-import { setRowKernelThreads, type RowKernelName, type RowKernelThreads } from '../kernels/wasm_module/rows.js';
+import { ROW_KERNELS, setRowKernelThreads, type RowKernelName, type RowKernelThreads } from '../kernels/wasm_module/rows.js';
 
 /*
  * Helper threads for the row kernels of src/kernels/wasm_module (the direct grouped convolution):
@@ -21,8 +21,6 @@ const ROWS = 6; // rows of the job
 const CHUNK = 7; // rows taken at a time
 const ARG_OFFSET = 64; // bytes: the Float64 arguments follow
 const MAX_ARGS = 32;
-
-const ROW_KERNELS: RowKernelName[] = ['groupedConv'];
 
 /** A helper that waits for a job, runs it, reports, forever. */
 const HELPER_SOURCE = `

@@ -1,7 +1,8 @@
 import type { WasmKernelModule } from './module.js';
 
 /** Exports of the kernel module whose last two arguments are a `[rowStart, rowEnd)` range. */
-export type RowKernelName = 'groupedConv';
+export const ROW_KERNELS = ['groupedConv'] as const;
+export type RowKernelName = (typeof ROW_KERNELS)[number];
 
 /**
  * Threads that share a kernel module's memory and can each run a range of a row kernel's rows
