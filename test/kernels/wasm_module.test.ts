@@ -41,6 +41,11 @@ describe('the WebAssembly kernels', () => {
     expect(() => execFileSync(process.execPath, [script, '--check'], { stdio: 'pipe' })).not.toThrow();
   });
 
+  it('each build stays under the 4 KB a browser compiles synchronously on its main thread', async () => {
+    const { PLAIN_MEMORY_MODULE, SHARED_MEMORY_MODULE } = await import('../../src/kernels/wasm_module/binary.js');
+    for (const base64 of [PLAIN_MEMORY_MODULE, SHARED_MEMORY_MODULE]) expect(atob(base64).length).toBeLessThan(4096);
+  });
+
   describe.each([false, true])('on a memory with shared = %s', (shared) => {
     it('adam equals the JavaScript loop bit for bit, at every length (vector body and scalar tail)', () => {
       const { kernels, alloc } = moduleOn(shared);
