@@ -4,6 +4,8 @@ import { runRows } from './wasm_module/rows.js';
 
 /** Name of the direct grouped convolution kernel (wasm and cpu). */
 export const GROUPED_CONV2D_DIRECT = 'Tag2PixGroupedConv2DDirect';
+/** Name of its direct filter gradient (wasm and cpu). */
+export const GROUPED_CONV2D_FILTER_DIRECT = 'Tag2PixGroupedConv2DFilterDirect';
 
 /** Attributes of {@link groupedConvDirectSpec}: PyTorch's `stride`, symmetric `padding` and `groups`. */
 export interface GroupedConvDirectAttrs {
@@ -34,6 +36,11 @@ function geometry(shapes: number[][], attrs: tf.NamedAttrMap) {
  */
 export function wasmGroupedConvHandles(groupOut: number): boolean {
   return groupOut === 2 || groupOut % 4 === 0;
+}
+
+/** Whether the WebAssembly filter-gradient loop handles this group shape (it sums inputs in pairs or fours). */
+export function wasmGroupedFilterGradHandles(groupIn: number, groupOut: number): boolean {
+  return groupIn % 2 === 0 && wasmGroupedConvHandles(groupOut);
 }
 
 /**
@@ -88,5 +95,73 @@ export const groupedConvDirectSpec: ArrayKernelSpec = {
       g.groupIn, g.groupOut, g.outChannels, g.interiorStart, g.interiorEnd,
     ];
     runRows(kernels, 'groupedConv', args, g.n * g.outHeight);
+  },
+};
+
+/** Attributes of {@link groupedConvFilterDirectSpec}: the forward convolution's and its filter size. */
+export interface GroupedConvFilterDirectAttrs extends GroupedConvDirectAttrs {
+  filterHeight: number;
+  filterWidth: number;
+}
+
+/** The filter gradient's geometry, from the forward input `x` and its output gradient `dy`. */
+function filterGeometry(shapes: number[][], attrs: tf.NamedAttrMap) {
+  const { stride, padding, groups, filterHeight: kh, filterWidth: kw } = attrs as unknown as GroupedConvFilterDirectAttrs;
+  const [n, height, width, channels] = shapes[0]! as [number, number, number, number];
+  const [, outHeight, outWidth, outChannels] = shapes[1]! as [number, number, number, number];
+  return {
+    n, height, width, channels, outHeight, outWidth, outChannels, kh, kw, stride, padding,
+    groupIn: channels / groups, groupOut: outChannels / groups,
+  };
+}
+
+/**
+ * The grouped convolution's filter gradient computed directly: `dk[ky, kx, j, o]` sums, over
+ * every image and output pixel whose tap falls inside the image, the input of channel j of o's
+ * group under the tap times `dy` at o. It replaces per-channel im2col rows, two transposes and a
+ * batched matMul (a scalar loop on wasm). The WebAssembly loop takes a tap and four output
+ * channels per row, so rows split over the helper threads without sharing an output.
+ */
+export const groupedConvFilterDirectSpec: ArrayKernelSpec = {
+  inputs: ['x', 'dy'],
+  outputShapes(shapes, attrs) {
+    const g = filterGeometry(shapes, attrs);
+    return [[g.kh, g.kw, g.groupIn, g.outChannels]];
+  },
+  compute([x, dy], [out], attrs, shapes) {
+    const g = filterGeometry(shapes, attrs);
+    const { n, height, width, channels, outHeight, outWidth, outChannels, kh, kw, stride, padding, groupIn, groupOut } = g;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        for (let j = 0; j < groupIn; j++) {
+          for (let oc = 0; oc < outChannels; oc++) {
+            const channel = Math.floor(oc / groupOut) * groupIn + j;
+            // float32 steps in the WebAssembly loop's order (images, rows, columns).
+            let sum = 0;
+            for (let b = 0; b < n; b++) {
+              for (let oy = 0; oy < outHeight; oy++) {
+                const iy = oy * stride - padding + ky;
+                if (iy < 0 || iy >= height) continue;
+                for (let ox = 0; ox < outWidth; ox++) {
+                  const ix = ox * stride - padding + kx;
+                  if (ix < 0 || ix >= width) continue;
+                  const xv = x![((b * height + iy) * width + ix) * channels + channel]!;
+                  sum = Math.fround(sum + Math.fround(xv * dy![((b * outHeight + oy) * outWidth + ox) * outChannels + oc]!));
+                }
+              }
+            }
+            out![((ky * kw + kx) * groupIn + j) * outChannels + oc] = sum;
+          }
+        }
+      }
+    }
+  },
+  computeWasm(kernels, [x, dy], [out], attrs, shapes) {
+    const g = filterGeometry(shapes, attrs);
+    const args = [
+      x!, dy!, out!, g.n, g.height, g.width, g.channels, g.outHeight, g.outWidth, g.kw, g.stride, g.padding,
+      g.groupIn, g.groupOut, g.outChannels,
+    ];
+    runRows(kernels, 'groupedConvFilterGrad', args, g.kh * g.kw * (g.outChannels / 4));
   },
 };

@@ -10,7 +10,12 @@ import { FUSED_ADAM, adamUpdateSpec } from './adam_update.js';
 import { PICK_ROWS, pickRowsSpec } from './pick_rows.js';
 import { IM2COL, im2colSpec } from './im2col.js';
 import { SWAPPED_TAPS, swappedTapsSpec } from './swapped_taps.js';
-import { GROUPED_CONV2D_DIRECT, groupedConvDirectSpec } from './grouped_conv.js';
+import {
+  GROUPED_CONV2D_DIRECT,
+  GROUPED_CONV2D_FILTER_DIRECT,
+  groupedConvDirectSpec,
+  groupedConvFilterDirectSpec,
+} from './grouped_conv.js';
 import {
   BATCH_NORM_AFFINE,
   BATCH_NORM_AFFINE_GRAD,
@@ -54,6 +59,7 @@ const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [IM2COL]: im2colSpec,
   [SWAPPED_TAPS]: swappedTapsSpec,
   [GROUPED_CONV2D_DIRECT]: groupedConvDirectSpec,
+  [GROUPED_CONV2D_FILTER_DIRECT]: groupedConvFilterDirectSpec,
   [BATCH_NORM_AFFINE]: batchNormAffineSpec,
   [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
   [BATCH_NORM_AFFINE_RUNNING]: batchNormAffineRunningSpec,

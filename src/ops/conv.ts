@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { customGrad } from '../kernels/custom_grad.js';
 import { convGeometry, pickRows, tapColumnsPerChannel } from '../kernels/conv_util.js';
 import { arrayKernelsAreSlowLoops, hasArrayKernel } from '../kernels/array_kernel.js';
-import { GROUPED_CONV2D_DIRECT, wasmGroupedConvHandles } from '../kernels/grouped_conv.js';
+import {
+  GROUPED_CONV2D_DIRECT,
+  GROUPED_CONV2D_FILTER_DIRECT,
+  wasmGroupedConvHandles,
+  wasmGroupedFilterGradHandles,
+} from '../kernels/grouped_conv.js';
 import {
   GROUPED_CONV2D,
   GROUPED_CONV2D_BACKPROP_FILTER,
@@ -198,11 +203,14 @@ function groupedConvGrads(
   const groupOut = outChannels / groups;
   const strides: [number, number] = [stride, stride];
   const engine = tf.engine();
+  // The filter gradient as one kernel of ours where the backend has a fast one.
+  const direct = directFilterGradient(x, dy, kernel.shape, groups, stride, pad);
   if (groupIn <= depthwiseSumMaxGroupIn() && stride === 1 && isSymmetric(pad, kh, kw)) {
     // The input gradient of a stride-1 grouped conv is a grouped conv of dy with the rotated
     // kernel (in/out swapped per group), and the filter gradient pairs each group's input
     // windows with that group's dy only: neither needs dy broadcast over the group's inputs.
-    return [groupedInputGradient(dy, kernel, groups, pad), groupedFilterGradient(x, dy, kernel.shape, groups, pad)];
+    const dKernel = direct ? direct() : groupedFilterGradient(x, dy, kernel.shape, groups, pad);
+    return [groupedInputGradient(dy, kernel, groups, pad), dKernel];
   }
   if (groupIn <= depthwiseSumMaxGroupIn()) {
     // The sum's gradient broadcasts dy over the group's inputs; then the depthwise conv's. The
@@ -216,6 +224,7 @@ function groupedConvGrads(
     const dx = engine.runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dyDepthwise, filter }, {
       strides, pad, dilations: [1, 1], inputShape: x.shape,
     } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    if (direct) return [dx, direct()];
     const dFilter = engine.runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: dyDepthwise }, {
       strides, pad, dilations: [1, 1], filterShape: filter.shape,
     } as unknown as tf.NamedAttrMap) as tf.Tensor;
@@ -231,6 +240,7 @@ function groupedConvGrads(
   const dxs = dys.map((d, g) => engine.runKernel('Conv2DBackpropInput', { dy: d, filter: ks[g]! }, {
     strides, pad, dataFormat: 'NHWC', inputShape: xs[g]!.shape,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
+  if (direct) return [tf.concat(dxs, 3), direct()];
   const dks = dys.map((d, g) => engine.runKernel('Conv2DBackpropFilter', { x: xs[g]!, dy: d }, {
     strides, pad, dataFormat: 'NHWC', filterShape: ks[g]!.shape,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
@@ -257,6 +267,30 @@ function groupedConvOwnKernel(
       engine.runKernel(GROUPED_CONV2D_BACKPROP_FILTER, { x: xs, dy }, named({ filterShape: ks.shape })) as tf.Tensor,
     ],
   );
+}
+
+/**
+ * The filter gradient as this library's direct kernel (src/kernels/grouped_conv.ts), where the
+ * backend has a fast one and the padding is symmetric: a function computing it, else undefined.
+ */
+function directFilterGradient(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  kernelShape: [number, number, number, number],
+  groups: number,
+  stride: number,
+  pad: ExplicitPad,
+): (() => tf.Tensor4D) | undefined {
+  const [kh, kw, groupIn, outChannels] = kernelShape;
+  const padding = pad === 'valid' ? 0 : pad[1][0];
+  const symmetric = pad === 'valid' || pad.slice(1, 3).every(([a, b]) => a === padding && b === padding);
+  if (!symmetric || !hasArrayKernel(GROUPED_CONV2D_FILTER_DIRECT)) return undefined;
+  if (tf.getBackend() === 'wasm') {
+    if (arrayKernelsAreSlowLoops() || outChannels % 4 !== 0) return undefined;
+    if (!wasmGroupedFilterGradHandles(groupIn, outChannels / groups)) return undefined;
+  }
+  const attrs = { stride, padding, groups, filterHeight: kh, filterWidth: kw } as unknown as tf.NamedAttrMap;
+  return () => tf.engine().runKernel(GROUPED_CONV2D_FILTER_DIRECT, { x, dy }, attrs) as tf.Tensor4D;
 }
 
 /** Multiply-adds per group up to which the grouped filter gradient is one batched matMul. */

@@ -6,7 +6,7 @@ import { initBackend } from '../../src/node/backend.js';
 import { adamUpdateSpec, type AdamUpdateAttrs } from '../../src/kernels/adam_update.js';
 import { im2colSpec, type Im2ColAttrs } from '../../src/kernels/im2col.js';
 import { swappedTapsSpec } from '../../src/kernels/swapped_taps.js';
-import { groupedConvDirectSpec } from '../../src/kernels/grouped_conv.js';
+import { groupedConvDirectSpec, groupedConvFilterDirectSpec } from '../../src/kernels/grouped_conv.js';
 import { instantiateWasmKernels, wasmKernelsOf, type WasmKernelModule } from '../../src/kernels/wasm_module/module.js';
 import { Rng } from '../../src/data/random.js';
 
@@ -152,6 +152,36 @@ describe('the WebAssembly kernels', () => {
       });
       const out = alloc(sizes[2]!); // NaN-filled: an element the kernel skips stays NaN.
       groupedConvDirectSpec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
+      expect(bits(out.view)).toEqual(bits(expected));
+    });
+
+    it.each([
+      // x [n, h, w, C], dy [n, outH, outW, outC], kernel size, stride, padding, groups
+      { x: [2, 9, 11, 8], dy: [2, 9, 11, 8], k: 3, stride: 1, padding: 1, groups: 4 }, // groupIn 2, groupOut 2
+      { x: [1, 8, 13, 16], dy: [1, 8, 13, 16], k: 3, stride: 1, padding: 1, groups: 4 }, // groupIn 4, groupOut 4
+      { x: [2, 9, 9, 16], dy: [2, 5, 5, 16], k: 3, stride: 2, padding: 1, groups: 2 }, // groupIn 8, stride 2
+      { x: [1, 6, 10, 32], dy: [1, 6, 10, 32], k: 3, stride: 1, padding: 1, groups: 2 }, // groupIn 16, groupOut 16
+      { x: [1, 7, 6, 24], dy: [1, 7, 6, 8], k: 3, stride: 1, padding: 1, groups: 4 }, // groupIn 6 (pairs), groupOut 2
+      { x: [1, 10, 12, 8], dy: [1, 10, 12, 8], k: 5, stride: 1, padding: 2, groups: 2 },
+      { x: [1, 9, 14, 8], dy: [1, 7, 12, 8], k: 3, stride: 1, padding: 0, groups: 2 },
+      { x: [1, 2, 3, 8], dy: [1, 2, 3, 8], k: 5, stride: 1, padding: 2, groups: 4 }, // taps outside on every side
+    ])('groupedConvFilterGrad gives the JavaScript loop\'s bits for every filter element: %o', ({ x: xShape, dy: dyShape, k, stride, padding, groups }) => {
+      const { kernels, alloc } = moduleOn(shared);
+      const attrs = { stride, padding, groups, filterHeight: k, filterWidth: k } as unknown as tf.NamedAttrMap;
+      const shapes = [xShape, dyShape];
+      const [outShape] = groupedConvFilterDirectSpec.outputShapes(shapes, attrs);
+      const sizes = [...shapes, outShape!].map((s) => s.reduce((p, q) => p * q, 1));
+      const inputs = [randoms(sizes[0]!, 9), randoms(sizes[1]!, 10)];
+      const expected = new Float32Array(sizes[2]!).fill(Number.NaN);
+      groupedConvFilterDirectSpec.compute(inputs, [expected], attrs, shapes);
+      expect(expected.some(Number.isNaN)).toBe(false);
+      const ins = inputs.map((a) => {
+        const b = alloc(a.length);
+        b.view.set(a);
+        return b;
+      });
+      const out = alloc(sizes[2]!);
+      groupedConvFilterDirectSpec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
       expect(bits(out.view)).toEqual(bits(expected));
     });
   });

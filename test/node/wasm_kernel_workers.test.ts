@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { groupedConvDirectSpec } from '../../src/kernels/grouped_conv.js';
+import { groupedConvDirectSpec, groupedConvFilterDirectSpec } from '../../src/kernels/grouped_conv.js';
 import { wasmKernelsOf } from '../../src/kernels/wasm_module/module.js';
 import { hasRowKernelThreads } from '../../src/kernels/wasm_module/rows.js';
 import { initBackend } from '../../src/node/backend.js';
@@ -77,6 +77,26 @@ describe('helper threads of the WebAssembly row kernels', () => {
     ] as const) {
       const { got, expected } = convolve(heap, [...xShape], [...kShape], stride, groups);
       expect(bits(got)).toEqual(bits(expected));
+    }
+  });
+
+  it('split the filter gradient (a tap and four output channels per row) with 2 helpers, bit for bit', async () => {
+    const heap = await withHelpers(2);
+    for (const [xShape, dyShape, stride, groups] of [
+      [[2, 17, 13, 32], [2, 17, 13, 32], 1, 8],
+      [[1, 20, 12, 16], [1, 10, 6, 16], 2, 2],
+      [[3, 5, 9, 8], [3, 5, 9, 8], 1, 4],
+    ] as const) {
+      const attrs = { stride, padding: 1, groups, filterHeight: 3, filterWidth: 3 } as unknown as tf.NamedAttrMap;
+      const shapes = [[...xShape], [...dyShape]];
+      const [outShape] = groupedConvFilterDirectSpec.outputShapes(shapes, attrs);
+      const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      const [x, dy] = [randoms(size(shapes[0]!), 4), randoms(size(shapes[1]!), 5)];
+      const expected = new Float32Array(size(outShape!));
+      groupedConvFilterDirectSpec.compute([x, dy], [expected], attrs, shapes);
+      const [xb, dyb, out] = [heap.alloc(x), heap.alloc(dy), heap.alloc(size(outShape!))];
+      groupedConvFilterDirectSpec.computeWasm!(wasmKernelsOf(heap.backend)!, [xb.offset, dyb.offset], [out.offset], attrs, shapes);
+      expect(bits(out.view)).toEqual(bits(expected));
     }
   });
 

@@ -322,6 +322,167 @@
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
         (br $rows))))
 
+;; Filter gradient of the grouped convolution above (src/kernels/grouped_conv.ts):
+  ;; dk[ky, kx, j, o] = sum over images b, output pixels (oy, ox) whose tap (ky, kx) falls inside
+  ;; the image of x[b, oy*stride - pad + ky, ox*stride - pad + kx, group(o)*groupIn + j] * dy[b, oy, ox, o].
+  ;; A row is one tap and four output channels (outC / 4 rows per tap, tap-major); it sums its
+  ;; input channels four (or two) at a time, each dy vector loaded serving all of them. groupIn
+  ;; is even; groupOut 2 or a multiple of 4, as for the forward loop.
+  (func (export "groupedConvFilterGrad")
+    (param $x i32) (param $dy i32) (param $out i32)
+    (param $n i32) (param $height i32) (param $width i32) (param $channels i32)
+    (param $outHeight i32) (param $outWidth i32) (param $kw i32)
+    (param $stride i32) (param $pad i32) (param $groupIn i32) (param $groupOut i32) (param $outC i32)
+    (param $rowStart i32) (param $rowEnd i32)
+    (local $r i32) (local $vectors i32) (local $tap i32) (local $oc i32) (local $ky i32) (local $kx i32)
+    (local $groupBytes i32) (local $pair i32) (local $pairBytes i32) (local $block i32) (local $j i32)
+    (local $oxS i32) (local $oxE i32) (local $t i32) (local $b i32) (local $oy i32) (local $iy i32)
+    (local $xp i32) (local $dyp i32) (local $dyEnd i32) (local $xStep i32) (local $outCBytes i32) (local $o i32)
+    (local $d v128) (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
+    (local.set $vectors (i32.shr_u (local.get $outC) (i32.const 2)))
+    (local.set $pair (i32.eq (local.get $groupOut) (i32.const 2)))
+    (local.set $pairBytes (i32.shl (local.get $groupIn) (i32.const 2)))
+    (local.set $block (select (i32.const 4) (i32.const 2) (i32.eqz (i32.and (local.get $groupIn) (i32.const 3)))))
+    (local.set $xStep (i32.shl (i32.mul (local.get $stride) (local.get $channels)) (i32.const 2)))
+    (local.set $outCBytes (i32.shl (local.get $outC) (i32.const 2)))
+    (local.set $r (local.get $rowStart))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rowEnd)))
+        (local.set $tap (i32.div_u (local.get $r) (local.get $vectors)))
+        (local.set $oc (i32.shl (i32.rem_u (local.get $r) (local.get $vectors)) (i32.const 2)))
+        (local.set $ky (i32.div_u (local.get $tap) (local.get $kw)))
+        (local.set $kx (i32.rem_u (local.get $tap) (local.get $kw)))
+        (local.set $groupBytes
+          (i32.shl (i32.mul (i32.div_u (local.get $oc) (local.get $groupOut)) (local.get $groupIn)) (i32.const 2)))
+        ;; Output columns whose input column ox*stride - pad + kx is inside the image: [oxS, oxE).
+        (local.set $oxS (i32.const 0))
+        (local.set $t (i32.sub (local.get $pad) (local.get $kx)))
+        (if (i32.gt_s (local.get $t) (i32.const 0))
+          (then (local.set $oxS (i32.div_u (i32.add (local.get $t) (i32.sub (local.get $stride) (i32.const 1))) (local.get $stride)))))
+        (local.set $oxE (local.get $oxS))
+        (local.set $t (i32.add (i32.sub (i32.sub (local.get $width) (i32.const 1)) (local.get $kx)) (local.get $pad)))
+        (if (i32.ge_s (local.get $t) (i32.const 0))
+          (then
+            (local.set $t (i32.add (i32.div_u (local.get $t) (local.get $stride)) (i32.const 1)))
+            (if (i32.gt_s (local.get $t) (local.get $outWidth)) (then (local.set $t (local.get $outWidth))))
+            (if (i32.gt_s (local.get $t) (local.get $oxE)) (then (local.set $oxE (local.get $t))))))
+        (local.set $j (i32.const 0))
+        (block $jDone
+          (loop $jLoop
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $groupIn)))
+            (local.set $acc0 (v128.const i32x4 0 0 0 0))
+            (local.set $acc1 (local.get $acc0))
+            (local.set $acc2 (local.get $acc0))
+            (local.set $acc3 (local.get $acc0))
+            (local.set $b (i32.const 0))
+            (block $bDone
+              (loop $bLoop
+                (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+                (local.set $oy (i32.const 0))
+                (block $oyDone
+                  (loop $oyLoop
+                    (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $outHeight)))
+                    (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $stride)) (local.get $pad)) (local.get $ky)))
+                    (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $height)))
+                      (then
+                        (local.set $xp
+                          (i32.add (local.get $x)
+                            (i32.add
+                              (i32.shl
+                                (i32.mul
+                                  (i32.add
+                                    (i32.mul (i32.add (i32.mul (local.get $b) (local.get $height)) (local.get $iy)) (local.get $width))
+                                    (i32.add (i32.sub (i32.mul (local.get $oxS) (local.get $stride)) (local.get $pad)) (local.get $kx)))
+                                  (local.get $channels))
+                                (i32.const 2))
+                              (i32.add (local.get $groupBytes) (i32.shl (local.get $j) (i32.const 2))))))
+                        (local.set $dyp
+                          (i32.add (local.get $dy)
+                            (i32.shl
+                              (i32.add
+                                (i32.mul
+                                  (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $outHeight)) (local.get $oy)) (local.get $outWidth))
+                                    (local.get $oxS))
+                                  (local.get $outC))
+                                (local.get $oc))
+                              (i32.const 2))))
+                        (local.set $dyEnd (i32.add (local.get $dyp) (i32.mul (i32.sub (local.get $oxE) (local.get $oxS)) (local.get $outCBytes))))
+                        ;; Four variants, so that the inner loops carry no branch.
+                        (if (i32.eq (local.get $block) (i32.const 4))
+                          (then
+                            (if (local.get $pair)
+                              (then
+                    (block $p4Done
+                      (loop $p4
+                        (br_if $p4Done (i32.ge_u (local.get $dyp) (local.get $dyEnd)))
+                        (local.set $d (v128.load (local.get $dyp)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (local.get $xp)) (v128.load32_splat (i32.add (local.get $xp) (local.get $pairBytes)))) (local.get $d))))
+                        (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xp) (i32.const 4))) (v128.load32_splat (i32.add (i32.add (local.get $xp) (i32.const 4)) (local.get $pairBytes)))) (local.get $d))))
+                        (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xp) (i32.const 8))) (v128.load32_splat (i32.add (i32.add (local.get $xp) (i32.const 8)) (local.get $pairBytes)))) (local.get $d))))
+                        (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xp) (i32.const 12))) (v128.load32_splat (i32.add (i32.add (local.get $xp) (i32.const 12)) (local.get $pairBytes)))) (local.get $d))))
+                        (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                        (local.set $dyp (i32.add (local.get $dyp) (local.get $outCBytes)))
+                        (br $p4)))
+                              )
+                              (else
+                    (block $s4Done
+                      (loop $s4
+                        (br_if $s4Done (i32.ge_u (local.get $dyp) (local.get $dyEnd)))
+                        (local.set $d (v128.load (local.get $dyp)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (v128.load32_splat (local.get $xp)) (local.get $d))))
+                        (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (i32.const 4))) (local.get $d))))
+                        (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (i32.const 8))) (local.get $d))))
+                        (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (i32.const 12))) (local.get $d))))
+                        (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                        (local.set $dyp (i32.add (local.get $dyp) (local.get $outCBytes)))
+                        (br $s4)))
+                              )))
+                          (else
+                            (if (local.get $pair)
+                              (then
+                    (block $p2Done
+                      (loop $p2
+                        (br_if $p2Done (i32.ge_u (local.get $dyp) (local.get $dyEnd)))
+                        (local.set $d (v128.load (local.get $dyp)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (local.get $xp)) (v128.load32_splat (i32.add (local.get $xp) (local.get $pairBytes)))) (local.get $d))))
+                        (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (v128.load32_splat (i32.add (local.get $xp) (i32.const 4))) (v128.load32_splat (i32.add (i32.add (local.get $xp) (i32.const 4)) (local.get $pairBytes)))) (local.get $d))))
+                        (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                        (local.set $dyp (i32.add (local.get $dyp) (local.get $outCBytes)))
+                        (br $p2)))
+                              )
+                              (else
+                    (block $s2Done
+                      (loop $s2
+                        (br_if $s2Done (i32.ge_u (local.get $dyp) (local.get $dyEnd)))
+                        (local.set $d (v128.load (local.get $dyp)))
+                        (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (v128.load32_splat (local.get $xp)) (local.get $d))))
+                        (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (i32.const 4))) (local.get $d))))
+                        (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                        (local.set $dyp (i32.add (local.get $dyp) (local.get $outCBytes)))
+                        (br $s2)))
+                              ))))))
+                    (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+                    (br $oyLoop)))
+                (local.set $b (i32.add (local.get $b) (i32.const 1)))
+                (br $bLoop)))
+            ;; dk[tap, j + q, oc..oc+3] for the block's input channels q.
+            (local.set $o
+              (i32.add (local.get $out)
+                (i32.shl
+                  (i32.add (i32.mul (i32.add (i32.mul (local.get $tap) (local.get $groupIn)) (local.get $j)) (local.get $outC)) (local.get $oc))
+                  (i32.const 2))))
+            (v128.store (local.get $o) (local.get $acc0))
+            (v128.store (i32.add (local.get $o) (local.get $outCBytes)) (local.get $acc1))
+            (if (i32.eq (local.get $block) (i32.const 4))
+              (then
+                (v128.store (i32.add (local.get $o) (i32.shl (local.get $outCBytes) (i32.const 1))) (local.get $acc2))
+                (v128.store (i32.add (local.get $o) (i32.mul (local.get $outCBytes) (i32.const 3))) (local.get $acc3))))
+            (local.set $j (i32.add (local.get $j) (local.get $block)))
+            (br $jLoop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+
   ;; A rows x cols matrix transposed (src/kernels/swapped_taps.ts): dst[c][r] = src[r][c]. Written
   ;; in order, column by column of src; the rows a column reads stay cached for the next one.
   (func (export "transpose")

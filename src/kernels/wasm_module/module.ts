@@ -26,6 +26,12 @@ export interface WasmKernelModule {
     groupIn: number, groupOut: number, outChannels: number,
     interiorStart: number, interiorEnd: number, rowStart: number, rowEnd: number,
   ): void;
+  groupedConvFilterGrad(
+    x: number, dy: number, out: number,
+    batch: number, height: number, width: number, channels: number, outHeight: number, outWidth: number,
+    kernelWidth: number, stride: number, padding: number, groupIn: number, groupOut: number, outChannels: number,
+    rowStart: number, rowEnd: number,
+  ): void;
 }
 
 const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
