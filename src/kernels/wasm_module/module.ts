@@ -50,7 +50,7 @@ export function wasmKernelModule(shared: boolean): WebAssembly.Module {
 
 /**
  * The kernels of kernels.wat on `memory` (a shared memory takes the module built for one).
- * Compiled synchronously: each build is about 2 KB, below the 4 KB browsers allow on the
+ * Compiled synchronously: each build is about 3 KB, below the 4 KB browsers allow on the
  * main thread. Throws where the engine lacks WebAssembly SIMD or bulk memory.
  */
 export function instantiateWasmKernels(memory: WebAssembly.Memory): WasmKernelModule {
