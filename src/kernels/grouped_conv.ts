@@ -31,16 +31,17 @@ function geometry(shapes: number[][], attrs: tf.NamedAttrMap) {
 }
 
 /**
- * Whether the WebAssembly loop handles this many outputs per group: it computes four output
- * channels per SIMD vector, all of one group (a multiple of 4) or of two (2).
+ * Whether the WebAssembly loop handles this grouping: it computes four output channels per SIMD
+ * vector, all of one group (a group's outputs a multiple of 4) or of two (2 outputs per group).
  */
-export function wasmGroupedConvHandles(groupOut: number): boolean {
-  return groupOut === 2 || groupOut % 4 === 0;
+export function wasmGroupedConvHandles(outChannels: number, groups: number): boolean {
+  const groupOut = outChannels / groups;
+  return outChannels % 4 === 0 && (groupOut === 2 || groupOut % 4 === 0);
 }
 
-/** Whether the WebAssembly filter-gradient loop handles this group shape (it sums inputs in pairs or fours). */
-export function wasmGroupedFilterGradHandles(groupIn: number, groupOut: number): boolean {
-  return groupIn % 2 === 0 && wasmGroupedConvHandles(groupOut);
+/** Whether the WebAssembly filter-gradient loop handles it too (it sums inputs in pairs or fours). */
+export function wasmGroupedFilterGradHandles(groupIn: number, outChannels: number, groups: number): boolean {
+  return groupIn % 2 === 0 && wasmGroupedConvHandles(outChannels, groups);
 }
 
 /**

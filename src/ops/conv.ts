@@ -106,24 +106,30 @@ function groupedConvValue(
   stride: number,
   pad: ExplicitPad,
 ): tf.Tensor4D {
-  const padding = pad === 'valid' ? 0 : pad[1][0];
-  const symmetric = pad === 'valid' || pad.slice(1, 3).every(([a, b]) => a === padding && b === padding);
-  if (symmetric && directGroupedConvApplies(kernel.shape, groups)) {
+  const padding = symmetricPadding(pad);
+  const outChannels = kernel.shape[3];
+  if (padding !== undefined && directKernelRuns(GROUPED_CONV2D_DIRECT, () => wasmGroupedConvHandles(outChannels, groups))) {
     const attrs = { stride, padding, groups } as unknown as tf.NamedAttrMap;
     return tf.engine().runKernel(GROUPED_CONV2D_DIRECT, { x, filter: kernel }, attrs) as tf.Tensor4D;
   }
   return composedGroupedConv(x, kernel, groups, stride, pad);
 }
 
+/** The padding on every side of `pad`, when it is the same on all four (PyTorch's), else undefined. */
+function symmetricPadding(pad: ExplicitPad): number | undefined {
+  if (pad === 'valid') return 0;
+  const padding = pad[1][0];
+  return pad.slice(1, 3).every(([a, b]) => a === padding && b === padding) ? padding : undefined;
+}
+
 /**
- * Whether the direct kernel is the faster way here: on wasm when its WebAssembly loop runs and
- * handles this many outputs per group, and on cpu (JavaScript loops either way).
+ * Whether the direct kernel `name` (src/kernels/grouped_conv.ts) is the faster way here: on
+ * wasm when its WebAssembly loop runs and `wasmHandles` the shape, and on cpu (JavaScript loops
+ * either way).
  */
-function directGroupedConvApplies(kernelShape: number[], groups: number): boolean {
-  if (!hasArrayKernel(GROUPED_CONV2D_DIRECT)) return false;
-  if (tf.getBackend() !== 'wasm') return true;
-  const outChannels = kernelShape[3]!;
-  return !arrayKernelsAreSlowLoops() && outChannels % 4 === 0 && wasmGroupedConvHandles(outChannels / groups);
+function directKernelRuns(name: string, wasmHandles: () => boolean): boolean {
+  if (!hasArrayKernel(name)) return false;
+  return tf.getBackend() !== 'wasm' || (!arrayKernelsAreSlowLoops() && wasmHandles());
 }
 
 /** The grouped conv composed from ops (depthwise-then-sum or split/conv/concat). */
@@ -282,13 +288,9 @@ function directFilterGradient(
   pad: ExplicitPad,
 ): (() => tf.Tensor4D) | undefined {
   const [kh, kw, groupIn, outChannels] = kernelShape;
-  const padding = pad === 'valid' ? 0 : pad[1][0];
-  const symmetric = pad === 'valid' || pad.slice(1, 3).every(([a, b]) => a === padding && b === padding);
-  if (!symmetric || !hasArrayKernel(GROUPED_CONV2D_FILTER_DIRECT)) return undefined;
-  if (tf.getBackend() === 'wasm') {
-    if (arrayKernelsAreSlowLoops() || outChannels % 4 !== 0) return undefined;
-    if (!wasmGroupedFilterGradHandles(groupIn, outChannels / groups)) return undefined;
-  }
+  const padding = symmetricPadding(pad);
+  const handles = () => wasmGroupedFilterGradHandles(groupIn, outChannels, groups);
+  if (padding === undefined || !directKernelRuns(GROUPED_CONV2D_FILTER_DIRECT, handles)) return undefined;
   const attrs = { stride, padding, groups, filterHeight: kh, filterWidth: kw } as unknown as tf.NamedAttrMap;
   return () => tf.engine().runKernel(GROUPED_CONV2D_FILTER_DIRECT, { x, dy }, attrs) as tf.Tensor4D;
 }

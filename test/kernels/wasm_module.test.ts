@@ -9,6 +9,7 @@ import { swappedTapsSpec } from '../../src/kernels/swapped_taps.js';
 import { groupedConvDirectSpec, groupedConvFilterDirectSpec } from '../../src/kernels/grouped_conv.js';
 import { instantiateWasmKernels, wasmKernelsOf, type WasmKernelModule } from '../../src/kernels/wasm_module/module.js';
 import { Rng } from '../../src/data/random.js';
+import type { ArrayKernelSpec } from '../../src/kernels/array_kernel.js';
 
 const PAGE = 65536;
 
@@ -34,6 +35,34 @@ function randoms(size: number, seed: number, scale = 1): Float32Array {
 
 /** The bytes of a float32 array, so that NaN, -0 and +0 compare exactly. */
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+
+/**
+ * Runs `spec`'s JavaScript loop and its WebAssembly loop on random inputs of `shapes` (seeds from
+ * `seed` on) and expects the same bits in every output element: the WebAssembly output starts
+ * NaN-filled, so an element it skips stays NaN.
+ */
+function expectSameBits(
+  { kernels, alloc }: ReturnType<typeof moduleOn>,
+  spec: ArrayKernelSpec,
+  shapes: number[][],
+  attrs: tf.NamedAttrMap,
+  seed: number,
+) {
+  const [outShape] = spec.outputShapes(shapes, attrs);
+  const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
+  const inputs = shapes.map((s, i) => randoms(size(s), seed + i));
+  const expected = new Float32Array(size(outShape!)).fill(Number.NaN);
+  spec.compute(inputs, [expected], attrs, shapes);
+  expect(expected.some(Number.isNaN)).toBe(false);
+  const ins = inputs.map((a) => {
+    const b = alloc(a.length);
+    b.view.set(a);
+    return b;
+  });
+  const out = alloc(size(outShape!));
+  spec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
+  expect(bits(out.view)).toEqual(bits(expected));
+}
 
 describe('the WebAssembly kernels', () => {
   it('binary.ts is compiled from kernels.wat (tools/build_wasm_kernels.mjs --check)', () => {
@@ -136,23 +165,8 @@ describe('the WebAssembly kernels', () => {
       { x: [1, 3, 3, 8], k: [3, 3, 2, 8], stride: 1, padding: 1, groups: 4 }, // narrower than four pixels
       { x: [2, 5, 7, 16], k: [1, 1, 4, 16], stride: 2, padding: 0, groups: 4 },
     ])('groupedConv gives the JavaScript loop\'s bits for every output element: %o', ({ x: xShape, k: kShape, stride, padding, groups }) => {
-      const { kernels, alloc } = moduleOn(shared);
       const attrs = { stride, padding, groups } as unknown as tf.NamedAttrMap;
-      const shapes = [xShape, kShape];
-      const [outShape] = groupedConvDirectSpec.outputShapes(shapes, attrs);
-      const sizes = [...shapes, outShape!].map((s) => s.reduce((p, q) => p * q, 1));
-      const inputs = [randoms(sizes[0]!, 7), randoms(sizes[1]!, 8)];
-      const expected = new Float32Array(sizes[2]!).fill(Number.NaN);
-      groupedConvDirectSpec.compute(inputs, [expected], attrs, shapes);
-      expect(expected.some(Number.isNaN)).toBe(false);
-      const ins = inputs.map((a) => {
-        const b = alloc(a.length);
-        b.view.set(a);
-        return b;
-      });
-      const out = alloc(sizes[2]!); // NaN-filled: an element the kernel skips stays NaN.
-      groupedConvDirectSpec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
-      expect(bits(out.view)).toEqual(bits(expected));
+      expectSameBits(moduleOn(shared), groupedConvDirectSpec, [xShape, kShape], attrs, 7);
     });
 
     it.each([
@@ -166,23 +180,8 @@ describe('the WebAssembly kernels', () => {
       { x: [1, 9, 14, 8], dy: [1, 7, 12, 8], k: 3, stride: 1, padding: 0, groups: 2 },
       { x: [1, 2, 3, 8], dy: [1, 2, 3, 8], k: 5, stride: 1, padding: 2, groups: 4 }, // taps outside on every side
     ])('groupedConvFilterGrad gives the JavaScript loop\'s bits for every filter element: %o', ({ x: xShape, dy: dyShape, k, stride, padding, groups }) => {
-      const { kernels, alloc } = moduleOn(shared);
       const attrs = { stride, padding, groups, filterHeight: k, filterWidth: k } as unknown as tf.NamedAttrMap;
-      const shapes = [xShape, dyShape];
-      const [outShape] = groupedConvFilterDirectSpec.outputShapes(shapes, attrs);
-      const sizes = [...shapes, outShape!].map((s) => s.reduce((p, q) => p * q, 1));
-      const inputs = [randoms(sizes[0]!, 9), randoms(sizes[1]!, 10)];
-      const expected = new Float32Array(sizes[2]!).fill(Number.NaN);
-      groupedConvFilterDirectSpec.compute(inputs, [expected], attrs, shapes);
-      expect(expected.some(Number.isNaN)).toBe(false);
-      const ins = inputs.map((a) => {
-        const b = alloc(a.length);
-        b.view.set(a);
-        return b;
-      });
-      const out = alloc(sizes[2]!);
-      groupedConvFilterDirectSpec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
-      expect(bits(out.view)).toEqual(bits(expected));
+      expectSameBits(moduleOn(shared), groupedConvFilterDirectSpec, [xShape, dyShape], attrs, 9);
     });
   });
 
