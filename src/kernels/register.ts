@@ -3,6 +3,7 @@ import { FAST_KERNEL_FUNCS, type FastKernelName } from './kernels.js';
 import type { KernelArgs } from './tensor_kernel.js';
 import { wasmMean, wasmSum } from './reduce.js';
 import { wasmConcat, wasmIdentity, wasmSlice, wasmSplitV } from './wasm_copy.js';
+import { wasmBatchMatMul, wasmConv2D, wasmFusedConv2D } from './wasm_gemm.js';
 import { registerLeakyReluGradient, unregisterLeakyReluGradient, wasmLeakyRelu } from './leaky_relu.js';
 import { WEBGPU_KERNELS } from './webgpu/index.js';
 import { ARRAY_BACKENDS, arrayKernelFunc, type ArrayKernelSpec } from './array_kernel.js';
@@ -36,7 +37,10 @@ type Wrapper = (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo | tf
  * do not handle, e.g. strings). Only registered when the backend has the kernel.
  */
 const WRAPPERS: Record<string, Record<string, Wrapper>> = {
-  wasm: { Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Identity: wasmIdentity, Sum: wasmSum, Mean: wasmMean, LeakyRelu: wasmLeakyRelu },
+  wasm: {
+    Slice: wasmSlice, SplitV: wasmSplitV, Concat: wasmConcat, Identity: wasmIdentity, Sum: wasmSum, Mean: wasmMean, LeakyRelu: wasmLeakyRelu,
+    BatchMatMul: wasmBatchMatMul, Conv2D: wasmConv2D, FusedConv2D: wasmFusedConv2D,
+  },
 };
 
 /**

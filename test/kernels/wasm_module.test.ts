@@ -183,6 +183,86 @@ describe('the WebAssembly kernels', () => {
       const attrs = { stride, padding, groups, filterHeight: k, filterWidth: k } as unknown as tf.NamedAttrMap;
       expectSameBits(moduleOn(shared), groupedConvFilterDirectSpec, [xShape, dyShape], attrs, 9);
     });
+
+    /**
+     * The product `matMul` computes, as its loop does: from the bias (or 0), per k in order, a
+     * float32 product then a float32 sum. `aAt(m, k)` reads A in whichever layout.
+     */
+    function referenceMatMul(aAt: (m: number, k: number) => number, b: Float32Array, bias: Float32Array | undefined, m: number, k: number, n: number) {
+      const out = new Float32Array(m * n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let sum = bias ? bias[j]! : 0;
+          for (let t = 0; t < k; t++) sum = Math.fround(sum + Math.fround(aAt(i, t) * b[t * n + j]!));
+          out[i * n + j] = sum;
+        }
+      }
+      return out;
+    }
+
+    it.each([
+      { m: 4, k: 1, n: 8 },
+      { m: 8, k: 3, n: 16, bias: true },
+      { m: 68, k: 5, n: 24 }, // two 64-row blocks, the second short
+      { m: 132, k: 17, n: 8, bias: true, transposed: true },
+      { m: 12, k: 40, n: 32, transposed: true },
+    ])('matMul gives the reference loop\'s bits for every output element, its units in any split: %o', ({ m, k, n, bias, transposed }) => {
+      const { kernels, alloc } = moduleOn(shared);
+      const a = randoms(m * k, 11);
+      const b = randoms(k * n, 12);
+      const biasValues = bias ? randoms(n, 13) : undefined;
+      // A as [m, k], or stored transposed as [k, m] and read with swapped strides.
+      const stored = transposed ? Float32Array.from({ length: m * k }, (_, i) => a[(i % m) * k + Math.floor(i / m)]!) : a;
+      const expected = referenceMatMul((i, t) => a[i * k + t]!, b, biasValues, m, k, n);
+      const [ab, bb] = [alloc(m * k), alloc(k * n)];
+      ab.view.set(stored);
+      bb.view.set(b);
+      const biasBuffer = biasValues ? alloc(n) : undefined;
+      biasBuffer?.view.set(biasValues!);
+      const strides = transposed ? [4, m * 4] : [k * 4, 4];
+      const units = Math.ceil(m / 64) * (n / 8);
+      for (const split of [[0, units], [0, 1, units], [0, Math.floor(units / 2), units - 1, units]]) {
+        const out = alloc(m * n); // NaN-filled: an element no unit writes stays NaN.
+        for (let i = 0; i + 1 < split.length; i++) {
+          kernels.matMul(ab.offset, bb.offset, biasBuffer?.offset ?? 0, out.offset, m, k, n, strides[0]!, strides[1]!, split[i]!, split[i + 1]!);
+        }
+        expect(bits(out.view), `units split at ${split}`).toEqual(bits(expected));
+      }
+    });
+
+    it.each([
+      // [n, h, w, C], kernel, stride, padding (top, left)
+      { x: [2, 5, 6, 3], k: [3, 3], stride: [1, 1], pad: [1, 1], out: [5, 6] },
+      { x: [1, 7, 7, 4], k: [3, 3], stride: [2, 2], pad: [1, 1], out: [4, 4] },
+      { x: [1, 4, 5, 2], k: [2, 3], stride: [1, 2], pad: [0, 1], out: [3, 3] },
+      { x: [2, 3, 3, 5], k: [1, 1], stride: [1, 1], pad: [0, 0], out: [3, 3] },
+      { x: [1, 2, 2, 2], k: [5, 5], stride: [1, 1], pad: [2, 2], out: [2, 2] }, // taps outside on every side
+    ])('im2colRows lays out every output pixel\'s taps as the reference does: %o', ({ x: shape, k, stride, pad, out: outSize }) => {
+      const { kernels, alloc } = moduleOn(shared);
+      const [n, h, w, c] = shape as [number, number, number, number];
+      const [kh, kw] = k as [number, number];
+      const [oh, ow] = outSize as [number, number];
+      const x = randoms(n * h * w * c, 14);
+      const depth = kh * kw * c;
+      const expected = new Float32Array(n * oh * ow * depth);
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ch = 0; ch < c; ch++) {
+          const iy = oy * stride[0]! - pad[0]! + ky;
+          const ix = ox * stride[1]! - pad[1]! + kx;
+          const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+          expected[((b * oh + oy) * ow + ox) * depth + (ky * kw + kx) * c + ch] = inside ? x[((b * h + iy) * w + ix) * c + ch]! : 0;
+        }
+      }
+      const xb = alloc(x.length);
+      xb.view.set(x);
+      const out = alloc(expected.length);
+      // In two ranges of image rows, as two threads would.
+      const rows = n * oh;
+      for (const [start, end] of [[0, Math.floor(rows / 2)], [Math.floor(rows / 2), rows]]) {
+        kernels.im2colRows(xb.offset, out.offset, h, w, c, oh, ow, kh, kw, stride[0]!, stride[1]!, pad[0]!, pad[1]!, start!, end!);
+      }
+      expect(bits(out.view)).toEqual(bits(expected));
+    });
   });
 
   it('run on the wasm backend this process started, whichever build it is', async () => {

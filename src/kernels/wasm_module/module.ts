@@ -19,6 +19,16 @@ export interface WasmKernelModule {
     channelStride: number, tapBase: number,
   ): void;
   transpose(source: number, target: number, rows: number, columns: number): void;
+  matMul(
+    a: number, b: number, bias: number, out: number, m: number, k: number, n: number,
+    rowStride: number, kStride: number, unitStart: number, unitEnd: number,
+  ): void;
+  im2colRows(
+    x: number, out: number, height: number, width: number, channels: number,
+    outHeight: number, outWidth: number, kernelHeight: number, kernelWidth: number,
+    strideHeight: number, strideWidth: number, padTop: number, padLeft: number,
+    rowStart: number, rowEnd: number,
+  ): void;
   groupedConv(
     x: number, kernel: number, out: number,
     height: number, width: number, channels: number, outHeight: number, outWidth: number,

@@ -1,7 +1,7 @@
 import type { WasmKernelModule } from './module.js';
 
 /** Exports of the kernel module whose last two arguments are a `[rowStart, rowEnd)` range. */
-export const ROW_KERNELS = ['groupedConv', 'groupedConvFilterGrad'] as const;
+export const ROW_KERNELS = ['groupedConv', 'groupedConvFilterGrad', 'matMul', 'im2colRows'] as const;
 export type RowKernelName = (typeof ROW_KERNELS)[number];
 
 /**
