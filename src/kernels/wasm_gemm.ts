@@ -5,7 +5,7 @@ import { wasmKernelsOf, type WasmKernelModule } from './wasm_module/module.js';
 import { runRows } from './wasm_module/rows.js';
 
 /**
- * Dense products on wasm through our own SIMD loop (`matMul` in kernels.wat) instead of XNNPACK.
+ * Dense products on wasm through our own SIMD loop (`matMul` in wasm_module/gemm.wat) instead of XNNPACK.
  *
  * XNNPACK repacks the weights of every convolution and fully connected product into its own
  * layout the first time it sees a weight tensor, and tfjs first transposes a convolution's

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { wasmKernelModule, wasmKernelsOf, wasmMemoryOf, type WasmKernelModule } from '../kernels/wasm_module/module.js';
+import { wasmKernelModules, wasmKernelsOf, wasmMemoryOf, type WasmKernelModule } from '../kernels/wasm_module/module.js';
 import { ROW_KERNELS, setRowKernelThreads, type RowKernelName, type RowKernelThreads } from '../kernels/wasm_module/rows.js';
 
 /*
@@ -25,8 +25,8 @@ const MAX_ARGS = 32;
 /** A helper that waits for a job, runs it, reports, forever. */
 const HELPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { memory, module, control, names } = workerData;
-const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { memory, modules, control, names } = workerData;
+const kernels = Object.assign({}, ...modules.map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports));
 const state = new Int32Array(control, 0, 16);
 const args = new Float64Array(control, ${ARG_OFFSET}, ${MAX_ARGS});
 const next = new Int32Array(workerData.next);
@@ -171,11 +171,11 @@ export function startWasmKernelWorkers(backend: object, count: number, options: 
   if (kernels == null || memory == null || count < 1) return false;
   if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return false;
   if (started.has(kernels)) return true;
-  const module = wasmKernelModule(true);
+  const modules = wasmKernelModules(true);
   const next = new SharedArrayBuffer(4);
   const helpers = Array.from({ length: count }, () => {
     const control = new SharedArrayBuffer(ARG_OFFSET + MAX_ARGS * 8);
-    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, module, control, next, names: ROW_KERNELS } });
+    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { memory, modules, control, next, names: ROW_KERNELS } });
     worker.unref();
     return { worker, state: new Int32Array(control, 0, 16), args: new Float64Array(control, ARG_OFFSET, MAX_ARGS), job: 0 };
   });

@@ -1,7 +1,7 @@
-import { PLAIN_MEMORY_MODULE, SHARED_MEMORY_MODULE } from './binary.js';
+import { WASM_MODULES } from './binary.js';
 
 /**
- * The exports of kernels.wat. Pointers are byte offsets into the memory the module was
+ * The exports of the modules of this folder (kernels.wat, gemm.wat), as one object. Pointers are byte offsets into the memory the module was
  * instantiated on, counts are elements.
  */
 export interface WasmKernelModule {
@@ -46,26 +46,27 @@ export interface WasmKernelModule {
 
 const decode = (base64: string) => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 
-const compiled = new Map<boolean, WebAssembly.Module>();
+const compiled = new Map<boolean, WebAssembly.Module[]>();
 
-/** The compiled module for a shared or a plain memory (compiled once each). */
-export function wasmKernelModule(shared: boolean): WebAssembly.Module {
-  let module = compiled.get(shared);
-  if (module == null) {
-    module = new WebAssembly.Module(decode(shared ? SHARED_MEMORY_MODULE : PLAIN_MEMORY_MODULE));
-    compiled.set(shared, module);
+/** The compiled modules for a shared or a plain memory (compiled once each). */
+export function wasmKernelModules(shared: boolean): WebAssembly.Module[] {
+  let modules = compiled.get(shared);
+  if (modules == null) {
+    modules = WASM_MODULES.map((m) => new WebAssembly.Module(decode(shared ? m.shared : m.plain)));
+    compiled.set(shared, modules);
   }
-  return module;
+  return modules;
 }
 
 /**
- * The kernels of kernels.wat on `memory` (a shared memory takes the module built for one).
- * Compiled synchronously: each build is about 3 KB, below the 4 KB browsers allow on the
- * main thread. Throws where the engine lacks WebAssembly SIMD or bulk memory.
+ * The kernels of every module on `memory` (a shared memory takes the modules built for one), their
+ * exports in one object. Compiled synchronously: each module is under the 4 KB browsers allow on
+ * the main thread. Throws where the engine lacks WebAssembly SIMD or bulk memory.
  */
 export function instantiateWasmKernels(memory: WebAssembly.Memory): WasmKernelModule {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  return new WebAssembly.Instance(wasmKernelModule(shared), { env: { memory } }).exports as unknown as WasmKernelModule;
+  const exports = wasmKernelModules(shared).map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports);
+  return Object.assign({}, ...exports) as WasmKernelModule;
 }
 
 /** The memory of a tfjs-backend-wasm backend, if it has one this module can use. */
