@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customGrad } from './custom_grad.js';
-import type { ArrayKernelSpec } from './array_kernel.js';
+import { hasArrayKernel, type ArrayKernelSpec } from './array_kernel.js';
 import { withBatchStatistics, type BatchNormTrainingResult } from './batch_norm_train.js';
+import {
+  BATCH_NORM_GRAD_INPUT,
+  BATCH_NORM_GRAD_SUMS,
+  CHANNEL_MOMENTS,
+  batchNormPassesHandle,
+  gradAttrs,
+} from './batch_norm_passes.js';
 
 /*
  * BatchNorm over the last axis of an NHWC tensor for backends whose 1×1 depthwise convolution
@@ -14,7 +21,9 @@ import { withBatchStatistics, type BatchNormTrainingResult } from './batch_norm_
  *   x̂ = x·invstd − mean·invstd,  g = dy · step(x̂·γ + β) (ReLU) or dy,
  *   dβ = Σg,  dγ = Σ(g·x̂),  dx = g·(γ·invstd) + x̂·(−dγ·k) − dβ·k,  k = γ·invstd / M:
  * ten passes with the ReLU where the composition makes twelve (seven against ten without). The
- * tape keeps x and per-channel vectors only, not the ReLU's output.
+ * tape keeps x and per-channel vectors only, not the ReLU's output. Where the backend has the
+ * loops of batch_norm_passes.ts, the statistics are one kernel (two reads of x) and the backward
+ * pass two (the sums, then dx: four reads and one write).
  */
 
 /** Backends where {@link affineBatchNormTraining} and {@link affineBatchNormInference} are used. */
@@ -140,12 +149,22 @@ export function affineBatchNormTraining(
   // map x·1 + (−m), exact: a 256 px colourisation was faster so in 6 of 6 alternating runs (by
   // 1–14 %); in training the broadcast subtraction is as fast or faster (docs/performance.md).
   const centreByAffine = !tf.engine().isTapeOn();
+  // The statistics, the gradient sums and the input gradient as one loop each
+  // (src/kernels/batch_norm_passes.ts) where the backend has them; the compositions otherwise.
+  const passes = batchNormPassesHandle(x.shape) && hasArrayKernel(CHANNEL_MOMENTS);
+  const relu = activation === 'relu';
   return withBatchStatistics((keepStatistics) => {
     const normalise = customGrad(((input: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-      const m = tf.mean(input, axes) as tf.Tensor1D;
-      // Centred before squaring, as the composition: no cancellation in the variance.
-      const centred = centreByAffine ? channelAffine(input, tf.onesLike(m), tf.neg(m), 'linear') : tf.sub(input, m);
-      const v = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+      let m: tf.Tensor1D;
+      let v: tf.Tensor1D;
+      if (passes) {
+        [m, v] = tf.engine().runKernel(CHANNEL_MOMENTS, { x: input }) as [tf.Tensor1D, tf.Tensor1D];
+      } else {
+        m = tf.mean(input, axes) as tf.Tensor1D;
+        // Centred before squaring, as the composition: no cancellation in the variance.
+        const centred = centreByAffine ? channelAffine(input, tf.onesLike(m), tf.neg(m), 'linear') : tf.sub(input, m);
+        v = tf.mean(tf.square(centred), axes) as tf.Tensor1D;
+      }
       const [scale, shift, invStd, xhatShift] = coefficients(BATCH_NORM_AFFINE, { mean: m, variance: v, gamma: g, beta: b }, { epsilon });
       keepStatistics(m, v);
       save([input, invStd!, xhatShift!, g, b]);
@@ -153,9 +172,18 @@ export function affineBatchNormTraining(
         value: channelAffine(input, scale!, shift!, activation),
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const [xs, is, xs0, gs, bs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+          if (passes) {
+            const perChannel = { x: xs, dy: dy as tf.Tensor4D, invStd: is, xhatShift: xs0, gamma: gs, beta: bs };
+            const [dBeta, dGamma] = tf.engine().runKernel(BATCH_NORM_GRAD_SUMS, perChannel, gradAttrs(relu)) as [tf.Tensor1D, tf.Tensor1D];
+            const [upScale, xhatScale, dxShift] = coefficients(BATCH_NORM_AFFINE_GRAD, { dBeta, dGamma, gamma: gs, invStd: is }, { count });
+            const dx = tf.engine().runKernel(
+              BATCH_NORM_GRAD_INPUT, { ...perChannel, upScale: upScale!, xhatScale: xhatScale!, dxShift: dxShift! }, gradAttrs(relu),
+            ) as tf.Tensor4D;
+            return [dx, dGamma, dBeta];
+          }
           const xhat = channelAffine(xs, is, xs0, 'linear');
           let up = dy as tf.Tensor4D;
-          if (activation === 'relu') up = tf.mul(up, tf.step(channelAffine(xhat, gs, bs, 'linear'))) as tf.Tensor4D;
+          if (relu) up = tf.mul(up, tf.step(channelAffine(xhat, gs, bs, 'linear'))) as tf.Tensor4D;
           const dBeta = tf.sum(up, axes) as tf.Tensor1D;
           const dGamma = tf.sum(tf.mul(up, xhat), axes) as tf.Tensor1D;
           const [upScale, xhatScale, dxShift] = coefficients(BATCH_NORM_AFFINE_GRAD, { dBeta, dGamma, gamma: gs, invStd: is }, { count });

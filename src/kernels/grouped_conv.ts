@@ -95,7 +95,7 @@ export const groupedConvDirectSpec: ArrayKernelSpec = {
       x!, filter!, out!, g.height, g.width, g.channels, g.outHeight, g.outWidth, g.kh, g.kw, g.stride, g.padding,
       g.groupIn, g.groupOut, g.outChannels, g.interiorStart, g.interiorEnd,
     ];
-    runRows(kernels, 'groupedConv', args, g.n * g.outHeight);
+    runRows(kernels, 'groupedConv', args, g.n * g.outHeight, g.n * g.outHeight * g.outWidth * g.outChannels * g.kh * g.kw * g.groupIn);
   },
 };
 
@@ -163,6 +163,6 @@ export const groupedConvFilterDirectSpec: ArrayKernelSpec = {
       x!, dy!, out!, g.n, g.height, g.width, g.channels, g.outHeight, g.outWidth, g.kw, g.stride, g.padding,
       g.groupIn, g.groupOut, g.outChannels,
     ];
-    runRows(kernels, 'groupedConvFilterGrad', args, g.kh * g.kw * (g.outChannels / 4));
+    runRows(kernels, 'groupedConvFilterGrad', args, g.kh * g.kw * (g.outChannels / 4), g.n * g.outHeight * g.outWidth * g.outChannels * g.kh * g.kw * g.groupIn);
   },
 };

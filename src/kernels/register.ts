@@ -18,6 +18,14 @@ import {
   groupedConvFilterDirectSpec,
 } from './grouped_conv.js';
 import {
+  BATCH_NORM_GRAD_INPUT,
+  BATCH_NORM_GRAD_SUMS,
+  CHANNEL_MOMENTS,
+  batchNormGradInputSpec,
+  batchNormGradSumsSpec,
+  channelMomentsSpec,
+} from './batch_norm_passes.js';
+import {
   BATCH_NORM_AFFINE,
   BATCH_NORM_AFFINE_GRAD,
   BATCH_NORM_AFFINE_RUNNING,
@@ -67,6 +75,9 @@ const ARRAY_KERNELS: Record<string, ArrayKernelSpec> = {
   [BATCH_NORM_AFFINE]: batchNormAffineSpec,
   [BATCH_NORM_AFFINE_GRAD]: batchNormAffineGradSpec,
   [BATCH_NORM_AFFINE_RUNNING]: batchNormAffineRunningSpec,
+  [CHANNEL_MOMENTS]: channelMomentsSpec,
+  [BATCH_NORM_GRAD_SUMS]: batchNormGradSumsSpec,
+  [BATCH_NORM_GRAD_INPUT]: batchNormGradInputSpec,
 };
 
 const arrayFuncs = new Map<string, tf.KernelFunc>(

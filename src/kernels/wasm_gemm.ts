@@ -67,7 +67,7 @@ export function runWasmMatMul(
   a: number, b: number, bias: number, out: number,
   m: number, k: number, n: number, rowStride: number, kStride: number,
 ): void {
-  runRows(kernels, 'matMul', [a, b, bias, out, m, k, n, rowStride, kStride], Math.ceil(m / BLOCK_ROWS) * (n / 8));
+  runRows(kernels, 'matMul', [a, b, bias, out, m, k, n, rowStride, kStride], Math.ceil(m / BLOCK_ROWS) * (n / 8), m * k * n);
   loopRuns += 1;
 }
 
@@ -162,7 +162,7 @@ function convByMatMul(args: KernelArgs, bias: tf.TensorInfo | undefined): tf.Ten
       runRows(kernels, 'im2colRows', [
         at(x), at(rows), g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth,
         g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft,
-      ], g.batch * g.outHeight);
+      ], g.batch * g.outHeight, pixels * depth);
     }
     runWasmMatMul(kernels, at(rows ?? x), at(filter), bias ? at(bias) : 0, at(out), pixels, depth, g.outChannels, depth * 4, 4);
   } catch (err) {

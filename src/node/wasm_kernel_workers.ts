@@ -74,7 +74,19 @@ export interface WasmKernelWorkerOptions {
    * throws. Default 60 s (a kernel call takes milliseconds).
    */
   timeoutMs?: number;
+  /**
+   * Work (multiply-adds, or elements a job reads) below which a job stays on the calling thread.
+   * Default {@link MIN_WORK}.
+   */
+  minWork?: number;
 }
+
+/**
+ * Default work below which jobs stay on the calling thread: waking a helper that shares its core
+ * with XNNPACK's threads took up to 150-200 µs in a training step, more than such a job takes
+ * alone (docs/performance.md, "Threads").
+ */
+const MIN_WORK = Number(process.env['TAG2PIX_HELPER_MIN_WORK'] ?? 262_144);
 
 class WorkerRowThreads implements RowKernelThreads {
   /** Set when a helper stopped answering: every later job runs on the calling thread alone. */
@@ -85,11 +97,12 @@ class WorkerRowThreads implements RowKernelThreads {
     /** The next row not yet taken, shared by every thread of a job. */
     private readonly next: Int32Array,
     private readonly timeoutMs: number,
+    private readonly minWork: number,
   ) {}
 
-  run(kernels: WasmKernelModule, name: RowKernelName, args: number[], rows: number): void {
+  run(kernels: WasmKernelModule, name: RowKernelName, args: number[], rows: number, work: number): void {
     const run = kernels[name] as (...a: number[]) => void;
-    if (this.broken) return run(...args, 0, rows);
+    if (this.broken || work < this.minWork) return run(...args, 0, rows);
     // Helpers still starting (instantiating the module) are skipped rather than waited for.
     const ready = this.helpers.filter((h) => Atomics.load(h.state, READY) === 1);
     // Rows are taken in chunks as threads come free: a helper woken late, or sharing its core
@@ -179,7 +192,7 @@ export function startWasmKernelWorkers(backend: object, count: number, options: 
     worker.unref();
     return { worker, state: new Int32Array(control, 0, 16), args: new Float64Array(control, ARG_OFFSET, MAX_ARGS), job: 0 };
   });
-  const threads = new WorkerRowThreads(helpers, new Int32Array(next), options.timeoutMs ?? 60_000);
+  const threads = new WorkerRowThreads(helpers, new Int32Array(next), options.timeoutMs ?? 60_000, options.minWork ?? MIN_WORK);
   started.set(kernels, threads);
   setRowKernelThreads(kernels, threads);
   return true;

@@ -40,9 +40,9 @@ export function batchNormOutputs(
 }
 
 /** A central-difference check of `batchNormTorch` (batch statistics) in x, γ and β; returns how many elements were compared. */
-export async function checkBatchNormGradients(activation: 'linear' | 'relu'): Promise<number> {
-  const p = batchNormParams(3, 40);
-  const x = randomTensor([2, 3, 3, 3], 41, -2, 2);
+export async function checkBatchNormGradients(activation: 'linear' | 'relu', channels = 3): Promise<number> {
+  const p = batchNormParams(channels, 40);
+  const x = randomTensor([2, 3, 3, channels], 41, -2, 2);
   const f = (xs: tf.Tensor[]) => {
     const r = batchNormTorch(xs[0]!, { ...p, gamma: xs[1] as tf.Tensor1D, beta: xs[2] as tf.Tensor1D, useBatchStats: true, activation });
     tf.dispose([r.newRunningMean, r.newRunningVar]);

@@ -42,7 +42,8 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
     tf.dispose([x, matrix, ints]);
   });
 
-  for (const shape of [[2, 3, 4, 5], [2, 33, 17, 2], [4, 8, 8, 64]]) {
+  // Channels a multiple of 16 take the loops of batch_norm_passes.ts; others the composition.
+  for (const shape of [[2, 3, 4, 5], [2, 33, 17, 2], [4, 8, 8, 64], [3, 5, 3, 16], [1, 2, 2, 48]]) {
     for (const activation of ['linear', 'relu'] as const) {
       for (const useBatchStats of [true, false]) {
         it(`equals the composition: [${shape}], ${activation}, ${useBatchStats ? 'batch' : 'running'} statistics`, async () => {
@@ -60,9 +61,11 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
     }
   }
 
-  it('passes a finite-difference gradient check (x, γ, β), with ReLU and without', async () => {
-    expect(await checkBatchNormGradients('relu')).toBeGreaterThanOrEqual(12);
-    expect(await checkBatchNormGradients('linear')).toBeGreaterThanOrEqual(12);
+  it('passes a finite-difference gradient check (x, γ, β), with ReLU and without, composed and with the passes', async () => {
+    for (const channels of [3, 16]) {
+      expect(await checkBatchNormGradients('relu', channels)).toBeGreaterThanOrEqual(12);
+      expect(await checkBatchNormGradients('linear', channels)).toBeGreaterThanOrEqual(12);
+    }
   });
 
   it('runs fewer kernels than the composition, and keeps no ReLU output for the backward pass', async () => {
@@ -83,11 +86,25 @@ describe('BatchNorm as channel-affine maps on wasm', () => {
     };
     const ours = await passes();
     const theirs = await composed(passes);
-    // Forward: centring, square, the affine map + ReLU (the means are [C]); the product with dy
-    // and its gradient (2); backward: x̂, the ReLU mask (map, step, product), g·x̂, the two maps
-    // of dx and their sum.
-    expect(ours).toBeLessThanOrEqual(3 + 2 + 8);
+    // Forward: the affine map + ReLU (the statistics are [C]); the product with dy and its
+    // gradient (2); backward: dx alone (the sums are [C]).
+    expect(ours).toBeLessThanOrEqual(1 + 2 + 1);
     expect(ours).toBeLessThan(theirs);
+    // Without the passes (channels not a multiple of 16): forward also the centring and its
+    // square; backward x̂, the ReLU mask (map, step, product), g·x̂, the two maps of dx and their sum.
+    const narrow = batchNormParams(12, 53);
+    const xNarrow = randomTensor([4, 16, 16, 12], 54);
+    const dyNarrow = randomTensor(xNarrow.shape, 55);
+    const narrowStep = batchNormTrainingStep(xNarrow, narrow, dyNarrow);
+    const narrowInfo = await tf.profile(() => {
+      tf.dispose(narrowStep());
+    });
+    const narrowPasses = narrowInfo.kernels.filter(
+      (k) => !bookkeeping.has(k.name) && k.name !== 'forward' && k.outputShapes.some((s) => s != null && s.reduce((a, b) => a * b, 1) >= xNarrow.size),
+    ).length;
+    expect(narrowPasses).toBeLessThanOrEqual(3 + 2 + 8);
+    expect(narrowPasses).toBeGreaterThan(ours);
+    tf.dispose([xNarrow, dyNarrow, ...Object.values(narrow)]);
     // Bytes alive between the forward and the backward pass.
     const taped = (): number => {
       let bytes = 0;

@@ -6,6 +6,7 @@ import { initBackend } from '../../src/node/backend.js';
 import { adamUpdateSpec, type AdamUpdateAttrs } from '../../src/kernels/adam_update.js';
 import { im2colSpec, type Im2ColAttrs } from '../../src/kernels/im2col.js';
 import { swappedTapsSpec } from '../../src/kernels/swapped_taps.js';
+import { batchNormGradInputSpec, batchNormGradSumsSpec, channelMomentsSpec } from '../../src/kernels/batch_norm_passes.js';
 import { groupedConvDirectSpec, groupedConvFilterDirectSpec } from '../../src/kernels/grouped_conv.js';
 import { instantiateWasmKernels, wasmKernelsOf, type WasmKernelModule } from '../../src/kernels/wasm_module/module.js';
 import { Rng } from '../../src/data/random.js';
@@ -38,8 +39,8 @@ const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer.slice(a.by
 
 /**
  * Runs `spec`'s JavaScript loop and its WebAssembly loop on random inputs of `shapes` (seeds from
- * `seed` on) and expects the same bits in every output element: the WebAssembly output starts
- * NaN-filled, so an element it skips stays NaN.
+ * `seed` on) and expects the same bits in every element of every output: the WebAssembly outputs
+ * start NaN-filled, so an element it skips stays NaN.
  */
 function expectSameBits(
   { kernels, alloc }: ReturnType<typeof moduleOn>,
@@ -48,20 +49,20 @@ function expectSameBits(
   attrs: tf.NamedAttrMap,
   seed: number,
 ) {
-  const [outShape] = spec.outputShapes(shapes, attrs);
+  const outShapes = spec.outputShapes(shapes, attrs);
   const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
   const inputs = shapes.map((s, i) => randoms(size(s), seed + i));
-  const expected = new Float32Array(size(outShape!)).fill(Number.NaN);
-  spec.compute(inputs, [expected], attrs, shapes);
-  expect(expected.some(Number.isNaN)).toBe(false);
+  const expected = outShapes.map((s) => new Float32Array(size(s)).fill(Number.NaN));
+  spec.compute(inputs, expected, attrs, shapes);
+  for (const e of expected) expect(e.some(Number.isNaN)).toBe(false);
   const ins = inputs.map((a) => {
     const b = alloc(a.length);
     b.view.set(a);
     return b;
   });
-  const out = alloc(size(outShape!));
-  spec.computeWasm!(kernels, ins.map((b) => b.offset), [out.offset], attrs, shapes);
-  expect(bits(out.view)).toEqual(bits(expected));
+  const outs = outShapes.map((s) => alloc(size(s)));
+  spec.computeWasm!(kernels, ins.map((b) => b.offset), outs.map((o) => o.offset), attrs, shapes);
+  outs.forEach((out, i) => expect(bits(out.view), `output ${i}`).toEqual(bits(expected[i]!)));
 }
 
 describe('the WebAssembly kernels', () => {
@@ -72,7 +73,7 @@ describe('the WebAssembly kernels', () => {
 
   it('each build of each module stays under the 4 KB a browser compiles synchronously on its main thread', async () => {
     const { WASM_MODULES } = await import('../../src/kernels/wasm_module/binary.js');
-    expect(WASM_MODULES.map((m) => m.name)).toEqual(['gemm', 'kernels']);
+    expect(WASM_MODULES.map((m) => m.name)).toEqual(['batch_norm', 'gemm', 'kernels']);
     for (const { name, shared, plain } of WASM_MODULES) {
       for (const base64 of [shared, plain]) expect(atob(base64).length, name).toBeLessThan(4096);
     }
@@ -185,6 +186,21 @@ describe('the WebAssembly kernels', () => {
     ])('groupedConvFilterGrad gives the JavaScript loop\'s bits for every filter element: %o', ({ x: xShape, dy: dyShape, k, stride, padding, groups }) => {
       const attrs = { stride, padding, groups, filterHeight: k, filterWidth: k } as unknown as tf.NamedAttrMap;
       expectSameBits(moduleOn(shared), groupedConvFilterDirectSpec, [xShape, dyShape], attrs, 9);
+    });
+
+    it.each([[1, 1, 1, 16], [2, 5, 3, 32], [3, 7, 2, 48]])('channelMoments gives the JavaScript loop\'s bits: [%i, %i, %i, %i]', (...shape) => {
+      expectSameBits(moduleOn(shared), channelMomentsSpec, [shape], {}, 15);
+    });
+
+    it.each([
+      { shape: [2, 5, 3, 16], relu: false },
+      { shape: [2, 5, 3, 16], relu: true },
+      { shape: [1, 4, 7, 48], relu: true },
+    ])('batchNormGradSums and batchNormGradInput give the JavaScript loops\' bits: %o', ({ shape, relu }) => {
+      const c = [shape[3]!];
+      const attrs = { relu } as unknown as tf.NamedAttrMap;
+      expectSameBits(moduleOn(shared), batchNormGradSumsSpec, [shape, shape, c, c, c, c], attrs, 16);
+      expectSameBits(moduleOn(shared), batchNormGradInputSpec, [shape, shape, c, c, c, c, c, c, c], attrs, 17);
     });
 
     /**

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupedConvDirectSpec, groupedConvFilterDirectSpec } from '../../src/kernels/grouped_conv.js';
+import { batchNormGradInputSpec, batchNormGradSumsSpec, channelMomentsSpec } from '../../src/kernels/batch_norm_passes.js';
+import type { ArrayKernelSpec } from '../../src/kernels/array_kernel.js';
 import { wasmKernelsOf } from '../../src/kernels/wasm_module/module.js';
 import { hasRowKernelThreads } from '../../src/kernels/wasm_module/rows.js';
 import { initBackend } from '../../src/node/backend.js';
@@ -62,7 +64,7 @@ describe('helper threads of the WebAssembly row kernels', () => {
   /** Starts helpers and waits until they have taken a job (they skip jobs until ready). */
   const withHelpers = async (count: number, timeoutMs?: number) => {
     const heap = newHeap();
-    expect(startWasmKernelWorkers(heap.backend, count, { timeoutMs })).toBe(true);
+    expect(startWasmKernelWorkers(heap.backend, count, { timeoutMs, minWork: 0 })).toBe(true);
     expect(hasRowKernelThreads(wasmKernelsOf(heap.backend)!)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 500));
     return heap;
@@ -98,6 +100,27 @@ describe('helper threads of the WebAssembly row kernels', () => {
       groupedConvFilterDirectSpec.computeWasm!(wasmKernelsOf(heap.backend)!, [xb.offset, dyb.offset], [out.offset], attrs, shapes);
       expect(bits(out.view)).toEqual(bits(expected));
     }
+  });
+
+  it('split BatchNorm\'s passes (16 channels or a pixel per unit) with 2 helpers, bit for bit', async () => {
+    const heap = await withHelpers(2);
+    const shape = [4, 9, 7, 64];
+    const c = [64];
+    const run = (spec: ArrayKernelSpec, shapes: number[][], attrs: tf.NamedAttrMap) => {
+      const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      const inputs = shapes.map((s, i) => randoms(size(s), 20 + i));
+      const outShapes = spec.outputShapes(shapes, attrs);
+      const expected = outShapes.map((s) => new Float32Array(size(s)));
+      spec.compute(inputs, expected, attrs, shapes);
+      const ins = inputs.map((a) => heap.alloc(a));
+      const outs = outShapes.map((s) => heap.alloc(size(s)));
+      spec.computeWasm!(wasmKernelsOf(heap.backend)!, ins.map((b) => b.offset), outs.map((o) => o.offset), attrs, shapes);
+      outs.forEach((out, i) => expect(bits(out.view)).toEqual(bits(expected[i]!)));
+    };
+    const relu = { relu: true } as unknown as tf.NamedAttrMap;
+    run(channelMomentsSpec, [shape], {});
+    run(batchNormGradSumsSpec, [shape, shape, c, c, c, c], relu);
+    run(batchNormGradInputSpec, [shape, shape, c, c, c, c, c, c, c], relu);
   });
 
   it('start nowhere without a shared memory, and never twice', async () => {

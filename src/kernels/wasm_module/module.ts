@@ -1,7 +1,7 @@
 import { WASM_MODULES } from './binary.js';
 
 /**
- * The exports of the modules of this folder (kernels.wat, gemm.wat), as one object. Pointers are byte offsets into the memory the module was
+ * The exports of the modules of this folder (kernels.wat, gemm.wat, batch_norm.wat), as one object. Pointers are byte offsets into the memory the module was
  * instantiated on, counts are elements.
  */
 export interface WasmKernelModule {
@@ -22,6 +22,20 @@ export interface WasmKernelModule {
   matMul(
     a: number, b: number, bias: number, out: number, m: number, k: number, n: number,
     rowStride: number, kStride: number, unitStart: number, unitEnd: number,
+  ): void;
+  channelMoments(
+    x: number, mean: number, variance: number, pixels: number, channels: number,
+    unitStart: number, unitEnd: number,
+  ): void;
+  batchNormGradSums(
+    x: number, dy: number, invStd: number, xhatShift: number, gamma: number, beta: number,
+    dBeta: number, dGamma: number, pixels: number, channels: number, relu: number,
+    unitStart: number, unitEnd: number,
+  ): void;
+  batchNormGradInput(
+    x: number, dy: number, invStd: number, xhatShift: number, gamma: number, beta: number,
+    upScale: number, xhatScale: number, dxShift: number, dx: number, channels: number, relu: number,
+    rowStart: number, rowEnd: number,
   ): void;
   im2colRows(
     x: number, out: number, height: number, width: number, channels: number,

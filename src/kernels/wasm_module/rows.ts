@@ -1,7 +1,9 @@
 import type { WasmKernelModule } from './module.js';
 
 /** Exports of the kernel module whose last two arguments are a `[rowStart, rowEnd)` range. */
-export const ROW_KERNELS = ['groupedConv', 'groupedConvFilterGrad', 'matMul', 'im2colRows'] as const;
+export const ROW_KERNELS = [
+  'groupedConv', 'groupedConvFilterGrad', 'matMul', 'im2colRows', 'channelMoments', 'batchNormGradSums', 'batchNormGradInput',
+] as const;
 export type RowKernelName = (typeof ROW_KERNELS)[number];
 
 /**
@@ -10,8 +12,11 @@ export type RowKernelName = (typeof ROW_KERNELS)[number];
  * thread, which may not block there).
  */
 export interface RowKernelThreads {
-  /** Runs `name(...args, start, end)` over `[0, rows)`, split between this thread and the others. */
-  run(kernels: WasmKernelModule, name: RowKernelName, args: number[], rows: number): void;
+  /**
+   * Runs `name(...args, start, end)` over `[0, rows)`, split between this thread and the others
+   * when the job's `work` is worth it.
+   */
+  run(kernels: WasmKernelModule, name: RowKernelName, args: number[], rows: number, work: number): void;
 }
 
 const threadsOf = new WeakMap<WasmKernelModule, RowKernelThreads>();
@@ -27,9 +32,12 @@ export function hasRowKernelThreads(kernels: WasmKernelModule): boolean {
   return threadsOf.has(kernels);
 }
 
-/** `name(...args, 0, rows)`, on the threads lent to `kernels` if any. */
-export function runRows(kernels: WasmKernelModule, name: RowKernelName, args: number[], rows: number): void {
+/**
+ * `name(...args, 0, rows)`, on the threads lent to `kernels` if any; `work` (multiply-adds, or
+ * elements the job reads) lets them keep a small job on the calling thread.
+ */
+export function runRows(kernels: WasmKernelModule, name: RowKernelName, args: number[], rows: number, work: number): void {
   const threads = threadsOf.get(kernels);
-  if (threads && rows > 1) threads.run(kernels, name, args, rows);
+  if (threads && rows > 1) threads.run(kernels, name, args, rows, work);
   else (kernels[name] as (...a: number[]) => void)(...args, 0, rows);
 }
