@@ -86,7 +86,7 @@ export interface WasmKernelWorkerOptions {
  * with XNNPACK's threads took up to 150-200 µs in a training step, more than such a job takes
  * alone (docs/performance.md, "Threads").
  */
-const MIN_WORK = Number(process.env['TAG2PIX_HELPER_MIN_WORK'] ?? 262_144);
+const MIN_WORK = 262_144;
 
 class WorkerRowThreads implements RowKernelThreads {
   /** Set when a helper stopped answering: every later job runs on the calling thread alone. */
