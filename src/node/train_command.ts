@@ -60,7 +60,7 @@ export interface TrainRunConfig {
   /**
    * Gradient checkpointing in G's and D's bottlenecks (same results, much less memory, a slower
    * step; see docs/training.md). A new run that does not say takes {@link recomputeByDefault}
-   * (on for wasm). Not part of the results, so `resume` may change it.
+   * (on for wasm at large sizes and batches). Not part of the results, so `resume` may change it.
    */
   recompute: boolean;
   /** Use at most this many samples. */
@@ -224,11 +224,20 @@ async function loadCitExtractor(file: string, size: number): Promise<LayersModel
 }
 
 /**
- * Whether a new run recomputes its bottlenecks when the caller does not say: on wasm, whose
- * 32-bit heap cannot hold a 256 px iteration's full tape (same values, ~10 % slower steps).
+ * Activation size of a step (`size² × batch × widthMultiplier`) above which a new run on wasm
+ * recomputes its bottlenecks unless told: 4 times a 64 px batch of 4, whose full tape peaks at
+ * about 0.75 GB of RSS, so about 2 GB, half of wasm's 32-bit heap. A 256 px batch of 2 peaks at
+ * 3.9 GB without recompute (docs/performance.md, "Memory").
  */
-export function recomputeByDefault(backend: string): boolean {
-  return backend === 'wasm';
+const RECOMPUTE_ABOVE = 64 * 64 * 4 * 4;
+
+/**
+ * Whether a new run recomputes its bottlenecks when the caller does not say: on wasm, when a
+ * step's activations (see {@link RECOMPUTE_ABOVE}) would fill much of its 4 GB heap. Same values;
+ * smaller steps run 10-20 % faster without it, within 1.2x PyTorch's memory at 64 px.
+ */
+export function recomputeByDefault(backend: string, size: number, batch: number, widthMultiplier = 1): boolean {
+  return backend === 'wasm' && size * size * batch * widthMultiplier > RECOMPUTE_ABOVE;
 }
 
 /**
@@ -269,8 +278,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<RunTra
       if (config.init) config.init = config.init.map((p) => path.resolve(p));
       config.data = path.resolve(config.data);
       if (options.recompute === undefined) {
-        config.recompute = recomputeByDefault(tf.getBackend());
-        if (config.recompute) print('recompute: on (the default on wasm, whose heap is at most 4 GB; --no-recompute turns it off)');
+        config.recompute = recomputeByDefault(tf.getBackend(), config.size, config.batch, config.widthMultiplier);
+        if (config.recompute) {
+          print('recompute: on (the default on wasm for a step this large, whose full tape would fill much of its 4 GB heap; --no-recompute turns it off)');
+        }
       }
     }
     validate(config);

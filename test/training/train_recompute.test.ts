@@ -60,10 +60,15 @@ describe('trainCommand recompute', () => {
     });
   });
 
-  it('is on by default on wasm only, and --no-recompute turns it off', async () => {
-    expect(recomputeByDefault('wasm')).toBe(true);
-    expect(recomputeByDefault('cpu')).toBe(false);
-    expect(recomputeByDefault('tensorflow')).toBe(false);
+  it('is on by default on wasm for large steps only, and --recompute / --no-recompute decide', async () => {
+    // The published recipe (256 px, batch 4) and a 256 px batch of 2 fill the 4 GB heap without it.
+    expect(recomputeByDefault('wasm', 256, 4)).toBe(true);
+    expect(recomputeByDefault('wasm', 256, 2)).toBe(true);
+    expect(recomputeByDefault('wasm', 256, 2, 0.25)).toBe(false);
+    expect(recomputeByDefault('wasm', 128, 4)).toBe(false);
+    expect(recomputeByDefault('wasm', 64, 4)).toBe(false);
+    expect(recomputeByDefault('cpu', 256, 4)).toBe(false);
+    expect(recomputeByDefault('tensorflow', 256, 4)).toBe(false);
     const run = async (name: string, extra: string[]) => {
       const out = path.join(fixture.root, name);
       const { stderr } = await promisify(execFile)(
@@ -77,10 +82,13 @@ describe('trainCommand recompute', () => {
       );
       return { config: await runConfig(out), stderr };
     };
+    // This small step keeps its full tape, and says nothing about it.
     const auto = await run('wasm-auto', []);
-    expect(auto.config).toMatchObject({ recompute: true });
-    // A message, so on stderr (the result alone is on stdout).
-    expect(auto.stderr).toMatch(/recompute: on \(the default on wasm/);
+    expect(auto.config).toMatchObject({ recompute: false });
+    expect(auto.stderr).not.toMatch(/recompute: on/);
+    const on = await run('wasm-on', ['--recompute']);
+    expect(on.config).toMatchObject({ recompute: true });
+    expect(on.stderr).not.toMatch(/recompute: on \(the default/); // asked for, not a default
     expect((await run('wasm-off', ['--no-recompute'])).config).toMatchObject({ recompute: false });
   });
 

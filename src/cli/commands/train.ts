@@ -60,7 +60,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--no-cit', 'train a generator without the CIT feature path (no CIT extractor needed)')
     .option('--init <paths...>', 'starting weights for G and/or D (e.g. the official tag2pix_256.pkl, or .safetensors)')
     .option('--no-bn', 'no BatchNorm in the generator (the published 512 px model)')
-    .option('--recompute', 'recompute each bottleneck in the backward pass: same results, far less memory, ~10% slower steps (default on wasm, where 256 px needs it)')
+    .option('--recompute', 'recompute each bottleneck in the backward pass: same results, far less memory, 10-20% slower steps (default on wasm when size² × batch × width-multiplier exceeds 65,536, e.g. 256 px at batch 2)')
     .option('--no-recompute', 'keep every activation for the backward pass (default on tensorflow and cpu)')
     .option('--limit <n>', 'use at most this many samples (quick runs)', integer('--limit', 1))
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar or lines', progressMode)
