@@ -9,11 +9,11 @@ import { runRows } from './wasm_module/rows.js';
  *
  * XNNPACK repacks the weights of every convolution and fully connected product into its own
  * layout the first time it sees a weight tensor, and tfjs first transposes a convolution's
- * filter as well. A training step sees new tensors every time: the weights after each optimizer
- * step, the rotated filters of input gradients, the activations a filter gradient multiplies.
- * That repacking cost 4-12 ns per weight on one thread, about a third of a 64 px training
- * iteration's convolution time (docs/performance.md, "Dense products"). Our loop reads the
- * weights where they are, at XNNPACK's speed on cached weights (24-39 GFLOP/s on one thread).
+ * filter as well: 4-12 ns per weight on one thread. A training step shows them new tensors every
+ * time: the weights after each optimizer step, the rotated filters of input gradients, the `dy`
+ * a filter gradient multiplies (312 of 459 `Conv2D` and 313 of 448 `BatchMatMul` calls of a 64 px
+ * iteration; docs/performance.md, "Kernels"). Our loop reads the weights where they are, at
+ * XNNPACK's speed on packed weights (24-39 GFLOP/s on one thread).
  */
 
 /** Rows of the 64-row blocks the loop's work is split into (with 8-column strips). */
@@ -31,8 +31,10 @@ const IM2COL_PIXELS_PER_OUTPUT_CHANNEL = 4;
  * Runs of a filter tensor after which its convolutions go to XNNPACK: its repacking then pays
  * for itself (an inference's weights run on every call), and on weights it has packed XNNPACK's
  * convolution beats im2col rows and our loop by up to 1.6x on large filters. A training step
- * runs each weight tensor at most twice (the forward pass and its recomputation), and its
- * gradients' rotated filters once, so training never gets there.
+ * with the full tape runs each weight tensor at most twice (G's in the D step and in the G step;
+ * D's on real and on generated images) and the rotated filters of its gradients once; with
+ * `recompute` the recomputations are third runs. A 64 px iteration with `recompute` took
+ * 953-963 ms at 2 and 969-1048 ms at 4 (alternating runs).
  */
 const RUNS_BEFORE_XNNPACK = 2;
 

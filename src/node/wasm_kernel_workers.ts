@@ -3,10 +3,10 @@ import { wasmKernelModules, wasmKernelsOf, wasmMemoryOf, type WasmKernelModule }
 import { ROW_KERNELS, setRowKernelThreads, type RowKernelName, type RowKernelThreads } from '../kernels/wasm_module/rows.js';
 
 /*
- * Helper threads for the row kernels of src/kernels/wasm_module (the direct grouped convolution):
- * tfjs-backend-wasm's threaded build gives XNNPACK a thread pool, but the kernels of ours run on
- * the calling thread. Each helper instantiates the same module on the backend's shared memory
- * and runs a range of rows when told to. Jobs and completions go through a small shared control
+ * Helper threads for the row kernels of src/kernels/wasm_module (the grouped convolution, the
+ * matMul loop, BatchNorm's passes …): tfjs-backend-wasm's threaded build gives XNNPACK a thread
+ * pool, but the kernels of ours run on the calling thread. Each helper instantiates the same
+ * modules on the backend's shared memory and runs a range of rows when told to. Jobs and completions go through a small shared control
  * block with Atomics, so dispatching costs no message and no turn of an event loop.
  */
 

@@ -89,7 +89,7 @@ describe('dense products on wasm through our matMul loop', () => {
 
   it('leaves to XNNPACK what the loop does not handle or where XNNPACK is faster', () => {
     const cases: Array<() => tf.Tensor> = [
-      // Output channels not a multiple of 8, pixels not a multiple of 4, dilation, NCHW.
+      // Output channels not a multiple of 8, pixels not a multiple of 4, dilation.
       () => tf.conv2d(randoms([4, 4, 4, 8], 6) as tf.Tensor4D, randoms([3, 3, 8, 12], 7) as tf.Tensor4D, 1, 'same'),
       () => tf.conv2d(randoms([1, 3, 3, 8], 6) as tf.Tensor4D, randoms([1, 1, 8, 16], 7) as tf.Tensor4D, 1, 'same'),
       () => tf.conv2d(randoms([4, 6, 6, 8], 6) as tf.Tensor4D, randoms([3, 3, 8, 16], 7) as tf.Tensor4D, 1, 'same', 'NHWC', 2),

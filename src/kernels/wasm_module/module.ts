@@ -1,8 +1,9 @@
 import { WASM_MODULES } from './binary.js';
 
 /**
- * The exports of the modules of this folder (kernels.wat, gemm.wat, batch_norm.wat), as one object. Pointers are byte offsets into the memory the module was
- * instantiated on, counts are elements.
+ * The exports of the modules of this folder (kernels.wat, gemm.wat, batch_norm.wat), as one
+ * object. Pointers are byte offsets into the memory the modules were instantiated on, counts
+ * are elements.
  */
 export interface WasmKernelModule {
   adam(

@@ -1,6 +1,6 @@
 import type { WasmKernelModule } from './module.js';
 
-/** Exports of the kernel module whose last two arguments are a `[rowStart, rowEnd)` range. */
+/** Exports of the kernel modules whose last two arguments are a `[rowStart, rowEnd)` range of units. */
 export const ROW_KERNELS = [
   'groupedConv', 'groupedConvFilterGrad', 'matMul', 'im2colRows', 'channelMoments', 'batchNormGradSums', 'batchNormGradInput',
 ] as const;
