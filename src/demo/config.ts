@@ -45,9 +45,9 @@ export interface DemoOptions {
   batchSize?: number;
   /**
    * Epochs over the training set, warm-up included (30 warm-up and 2 adversarial). The time budget
-   * stops earlier on 2 CPU cores (25 warm-up epochs there on a quiet machine, wasm on two threads:
-   * about 32 s of extractor pretraining, then 21 s an epoch): the adversarial epochs only run on a machine
-   * fast enough to reach them.
+   * may stop earlier: on 2 CPU cores (wasm on two threads: about 33 s of extractor pretraining,
+   * then 16-17 s a warm-up epoch and 36 s an adversarial one) it ends after the first adversarial
+   * epoch (docs/results.md, run 5).
    */
   epochs?: number;
   /**
