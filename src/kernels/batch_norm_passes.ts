@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ArrayKernelSpec } from './array_kernel.js';
 import { runRows } from './wasm_module/rows.js';
 
@@ -32,7 +32,7 @@ export interface BatchNormGradAttrs {
 }
 
 const channelsOf = (shape: number[]) => shape[shape.length - 1]!;
-const size = (shape: number[]) => shape.reduce((p, q) => p * q, 1);
+const size = (shape: number[]) => tf.util.sizeFromShape(shape);
 const pixelsOf = (shape: number[]) => size(shape) / channelsOf(shape);
 
 /**

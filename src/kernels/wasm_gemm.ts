@@ -55,6 +55,9 @@ interface WasmBackendLike {
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
 }
 
+/** Where a tensor's data starts on the heap (bytes). */
+const heapOffset = (backend: WasmBackendLike, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+
 /** Whether the loop computes an `[m, k]·[k, n]` product: a 4-row by 8-column tile. */
 export function wasmMatMulHandles(m: number, k: number, n: number): boolean {
   return m > 0 && k > 0 && m % 4 === 0 && n % 8 === 0;
@@ -97,7 +100,7 @@ export function wasmBatchMatMul(args: KernelArgs, fallback: tf.KernelFunc): tf.T
   }
   const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = backend.makeOutput([...outer, m, n], 'float32');
-  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+  const at = (t: tf.TensorInfo) => heapOffset(backend, t);
   runWasmMatMul(kernels, at(a), at(b), 0, at(out), m, k, n, transposeA ? 4 : k * 4, transposeA ? m * 4 : 4);
   return out;
 }
@@ -159,7 +162,7 @@ function convByMatMul(args: KernelArgs, bias: tf.TensorInfo | undefined): tf.Ten
   const out = backend.makeOutput([g.batch, g.outHeight, g.outWidth, g.outChannels], 'float32');
   const rows = inPlace ? undefined : backend.makeOutput([pixels, depth], 'float32');
   try {
-    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     if (rows != null) {
       runRows(kernels, 'im2colRows', [
         at(x), at(rows), g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth,

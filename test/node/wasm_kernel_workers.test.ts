@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupedConvDirectSpec, groupedConvFilterDirectSpec } from '../../src/kernels/grouped_conv.js';
 import { batchNormGradInputSpec, batchNormGradSumsSpec, channelMomentsSpec } from '../../src/kernels/batch_norm_passes.js';
-import type { ArrayKernelSpec } from '../../src/kernels/array_kernel.js';
 import { wasmKernelsOf } from '../../src/kernels/wasm_module/module.js';
 import { hasRowKernelThreads } from '../../src/kernels/wasm_module/rows.js';
 import { initBackend } from '../../src/node/backend.js';
@@ -11,7 +10,7 @@ import {
   startWasmKernelWorkers,
   stopWasmKernelWorkers,
 } from '../../src/node/wasm_kernel_workers.js';
-import { Rng } from '../../src/data/random.js';
+import { bits, expectSameBits, randoms } from '../helpers/wasm_kernels.js';
 
 /** A stand-in for a threaded wasm backend: a fresh shared memory, where tensors are plain offsets. */
 function sharedHeap() {
@@ -29,11 +28,7 @@ function sharedHeap() {
   return { backend: { wasm: { wasmMemory: memory } }, alloc };
 }
 
-const randoms = (size: number, seed: number) => {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: size }, () => rng.uniform(-1, 1));
-};
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.slice().buffer));
+
 
 /** One grouped convolution on `heap` through runRows, and the JavaScript loop's result. */
 function convolve(heap: ReturnType<typeof sharedHeap>, xShape: number[], kShape: number[], stride: number, groups: number, xOffset?: number) {
@@ -106,21 +101,11 @@ describe('helper threads of the WebAssembly row kernels', () => {
     const heap = await withHelpers(2);
     const shape = [4, 9, 7, 64];
     const c = [64];
-    const run = (spec: ArrayKernelSpec, shapes: number[][], attrs: tf.NamedAttrMap) => {
-      const size = (s: number[]) => s.reduce((p, q) => p * q, 1);
-      const inputs = shapes.map((s, i) => randoms(size(s), 20 + i));
-      const outShapes = spec.outputShapes(shapes, attrs);
-      const expected = outShapes.map((s) => new Float32Array(size(s)));
-      spec.compute(inputs, expected, attrs, shapes);
-      const ins = inputs.map((a) => heap.alloc(a));
-      const outs = outShapes.map((s) => heap.alloc(size(s)));
-      spec.computeWasm!(wasmKernelsOf(heap.backend)!, ins.map((b) => b.offset), outs.map((o) => o.offset), attrs, shapes);
-      outs.forEach((out, i) => expect(bits(out.view)).toEqual(bits(expected[i]!)));
-    };
+    const onHeap = { kernels: wasmKernelsOf(heap.backend)!, alloc: (size: number) => heap.alloc(size) };
     const relu = { relu: true } as unknown as tf.NamedAttrMap;
-    run(channelMomentsSpec, [shape], {});
-    run(batchNormGradSumsSpec, [shape, shape, c, c, c, c], relu);
-    run(batchNormGradInputSpec, [shape, shape, c, c, c, c, c, c, c], relu);
+    expectSameBits(onHeap, channelMomentsSpec, [shape], {}, 20);
+    expectSameBits(onHeap, batchNormGradSumsSpec, [shape, shape, c, c, c, c], relu, 21);
+    expectSameBits(onHeap, batchNormGradInputSpec, [shape, shape, c, c, c, c, c, c, c], relu, 22);
   });
 
   it('start nowhere without a shared memory, and never twice', async () => {
