@@ -8,9 +8,8 @@ import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { generateCharacter, renderSample, synthBatch, type SynthSample } from '../src/data/synth/dataset.js';
-import { sampleCharacterSpec, type CharacterSpec } from '../src/data/synth/character.js';
+import type { CharacterSpec } from '../src/data/synth/character.js';
 import { faceCloseUp } from '../src/data/synth/close_up.js';
-import { Rng } from '../src/data/random.js';
 import { tagAccuracy, type TagAccuracyReport } from '../src/eval/tag_accuracy.js';
 import { ChangingLossScheduler } from '../src/losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../src/models/discriminator.js';
@@ -21,6 +20,7 @@ import { buildSynthCitExtractor } from '../src/models/synth_cit_extractor.js';
 import { initBackend } from '../src/node/backend.js';
 import { DEMO_PALETTE, heldOutPairs, lineArtFeatures } from '../src/demo/index.js';
 import { pretrainSynthCitExtractor } from '../src/demo/extractor_pretrain.js';
+import { freshSynthBatches } from '../src/demo/sources.js';
 import { Tag2PixTrainer } from '../src/training/trainer.js';
 
 const args = process.argv.slice(2);
@@ -63,15 +63,9 @@ const synth = { size, colorChoices: palette };
 const test = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 1000, reject: isHeldOut }));
 const unseen = Array.from({ length: testCount }, (_, i) => generateCharacter(i, { ...synth, seed: seed + 2000, reject: (s) => !isHeldOut(s) }));
 const closeUps = Math.round(closeUpFraction * batchSize);
+// The demo's own batches (src/demo/sources.ts), so a recipe found here is the one the demo runs.
 const samplesAt = (dataSeed: number, step: number): SynthSample[] =>
-  Array.from({ length: batchSize }, (_, a) => {
-    const index = step * batchSize + a;
-    // As generateCharacter(index, { ...synth, seed, reject }), optionally framed as a close-up.
-    const spec = sampleCharacterSpec(new Rng(dataSeed, index), { colorChoices: palette, reject: isHeldOut });
-    if (a >= closeUps) return renderSample(spec, size);
-    const zoom = new Rng(dataSeed + 4000, index).uniform(zoomMin, zoomMax);
-    return renderSample(faceCloseUp(spec, zoom, 0.5), size);
-  });
+  freshSynthBatches({ batchSize, seed: dataSeed, size, colorChoices: palette, reject: isHeldOut, closeUpShare: closeUpFraction, closeUpZoom: [zoomMin, zoomMax] })(step);
 const trainAt = (step: number): SynthSample[] => samplesAt(seed, step);
 // A diagnostic only: held-out characters as close-ups (zoom 1.9), to tell "eyes not learned" from
 // "eyes learned large but not small".

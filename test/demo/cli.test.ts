@@ -113,4 +113,12 @@ describe('tag2pix demo (CLI)', () => {
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stderr: string }).stderr).toMatch(/^tag2pix: --d-blocks needs four positive counts and the count after them, like 1,1,1,1\+0/m);
   });
+
+  it('reports a bad --close-up-zoom in one line', async () => {
+    for (const bad of ['0.5,2', '3,2', '2']) {
+      const err = await run(['--quick', '--close-up-zoom', bad]).catch((e: { stderr: string; code: number }) => e);
+      expect((err as { code: number }).code).toBe(1);
+      expect((err as { stderr: string }).stderr).toMatch(/^tag2pix: --close-up-zoom needs two numbers min,max with 1 <= min <= max, like 1,3.5, got/m);
+    }
+  });
 });

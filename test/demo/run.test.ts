@@ -88,8 +88,37 @@ describe('demo training on synthetic characters', () => {
     }
   });
 
-  it('fresh source: the first closeUpShare of the line arts are face close-ups of the same characters', () => {
-    const options = { batchSize: 4, seed: 9, size: 32, colorChoices: DEMO_PALETTE };
+  it('fresh source: close-ups frame the eyes or the bow, anywhere in the middle of the image, at the zoom asked', () => {
+    const batch = freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE, closeUpShare: 1, closeUpZoom: [2, 3] })(0);
+    const centroid = (mask: Float32Array): [number, number] => {
+      let x = 0;
+      let y = 0;
+      let w = 0;
+      mask.forEach((m, p) => ((x += m * (p % 64)), (y += m * Math.floor(p / 64)), (w += m)));
+      return [x / w / 64, y / w / 64];
+    };
+    const eyeCentres: Array<[number, number]> = [];
+    let bows = 0;
+    for (const s of batch) {
+      const [x, y] = centroid(s.masks.eyes);
+      const [bx, by] = s.spec.bow ? centroid(s.masks.bow) : [NaN, NaN];
+      // Which region sits at a point of the middle half: the eyes' midpoint or the bow's knot.
+      const inMiddle = (u: number, v: number) => u > 0.2 && u < 0.8 && v > 0.2 && v < 0.8;
+      if (s.spec.bow && inMiddle(bx, by) && !inMiddle(x, y)) bows++;
+      else eyeCentres.push([x, y]);
+      const zoom = s.spec.shape.scale / freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE })(0)[batch.indexOf(s)]!.spec.shape.scale;
+      expect(zoom).toBeGreaterThanOrEqual(2);
+      expect(zoom).toBeLessThanOrEqual(3);
+    }
+    expect(bows).toBeGreaterThan(0);
+    // Not one place: the eyes' midpoints spread over the middle of the image.
+    const spread = (k: 0 | 1) => Math.max(...eyeCentres.map((c) => c[k])) - Math.min(...eyeCentres.map((c) => c[k]));
+    expect(spread(0)).toBeGreaterThan(0.25);
+    expect(spread(1)).toBeGreaterThan(0.25);
+  });
+
+  it('fresh source: the first closeUpShare of the line arts are close-ups of the same characters', () => {
+    const options = { batchSize: 4, seed: 9, size: 32, colorChoices: DEMO_PALETTE, closeUpZoom: [1.6, 2.2] as const };
     const full = freshSynthBatches(options)(3);
     const mixed = freshSynthBatches({ ...options, closeUpShare: 0.5 })(3);
     const again = freshSynthBatches({ ...options, closeUpShare: 0.5 })(3);

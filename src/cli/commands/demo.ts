@@ -24,6 +24,7 @@ interface DemoCliOptions {
   extractorSteps: number;
   extractorFeatures: number;
   closeUpShare: number;
+  closeUpZoom: string;
   tagGuideSteps: number;
   tagGuideWeight: number;
   tagEncoderWidth: number;
@@ -67,7 +68,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), D.seReduction)
     .option('--extractor-steps <n>', 'steps that pretrain the synthetic CIT extractor before G trains (counted in --budget)', integer('--extractor-steps', 1), D.extractorSteps)
     .option('--extractor-features <n>', "channels of the synthetic CIT extractor's features (G's CIT input)", integer('--extractor-features', 1), D.extractorFeatures)
-    .option('--close-up-share <p>', "share of each batch's line arts drawn as face close-ups (0 to 1)", probability('--close-up-share'), D.closeUpShare)
+    .option('--close-up-share <p>', "share of each batch's line arts drawn as close-ups of the eyes or the bow (0 to 1)", probability('--close-up-share'), D.closeUpShare)
+    .option('--close-up-zoom <min,max>', "range of the close-ups' zoom (1: the full figure's scale)", D.closeUpZoom.join(','))
     .option('--tag-guide-steps <n>', "steps that pretrain a colour-tag classifier whose loss on G's output joins G's warm-up loss (0: off; counted in --budget)", integer('--tag-guide-steps', 0), D.tagGuideSteps)
     .option('--tag-guide-weight <w>', "weight of the tag classifier's loss beside 1000 x L1", positive('--tag-guide-weight'), D.tagGuideWeight)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
@@ -84,6 +86,10 @@ export function registerDemoCommand(program: Command): void {
       const dBlocks = /^(\d+),(\d+),(\d+),(\d+)\+(\d+)$/.exec(opts.dBlocks.replace(/\s+/g, ''));
       if (!dBlocks || dBlocks.slice(1, 5).some((n) => Number(n) < 1)) {
         throw new Error(`--d-blocks needs four positive counts and the count after them, like 1,1,1,1+0 or 2,2,2,2+3, got '${opts.dBlocks}'`);
+      }
+      const zoom = opts.closeUpZoom.split(',').map((v) => Number(v.trim()));
+      if (zoom.length !== 2 || !(zoom[0]! >= 1 && zoom[1]! >= zoom[0]!)) {
+        throw new Error(`--close-up-zoom needs two numbers min,max with 1 <= min <= max, like 1,3.5, got '${opts.closeUpZoom}'`);
       }
       const options: DemoOptions = {
         out: opts.out,
@@ -109,6 +115,7 @@ export function registerDemoCommand(program: Command): void {
         extractorSteps: opts.extractorSteps,
         extractorFeatures: opts.extractorFeatures,
         closeUpShare: opts.closeUpShare,
+        closeUpZoom: zoom as [number, number],
         tagGuideSteps: opts.tagGuideSteps,
         tagGuideWeight: opts.tagGuideWeight,
         tagEncoderWidth: opts.tagEncoderWidth,
