@@ -3,7 +3,8 @@
 // pairs, and probes tag accuracy as it goes, so recipes can be compared by steps.
 // Usage: npx tsx bench/demo_recipe.ts [--size 64] [--steps 1200] [--batch 16] [--lr 2e-3]
 //   [--decay-from 0.5] [--extractor stats|seg|none] [--ext-steps 300] [--probe 200] [--seed 1]
-//   [--adv-steps 0] [--test 128] [--json out.json] [--tag name]
+//   [--adv-steps 0] [--test 128] [--json out.json] [--tag name] [--se-reduction 16] [--close-up 0]
+//   [--zoom-min 1.6] [--zoom-max 2.2] [--placement centre|anywhere] [--save folder]
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -51,6 +52,8 @@ const jsonOut = text('json', '');
 const closeUpFraction = num('close-up', 0);
 const zoomMin = num('zoom-min', 1.6);
 const zoomMax = num('zoom-max', 2.2);
+// Where close-ups put the eyes (or the bow): centre or anywhere (see freshSynthSource).
+const placement = text('placement', 'centre') as 'centre' | 'anywhere';
 
 const backend = await initBackend();
 const palette = DEMO_PALETTE;
@@ -65,7 +68,7 @@ const unseen = Array.from({ length: testCount }, (_, i) => generateCharacter(i, 
 const closeUps = Math.round(closeUpFraction * batchSize);
 // The demo's own batches (src/demo/sources.ts), so a recipe found here is the one the demo runs.
 const samplesAt = (dataSeed: number, step: number): SynthSample[] =>
-  freshSynthBatches({ batchSize, seed: dataSeed, size, colorChoices: palette, reject: isHeldOut, closeUpShare: closeUpFraction, closeUpZoom: [zoomMin, zoomMax] })(step);
+  freshSynthBatches({ batchSize, seed: dataSeed, size, colorChoices: palette, reject: isHeldOut, closeUpShare: closeUpFraction, closeUpZoom: [zoomMin, zoomMax], closeUpPlacement: placement })(step);
 const trainAt = (step: number): SynthSample[] => samplesAt(seed, step);
 // A diagnostic only: held-out characters as close-ups (zoom 1.9), to tell "eyes not learned" from
 // "eyes learned large but not small".

@@ -5,7 +5,7 @@ import { FAMILY_TAGS, type TagFamily } from '../data/synth/palette.js';
 import type { DecoderBlockKind } from '../layers/ablation_decoder_block.js';
 import type { Tag2PixDiscriminatorConfig } from '../models/discriminator.js';
 import type { ProgressMode } from '../node/train.js';
-import { CLOSE_UP_ZOOM } from './sources.js';
+import { CLOSE_UP_ZOOM, type CloseUpPlacement } from './sources.js';
 
 /**
  * The colours the demo trains on: a subset of each family, far apart, so a CPU run of a few
@@ -93,13 +93,19 @@ export interface DemoOptions {
   /** Channels of the synthetic CIT extractor's features, G's `citFeatures`. */
   extractorFeatures?: number;
   /**
-   * Share of each training batch's line arts drawn as close-ups of the eyes or the bow (zoom
-   * `closeUpZoom`, the region anywhere in the middle half of the image), for G and for the
-   * extractor's pretraining; the test characters stay full figures.
+   * Share of each training batch's line arts drawn as close-ups (zoom `closeUpZoom`, placed as
+   * `closeUpPlacement` says), for G and for the extractor's pretraining; the test characters
+   * stay full figures.
    */
   closeUpShare?: number;
   /** Range of the close-ups' zoom, drawn uniformly per line art (1: the full figure's scale). */
   closeUpZoom?: [number, number];
+  /**
+   * `'centre'`: the eyes at the middle of the image; `'anywhere'`: the eyes or the bow anywhere
+   * in its middle half (see `freshSynthSource`). With `'centre'` the generator learns eye colours
+   * for the centre only, with `'anywhere'` none in the budget (docs/results.md, seventh round).
+   */
+  closeUpPlacement?: CloseUpPlacement;
   /**
    * Steps of batch `batchSize` that pretrain a colour-tag classifier (`buildSynthTagClassifier`)
    * on true colourings before G trains; frozen after, its CVT cross-entropy on G's output joins
@@ -114,9 +120,8 @@ export interface DemoOptions {
   /** Bottlenecks per decoder block (published [12, 8, 5, 5]). */
   decoderLayers?: [number, number, number, number];
   /**
-   * SECat hidden width is bottleneck channels / `seReduction` (1: the published 16 leaves the
-   * demo's narrow decoder 2–16 hidden units per SECat, and 1 learned hair faster than 4 did;
-   * docs/results.md).
+   * SECat hidden width is bottleneck channels / `seReduction` (4: the published 16 leaves the
+   * demo's narrow decoder 4–16 hidden units per SECat; docs/results.md, run C).
    */
   seReduction?: number;
   /** Decoder block kind. */
@@ -177,11 +182,12 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
   decoderLayers: [1, 1, 1, 1],
   extractorSteps: 300,
   extractorFeatures: 32,
-  closeUpShare: 0.5,
+  closeUpShare: 0.25,
   closeUpZoom: [...CLOSE_UP_ZOOM],
+  closeUpPlacement: 'centre',
   tagGuideSteps: 0,
   tagGuideWeight: 300,
-  seReduction: 1,
+  seReduction: 4,
   decoderBlock: 'secat',
   learningRate: 2e-3,
   learningRateDecay: true,

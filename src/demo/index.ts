@@ -2,8 +2,8 @@
 // by the CLI and the examples; not part of the package's public entries.
 export { DEMO_DEFAULTS, DEMO_GRID_ROWS, DEMO_PALETTE, DEMO_QUICK, demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions } from './config.js';
 export type { DemoConfig, DemoDefaults, DemoOptions, DiscriminatorBlocks } from './config.js';
-export { CLOSE_UP_ZOOM, freshSynthBatches, freshSynthSource, lineArtFeatures, synthTrainingSource } from './sources.js';
-export type { CitFeatureFn, FreshSynthOptions, SynthCursor } from './sources.js';
+export { CLOSE_UP_PLACEMENTS, CLOSE_UP_ZOOM, freshSynthBatches, freshSynthSource, lineArtFeatures, synthTrainingSource } from './sources.js';
+export type { CitFeatureFn, CloseUpPlacement, FreshSynthOptions, SynthCursor } from './sources.js';
 export { decayFactor, expectedEpochSeconds, plannedDemoEpochs } from './plan.js';
 export { demoReport, demoSummaryJson } from './report.js';
 export type { DemoEpoch, DemoResult } from './report.js';

@@ -96,7 +96,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     return (u.user + u.system) / 1e6;
   };
   const extractor = buildSynthCitExtractor({ inputSize: size, featureChannels: c.extractorFeatures, seed: seed + 11 });
-  const closeUps = { closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom };
+  const closeUps = { closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement };
   const extractorBatch = freshSynthBatches({ batchSize, seed: seed + 3000, size, colorChoices: palette, reject, ...closeUps });
   let extractorLosses;
   try {
@@ -203,7 +203,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     size, trainingData: c.trainingData, colorsPerLineArt: k, trainCount, testCount, batchSize, epochs, warmupEpochs,
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
-    extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom,
+    extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement,
     tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned

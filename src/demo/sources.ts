@@ -3,7 +3,7 @@
 // features of each batch.
 import * as tf from '@tensorflow/tfjs-core';
 import { sampleCharacterSpec, type CharacterSpec } from '../data/synth/character.js';
-import { regionCloseUp } from '../data/synth/close_up.js';
+import { faceCloseUp, regionCloseUp } from '../data/synth/close_up.js';
 import { renderSample, synthBatch, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
 import { Rng } from '../data/random.js';
@@ -68,22 +68,29 @@ export interface FreshSynthOptions {
   colorsPerLineArt?: number;
   /**
    * Share of the line arts of a batch drawn as close-ups (default 0): the character's own tags
-   * and colours, the figure `closeUpZoom` times larger around its eyes or (for half the
-   * characters with one) its bow, placed anywhere in the middle half of the image, so the small
-   * regions get several times more pixels. The test characters stay full figures.
+   * and colours, the figure `closeUpZoom` times larger, so the small regions get several times
+   * more pixels. The test characters stay full figures.
    */
   closeUpShare?: number;
   /** Range of the close-ups' zoom, drawn uniformly per line art (default {@link CLOSE_UP_ZOOM}). */
   closeUpZoom?: readonly [number, number];
+  /**
+   * Where a close-up puts what it frames (default `'centre'`): `'centre'`, the eyes at the middle
+   * of the image; `'anywhere'`, the eyes or (for half the characters that have one) the bow at
+   * a point drawn uniformly in the middle half of the image. Centred eyes let the generator
+   * learn eye colours for the image centre only (docs/results.md).
+   */
+  closeUpPlacement?: CloseUpPlacement;
   /** The CIT features of each batch. */
   citFeatures: CitFeatureFn;
 }
 
-/**
- * Default zoom range of the demo's close-ups: from the full figure's scale to 2.5 times it (in
- * docs/results.md's runs, a range up to 2.5 learned hair and clothes faster than one up to 4).
- */
-export const CLOSE_UP_ZOOM: readonly [number, number] = [1, 2.5];
+/** Default zoom range of the demo's close-ups. */
+export const CLOSE_UP_ZOOM: readonly [number, number] = [1.6, 2.2];
+
+/** Where close-ups put what they frame: see {@link FreshSynthOptions.closeUpPlacement}. */
+export const CLOSE_UP_PLACEMENTS = ['centre', 'anywhere'] as const;
+export type CloseUpPlacement = (typeof CLOSE_UP_PLACEMENTS)[number];
 
 /**
  * New characters for every batch of every epoch (deterministic in seed, epoch and batch, so
@@ -119,6 +126,10 @@ export function freshSynthBatches(o: Omit<FreshSynthOptions, 'citFeatures' | 'ba
   if (!(share >= 0 && share <= 1)) throw new Error(`closeUpShare must be between 0 and 1, got ${String(share)}.`);
   const [zoomMin, zoomMax] = o.closeUpZoom ?? CLOSE_UP_ZOOM;
   if (!(zoomMin >= 1 && zoomMax >= zoomMin)) throw new Error(`closeUpZoom must be [min, max] with 1 <= min <= max, got [${zoomMin}, ${zoomMax}].`);
+  const placement = o.closeUpPlacement ?? 'centre';
+  if (!CLOSE_UP_PLACEMENTS.includes(placement)) {
+    throw new Error(`closeUpPlacement must be one of ${CLOSE_UP_PLACEMENTS.join(', ')}, got ${String(placement)}.`);
+  }
   const arts = o.batchSize / k;
   const closeUps = Math.round(share * arts);
   const specOptions = { colorChoices: o.colorChoices, reject: o.reject };
@@ -127,15 +138,18 @@ export function freshSynthBatches(o: Omit<FreshSynthOptions, 'citFeatures' | 'ba
     for (let a = 0; a < arts; a++) {
       const index = batchIndex * arts + a;
       // As generateCharacter(index, { seed, size, colorChoices, reject }); the first line arts of
-      // the batch as close-ups of the eyes or the bow.
+      // the batch as close-ups.
       let spec = sampleCharacterSpec(new Rng(o.seed, index), specOptions);
       if (a < closeUps) {
         const framing = new Rng(o.seed + 4000, index);
         const zoom = framing.uniform(zoomMin, zoomMax);
-        // Half the close-ups of a character with a bow frame the bow, which the eyes' crop out;
-        // anywhere in the middle half of the image, so no place is where eyes always are.
-        const region = spec.bow && framing.chance(0.5) ? 'bow' : 'eyes';
-        spec = regionCloseUp(spec, zoom, region, [framing.uniform(0.25, 0.75), framing.uniform(0.25, 0.75)]);
+        if (placement === 'centre') spec = faceCloseUp(spec, zoom, 0.5);
+        else {
+          // Half the close-ups of a character with a bow frame the bow, which the eyes' crop
+          // out; anywhere in the middle half of the image, so no place is where eyes always are.
+          const region = spec.bow && framing.chance(0.5) ? 'bow' : 'eyes';
+          spec = regionCloseUp(spec, zoom, region, [framing.uniform(0.25, 0.75), framing.uniform(0.25, 0.75)]);
+        }
       }
       out.push(renderSample(spec, o.size));
       const rng = new Rng(o.seed + 7777, index);

@@ -9,6 +9,7 @@ import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
 import { DEMO_PALETTE, decayFactor, freshSynthBatches, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
+import { faceCloseUp } from '../../src/data/synth/close_up.js';
 
 describe('demo training on synthetic characters', () => {
   beforeAll(async () => {
@@ -88,8 +89,8 @@ describe('demo training on synthetic characters', () => {
     }
   });
 
-  it('fresh source: close-ups frame the eyes or the bow, anywhere in the middle of the image, at the zoom asked', () => {
-    const batch = freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE, closeUpShare: 1, closeUpZoom: [2, 3] })(0);
+  it("fresh source: with placement 'anywhere', close-ups frame the eyes or the bow anywhere in the middle of the image, at the zoom asked", () => {
+    const batch = freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE, closeUpShare: 1, closeUpZoom: [2, 3], closeUpPlacement: 'anywhere' })(0);
     const centroid = (mask: Float32Array): [number, number] => {
       let x = 0;
       let y = 0;
@@ -136,6 +137,10 @@ describe('demo training on synthetic characters', () => {
       }
     }
     expect(() => freshSynthBatches({ ...options, closeUpShare: 1.5 })).toThrow(/closeUpShare must be between 0 and 1, got 1.5/);
+    // The default placement: faceCloseUp's, the eye line at half the height.
+    const centred = faceCloseUp(full[0]!.spec, mixed[0]!.spec.shape.scale / full[0]!.spec.shape.scale, 0.5).shape;
+    for (const key of ['scale', 'centreX', 'offsetY'] as const) expect(mixed[0]!.spec.shape[key]).toBeCloseTo(centred[key], 12);
+    expect(() => freshSynthBatches({ ...options, closeUpPlacement: 'top' as never })).toThrow(/closeUpPlacement must be one of centre, anywhere, got top/);
   });
 
   it('plans the epochs that fit the budget, an adversarial epoch costing 2.5 warm-up ones', () => {

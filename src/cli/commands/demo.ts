@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
+import { CLOSE_UP_PLACEMENTS, DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
 import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
 import { integer, oneOf, positiveNumber as positive, probability } from '../options.js';
 
@@ -25,6 +25,7 @@ interface DemoCliOptions {
   extractorFeatures: number;
   closeUpShare: number;
   closeUpZoom: string;
+  closeUpPlacement: DemoOptions['closeUpPlacement'];
   tagGuideSteps: number;
   tagGuideWeight: number;
   tagEncoderWidth: number;
@@ -68,8 +69,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--se-reduction <n>', 'SECat hidden width = bottleneck channels / n', integer('--se-reduction', 1), D.seReduction)
     .option('--extractor-steps <n>', 'steps that pretrain the synthetic CIT extractor before G trains (counted in --budget)', integer('--extractor-steps', 1), D.extractorSteps)
     .option('--extractor-features <n>', "channels of the synthetic CIT extractor's features (G's CIT input)", integer('--extractor-features', 1), D.extractorFeatures)
-    .option('--close-up-share <p>', "share of each batch's line arts drawn as close-ups of the eyes or the bow (0 to 1)", probability('--close-up-share'), D.closeUpShare)
+    .option('--close-up-share <p>', "share of each batch's line arts drawn as close-ups (0 to 1)", probability('--close-up-share'), D.closeUpShare)
     .option('--close-up-zoom <min,max>', "range of the close-ups' zoom (1: the full figure's scale)", D.closeUpZoom.join(','))
+    .option('--close-up-placement <where>', 'centre (the eyes at the middle of the image) or anywhere (the eyes or the bow anywhere in its middle half)', oneOf('--close-up-placement', CLOSE_UP_PLACEMENTS), D.closeUpPlacement)
     .option('--tag-guide-steps <n>', "steps that pretrain a colour-tag classifier whose loss on G's output joins G's warm-up loss (0: off; counted in --budget)", integer('--tag-guide-steps', 0), D.tagGuideSteps)
     .option('--tag-guide-weight <w>', "weight of the tag classifier's loss beside 1000 x L1", positive('--tag-guide-weight'), D.tagGuideWeight)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
@@ -116,6 +118,7 @@ export function registerDemoCommand(program: Command): void {
         extractorFeatures: opts.extractorFeatures,
         closeUpShare: opts.closeUpShare,
         closeUpZoom: zoom as [number, number],
+        closeUpPlacement: opts.closeUpPlacement,
         tagGuideSteps: opts.tagGuideSteps,
         tagGuideWeight: opts.tagGuideWeight,
         tagEncoderWidth: opts.tagEncoderWidth,
