@@ -1,6 +1,6 @@
 // The demo's training data: synthetic characters as deterministic, resumable training sources
-// (a fixed set, or new characters every batch, some framed as close-ups of the eyes or the bow), with the CIT
-// features of each batch.
+// (a fixed set, or new characters every batch, some framed as close-ups), with the CIT features
+// of each batch.
 import * as tf from '@tensorflow/tfjs-core';
 import { sampleCharacterSpec, type CharacterSpec } from '../data/synth/character.js';
 import { faceCloseUp, regionCloseUp } from '../data/synth/close_up.js';
