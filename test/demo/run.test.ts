@@ -10,6 +10,7 @@ import { readStepLog } from '../../src/node/train.js';
 import { DEMO_PALETTE, decayFactor, freshSynthBatches, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 import { faceCloseUp } from '../../src/data/synth/close_up.js';
+import { maskCentroid } from '../helpers/masks.js';
 
 describe('demo training on synthetic characters', () => {
   beforeAll(async () => {
@@ -91,23 +92,19 @@ describe('demo training on synthetic characters', () => {
 
   it("fresh source: with placement 'anywhere', close-ups frame the eyes or the bow anywhere in the middle of the image, at the zoom asked", () => {
     const batch = freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE, closeUpShare: 1, closeUpZoom: [2, 3], closeUpPlacement: 'anywhere' })(0);
-    const centroid = (mask: Float32Array): [number, number] => {
-      let x = 0;
-      let y = 0;
-      let w = 0;
-      mask.forEach((m, p) => ((x += m * (p % 64)), (y += m * Math.floor(p / 64)), (w += m)));
-      return [x / w / 64, y / w / 64];
-    };
+    // The same characters drawn as full figures, to read each close-up's zoom off its scale.
+    const full = freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE })(0);
+    const centroid = (mask: Float32Array) => maskCentroid(mask, 64);
     const eyeCentres: Array<[number, number]> = [];
     let bows = 0;
-    for (const s of batch) {
+    for (const [i, s] of batch.entries()) {
       const [x, y] = centroid(s.masks.eyes);
       const [bx, by] = s.spec.bow ? centroid(s.masks.bow) : [NaN, NaN];
       // Which region sits at a point of the middle half: the eyes' midpoint or the bow's knot.
       const inMiddle = (u: number, v: number) => u > 0.2 && u < 0.8 && v > 0.2 && v < 0.8;
       if (s.spec.bow && inMiddle(bx, by) && !inMiddle(x, y)) bows++;
       else eyeCentres.push([x, y]);
-      const zoom = s.spec.shape.scale / freshSynthBatches({ batchSize: 24, seed: 4, size: 64, colorChoices: DEMO_PALETTE })(0)[batch.indexOf(s)]!.spec.shape.scale;
+      const zoom = s.spec.shape.scale / full[i]!.spec.shape.scale;
       expect(zoom).toBeGreaterThanOrEqual(2);
       expect(zoom).toBeLessThanOrEqual(3);
     }

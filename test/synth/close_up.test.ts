@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { generateCharacter, renderSample } from '../../src/data/synth/dataset.js';
 import { faceCloseUp, regionCloseUp } from '../../src/data/synth/close_up.js';
+import { maskCentroid } from '../helpers/masks.js';
 
-/** The mask's centroid as fractions of the image width and height. */
-const centroid = (mask: Float32Array, size: number): [number, number] => {
-  let x = 0;
-  let y = 0;
-  let weight = 0;
-  mask.forEach((m, p) => ((x += m * (p % size)), (y += m * Math.floor(p / size)), (weight += m)));
-  return [x / weight / size, y / weight / size];
-};
 const judged = (mask: Float32Array, line: Float32Array): number => mask.reduce((n, m, p) => n + (m * line[p]! >= 0.75 ? 1 : 0), 0);
 
 describe('faceCloseUp', () => {
@@ -57,7 +50,7 @@ describe('regionCloseUp', () => {
       const c = renderSample(regionCloseUp(s.spec, 3, 'bow'), 64);
       expect(c.tags).toEqual(s.tags);
       expect(judged(c.masks.bow, c.lineArt.data)).toBeGreaterThan(4 * judged(s.masks.bow, s.lineArt.data));
-      const [x, y] = centroid(c.masks.bow, 64);
+      const [x, y] = maskCentroid(c.masks.bow, 64);
       expect(Math.abs(x - 0.5)).toBeLessThan(0.1);
       expect(Math.abs(y - 0.5)).toBeLessThan(0.1);
       // The eyes' close-up at this zoom has no bow left in the frame.
@@ -70,7 +63,7 @@ describe('regionCloseUp', () => {
     const s = generateCharacter(2, { size: 64, seed: 5 });
     for (const at of [[0.3, 0.3], [0.5, 0.5], [0.7, 0.6]] as const) {
       const c = renderSample(regionCloseUp(s.spec, 2.5, 'eyes', at), 64);
-      const [x, y] = centroid(c.masks.eyes, 64);
+      const [x, y] = maskCentroid(c.masks.eyes, 64);
       expect(Math.abs(x - at[0])).toBeLessThan(0.05);
       expect(Math.abs(y - at[1])).toBeLessThan(0.05);
       expect(judged(c.masks.eyes, c.lineArt.data)).toBeGreaterThan(4 * judged(s.masks.eyes, s.lineArt.data));
