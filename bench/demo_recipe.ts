@@ -5,6 +5,7 @@
 //   [--decay-from 0.5] [--extractor stats|seg|none] [--ext-steps 300] [--probe 200] [--seed 1]
 //   [--adv-steps 0] [--test 128] [--json out.json] [--tag name] [--se-reduction 16] [--close-up 0]
 //   [--zoom-min 1.6] [--zoom-max 2.2] [--placement centre|anywhere] [--save folder]
+//   [--region-weights eyes=10,bow=4]
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -22,6 +23,7 @@ import { initBackend } from '../src/node/backend.js';
 import { DEMO_PALETTE, heldOutPairs, lineArtFeatures } from '../src/demo/index.js';
 import { pretrainSynthCitExtractor } from '../src/demo/extractor_pretrain.js';
 import { freshSynthBatches } from '../src/demo/sources.js';
+import { regionPixelWeights, type RegionWeights } from '../src/data/synth/pixel_weights.js';
 import { Tag2PixTrainer } from '../src/training/trainer.js';
 
 const args = process.argv.slice(2);
@@ -54,6 +56,11 @@ const zoomMin = num('zoom-min', 1.6);
 const zoomMax = num('zoom-max', 2.2);
 // Where close-ups put the eyes (or the bow): centre or anywhere (see freshSynthSource).
 const placement = text('placement', 'centre') as 'centre' | 'anywhere';
+// Weights of regions in the reconstruction loss (none: the published uniform L1).
+const regionWeights: RegionWeights = Object.fromEntries(
+  text('region-weights', '').split(',').filter(Boolean).map((kv) => { const [k, v] = kv.split('='); return [k!, Number(v)]; }),
+);
+const weighted = Object.keys(regionWeights).length > 0;
 
 const backend = await initBackend();
 const palette = DEMO_PALETTE;
@@ -75,7 +82,7 @@ const trainAt = (step: number): SynthSample[] => samplesAt(seed, step);
 const closeUpProbe = test.slice(0, 32).map((s) => renderSample(faceCloseUp(s.spec, 1.9, 0.5), size));
 
 const log = (line: string): void => console.log(`[${tag}] ${line}`);
-log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}, close-ups ${closeUps}/${batchSize} (zoom ${zoomMin}–${zoomMax})`);
+log(`backend ${backend.backend}; size ${size}, batch ${batchSize}, steps ${steps} (+${advSteps} adversarial), lr ${lr}, extractor ${extractorKind}, seed ${seed}, close-ups ${closeUps}/${batchSize} (zoom ${zoomMin}–${zoomMax}, ${placement}), region weights ${JSON.stringify(regionWeights)}`);
 
 // The CIT stand-in.
 let extractor: LayersModel | undefined;
@@ -156,8 +163,9 @@ for (let step = 0; step < total; step++) {
   const f = features(batch.lineArt);
   trainer.generatorOptimizer.setLearningRate(lrAt(step));
   trainer.discriminatorOptimizer.setLearningRate(lrAt(step));
-  const result = await trainer.trainStep({ ...batch, ...(f ? { citFeatures: f } : {}) });
-  tf.dispose([...Object.values(batch), ...(f ? [f] : [])]);
+  const pixelWeights = weighted ? regionPixelWeights(samples, regionWeights) : undefined;
+  const result = await trainer.trainStep({ ...batch, ...(f ? { citFeatures: f } : {}), ...(pixelWeights ? { pixelWeights } : {}) });
+  tf.dispose([...Object.values(batch), ...(f ? [f] : []), ...(pixelWeights ? [pixelWeights] : [])]);
   if ((step + 1) % epochSteps === 0) trainer.endEpoch();
   const dt = (performance.now() - t0) / 1000;
   trainSeconds += dt;

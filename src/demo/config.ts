@@ -5,6 +5,7 @@ import { FAMILY_TAGS, type TagFamily } from '../data/synth/palette.js';
 import type { DecoderBlockKind } from '../layers/ablation_decoder_block.js';
 import type { Tag2PixDiscriminatorConfig } from '../models/discriminator.js';
 import type { ProgressMode } from '../node/train.js';
+import type { RegionWeights } from '../data/synth/pixel_weights.js';
 import { CLOSE_UP_ZOOM, type CloseUpPlacement } from './sources.js';
 
 /**
@@ -107,6 +108,13 @@ export interface DemoOptions {
    */
   closeUpPlacement?: CloseUpPlacement;
   /**
+   * Weights of regions in G's reconstruction loss, from the exact masks of the synthetic
+   * characters (`regionPixelWeights`; a region not named weighs 1; `{}`: every pixel counts the
+   * same, as published). A departure from the published recipe, for the regions too small to
+   * learn from their share of the pixels.
+   */
+  regionWeights?: RegionWeights;
+  /**
    * Steps of batch `batchSize` that pretrain a colour-tag classifier (`buildSynthTagClassifier`)
    * on true colourings before G trains; frozen after, its CVT cross-entropy on G's output joins
    * G's warm-up loss (weight `tagGuideWeight`), as D's CVT classification term does in the
@@ -185,6 +193,7 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
   closeUpShare: 0.25,
   closeUpZoom: [...CLOSE_UP_ZOOM],
   closeUpPlacement: 'centre',
+  regionWeights: {},
   tagGuideSteps: 0,
   tagGuideWeight: 300,
   seReduction: 4,
@@ -207,6 +216,7 @@ export function resolveDemoOptions(options: DemoOptions = {}): DemoConfig {
     discriminatorBlocks: { stageBlocks: [...d.discriminatorBlocks.stageBlocks], topBlocks: d.discriminatorBlocks.topBlocks },
     decoderLayers: [...d.decoderLayers],
     closeUpZoom: [...d.closeUpZoom],
+    regionWeights: { ...d.regionWeights },
     ...given,
   } as DemoDefaults & DemoOptions;
   return { ...merged, discriminatorWidth: merged.discriminatorWidth ?? merged.widthMultiplier / 2 };

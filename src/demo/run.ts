@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CharacterSpec } from '../data/synth/character.js';
 import { generateCharacter, synthBatch } from '../data/synth/dataset.js';
+import { checkRegionWeights } from '../data/synth/pixel_weights.js';
 import { formatTagAccuracy, tagAccuracy } from '../eval/tag_accuracy.js';
 import { ChangingLossScheduler } from '../losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../models/discriminator.js';
@@ -53,6 +54,7 @@ function colorizer(trainer: Tag2PixTrainer, citFeatures: CitFeatureFn) {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const t0 = performance.now();
   const c = resolveDemoOptions(options);
+  checkRegionWeights(c.regionWeights);
   if (!Number.isInteger(c.tagGuideSteps) || c.tagGuideSteps < 0) {
     throw new Error(`runDemo: tagGuideSteps must be an integer >= 0 (0: no tag guide), got ${String(c.tagGuideSteps)}.`);
   }
@@ -120,7 +122,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const citFeatures: CitFeatureFn = (lineArt) => tf.tidy(() => (extractor.apply(lineArt, { training: false }) as tf.Tensor[])[0] as tf.Tensor4D);
   const trainingSource: TrainingDataSource<SynthCursor> =
     c.trainingData === 'fixed'
-      ? synthTrainingSource(train, batchSize, seed, citFeatures)
+      ? synthTrainingSource(train, batchSize, seed, citFeatures, c.regionWeights)
       : freshSynthSource({
           batchSize,
           batchesPerEpoch: Math.max(1, Math.floor(trainCount / batchSize)),
@@ -130,6 +132,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           reject,
           colorsPerLineArt: c.colorsPerLineArt,
           ...closeUps,
+          regionWeights: c.regionWeights,
           citFeatures,
         });
 
@@ -204,7 +207,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
     extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement,
-    tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
+    regionWeights: c.regionWeights, tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.

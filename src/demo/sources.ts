@@ -6,6 +6,7 @@ import { sampleCharacterSpec, type CharacterSpec } from '../data/synth/character
 import { faceCloseUp, regionCloseUp } from '../data/synth/close_up.js';
 import { renderSample, synthBatch, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
+import { regionPixelWeights, type RegionWeights } from '../data/synth/pixel_weights.js';
 import { Rng } from '../data/random.js';
 import type { TrainingBatch, TrainingDataSource } from '../training/batch.js';
 
@@ -29,13 +30,18 @@ export interface SynthCursor {
   batch: number;
 }
 
-/** In-memory synthetic samples as a deterministic, resumable training source. */
+/**
+ * In-memory synthetic samples as a deterministic, resumable training source; with
+ * `regionWeights`, each batch carries the `pixelWeights` of G's reconstruction loss.
+ */
 export function synthTrainingSource(
   samples: readonly SynthSample[],
   batchSize: number,
   seed: number,
   citFeatures: CitFeatureFn,
+  regionWeights: RegionWeights = {},
 ): TrainingDataSource<SynthCursor> {
+  const weighted = Object.keys(regionWeights).length > 0;
   const batchesPerEpoch = Math.floor(samples.length / batchSize);
   if (batchesPerEpoch < 1) throw new Error(`The demo needs at least one batch: ${samples.length} samples < batch size ${batchSize}.`);
   return {
@@ -45,8 +51,10 @@ export function synthTrainingSource(
       const order = new Rng(seed * 7919 + epoch).shuffle(Array.from({ length: samples.length }, (_, i) => i));
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < batchesPerEpoch; b++) {
-        const batch = synthBatch(order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!));
-        yield { ...batch, citFeatures: citFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
+        const chosen = order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!);
+        const batch = synthBatch(chosen);
+        const pixelWeights = weighted ? regionPixelWeights(chosen, regionWeights) : undefined;
+        yield { ...batch, citFeatures: citFeatures(batch.lineArt), ...(pixelWeights ? { pixelWeights } : {}), cursor: { epoch, batch: b + 1 } };
       }
     },
   };
@@ -81,6 +89,11 @@ export interface FreshSynthOptions {
    * learn eye colours for the image centre only (docs/results.md).
    */
   closeUpPlacement?: CloseUpPlacement;
+  /**
+   * Weights of the regions in G's reconstruction loss (see `regionPixelWeights`); absent or
+   * empty: every pixel counts the same, as published.
+   */
+  regionWeights?: RegionWeights;
   /** The CIT features of each batch. */
   citFeatures: CitFeatureFn;
 }
@@ -99,14 +112,17 @@ export type CloseUpPlacement = (typeof CLOSE_UP_PLACEMENTS)[number];
  */
 export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<SynthCursor> {
   const batchAt = freshSynthBatches(o);
+  const weighted = o.regionWeights !== undefined && Object.keys(o.regionWeights).length > 0;
   return {
     batchesPerEpoch: o.batchesPerEpoch,
     brightnessStage: false,
     async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < o.batchesPerEpoch; b++) {
-        const batch = synthBatch(batchAt((epoch - 1) * o.batchesPerEpoch + b));
-        yield { ...batch, citFeatures: o.citFeatures(batch.lineArt), cursor: { epoch, batch: b + 1 } };
+        const samples = batchAt((epoch - 1) * o.batchesPerEpoch + b);
+        const batch = synthBatch(samples);
+        const pixelWeights = weighted ? regionPixelWeights(samples, o.regionWeights!) : undefined;
+        yield { ...batch, citFeatures: o.citFeatures(batch.lineArt), ...(pixelWeights ? { pixelWeights } : {}), cursor: { epoch, batch: b + 1 } };
       }
     },
   };

@@ -104,10 +104,13 @@ export function bce(prediction: tf.Tensor, target: tf.Tensor, input: LossInput):
 
 /**
  * Mean absolute error (PyTorch's `nn.L1Loss()`), with PyTorch's gradient `sign(a − b) / n`
- * (0 where the two are equal).
+ * (0 where the two are equal). With `pixelWeights` (`[N, H, W, 1]` for NHWC images, each ≥ 0, not all 0):
+ * the weighted mean `Σ w·|a − b| / (C·Σ w)`, the same value as the plain mean where the weights
+ * are uniform.
  */
-export function l1Loss(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
+export function l1Loss(prediction: tf.Tensor, target: tf.Tensor, pixelWeights?: tf.Tensor): tf.Scalar {
   checkSameShape('l1Loss', prediction, target);
+  if (pixelWeights !== undefined) return weightedL1(prediction, target, pixelWeights);
   const n = prediction.size;
   const f = customBinary((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([a, b]);
@@ -120,4 +123,19 @@ export function l1Loss(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
     };
   });
   return tf.tidy(() => f(prediction, target) as tf.Scalar);
+}
+
+function weightedL1(prediction: tf.Tensor, target: tf.Tensor, pixelWeights: tf.Tensor): tf.Scalar {
+  const s = prediction.shape;
+  const expected = [...s.slice(0, -1), 1];
+  if (s.length !== 4 || pixelWeights.shape.join(',') !== expected.join(',')) {
+    throw new Error(
+      `l1Loss: pixelWeights must be [N, H, W, 1] for a prediction of shape [${s.join(', ')}] ` +
+        `(one weight per pixel, shared by the channels), got [${pixelWeights.shape.join(', ')}].`,
+    );
+  }
+  return tf.tidy(() => {
+    const weighted = tf.sum(tf.mul(tf.abs(tf.sub(prediction, target)), pixelWeights));
+    return tf.div(weighted, tf.mul(tf.sum(pixelWeights), s[3]!)) as tf.Scalar;
+  });
 }

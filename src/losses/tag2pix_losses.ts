@@ -89,6 +89,11 @@ export function multiLabelClassificationLoss(
 export interface ReconstructionLossOptions {
   /** Weight of the guide decoder's L1 term (the paper's β, default 0.9). */
   beta?: number;
+  /**
+   * Per-pixel weights of both L1 terms, `[N, S, S, 1]` (see {@link l1Loss}). Absent: every pixel
+   * counts the same, as published.
+   */
+  pixelWeights?: tf.Tensor;
 }
 
 /** The terms of {@link reconstructionLoss}. */
@@ -110,8 +115,8 @@ export function reconstructionLoss(
   const beta = options.beta ?? 0.9;
   checkWeight('beta', beta);
   return tf.tidy(() => {
-    const color = l1Loss(generated.color, groundTruth);
-    const guide = l1Loss(generated.guide, groundTruth);
+    const color = l1Loss(generated.color, groundTruth, options.pixelWeights);
+    const guide = l1Loss(generated.guide, groundTruth, options.pixelWeights);
     const total = tf.add(color, tf.mul(guide, beta)) as tf.Scalar;
     return { color, guide, total };
   });

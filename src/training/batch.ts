@@ -19,6 +19,11 @@ export interface Tag2PixBatch {
    * extractor (without gradient).
    */
   citFeatures?: tf.Tensor4D;
+  /**
+   * Per-pixel weights of G's reconstruction loss, `[N, S, S, 1]` (see `reconstructionLoss`).
+   * Absent: every pixel counts the same, as published.
+   */
+  pixelWeights?: tf.Tensor4D;
 }
 
 /** A batch with the data source's resume point right after it. */
@@ -50,6 +55,7 @@ export function disposeBatch(batch: TrainingBatch): void {
   else {
     const tensors = [batch.lineArt, batch.color, batch.cit, batch.cvt];
     if (batch.citFeatures) tensors.push(batch.citFeatures);
+    if (batch.pixelWeights) tensors.push(batch.pixelWeights);
     for (const t of tensors) t.dispose();
   }
 }

@@ -366,13 +366,18 @@ export class Tag2PixTrainer {
   private checkBatch(batch: Tag2PixBatch): void {
     const problems: string[] = [];
     const n = batch.lineArt?.shape?.[0];
-    const ranks: Record<keyof Tag2PixBatch, number> = { lineArt: 4, color: 4, cit: 2, cvt: 2, citFeatures: 4 };
+    const ranks: Record<keyof Tag2PixBatch, number> = { lineArt: 4, color: 4, cit: 2, cvt: 2, citFeatures: 4, pixelWeights: 4 };
     for (const [name, rank] of Object.entries(ranks) as Array<[keyof Tag2PixBatch, number]>) {
       const t = batch[name];
       if (!t) {
-        if (name !== 'citFeatures') problems.push(`${name} is missing`);
+        if (name !== 'citFeatures' && name !== 'pixelWeights') problems.push(`${name} is missing`);
       } else if (t.rank !== rank) problems.push(`${name} has rank ${t.rank}, expected ${rank}`);
       else if (t.shape[0] !== n) problems.push(`${name} has batch size ${t.shape[0]}, lineArt ${n}`);
+    }
+    const w = batch.pixelWeights;
+    const c = batch.color;
+    if (w && c && w.rank === 4 && c.rank === 4 && (w.shape[1] !== c.shape[1] || w.shape[2] !== c.shape[2] || w.shape[3] !== 1)) {
+      problems.push(`pixelWeights has shape [${w.shape.join(', ')}], expected [${n}, ${c.shape[1]}, ${c.shape[2]}, 1]`);
     }
     if (problems.length > 0) {
       throw new Error(`Tag2PixTrainer.trainStep: bad batch: ${problems.join('; ')}.`);
@@ -462,7 +467,7 @@ export class Tag2PixTrainer {
         const [color, guide] = this.runGenerator(c) as [tf.Tensor, tf.Tensor];
         if (c.observer?.generatorStep) kept.push(...(outputs = [tf.keep(color), tf.keep(guide)]));
         if (warmup) {
-          const rec = reconstructionLoss({ color, guide }, c.batch.color, { beta: c.weights.beta });
+          const rec = reconstructionLoss({ color, guide }, c.batch.color, { beta: c.weights.beta, pixelWeights: c.batch.pixelWeights });
           terms = { l1Color: rec.color, l1Guide: rec.guide, total: tf.mul(rec.total, c.weights.lambdaRec) as tf.Scalar };
           if (this.warmupTagGuide) {
             const logits = this.warmupTagGuide.model.apply(color, { training: false }) as tf.Tensor;
@@ -471,7 +476,7 @@ export class Tag2PixTrainer {
           }
         } else {
           const targets = { cit: c.batch.cit, cvt: c.batch.cvt };
-          terms = { ...generatorLoss(this.runDiscriminator(color), { color, guide }, c.batch.color, targets, this.lossOptions(c.weights)) };
+          terms = { ...generatorLoss(this.runDiscriminator(color), { color, guide }, c.batch.color, targets, { ...this.lossOptions(c.weights), pixelWeights: c.batch.pixelWeights }) };
         }
         for (const t of Object.values(terms)) kept.push(tf.keep(t));
         return terms['total']!;

@@ -36,7 +36,7 @@ describe('tag2pix demo (CLI)', () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-cli-'));
     dirs.push(out);
     quickOut = out;
-    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1']);
+    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1', '--region-weights', 'eyes=4, bow=2']);
     // Progress on stderr (no terminal: lines, not a bar); the results and the files written on stdout.
     expect(stderr).toMatch(/^backend: wasm/m);
     expect(stderr).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
@@ -59,6 +59,8 @@ describe('tag2pix demo (CLI)', () => {
     expect(header).toContain('conv6.0.0');
     expect(header).not.toContain('conv7.0.0');
     expect(header).not.toContain('conv2.0.1');
+    // The region weights asked for are the run's (its report states its recipe).
+    expect(await fs.readFile(path.join(out, 'report.md'), 'utf8')).toContain('"regionWeights":{"eyes":4,"bow":2}');
     for (const file of ['figure8-grid.png', 'loss-curve.png', 'report.md', 'generator.safetensors', 'cit_extractor.safetensors']) {
       await expect(fs.stat(path.join(out, file))).resolves.toBeTruthy();
     }
@@ -119,6 +121,19 @@ describe('tag2pix demo (CLI)', () => {
       const err = await run(['--quick', '--close-up-zoom', bad]).catch((e: { stderr: string; code: number }) => e);
       expect((err as { code: number }).code).toBe(1);
       expect((err as { stderr: string }).stderr).toMatch(/^tag2pix: --close-up-zoom needs two numbers min,max with 1 <= min <= max, like 1,3.5, got/m);
+    }
+  });
+
+  it('reports a bad --region-weights in one line, naming the fix', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['eyes', /^tag2pix: --region-weights needs region=weight pairs like eyes=10,bow=5 \(or none\), got 'eyes'/m],
+      ['iris=3', /^tag2pix: --region-weights: 'iris' is not a region; use one of background, skin, hair, eyes/m],
+      ['eyes=-2', /^tag2pix: --region-weights: the weight of eyes must be a finite number >= 0, got -2/m],
+    ];
+    for (const [bad, message] of cases) {
+      const err = await run(['--quick', '--region-weights', bad]).catch((e: { stderr: string; code: number }) => e);
+      expect((err as { code: number }).code).toBe(1);
+      expect((err as { stderr: string }).stderr).toMatch(message);
     }
   });
 });

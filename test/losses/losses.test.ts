@@ -11,6 +11,7 @@ import {
   reconstructionLoss,
 } from '../../src/losses/index.js';
 import { checkGradients, randomTensor } from '../helpers/gradcheck.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
 
 const { log, log1p, exp } = Math;
 const value = (t: tf.Tensor) => t.dataSync()[0];
@@ -95,6 +96,43 @@ describe('l1Loss', () => {
   });
 });
 
+describe('l1Loss with pixel weights', () => {
+  // One image of 1×2 pixels, 2 channels: errors 1, 3 at the first pixel, 2, 2 at the second.
+  const a = tf.tensor4d([1, 3, 2, 2], [1, 1, 2, 2]);
+  const b = tf.zeros([1, 1, 2, 2]);
+
+  it('is the weighted mean Σ w·|a − b| / (C·Σ w), shared by the channels', () => {
+    const w = tf.tensor4d([3, 1], [1, 1, 2, 1]);
+    expect(value(l1Loss(a, b, w))).toBeCloseTo((3 * (1 + 3) + 1 * (2 + 2)) / (2 * 4), 6);
+    // Only the error where the weight is 0 changes: the loss does not move.
+    const zeroAtSecond = tf.tensor4d([1, 0], [1, 1, 2, 1]);
+    expect(value(l1Loss(a, b, zeroAtSecond))).toBeCloseTo(2, 6);
+    expect(value(l1Loss(tf.tensor4d([1, 3, 50, -9], [1, 1, 2, 2]), b, zeroAtSecond))).toBeCloseTo(2, 6);
+  });
+
+  it('equals the plain mean where the weights are uniform, whatever their scale', () => {
+    const p = randomTensor([2, 3, 3, 3], 21);
+    const q = randomTensor([2, 3, 3, 3], 22);
+    expect(value(l1Loss(p, q, tf.fill([2, 3, 3, 1], 7)))).toBeCloseTo(value(l1Loss(p, q)), 5);
+  });
+
+  it('passes a gradient check', async () => {
+    const p = randomTensor([2, 3, 3, 3], 23);
+    const q = randomTensor([2, 3, 3, 3], 24);
+    const w = randomTensor([2, 3, 3, 1], 25, 0.5, 4);
+    expect(await checkGradients((xs) => l1Loss(xs[0], xs[1], w), [p, q], [], { eps: 1e-3 })).toBeGreaterThan(5);
+  });
+
+  it('rejects weights that are not one per pixel, naming the shapes; leaks nothing either way', () => {
+    const perChannel = tf.ones([1, 1, 2, 2]);
+    expectNoTensorLeak(() => {
+      expect(() => l1Loss(a, b, perChannel)).toThrow(/pixelWeights must be \[N, H, W, 1\] for a prediction of shape \[1, 1, 2, 2\].*got \[1, 1, 2, 2\]/);
+    });
+    const perPixel = tf.ones([1, 1, 2, 1]);
+    expectNoTensorLeak(() => l1Loss(a, b, perPixel).dispose());
+  });
+});
+
 describe('adversarialLoss', () => {
   it('is BCE against 1 for real and 0 for fake, from probabilities or logits', () => {
     const p = t2([[0.9], [0.2]]);
@@ -155,6 +193,15 @@ describe('reconstructionLoss', () => {
     const g = randomTensor([1, 4, 4, 3], 15);
     const y = randomTensor([1, 4, 4, 3], 16);
     expect(await checkGradients((xs) => reconstructionLoss({ color: xs[0], guide: xs[1] }, y).total, [c, g], [], { eps: 1e-3 })).toBeGreaterThan(5);
+  });
+
+  it('weights both terms by pixelWeights', () => {
+    const y = tf.zeros([1, 1, 2, 1]);
+    const pixelWeights = tf.tensor4d([1, 3], [1, 1, 2, 1]);
+    const r = reconstructionLoss({ color: tf.tensor4d([4, 0], [1, 1, 2, 1]), guide: tf.tensor4d([0, 4], [1, 1, 2, 1]) }, y, { beta: 0.5, pixelWeights });
+    expect(value(r.color)).toBeCloseTo(1, 6);
+    expect(value(r.guide)).toBeCloseTo(3, 6);
+    expect(value(r.total)).toBeCloseTo(1 + 0.5 * 3, 6);
   });
 });
 

@@ -443,6 +443,31 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
     expect(tf.memory().numTensors).toBe(before + moments);
   });
 
+  it("weights G's L1 terms by the batch's pixelWeights, in warm-up and adversarial steps", async () => {
+    for (const warmupEpochs of [1, 0]) {
+      const trainer = new Tag2PixTrainer({
+        generator: tinyGenerator(),
+        discriminator: tinyDiscriminator(),
+        scheduler: ChangingLossScheduler.tag2pix({ warmupEpochs, twoStepEpoch: 0 }),
+      });
+      const batch = tinyBatch(8);
+      const s = TINY.size;
+      // Weight 10 on about a fifth of the pixels, 1 elsewhere.
+      const pixelWeights = tf.tidy(() => tf.add(1, tf.mul(9, tf.cast(tf.greater(tf.randomUniform([2, s, s, 1], 0, 1, 'float32', 3), 0.8), 'float32')))) as tf.Tensor4D;
+      const { result, inspection } = await trainer.trainStepWithInspection({ ...batch, pixelWeights });
+      expect(result.weights.adversarial, `warm-up epochs ${warmupEpochs}`).toBe(warmupEpochs === 0);
+      const [weighted, plain] = tf.tidy(() => {
+        const error = tf.abs(tf.sub(inspection.outputs.gStepColor, batch.color));
+        return [tf.div(tf.sum(tf.mul(error, pixelWeights)), tf.mul(tf.sum(pixelWeights), 3)), tf.mean(error)].map((t) => t.dataSync()[0]!);
+      });
+      expect(result.generator.l1Color).toBeCloseTo(weighted!, 5);
+      expect(Math.abs(weighted! - plain!)).toBeGreaterThan(1e-4);
+      disposeInspection(inspection);
+      trainer.dispose();
+      tf.dispose([...Object.values(batch), pixelWeights]);
+    }
+  });
+
   it('rejects a bad batch with a message naming the problem', async () => {
     const trainer = new Tag2PixTrainer({ generator: tinyGenerator(), discriminator: tinyDiscriminator() });
     const b = tinyBatch(6);
@@ -450,5 +475,9 @@ describe('Tag2PixTrainer (tiny stand-in models)', () => {
       /cvt has batch size 3, lineArt 2/,
     );
     await expect(trainer.trainStep({ ...b, cit: tf.zeros([2, 2, 2]) as unknown as tf.Tensor2D })).rejects.toThrow(/cit has rank 3, expected 2/);
+    const s = b.color.shape[1];
+    await expect(trainer.trainStep({ ...b, pixelWeights: tf.ones([2, s, s, 3]) as tf.Tensor4D })).rejects.toThrow(
+      new RegExp(`pixelWeights has shape \\[2, ${s}, ${s}, 3\\], expected \\[2, ${s}, ${s}, 1\\]`),
+    );
   });
 });

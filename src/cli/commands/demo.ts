@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { CLOSE_UP_PLACEMENTS, DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
 import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
+import { checkRegionWeights, type RegionWeights } from '../../data/synth/pixel_weights.js';
 import { integer, oneOf, positiveNumber as positive, probability } from '../options.js';
 
 interface DemoCliOptions {
@@ -26,6 +27,7 @@ interface DemoCliOptions {
   closeUpShare: number;
   closeUpZoom: string;
   closeUpPlacement: DemoOptions['closeUpPlacement'];
+  regionWeights: RegionWeights;
   tagGuideSteps: number;
   tagGuideWeight: number;
   tagEncoderWidth: number;
@@ -40,6 +42,26 @@ interface DemoCliOptions {
 /** The value of the flag's name before 0.2.0, when given. */
 function legacyColorsPerLineArt(opts: DemoCliOptions): number | undefined {
   return (opts as unknown as Record<string, number | undefined>)['coloursPerLineArt']; // keep-spelling: commander's key of the old flag
+}
+
+/** `--region-weights eyes=10,bow=5` as region weights; `none`: every pixel the same. */
+function parseRegionWeights(value: string): RegionWeights {
+  const flag = '--region-weights';
+  if (value.trim() === 'none') return {};
+  const weights: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const match = /^\s*([a-z_]+)\s*=\s*([^\s]+)\s*$/.exec(part);
+    if (!match) throw new Error(`${flag} needs region=weight pairs like eyes=10,bow=5 (or none), got '${value}'`);
+    weights[match[1]!] = Number(match[2]);
+  }
+  checkRegionWeights(weights, flag);
+  return weights;
+}
+
+/** The CLI form of region weights: `eyes=10,bow=5`, or `none`. */
+function formatRegionWeights(weights: RegionWeights): string {
+  const parts = Object.entries(weights).map(([region, w]) => `${region}=${w}`);
+  return parts.length ? parts.join(',') : 'none';
 }
 
 /** `tag2pix demo`: synthetic data → a reduced Tag2Pix trained here → demo-output/ (defaults: DEMO_DEFAULTS). */
@@ -72,6 +94,11 @@ export function registerDemoCommand(program: Command): void {
     .option('--close-up-share <p>', "share of each batch's line arts drawn as close-ups (0 to 1)", probability('--close-up-share'), D.closeUpShare)
     .option('--close-up-zoom <min,max>', "range of the close-ups' zoom (1: the full figure's scale)", D.closeUpZoom.join(','))
     .option('--close-up-placement <where>', 'centre (the eyes at the middle of the image) or anywhere (the eyes or the bow anywhere in its middle half)', oneOf('--close-up-placement', CLOSE_UP_PLACEMENTS), D.closeUpPlacement)
+    .addOption(
+      new Option('--region-weights <region=w,…>', "weights of regions in G's reconstruction loss, like eyes=10,bow=5 (none: every pixel the same, as published)")
+        .argParser(parseRegionWeights)
+        .default(D.regionWeights, formatRegionWeights(D.regionWeights)),
+    )
     .option('--tag-guide-steps <n>', "steps that pretrain a colour-tag classifier whose loss on G's output joins G's warm-up loss (0: off; counted in --budget)", integer('--tag-guide-steps', 0), D.tagGuideSteps)
     .option('--tag-guide-weight <w>', "weight of the tag classifier's loss beside 1000 x L1", positive('--tag-guide-weight'), D.tagGuideWeight)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
@@ -119,6 +146,7 @@ export function registerDemoCommand(program: Command): void {
         closeUpShare: opts.closeUpShare,
         closeUpZoom: zoom as [number, number],
         closeUpPlacement: opts.closeUpPlacement,
+        regionWeights: opts.regionWeights,
         tagGuideSteps: opts.tagGuideSteps,
         tagGuideWeight: opts.tagGuideWeight,
         tagEncoderWidth: opts.tagEncoderWidth,

@@ -8,3 +8,5 @@ export { HAIR_STYLES, sampleCharacterSpec } from './character.js';
 export type { CharacterSpec, HairStyle, MouthShape, Outfit, RenderedCharacter, SampleSpecOptions } from './character.js';
 export { generateCharacter, renderSample, synthBatch, synthCharacters } from './dataset.js';
 export type { SynthOptions, SynthSample } from './dataset.js';
+export { regionPixelWeights } from './pixel_weights.js';
+export type { RegionWeights } from './pixel_weights.js';

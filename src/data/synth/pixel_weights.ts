@@ -1,0 +1,42 @@
+// Per-pixel weights of the reconstruction loss from a synthetic character's exact region masks:
+// the research option that lets a small region (the eyes, the bow) count as much as its weight
+// says, where the published loss counts every pixel the same.
+import * as tf from '@tensorflow/tfjs-core';
+import type { SynthSample } from './dataset.js';
+import { SYNTH_REGIONS, type SynthRegion } from './painter.js';
+
+/** A weight per region; a region not named weighs 1. */
+export type RegionWeights = Partial<Record<SynthRegion, number>>;
+
+/** Checks region weights: known regions, each a finite number ≥ 0. `option` names them in errors. */
+export function checkRegionWeights(weights: RegionWeights, option = 'regionWeights'): void {
+  for (const [region, w] of Object.entries(weights)) {
+    if (!SYNTH_REGIONS.includes(region as SynthRegion)) {
+      throw new Error(`${option}: '${region}' is not a region; use one of ${SYNTH_REGIONS.join(', ')}.`);
+    }
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) {
+      throw new Error(`${option}: the weight of ${region} must be a finite number >= 0, got ${String(w)}.`);
+    }
+  }
+}
+
+/**
+ * `[N, S, S, 1]` weights: at each pixel, the regions' weights averaged by their coverage there
+ * (the masks sum to 1 at every pixel), so a pixel wholly in one region gets that region's weight.
+ */
+export function regionPixelWeights(samples: readonly SynthSample[], weights: RegionWeights): tf.Tensor4D {
+  checkRegionWeights(weights);
+  if (samples.length === 0) throw new Error('regionPixelWeights: no samples.');
+  const size = samples[0]!.size;
+  const n = size * size;
+  const out = new Float32Array(samples.length * n).fill(1);
+  const named = Object.entries(weights) as Array<[SynthRegion, number]>;
+  samples.forEach((s, i) => {
+    if (s.size !== size) throw new Error(`regionPixelWeights: sample ${i} is ${s.size} px, sample 0 is ${size} px; use one size.`);
+    for (const [region, w] of named) {
+      const mask = s.masks[region];
+      for (let p = 0; p < n; p++) out[i * n + p] += (w - 1) * mask[p]!;
+    }
+  });
+  return tf.tensor4d(out, [samples.length, size, size, 1]);
+}

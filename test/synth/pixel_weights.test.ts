@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { generateCharacter } from '../../src/data/synth/dataset.js';
+import { regionPixelWeights } from '../../src/data/synth/pixel_weights.js';
+import { expectNoTensorLeak } from '../helpers/memory.js';
+
+describe('regionPixelWeights', () => {
+  const samples = [0, 1].map((i) => generateCharacter(i, { size: 32, seed: 4 }));
+
+  it('gives each pixel its regions’ weights averaged by coverage, 1 for regions not named', () => {
+    const w = regionPixelWeights(samples, { eyes: 10, background: 0 });
+    expect(w.shape).toEqual([2, 32, 32, 1]);
+    const data = w.dataSync();
+    w.dispose();
+    let checked = 0;
+    samples.forEach((s, i) => {
+      for (let p = 0; p < 32 * 32; p++) {
+        const eyes = s.masks.eyes[p]!;
+        const background = s.masks.background[p]!;
+        const expected = 10 * eyes + 0 * background + (1 - eyes - background);
+        expect(data[i * 1024 + p]).toBeCloseTo(expected, 5);
+        if (eyes > 0.6) checked++;
+      }
+    });
+    // Some pixels lie mostly in an eye, so the weight 10 is really seen.
+    expect(checked).toBeGreaterThan(0);
+    expect(Math.max(...data)).toBeGreaterThan(6);
+    expect(Math.min(...data)).toBeCloseTo(0, 4);
+  });
+
+  it('is all ones with no weights', () => {
+    const w = regionPixelWeights(samples, {});
+    expect(Array.from(new Set(w.dataSync()))).toEqual([1]);
+    w.dispose();
+  });
+
+  it('rejects unknown regions, bad weights and mixed sizes with one clear error each, creating no tensor', () => {
+    expectNoTensorLeak(() => {
+      expect(() => regionPixelWeights(samples, { eye: 3 } as never)).toThrow(/'eye' is not a region; use one of background, skin, hair, eyes/);
+      expect(() => regionPixelWeights(samples, { bow: -1 })).toThrow(/weight of bow must be a finite number >= 0, got -1/);
+      expect(() => regionPixelWeights(samples, { bow: NaN })).toThrow(/weight of bow/);
+      expect(() => regionPixelWeights([samples[0]!, generateCharacter(0, { size: 48, seed: 4 })], { eyes: 2 })).toThrow(/sample 1 is 48 px, sample 0 is 32 px/);
+      expect(() => regionPixelWeights([], { eyes: 2 })).toThrow(/no samples/);
+    });
+  });
+});
