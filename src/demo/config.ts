@@ -110,8 +110,10 @@ export interface DemoOptions {
   /**
    * Weights of regions in G's reconstruction loss, from the exact masks of the synthetic
    * characters (`regionPixelWeights`; a region not named weighs 1; `{}`: every pixel counts the
-   * same, as published). A departure from the published recipe, for the regions too small to
-   * learn from their share of the pixels.
+   * same, as published). A departure from the published recipe: eyes (1 % of the pixels) and bows
+   * (0.35 %) are too small to learn from their share of the L1 in the budget, and hair, skirts and
+   * dresses learn their colours sooner with twice theirs (docs/results.md, eighth round). Default
+   * `{ hair: 2, eyes: 10, bow: 30, skirt: 2, dress: 2 }`.
    */
   regionWeights?: RegionWeights;
   /**
@@ -193,7 +195,7 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
   closeUpShare: 0.25,
   closeUpZoom: [...CLOSE_UP_ZOOM],
   closeUpPlacement: 'centre',
-  regionWeights: {},
+  regionWeights: { hair: 2, eyes: 10, bow: 30, skirt: 2, dress: 2 },
   tagGuideSteps: 0,
   tagGuideWeight: 300,
   seReduction: 4,
