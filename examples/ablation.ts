@@ -3,11 +3,13 @@
 // once, before the decoder) and plain SE-ResNeXt (tags only through the bottom feature map),
 // each with several seeds, reported as mean ± spread (half the range) per family.
 // Usage: npx tsx examples/ablation.ts [--epochs N (default: the demo's)] [--train-count 1024] [--seeds 3] [--first-seed 1] [--budget S (default: the demo's)]
-//        [--blocks secat,concat-front,se-resnext] [--out demo-output/ablation]
+//        [--blocks secat,concat-front,se-resnext] [--out demo-output/ablation] [--no-region-weights] [--quick]
+// --no-region-weights: every pixel counts the same in G's reconstruction loss, as published (the
+// demo's default weights eyes, bows, hair, skirts and dresses more); --quick: the demo's smoke run.
 // Writes demo-output/ablation/<block>-seed<k>/ and prints tag accuracy per family; record the
 // table in docs/results.md whatever it shows.
 import type { DecoderBlockKind } from '../src/models/generator.js';
-import { DEMO_DEFAULTS, runDemo, type DemoResult } from '../src/demo/index.js';
+import { DEMO_DEFAULTS, DEMO_QUICK, runDemo, type DemoResult } from '../src/demo/index.js';
 
 const args = process.argv.slice(2);
 const text = (name: string, fallback: string): string => {
@@ -24,6 +26,8 @@ const firstSeed = arg('first-seed', 1);
 const budget = arg('budget', DEMO_DEFAULTS.trainingBudgetSeconds);
 const out = text('out', 'demo-output/ablation');
 const blocks = text('blocks', 'secat,concat-front,se-resnext').split(',') as DecoderBlockKind[];
+const regionWeights = args.includes('--no-region-weights') ? {} : undefined;
+const quick = args.includes('--quick') ? DEMO_QUICK : {};
 
 const results: Array<{ block: DecoderBlockKind; seed: number; result: DemoResult }> = [];
 for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
@@ -36,8 +40,10 @@ for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
       trainCount,
       trainingBudgetSeconds: budget,
       seed,
+      regionWeights,
       progress: 'lines',
       skipImages: true,
+      ...quick,
     });
     results.push({ block, seed, result });
   }
