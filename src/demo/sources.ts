@@ -6,7 +6,7 @@ import { sampleCharacterSpec, type CharacterSpec } from '../data/synth/character
 import { faceCloseUp, regionCloseUp } from '../data/synth/close_up.js';
 import { renderSample, synthBatch, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
-import { regionPixelWeights, type RegionWeights } from '../data/synth/pixel_weights.js';
+import { checkRegionWeights, regionPixelWeights, type RegionWeights } from '../data/synth/pixel_weights.js';
 import { Rng } from '../data/random.js';
 import type { TrainingBatch, TrainingDataSource } from '../training/batch.js';
 
@@ -22,6 +22,16 @@ export function lineArtFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() =>
     tf.concat([tf.avgPool(lineArt, 8, 8, 'valid'), tf.neg(tf.maxPool(tf.neg(lineArt), 8, 8, 'valid'))], 3),
   ) as tf.Tensor4D;
+}
+
+/**
+ * The batch of `samples` with its CIT features and, when `regionWeights` names any region, the
+ * `pixelWeights` of G's reconstruction loss.
+ */
+function trainingBatch(samples: readonly SynthSample[], citFeatures: CitFeatureFn, regionWeights: RegionWeights, cursor: SynthCursor): TrainingBatch<SynthCursor> {
+  const batch = synthBatch(samples);
+  const weighted = Object.keys(regionWeights).length > 0;
+  return { ...batch, citFeatures: citFeatures(batch.lineArt), ...(weighted ? { pixelWeights: regionPixelWeights(samples, regionWeights) } : {}), cursor };
 }
 
 /** Where a {@link synthTrainingSource} continues: the epoch and the next batch in it. */
@@ -41,7 +51,7 @@ export function synthTrainingSource(
   citFeatures: CitFeatureFn,
   regionWeights: RegionWeights = {},
 ): TrainingDataSource<SynthCursor> {
-  const weighted = Object.keys(regionWeights).length > 0;
+  checkRegionWeights(regionWeights);
   const batchesPerEpoch = Math.floor(samples.length / batchSize);
   if (batchesPerEpoch < 1) throw new Error(`The demo needs at least one batch: ${samples.length} samples < batch size ${batchSize}.`);
   return {
@@ -52,9 +62,7 @@ export function synthTrainingSource(
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < batchesPerEpoch; b++) {
         const chosen = order.slice(b * batchSize, (b + 1) * batchSize).map((i) => samples[i]!);
-        const batch = synthBatch(chosen);
-        const pixelWeights = weighted ? regionPixelWeights(chosen, regionWeights) : undefined;
-        yield { ...batch, citFeatures: citFeatures(batch.lineArt), ...(pixelWeights ? { pixelWeights } : {}), cursor: { epoch, batch: b + 1 } };
+        yield trainingBatch(chosen, citFeatures, regionWeights, { epoch, batch: b + 1 });
       }
     },
   };
@@ -112,17 +120,15 @@ export type CloseUpPlacement = (typeof CLOSE_UP_PLACEMENTS)[number];
  */
 export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<SynthCursor> {
   const batchAt = freshSynthBatches(o);
-  const weighted = o.regionWeights !== undefined && Object.keys(o.regionWeights).length > 0;
+  const regionWeights = o.regionWeights ?? {};
+  checkRegionWeights(regionWeights);
   return {
     batchesPerEpoch: o.batchesPerEpoch,
     brightnessStage: false,
     async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < o.batchesPerEpoch; b++) {
-        const samples = batchAt((epoch - 1) * o.batchesPerEpoch + b);
-        const batch = synthBatch(samples);
-        const pixelWeights = weighted ? regionPixelWeights(samples, o.regionWeights!) : undefined;
-        yield { ...batch, citFeatures: o.citFeatures(batch.lineArt), ...(pixelWeights ? { pixelWeights } : {}), cursor: { epoch, batch: b + 1 } };
+        yield trainingBatch(batchAt((epoch - 1) * o.batchesPerEpoch + b), o.citFeatures, regionWeights, { epoch, batch: b + 1 });
       }
     },
   };

@@ -76,6 +76,30 @@ describe('demo training on synthetic characters', () => {
     expect(() => freshSynthSource({ ...options, colorsPerLineArt: 3 })).toThrow(/dividing the batch size 4/);
   });
 
+  it('both sources add the pixel weights of the region weights asked for, and check them first', async () => {
+    const regionWeights = { eyes: 10, bow: 30 };
+    const fresh = freshSynthSource({ batchSize: 4, batchesPerEpoch: 1, seed: 5, size: 32, colorChoices: DEMO_PALETTE, regionWeights, citFeatures: lineArtFeatures });
+    const samples = Array.from({ length: 4 }, (_, i) => generateCharacter(i, { size: 32, seed: 2 }));
+    const fixed = synthTrainingSource(samples, 4, 7, lineArtFeatures, regionWeights);
+    const before = tf.memory().numTensors;
+    for (const source of [fresh, fixed]) {
+      for await (const b of source.epoch(1)) {
+        expect(b.pixelWeights!.shape).toEqual([4, 32, 32, 1]);
+        const w = await b.pixelWeights!.data();
+        expect(Math.max(...w)).toBeGreaterThan(5);
+        expect(Math.min(...w)).toBeCloseTo(1, 5);
+        tf.dispose([b.lineArt, b.color, b.cit, b.cvt, b.citFeatures!, b.pixelWeights!]);
+      }
+    }
+    for await (const b of synthTrainingSource(samples, 4, 7, lineArtFeatures).epoch(1)) {
+      expect(b.pixelWeights).toBeUndefined();
+      tf.dispose([b.lineArt, b.color, b.cit, b.cvt, b.citFeatures!]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => synthTrainingSource(samples, 4, 7, lineArtFeatures, { iris: 2 } as never)).toThrow(/'iris' is not a region/);
+    expect(() => freshSynthSource({ batchSize: 4, batchesPerEpoch: 1, seed: 5, size: 32, colorChoices: DEMO_PALETTE, regionWeights: { eyes: -1 }, citFeatures: lineArtFeatures })).toThrow(/weight of eyes must be a finite number >= 0/);
+  });
+
   it('fresh source never draws a held-out tag pair, in recolourings and close-ups too', async () => {
     const pairs = heldOutPairs();
     const tagNames = defaultVocabulary().cvt.map((t) => t.name);

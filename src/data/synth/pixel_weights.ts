@@ -1,6 +1,6 @@
-// Per-pixel weights of the reconstruction loss from a synthetic character's exact region masks:
-// the research option that lets a small region (the eyes, the bow) count as much as its weight
-// says, where the published loss counts every pixel the same.
+// Per-pixel weights of the reconstruction loss from a synthetic character's exact region masks,
+// so that a small region (the eyes, a bow) counts as much as its weight says, where the published
+// loss counts every pixel the same (the demo's default; docs/synthetic.md).
 import * as tf from '@tensorflow/tfjs-core';
 import type { SynthSample } from './dataset.js';
 import { SYNTH_REGIONS, type SynthRegion } from './painter.js';
