@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, loadColorizer } from '../src/node/index.js';
 import { generateCharacter } from '../src/data/synth/dataset.js';
 import { DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/index.js';
-import { tagAccuracy, type TagAccuracyReport } from '../src/eval/tag_accuracy.js';
+import { tagAccuracy } from '../src/eval/tag_accuracy.js';
+import { colorConfusion as confusion } from './util.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: npx tsx bench/demo_confusion.ts <demo output folder> [families]');
@@ -28,19 +29,6 @@ const colorize = ({ lineArt, cvt }: { lineArt: tf.Tensor4D; cvt: tf.Tensor2D }):
     const features = (Array.isArray(out) ? out[0] : out)!;
     return (colorizer.generator.predict([lineArt, features, cvt]) as tf.Tensor[])[0] as tf.Tensor4D;
   });
-const confusion = (r: TagAccuracyReport, family: string): string => {
-  const by = new Map<string, { right: number; all: number; wrong: Map<string, number> }>();
-  for (const j of r.judgements.filter((j) => j.family === family)) {
-    const e = by.get(j.requested) ?? { right: 0, all: 0, wrong: new Map<string, number>() };
-    e.all++;
-    if (j.correct) e.right++;
-    else e.wrong.set(j.nearest, (e.wrong.get(j.nearest) ?? 0) + 1);
-    by.set(j.requested, e);
-  }
-  return [...by.entries()]
-    .map(([t, e]) => `${t.split('_')[0]} ${e.right}/${e.all}${e.wrong.size ? ` (${[...e.wrong.entries()].map(([w, n]) => `${n} ${w.split('_')[0]}`).join(', ')})` : ''}`)
-    .join('; ');
-};
 console.log(`${dir}: seed ${seed}`);
 for (const [name, set] of [['held-out', test], ['unseen', unseen]] as const) {
   const r = await tagAccuracy(colorize, set, { families: DEMO_PALETTE });

@@ -13,6 +13,7 @@ import { generateCharacter, renderSample, synthBatch, type SynthSample } from '.
 import type { CharacterSpec } from '../src/data/synth/character.js';
 import { faceCloseUp } from '../src/data/synth/close_up.js';
 import { tagAccuracy, type TagAccuracyReport } from '../src/eval/tag_accuracy.js';
+import { colorConfusion as confusion } from './util.js';
 import { ChangingLossScheduler } from '../src/losses/changing_loss_scheduler.js';
 import { buildTag2PixDiscriminator } from '../src/models/discriminator.js';
 import { buildTag2PixGenerator, type DecoderBlockKind } from '../src/models/generator.js';
@@ -186,20 +187,6 @@ const finalTest = await tagAccuracy(colorize, test, { families: palette });
 const finalUnseen = await tagAccuracy(colorize, unseen, { families: palette });
 log(`final after ${total} steps: held-out ${row(finalTest)}`);
 log(`final after ${total} steps: unseen   ${row(finalUnseen)}`);
-// Per requested colour: right/judged and what the wrong ones were judged as.
-const confusion = (r: TagAccuracyReport, family: string): string => {
-  const by = new Map<string, { right: number; all: number; wrong: Map<string, number> }>();
-  for (const j of r.judgements.filter((j) => j.family === family)) {
-    const e = by.get(j.requested) ?? { right: 0, all: 0, wrong: new Map<string, number>() };
-    e.all++;
-    if (j.correct) e.right++;
-    else e.wrong.set(j.nearest, (e.wrong.get(j.nearest) ?? 0) + 1);
-    by.set(j.requested, e);
-  }
-  return [...by.entries()]
-    .map(([t, e]) => `${t.split('_')[0]} ${e.right}/${e.all}${e.wrong.size ? ` (${[...e.wrong.entries()].map(([w, n]) => `${n} ${w.split('_')[0]}`).join(', ')})` : ''}`)
-    .join('; ');
-};
 for (const family of ['hair', 'eyes', 'bow']) {
   log(`${family} by colour, held-out: ${confusion(finalTest, family)}`);
   log(`${family} by colour, unseen: ${confusion(finalUnseen, family)}`);

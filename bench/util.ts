@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import type { TagAccuracyReport } from '../src/eval/tag_accuracy.js';
 
 /** Median of `runs` timings (ms) of `f` after `warmup` untimed calls; `f` must sync its result. */
 export function timeMedian(f: () => void, runs = 5, warmup = 1): { median: number; all: number[] } {
@@ -30,3 +31,19 @@ export function loadNote(): string {
 
 export const fmtMs = (ms: number): string =>
   ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+
+/** Per requested colour of `family`: right/judged and what the wrong ones were judged as. */
+export function colorConfusion(r: TagAccuracyReport, family: string): string {
+  const by = new Map<string, { right: number; all: number; wrong: Map<string, number> }>();
+  for (const j of r.judgements.filter((j) => j.family === family)) {
+    const e = by.get(j.requested) ?? { right: 0, all: 0, wrong: new Map<string, number>() };
+    e.all++;
+    if (j.correct) e.right++;
+    else e.wrong.set(j.nearest, (e.wrong.get(j.nearest) ?? 0) + 1);
+    by.set(j.requested, e);
+  }
+  const name = (tag: string): string => tag.split('_')[0]!;
+  return [...by.entries()]
+    .map(([t, e]) => `${name(t)} ${e.right}/${e.all}${e.wrong.size ? ` (${[...e.wrong.entries()].map(([w, n]) => `${n} ${name(w)}`).join(', ')})` : ''}`)
+    .join('; ');
+}
