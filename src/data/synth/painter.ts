@@ -94,17 +94,19 @@ export class Painter {
     // Only the rows the polygons reach can be covered.
     const firstRow = Math.max(0, Math.floor(top));
     const lastRow = Math.min(s - 1, Math.ceil(bottom));
-    for (let idx = firstRow * s; idx < (lastRow + 1) * s; idx++) {
-      const a = Math.min(1, cov[idx]!);
-      if (a <= 0) continue;
-      const y = Math.floor(idx / s) + 0.5;
-      let f = 1 + gradient * ((y - top) / span - 0.5);
-      if (lit) f *= 1 - (1 - shadow) * (1 - Math.min(1, lit[idx]!));
-      const i = idx * 3;
-      for (let c = 0; c < 3; c++) this.color[i + c] = this.color[i + c]! * (1 - a) + clamp01(color[c]! * f) * a;
-      this.ink[idx] = this.ink[idx]! * (1 - a);
-      for (const m of masks) m[idx] = m[idx]! * (1 - a);
-      own[idx] = own[idx]! + a;
+    for (let row = firstRow; row <= lastRow; row++) {
+      const rowShade = 1 + gradient * ((row + 0.5 - top) / span - 0.5);
+      for (let idx = row * s; idx < (row + 1) * s; idx++) {
+        const a = Math.min(1, cov[idx]!);
+        if (a <= 0) continue;
+        let f = rowShade;
+        if (lit) f *= 1 - (1 - shadow) * (1 - Math.min(1, lit[idx]!));
+        const i = idx * 3;
+        for (let c = 0; c < 3; c++) this.color[i + c] = this.color[i + c]! * (1 - a) + clamp01(color[c]! * f) * a;
+        this.ink[idx] = this.ink[idx]! * (1 - a);
+        for (let m = 0; m < masks.length; m++) masks[m]![idx] = masks[m]![idx]! * (1 - a);
+        own[idx] = own[idx]! + a;
+      }
     }
     if (options.outline !== undefined) {
       for (const p of polygons) this.line(p, options.outline, true);
@@ -116,7 +118,8 @@ export class Painter {
   tint(polygons: readonly Path[], color: RGB, opacity: number, within?: Float32Array): void {
     const s = this.size;
     const cov = fillCoverage(polygons, s, s);
-    for (let idx = 0; idx < cov.length; idx++) {
+    const [first, end] = rowsReached(polygons, 0, s);
+    for (let idx = first * s; idx < end * s; idx++) {
       let a = Math.min(1, cov[idx]!) * opacity;
       if (within) a *= Math.min(1, within[idx]!);
       if (a <= 0) continue;
@@ -129,7 +132,10 @@ export class Painter {
   line(path: Path, widths: number | readonly number[], closed: boolean, strength = 1): void {
     const s = this.size;
     const cov = strokeCoverage(path, widths, closed, s, s);
-    for (let idx = 0; idx < cov.length; idx++) {
+    // The stroke only reaches the rows of its path, widened by its largest half-width.
+    const reach = Math.max(1, ...(typeof widths === 'number' ? [widths] : widths)) / 2 + 1;
+    const [first, end] = rowsReached([path], reach, s);
+    for (let idx = first * s; idx < end * s; idx++) {
       const a = cov[idx]! * strength;
       if (a > 0) this.ink[idx] = 1 - (1 - this.ink[idx]!) * (1 - a);
     }
@@ -154,6 +160,15 @@ export class Painter {
     for (let i = 0; i < out.length; i++) out[i] = 1 - this.ink[i]!;
     return out;
   }
+}
+
+/** The rows `[first, end)` of a `size`-row canvas that `paths`, widened by `reach` pixels, can touch. */
+function rowsReached(paths: readonly Path[], reach: number, size: number): [number, number] {
+  let top = Infinity;
+  let bottom = -Infinity;
+  for (const p of paths) for (const [, y] of p) (top = Math.min(top, y)), (bottom = Math.max(bottom, y));
+  if (top > bottom) return [0, 0];
+  return [Math.max(0, Math.floor(top - reach)), Math.min(size, Math.ceil(bottom + reach) + 1)];
 }
 
 function clamp01(v: number): number {

@@ -57,7 +57,7 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
   let next = 0;
   const crossX = new Float64Array(edges);
   const crossDir = new Int8Array(edges);
-  const order: number[] = [];
+  const order = new Int32Array(edges);
   const weight = 1 / FILL_SUBROWS;
   for (let row = rowStart; row < rowEnd; row++) {
     for (let s = 0; s < FILL_SUBROWS; s++) {
@@ -65,8 +65,8 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
       const before = active.length;
       while (next < edges && raw[byTop[next]! * 5 + 1]! <= y) active.push(byTop[next++]!);
       // Crossings in edge order (as a scan over every edge finds them), for the same sort ties;
-      // dropping finished edges below keeps that order, so only new edges need a sort.
-      if (active.length > before) active.sort((i, j) => i - j);
+      // dropping finished edges below keeps that order, so only new edges need sorting in.
+      if (active.length > before) insertionSort(active, before);
       let crossings = 0;
       let kept = 0;
       for (const e of active) {
@@ -83,9 +83,16 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
       }
       active.length = kept;
       if (crossings < 2) continue;
-      order.length = 0;
-      for (let i = 0; i < crossings; i++) order.push(i);
-      order.sort((i, j) => crossX[i]! - crossX[j]!);
+      // A few crossings per sub-row: an insertion sort, stable so ties keep edge order.
+      for (let i = 0; i < crossings; i++) {
+        const x = crossX[i]!;
+        let k = i;
+        while (k > 0 && crossX[order[k - 1]!]! > x) {
+          order[k] = order[k - 1]!;
+          k--;
+        }
+        order[k] = i;
+      }
       let winding = 0;
       for (let k = 0; k < crossings - 1; k++) {
         winding += crossDir[order[k]!]!;
@@ -96,6 +103,19 @@ export function fillCoverage(polygons: readonly Path[], width: number, height: n
     }
   }
   return out;
+}
+
+/** Sorts `list[from..]` into the ascending `list[..from)` (few new entries, distinct values). */
+function insertionSort(list: number[], from: number): void {
+  for (let i = from; i < list.length; i++) {
+    const v = list[i]!;
+    let k = i;
+    while (k > 0 && list[k - 1]! > v) {
+      list[k] = list[k - 1]!;
+      k--;
+    }
+    list[k] = v;
+  }
 }
 
 /** Adds `weight` × (horizontal overlap of [xa, xb) with each pixel) to one row. */
@@ -129,13 +149,12 @@ export function strokeCoverage(
 ): Float32Array {
   const n = path.length;
   if (n === 0) return out;
-  const widthAt = (i: number): number => (typeof widths === 'number' ? widths : widths[i % widths.length]!);
   const segments = closed ? n : n - 1;
   for (let s = 0; s < Math.max(segments, 1); s++) {
     const a = path[s]!;
     const b = path[(s + 1) % n]!;
-    const wa = widthAt(s);
-    const wb = widthAt((s + 1) % n);
+    const wa = typeof widths === 'number' ? widths : widths[s % widths.length]!;
+    const wb = typeof widths === 'number' ? widths : widths[((s + 1) % n) % widths.length]!;
     const reach = Math.max(wa, wb, 1) / 2 + 1;
     const x0 = Math.max(0, Math.floor(Math.min(a[0], b[0]) - reach));
     const x1 = Math.min(width - 1, Math.ceil(Math.max(a[0], b[0]) + reach));
