@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { generateCharacter } from '../../src/data/synth/dataset.js';
+import { faceCloseUp } from '../../src/data/synth/close_up.js';
+import { generateCharacter, renderSample } from '../../src/data/synth/dataset.js';
 import { regionPixelWeights } from '../../src/data/synth/pixel_weights.js';
 import { expectNoTensorLeak } from '../helpers/memory.js';
 
@@ -26,6 +27,35 @@ describe('regionPixelWeights', () => {
     expect(checked).toBeGreaterThan(0);
     expect(Math.max(...data)).toBeGreaterThan(6);
     expect(Math.min(...data)).toBeCloseTo(0, 4);
+  });
+
+  it('divides a region’s extra weight by zoom² in a close-up, so it adds what it adds in the full figure', () => {
+    const spec = samples[0]!.spec;
+    const closeUp = renderSample(faceCloseUp(spec, 2), 32);
+    expect(closeUp.spec.shape.zoom).toBe(2);
+    const weights = { eyes: 9, background: 0.6 };
+    const [full, zoomed] = [samples[0]!, closeUp].map((s) => {
+      const w = regionPixelWeights([s], weights);
+      const data = w.dataSync();
+      w.dispose();
+      return data;
+    });
+    // Per pixel: 1 + (w − 1)·coverage / zoom².
+    for (let p = 0; p < 32 * 32; p++) {
+      const expected = 1 + (8 * closeUp.masks.eyes[p]! - 0.4 * closeUp.masks.background[p]!) / 4;
+      expect(zoomed![p]).toBeCloseTo(expected, 5);
+    }
+    // With the eyes alone weighted, their extra weight summed over the image is about the same in
+    // both framings: the close-up's eyes cover about four times the pixels.
+    const extra = (s: typeof closeUp): number => {
+      const w = regionPixelWeights([s], { eyes: 9 });
+      const sum = w.dataSync().reduce((a, b) => a + b, 0);
+      w.dispose();
+      return sum - 32 * 32;
+    };
+    const ratio = extra(closeUp) / extra(samples[0]!);
+    expect(ratio).toBeGreaterThan(0.6);
+    expect(ratio).toBeLessThan(1.6);
   });
 
   it('is all ones with no weights', () => {

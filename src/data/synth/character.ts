@@ -41,6 +41,11 @@ export interface CharacterSpec {
     lineWidth: number;
     /** Seed of the small jitters (strand tips, line width variation). */
     jitterSeed: number;
+    /**
+     * How many times larger than its full figure the character is drawn: set by the close-ups
+     * (`faceCloseUp`, `regionCloseUp`); absent for a full figure. `scale` already includes it.
+     */
+    zoom?: number;
   };
 }
 
