@@ -49,7 +49,7 @@ describe('regionPixelWeights', () => {
     // both framings: the close-up's eyes cover about four times the pixels.
     const extra = (s: typeof closeUp): number => {
       const w = regionPixelWeights([s], { eyes: 9 });
-      const sum = w.dataSync().reduce((a, b) => a + b, 0);
+      const sum = Array.from(w.dataSync()).reduce((a, b) => a + b, 0);
       w.dispose();
       return sum - 32 * 32;
     };

@@ -1,0 +1,32 @@
+// Where a region lies, row by row, in the demo's close-ups and in its full figures: the mean
+// number of the region's pixels per row in the middle quarter of the columns. The close-ups put
+// a bow at the top of the frame, where every full figure has background (docs/results.md, ninth
+// round). Usage: npx tsx bench/region_rows.ts [region bow] [batches 20] [seed 1]
+import { freshSynthBatches } from '../src/demo/sources.js';
+import { DEMO_DEFAULTS, DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/index.js';
+import type { SynthRegion } from '../src/data/synth/painter.js';
+
+const region = (process.argv[2] ?? 'bow') as SynthRegion;
+const batches = Number(process.argv[3] ?? 20);
+const seed = Number(process.argv[4] ?? 1);
+const d = DEMO_DEFAULTS;
+const pairs = heldOutPairs();
+const size = d.size;
+const [from, to] = [Math.round((size * 3) / 8), Math.round((size * 5) / 8)];
+for (const [label, closeUpShare] of [['close-ups', 1], ['full figures', 0]] as const) {
+  const batchAt = freshSynthBatches({
+    batchSize: d.batchSize, seed, size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
+    closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement,
+  });
+  const rows = new Float64Array(size);
+  let n = 0;
+  for (let b = 0; b < batches; b++) {
+    for (const s of batchAt(b)) {
+      n++;
+      for (let y = 0; y < size; y++) for (let x = from; x < to; x++) rows[y]! += s.masks[region][y * size + x]!;
+    }
+  }
+  const shown = Array.from(rows.slice(0, size / 2), (v) => (v / n).toFixed(2));
+  console.log(`${label} (${n} characters, seed ${seed}): ${region} pixels per row in columns ${from}–${to - 1}, rows 0–${size / 2 - 1}:`);
+  console.log(`  ${shown.join(' ')}`);
+}
