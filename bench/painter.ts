@@ -2,17 +2,13 @@
 // included), and a hash of every pixel, line art and mask drawn, so a faster painter can be
 // checked to draw the same. Usage: npx tsx bench/painter.ts [batches 100] [seed 5]
 import { createHash } from 'node:crypto';
-import { freshSynthBatches } from '../src/demo/sources.js';
-import { DEMO_DEFAULTS, DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/index.js';
+import { DEMO_DEFAULTS } from '../src/demo/index.js';
+import { demoTrainingBatches } from './util.js';
 
 const batches = Number(process.argv[2] ?? 100);
 const seed = Number(process.argv[3] ?? 5);
 const d = DEMO_DEFAULTS;
-const pairs = heldOutPairs();
-const batchAt = freshSynthBatches({
-  batchSize: d.batchSize, seed, size: d.size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
-  closeUpShare: d.closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement,
-});
+const batchAt = demoTrainingBatches(seed);
 const hash = createHash('sha256');
 const bytes = (a: Float32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const t0 = performance.now();

@@ -2,22 +2,17 @@
 // number of the region's pixels per row in the middle quarter of the columns. The close-ups put
 // a bow at the top of the frame, where every full figure has background (docs/results.md, ninth
 // round). Usage: npx tsx bench/region_rows.ts [region bow] [batches 20] [seed 1]
-import { freshSynthBatches } from '../src/demo/sources.js';
-import { DEMO_DEFAULTS, DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/index.js';
+import { DEMO_DEFAULTS } from '../src/demo/index.js';
 import type { SynthRegion } from '../src/data/synth/painter.js';
+import { demoTrainingBatches } from './util.js';
 
 const region = (process.argv[2] ?? 'bow') as SynthRegion;
 const batches = Number(process.argv[3] ?? 20);
 const seed = Number(process.argv[4] ?? 1);
-const d = DEMO_DEFAULTS;
-const pairs = heldOutPairs();
-const size = d.size;
+const size = DEMO_DEFAULTS.size;
 const [from, to] = [Math.round((size * 3) / 8), Math.round((size * 5) / 8)];
 for (const [label, closeUpShare] of [['close-ups', 1], ['full figures', 0]] as const) {
-  const batchAt = freshSynthBatches({
-    batchSize: d.batchSize, seed, size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
-    closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement,
-  });
+  const batchAt = demoTrainingBatches(seed, closeUpShare);
   const rows = new Float64Array(size);
   let n = 0;
   for (let b = 0; b < batches; b++) {

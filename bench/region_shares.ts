@@ -1,18 +1,14 @@
 // Each region's share of the pixels in the demo's training batches (close-ups included), which is
 // its share of G's reconstruction loss without region weights.
 // Usage: npx tsx bench/region_shares.ts [batches 16] [seed 1]
-import { freshSynthBatches } from '../src/demo/sources.js';
-import { DEMO_DEFAULTS, DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/index.js';
+import { DEMO_DEFAULTS } from '../src/demo/index.js';
 import { SYNTH_REGIONS } from '../src/data/synth/painter.js';
+import { demoTrainingBatches } from './util.js';
 
 const batches = Number(process.argv[2] ?? 16);
 const seed = Number(process.argv[3] ?? 1);
 const d = DEMO_DEFAULTS;
-const pairs = heldOutPairs();
-const batchAt = freshSynthBatches({
-  batchSize: d.batchSize, seed, size: d.size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
-  closeUpShare: d.closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement,
-});
+const batchAt = demoTrainingBatches(seed);
 const share: Record<string, number> = {};
 const present: Record<string, number> = {};
 let n = 0;

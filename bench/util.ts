@@ -1,6 +1,9 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TagAccuracyReport } from '../src/eval/tag_accuracy.js';
+import type { SynthSample } from '../src/data/synth/dataset.js';
+import { DEMO_DEFAULTS, DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/config.js';
+import { freshSynthBatches } from '../src/demo/sources.js';
 
 /** Median of `runs` timings (ms) of `f` after `warmup` untimed calls; `f` must sync its result. */
 export function timeMedian(f: () => void, runs = 5, warmup = 1): { median: number; all: number[] } {
@@ -46,4 +49,17 @@ export function colorConfusion(r: TagAccuracyReport, family: string): string {
   return [...by.entries()]
     .map(([t, e]) => `${name(t)} ${e.right}/${e.all}${e.wrong.size ? ` (${[...e.wrong.entries()].map(([w, n]) => `${n} ${name(w)}`).join(', ')})` : ''}`)
     .join('; ');
+}
+
+/**
+ * The demo's training batches for `seed` (its batch size, size, palette, held-out pairs and
+ * close-ups), with `closeUpShare` overridable; index → samples.
+ */
+export function demoTrainingBatches(seed: number, closeUpShare: number = DEMO_DEFAULTS.closeUpShare): (index: number) => SynthSample[] {
+  const d = DEMO_DEFAULTS;
+  const pairs = heldOutPairs();
+  return freshSynthBatches({
+    batchSize: d.batchSize, seed, size: d.size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
+    closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement,
+  });
 }
