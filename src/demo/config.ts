@@ -114,7 +114,7 @@ export interface DemoOptions {
    * (0.35 %) are too small to learn from their share of the L1 in the budget, and hair, skirts and
    * dresses learn their colours sooner with twice theirs (docs/results.md, eighth round); the
    * background at 0.75 lets the other regions learn sooner without the noise that 0.5 brings
-   * (ninth round). A close-up's extra weights are divided by its zoom² (see
+   * (ninth round). A close-up's extra weights are divided by its zoom (see
    * `regionPixelWeights`). Default `{ hair: 2, eyes: 10, bow: 30, skirt: 2, dress: 2, background: 0.75 }`.
    */
   regionWeights?: RegionWeights;

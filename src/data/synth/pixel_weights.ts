@@ -24,10 +24,11 @@ export function checkRegionWeights(weights: RegionWeights, option = 'regionWeigh
  * `[N, S, S, 1]` weights: at each pixel, the regions' weights averaged by their coverage there
  * (the masks sum to 1 at every pixel), so a pixel wholly in one region of a full figure gets that
  * region's weight. A close-up drawn `zoom` times larger (`spec.shape.zoom`) already gives each
- * region zoom² times the pixels, so a region's extra weight `w − 1` is divided by zoom² there: it
- * adds as much to the loss as in the full figure, not zoom² times as much, and a bow, which a
- * close-up of the face puts at the top of the frame, does not make that place, background in
- * every full figure, count as a bow (docs/results.md, ninth round).
+ * region zoom² times the pixels, so a region's extra weight `w − 1` is divided by `zoom` there: it
+ * adds `zoom` times what it adds in the full figure, not zoom² times. Weighted in full, the bows of
+ * face close-ups, at the top of the frame, made the demo's generator paint speckled bow colours
+ * there in full figures, where it is background; divided by zoom² instead, bows learned too late
+ * (docs/results.md, ninth round).
  */
 export function regionPixelWeights(samples: readonly SynthSample[], weights: RegionWeights): tf.Tensor4D {
   checkRegionWeights(weights);
@@ -38,10 +39,10 @@ export function regionPixelWeights(samples: readonly SynthSample[], weights: Reg
   const named = Object.entries(weights) as Array<[SynthRegion, number]>;
   samples.forEach((s, i) => {
     if (s.size !== size) throw new Error(`regionPixelWeights: sample ${i} is ${s.size} px, sample 0 is ${size} px; use one size.`);
-    const area = (s.spec.shape.zoom ?? 1) ** 2;
+    const zoom = s.spec.shape.zoom ?? 1;
     for (const [region, w] of named) {
       const mask = s.masks[region];
-      const extra = (w - 1) / area;
+      const extra = (w - 1) / zoom;
       for (let p = 0; p < n; p++) out[i * n + p] += extra * mask[p]!;
     }
   });
