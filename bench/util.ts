@@ -52,14 +52,18 @@ export function colorConfusion(r: TagAccuracyReport, family: string): string {
 }
 
 /**
- * The demo's training batches for `seed` (its batch size, size, palette, held-out pairs and
- * close-ups), with `closeUpShare` overridable; index → samples.
+ * The demo's training batches for `seed` (its batch size, size, palette, held-out pairs,
+ * close-ups and mirroring), with the close-ups' share and the flip probability overridable;
+ * index → samples.
  */
-export function demoTrainingBatches(seed: number, closeUpShare: number = DEMO_DEFAULTS.closeUpShare): (index: number) => SynthSample[] {
+export function demoTrainingBatches(
+  seed: number,
+  { closeUpShare = DEMO_DEFAULTS.closeUpShare, flipProbability = DEMO_DEFAULTS.flipProbability }: { closeUpShare?: number; flipProbability?: number } = {},
+): (index: number) => SynthSample[] {
   const d = DEMO_DEFAULTS;
   const pairs = heldOutPairs();
   return freshSynthBatches({
     batchSize: d.batchSize, seed, size: d.size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
-    closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement,
+    closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement, flipProbability,
   });
 }

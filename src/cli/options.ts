@@ -49,6 +49,15 @@ export function probability(name: string) {
   };
 }
 
+/** A fraction of an image side in [0, 0.5): a border width. */
+export function borderFraction(name: string) {
+  return (value: string): number => {
+    const p = parseNumber(value);
+    if (!(p >= 0 && p < 0.5)) throw new OptionError(`${name} must be a fraction of the image side in [0, 0.5), got ${quoteValue(value, 40)}.`);
+    return p;
+  };
+}
+
 /** `count` comma-separated numbers >= 0 (integers when `integerOnly`). */
 export function numberList(name: string, count: number, integerOnly: boolean) {
   return (value: string): number[] => {

@@ -108,6 +108,19 @@ export interface DemoOptions {
    */
   closeUpPlacement?: CloseUpPlacement;
   /**
+   * Probability that a training line art is drawn mirrored left to right, for G and for the
+   * extractor's pretraining (the published training flips with 0.5; the demo's default 0: it did
+   * not remove the corner speckle, docs/results.md, tenth round); the test characters are drawn
+   * as sampled.
+   */
+  flipProbability?: number;
+  /**
+   * Width of the close-ups' border, as a fraction of the image side, that G's reconstruction
+   * loss leaves out: a full figure's border is background, a close-up's holds hair, hats and
+   * bows, which taught G to paint into the corners of full figures (docs/results.md, tenth round).
+   */
+  closeUpBorder?: number;
+  /**
    * Weights of regions in G's reconstruction loss, from the exact masks of the synthetic
    * characters (`regionPixelWeights`; a region not named weighs 1; `{}`: every pixel counts the
    * same, as published). A departure from the published recipe: eyes (1 % of the pixels) and bows
@@ -197,6 +210,8 @@ export const DEMO_DEFAULTS: Readonly<DemoDefaults> = {
   closeUpShare: 0.25,
   closeUpZoom: [...CLOSE_UP_ZOOM],
   closeUpPlacement: 'centre',
+  flipProbability: 0,
+  closeUpBorder: 0.125,
   regionWeights: { hair: 2, eyes: 10, bow: 30, skirt: 2, dress: 2, background: 0.75 },
   tagGuideSteps: 0,
   tagGuideWeight: 300,

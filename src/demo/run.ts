@@ -98,8 +98,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     return (u.user + u.system) / 1e6;
   };
   const extractor = buildSynthCitExtractor({ inputSize: size, featureChannels: c.extractorFeatures, seed: seed + 11 });
-  const closeUps = { closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement };
-  const extractorBatch = freshSynthBatches({ batchSize, seed: seed + 3000, size, colorChoices: palette, reject, ...closeUps });
+  const framing = { closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement, flipProbability: c.flipProbability };
+  const extractorBatch = freshSynthBatches({ batchSize, seed: seed + 3000, size, colorChoices: palette, reject, ...framing });
   let extractorLosses;
   try {
     extractorLosses = await pretrainSynthCitExtractor(extractor, { steps: c.extractorSteps, batchAt: extractorBatch });
@@ -131,7 +131,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           colorChoices: palette,
           reject,
           colorsPerLineArt: c.colorsPerLineArt,
-          ...closeUps,
+          ...framing,
+          closeUpBorder: c.closeUpBorder,
           regionWeights: c.regionWeights,
           citFeatures,
         });
@@ -207,7 +208,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
     decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
     extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement,
-    regionWeights: c.regionWeights, tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
+    flipProbability: c.flipProbability, closeUpBorder: c.closeUpBorder, regionWeights: c.regionWeights, tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.

@@ -6,7 +6,7 @@ import { sampleCharacterSpec, type CharacterSpec } from '../data/synth/character
 import { faceCloseUp, regionCloseUp } from '../data/synth/close_up.js';
 import { renderSample, synthBatch, type SynthSample } from '../data/synth/dataset.js';
 import type { TagFamily } from '../data/synth/palette.js';
-import { checkRegionWeights, regionPixelWeights, type RegionWeights } from '../data/synth/pixel_weights.js';
+import { checkCloseUpBorder, checkRegionWeights, regionPixelWeights, type RegionWeights } from '../data/synth/pixel_weights.js';
 import { Rng } from '../data/random.js';
 import type { TrainingBatch, TrainingDataSource } from '../training/batch.js';
 
@@ -28,10 +28,16 @@ export function lineArtFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
  * The batch of `samples` with its CIT features and, when `regionWeights` names any region, the
  * `pixelWeights` of G's reconstruction loss.
  */
-function trainingBatch(samples: readonly SynthSample[], citFeatures: CitFeatureFn, regionWeights: RegionWeights, cursor: SynthCursor): TrainingBatch<SynthCursor> {
+function trainingBatch(
+  samples: readonly SynthSample[],
+  citFeatures: CitFeatureFn,
+  regionWeights: RegionWeights,
+  cursor: SynthCursor,
+  closeUpBorder = 0,
+): TrainingBatch<SynthCursor> {
   const batch = synthBatch(samples);
-  const weighted = Object.keys(regionWeights).length > 0;
-  return { ...batch, citFeatures: citFeatures(batch.lineArt), ...(weighted ? { pixelWeights: regionPixelWeights(samples, regionWeights) } : {}), cursor };
+  const weighted = Object.keys(regionWeights).length > 0 || (closeUpBorder > 0 && samples.some((s) => (s.spec.shape.zoom ?? 1) > 1));
+  return { ...batch, citFeatures: citFeatures(batch.lineArt), ...(weighted ? { pixelWeights: regionPixelWeights(samples, regionWeights, { closeUpBorder }) } : {}), cursor };
 }
 
 /** Where a {@link synthTrainingSource} continues: the epoch and the next batch in it. */
@@ -98,6 +104,18 @@ export interface FreshSynthOptions {
    */
   closeUpPlacement?: CloseUpPlacement;
   /**
+   * Probability that a line art (with its colourings) is drawn mirrored left to right (default
+   * 0), as the published training flips half its images. Close-ups of the unmirrored characters
+   * put bows only at the left edge, where the full figures have background; the generator then
+   * painted a speckle there in full figures (docs/results.md, tenth round).
+   */
+  flipProbability?: number;
+  /**
+   * Width of the close-ups' border, as a fraction of the image side, that G's reconstruction
+   * loss leaves out (default 0; see `regionPixelWeights`).
+   */
+  closeUpBorder?: number;
+  /**
    * Weights of the regions in G's reconstruction loss (see `regionPixelWeights`); absent or
    * empty: every pixel counts the same, as published.
    */
@@ -122,13 +140,14 @@ export function freshSynthSource(o: FreshSynthOptions): TrainingDataSource<Synth
   const batchAt = freshSynthBatches(o);
   const regionWeights = o.regionWeights ?? {};
   checkRegionWeights(regionWeights);
+  checkCloseUpBorder(o.closeUpBorder ?? 0);
   return {
     batchesPerEpoch: o.batchesPerEpoch,
     brightnessStage: false,
     async *epoch(epoch: number, options: { from?: SynthCursor } = {}): AsyncIterable<TrainingBatch<SynthCursor>> {
       const start = options.from && options.from.epoch === epoch ? options.from.batch : 0;
       for (let b = start; b < o.batchesPerEpoch; b++) {
-        yield trainingBatch(batchAt((epoch - 1) * o.batchesPerEpoch + b), o.citFeatures, regionWeights, { epoch, batch: b + 1 });
+        yield trainingBatch(batchAt((epoch - 1) * o.batchesPerEpoch + b), o.citFeatures, regionWeights, { epoch, batch: b + 1 }, o.closeUpBorder);
       }
     },
   };
@@ -152,6 +171,8 @@ export function freshSynthBatches(o: Omit<FreshSynthOptions, 'citFeatures' | 'ba
   if (!CLOSE_UP_PLACEMENTS.includes(placement)) {
     throw new Error(`closeUpPlacement must be one of ${CLOSE_UP_PLACEMENTS.join(', ')}, got ${String(placement)}.`);
   }
+  const flip = o.flipProbability ?? 0;
+  if (!(flip >= 0 && flip <= 1)) throw new Error(`flipProbability must be between 0 and 1, got ${String(flip)}.`);
   const arts = o.batchSize / k;
   const closeUps = Math.round(share * arts);
   const specOptions = { colorChoices: o.colorChoices, reject: o.reject };
@@ -173,6 +194,7 @@ export function freshSynthBatches(o: Omit<FreshSynthOptions, 'citFeatures' | 'ba
           spec = regionCloseUp(spec, zoom, region, [framing.uniform(0.25, 0.75), framing.uniform(0.25, 0.75)]);
         }
       }
+      if (flip > 0 && new Rng(o.seed + 5000, index).chance(flip)) spec = { ...spec, shape: { ...spec.shape, mirrored: true } };
       out.push(renderSample(spec, o.size));
       const rng = new Rng(o.seed + 7777, index);
       for (let j = 1; j < k; j++) out.push(renderSample(recolored(spec, rng, o.colorChoices, o.reject), o.size));

@@ -36,7 +36,7 @@ describe('tag2pix demo (CLI)', () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-cli-'));
     dirs.push(out);
     quickOut = out;
-    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1', '--region-weights', 'eyes=4, bow=2']);
+    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1', '--region-weights', 'eyes=4, bow=2', '--close-up-border', '0.25', '--flip-probability', '1']);
     // Progress on stderr (no terminal: lines, not a bar); the results and the files written on stdout.
     expect(stderr).toMatch(/^backend: wasm/m);
     expect(stderr).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
@@ -50,6 +50,8 @@ describe('tag2pix demo (CLI)', () => {
     expect(stdout).not.toMatch(/^(backend|data|model|epoch|after epoch)\b/m);
     const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8')) as { steps: number; history: unknown[] };
     expect(report.history).toHaveLength(2);
+    // The framing options reach the run and its report.
+    expect(await fs.readFile(path.join(out, 'report.md'), 'utf8')).toMatch(/"flipProbability":1,"closeUpBorder":0.25,"regionWeights":\{"eyes":4,"bow":2\}/);
     const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
     expect(new Set(log.map((r) => r.stage))).toEqual(new Set(['warm-up', 'colourisation']));
     expect(log).toHaveLength(report.steps);
@@ -117,6 +119,14 @@ describe('tag2pix demo (CLI)', () => {
   });
 
   it('reports a bad --close-up-zoom in one line', async () => {
+    for (const [flag, bad, message] of [
+      ['--close-up-border', '0.5', /^tag2pix: --close-up-border must be a fraction of the image side in \[0, 0.5\), got '?0.5/m],
+      ['--flip-probability', '2', /^tag2pix: --flip-probability must be a probability in \[0, 1\], got '?2/m],
+    ] as const) {
+      const err = await run(['--quick', flag, bad]).catch((e: { stderr: string; code: number }) => e);
+      expect((err as { code: number }).code).toBe(1);
+      expect((err as { stderr: string }).stderr).toMatch(message);
+    }
     for (const bad of ['0.5,2', '3,2', '2']) {
       const err = await run(['--quick', '--close-up-zoom', bad]).catch((e: { stderr: string; code: number }) => e);
       expect((err as { code: number }).code).toBe(1);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultVocabulary } from '../../src/index.js';
-import { generateCharacter, synthBatch } from '../../src/data/synth/index.js';
+import { generateCharacter, renderSample, synthBatch } from '../../src/data/synth/index.js';
 import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
 import { DEMO_PALETTE, decayFactor, freshSynthBatches, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
@@ -162,6 +162,27 @@ describe('demo training on synthetic characters', () => {
     const centred = faceCloseUp(full[0]!.spec, mixed[0]!.spec.shape.scale / full[0]!.spec.shape.scale, 0.5).shape;
     for (const key of ['scale', 'centreX', 'offsetY'] as const) expect(mixed[0]!.spec.shape[key]).toBeCloseTo(centred[key], 12);
     expect(() => freshSynthBatches({ ...options, closeUpPlacement: 'top' as never })).toThrow(/closeUpPlacement must be one of centre, anywhere, got top/);
+  });
+
+  it('fresh source: flipProbability mirrors that share of the line arts, recolourings with their line art', () => {
+    const options = { batchSize: 32, seed: 6, size: 32, colorChoices: DEMO_PALETTE, colorsPerLineArt: 2 };
+    const plain = freshSynthBatches(options)(1);
+    const flipped = freshSynthBatches({ ...options, flipProbability: 0.5 })(1);
+    let mirrored = 0;
+    for (let i = 0; i < plain.length; i++) {
+      // The same character either way; a mirrored one has its line art flipped.
+      expect(flipped[i]!.tags).toEqual(plain[i]!.tags);
+      const isMirrored = flipped[i]!.spec.shape.mirrored === true;
+      const flip = renderSample({ ...plain[i]!.spec, shape: { ...plain[i]!.spec.shape, mirrored: true } }, 32);
+      expect(Array.from(flipped[i]!.lineArt.data)).toEqual(Array.from((isMirrored ? flip : plain[i]!).lineArt.data));
+      // Both colourings of a line art are drawn the same way round.
+      if (i % 2 === 1) expect(isMirrored).toBe(flipped[i - 1]!.spec.shape.mirrored === true);
+      if (isMirrored) mirrored++;
+    }
+    expect(mirrored).toBeGreaterThan(4);
+    expect(mirrored).toBeLessThan(28);
+    expect(freshSynthBatches({ ...options, flipProbability: 1 })(1).every((s) => s.spec.shape.mirrored)).toBe(true);
+    expect(() => freshSynthBatches({ ...options, flipProbability: -0.1 })).toThrow(/flipProbability must be between 0 and 1, got -0.1/);
   });
 
   it('plans the epochs that fit the budget, an adversarial epoch costing 2.5 warm-up ones', () => {

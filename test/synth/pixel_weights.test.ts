@@ -58,6 +58,36 @@ describe('regionPixelWeights', () => {
     expect(ratio).toBeLessThan(3);
   });
 
+  it('weighs a close-up’s border 0 with closeUpBorder, and leaves full figures and the inside as they were', () => {
+    const closeUp = renderSample(faceCloseUp(samples[0]!.spec, 2), 32);
+    const weights = { eyes: 9, hair: 2, background: 0.6 };
+    const read = (s: readonly (typeof closeUp)[], options?: { closeUpBorder: number }) => {
+      const w = regionPixelWeights(s, weights, options);
+      const data = Array.from(w.dataSync());
+      w.dispose();
+      return data;
+    };
+    const plain = read([samples[0]!, closeUp]);
+    const bordered = read([samples[0]!, closeUp], { closeUpBorder: 0.125 });
+    // The full figure (sample 0) is unchanged; the close-up loses a 4-pixel band (32 × 0.125).
+    expect(bordered.slice(0, 1024)).toEqual(plain.slice(0, 1024));
+    let band = 0;
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        const p = 1024 + y * 32 + x;
+        const inBand = y < 4 || y >= 28 || x < 4 || x >= 28;
+        expect(bordered[p]).toBe(inBand ? 0 : plain[p]);
+        if (inBand && plain[p]! > 0.6) band++;
+      }
+    }
+    // The band held weight before, so the check above can fail.
+    expect(band).toBeGreaterThan(100);
+    expectNoTensorLeak(() => {
+      expect(() => regionPixelWeights(samples, weights, { closeUpBorder: 0.5 })).toThrow(/closeUpBorder must be a fraction of the image side in \[0, 0.5\), got 0.5/);
+      expect(() => regionPixelWeights(samples, weights, { closeUpBorder: -1 })).toThrow(/closeUpBorder must be a fraction/);
+    });
+  });
+
   it('is all ones with no weights', () => {
     const w = regionPixelWeights(samples, {});
     expect(Array.from(new Set(w.dataSync()))).toEqual([1]);

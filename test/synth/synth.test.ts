@@ -132,6 +132,25 @@ describe('synthetic characters', () => {
     expect(Buffer.from(other.color.data).equals(Buffer.from(base.color.data))).toBe(false);
   });
 
+  it('draw mirrored left to right when the spec says so: every pixel, line and mask flipped', () => {
+    const base = samples[1]!;
+    const mirrored = renderSample({ ...base.spec, shape: { ...base.spec.shape, mirrored: true } }, base.size);
+    const S = base.size;
+    const flipped = <T extends Uint8Array | Float32Array>(data: T, channels: number): number[] =>
+      Array.from({ length: S * S * channels }, (_, i) => {
+        const c = i % channels;
+        const p = (i - c) / channels;
+        const [y, x] = [Math.floor(p / S), p % S];
+        return data[(y * S + S - 1 - x) * channels + c]!;
+      });
+    expect(Array.from(mirrored.color.data)).toEqual(flipped(base.color.data, 3));
+    expect(Array.from(mirrored.lineArt.data)).toEqual(flipped(base.lineArt.data, 1));
+    for (const r of SYNTH_REGIONS) expect(Array.from(mirrored.masks[r])).toEqual(flipped(base.masks[r], 1));
+    // A drawing that is not symmetric, so the check above can fail.
+    expect(Array.from(mirrored.lineArt.data)).not.toEqual(Array.from(base.lineArt.data));
+    expect(mirrored.tags).toEqual(base.tags);
+  });
+
   it('honour colour choices and rejections, and reject bad choices clearly', () => {
     const rng = new Rng(1);
     for (let i = 0; i < 30; i++) {

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { CLOSE_UP_PLACEMENTS, DEMO_DEFAULTS as D, DEMO_QUICK, runDemo, type DemoOptions } from '../../demo/index.js';
 import { DECODER_BLOCK_KINDS as BLOCKS, type DecoderBlockKind } from '../../layers/ablation_decoder_block.js';
 import { checkRegionWeights, type RegionWeights } from '../../data/synth/pixel_weights.js';
-import { integer, oneOf, positiveNumber as positive, probability } from '../options.js';
+import { borderFraction, integer, oneOf, positiveNumber as positive, probability } from '../options.js';
 
 interface DemoCliOptions {
   out: string;
@@ -27,6 +27,8 @@ interface DemoCliOptions {
   closeUpShare: number;
   closeUpZoom: string;
   closeUpPlacement: DemoOptions['closeUpPlacement'];
+  flipProbability: number;
+  closeUpBorder: number;
   regionWeights: RegionWeights;
   tagGuideSteps: number;
   tagGuideWeight: number;
@@ -94,6 +96,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--close-up-share <p>', "share of each batch's line arts drawn as close-ups (0 to 1)", probability('--close-up-share'), D.closeUpShare)
     .option('--close-up-zoom <min,max>', "range of the close-ups' zoom (1: the full figure's scale)", D.closeUpZoom.join(','))
     .option('--close-up-placement <where>', 'centre (the eyes at the middle of the image) or anywhere (the eyes or the bow anywhere in its middle half)', oneOf('--close-up-placement', CLOSE_UP_PLACEMENTS), D.closeUpPlacement)
+    .option('--flip-probability <p>', 'probability that a training line art is drawn mirrored left to right (0 to 1; published: 0.5)', probability('--flip-probability'), D.flipProbability)
+    .option('--close-up-border <fraction>', "width of the close-ups' border that G's reconstruction loss leaves out, as a fraction of the image side (0: none)", borderFraction('--close-up-border'), D.closeUpBorder)
     .addOption(
       new Option('--region-weights <region=w,…>', "weights of regions in G's reconstruction loss, like eyes=10,bow=5 (none: every pixel the same, as published)")
         .argParser(parseRegionWeights)
@@ -146,6 +150,8 @@ export function registerDemoCommand(program: Command): void {
         closeUpShare: opts.closeUpShare,
         closeUpZoom: zoom as [number, number],
         closeUpPlacement: opts.closeUpPlacement,
+        flipProbability: opts.flipProbability,
+        closeUpBorder: opts.closeUpBorder,
         regionWeights: opts.regionWeights,
         tagGuideSteps: opts.tagGuideSteps,
         tagGuideWeight: opts.tagGuideWeight,

@@ -46,6 +46,11 @@ export interface CharacterSpec {
      * (`faceCloseUp`, `regionCloseUp`); absent for a full figure. `scale` already includes it.
      */
     zoom?: number;
+    /**
+     * Drawn mirrored left to right (pixels, line art and masks flipped): the published training
+     * flips half its images, and the demo's training characters too. Absent: as sampled.
+     */
+    mirrored?: boolean;
   };
 }
 
@@ -410,5 +415,24 @@ export function renderCharacter(spec: CharacterSpec, size: number): RenderedChar
     painter.fill([knot], 'bow', bowColor, { shade: { gradient: -0.2 }, outline: lw * 0.9 });
   }
 
-  return { size: S, color: painter.colorBytes(), lineArt: painter.lineArt(), masks: painter.masks };
+  const drawn = { size: S, color: painter.colorBytes(), lineArt: painter.lineArt(), masks: painter.masks };
+  return spec.shape.mirrored ? mirrored(drawn) : drawn;
+}
+
+/** The drawing flipped left to right, in place. */
+function mirrored(drawn: RenderedCharacter): RenderedCharacter {
+  const S = drawn.size;
+  const flipRows = (data: Uint8Array | Float32Array, channels: number): void => {
+    for (let y = 0; y < S; y++) {
+      for (let x = 0; x < S / 2; x++) {
+        const a = (y * S + x) * channels;
+        const b = (y * S + S - 1 - x) * channels;
+        for (let c = 0; c < channels; c++) [data[a + c], data[b + c]] = [data[b + c]!, data[a + c]!];
+      }
+    }
+  };
+  flipRows(drawn.color, 3);
+  flipRows(drawn.lineArt, 1);
+  for (const mask of Object.values(drawn.masks)) flipRows(mask, 1);
+  return drawn;
 }

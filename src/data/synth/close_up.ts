@@ -28,7 +28,7 @@ export function faceCloseUp(spec: CharacterSpec, zoom: number, eyeLine = 0.45): 
   // Keep the character's own small horizontal offset, scaled with it.
   const centreX = EYE_LINE.x + (spec.shape.centreX - EYE_LINE.x) * zoom;
   const offsetY = eyeLine - FIGURE_TOP - EYE_LINE.y * scale;
-  return { ...spec, shape: { ...spec.shape, scale, centreX, offsetY, zoom: (spec.shape.zoom ?? 1) * zoom } };
+  return zoomedSpec(spec, zoom, centreX, offsetY);
 }
 
 /** Where a small region sits in model space: the eyes' midpoint, or the bow's knot. */
@@ -54,6 +54,11 @@ export function regionCloseUp(spec: CharacterSpec, zoom: number, region: CloseUp
   }
   const [x, y] = regionCentre(spec, region) ?? regionCentre(spec, 'eyes')!;
   const scale = spec.shape.scale * zoom;
-  const shape = { ...spec.shape, scale, centreX: at[0] - (x - 0.5) * scale, offsetY: at[1] - FIGURE_TOP - y * scale, zoom: (spec.shape.zoom ?? 1) * zoom };
+  return zoomedSpec(spec, zoom, at[0] - (x - 0.5) * scale, at[1] - FIGURE_TOP - y * scale);
+}
+
+/** `spec` drawn `zoom` times larger at the given placement, its total zoom recorded for the pixel weights. */
+function zoomedSpec(spec: CharacterSpec, zoom: number, centreX: number, offsetY: number): CharacterSpec {
+  const shape = { ...spec.shape, scale: spec.shape.scale * zoom, centreX, offsetY, zoom: (spec.shape.zoom ?? 1) * zoom };
   return { ...spec, shape };
 }

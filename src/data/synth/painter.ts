@@ -83,18 +83,15 @@ export class Painter {
         s,
       );
     }
-    let top = Infinity;
-    let bottom = -Infinity;
-    for (const p of polygons) for (const [, y] of p) (top = Math.min(top, y)), (bottom = Math.max(bottom, y));
+    const [top, bottom] = verticalExtent(polygons);
     const span = Math.max(1, bottom - top);
     const shadow = shade?.shadow ?? 1;
     const gradient = shade?.gradient ?? 0;
     const masks = SYNTH_REGIONS.map((r) => this.masks[r]);
     const own = this.masks[region];
     // Only the rows the polygons reach can be covered.
-    const firstRow = Math.max(0, Math.floor(top));
-    const lastRow = Math.min(s - 1, Math.ceil(bottom));
-    for (let row = firstRow; row <= lastRow; row++) {
+    const [firstRow, endRow] = rowsReached(polygons, 0, s);
+    for (let row = firstRow; row < endRow; row++) {
       const rowShade = 1 + gradient * ((row + 0.5 - top) / span - 0.5);
       for (let idx = row * s; idx < (row + 1) * s; idx++) {
         const a = Math.min(1, cov[idx]!);
@@ -164,11 +161,17 @@ export class Painter {
 
 /** The rows `[first, end)` of a `size`-row canvas that `paths`, widened by `reach` pixels, can touch. */
 function rowsReached(paths: readonly Path[], reach: number, size: number): [number, number] {
+  const [top, bottom] = verticalExtent(paths);
+  if (top > bottom) return [0, 0];
+  return [Math.max(0, Math.floor(top - reach)), Math.min(size, Math.ceil(bottom + reach) + 1)];
+}
+
+/** The smallest and largest y of `paths`' points ([Infinity, -Infinity] when there are none). */
+function verticalExtent(paths: readonly Path[]): [number, number] {
   let top = Infinity;
   let bottom = -Infinity;
   for (const p of paths) for (const [, y] of p) (top = Math.min(top, y)), (bottom = Math.max(bottom, y));
-  if (top > bottom) return [0, 0];
-  return [Math.max(0, Math.floor(top - reach)), Math.min(size, Math.ceil(bottom + reach) + 1)];
+  return [top, bottom];
 }
 
 function clamp01(v: number): number {

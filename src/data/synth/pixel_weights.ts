@@ -8,6 +8,17 @@ import { SYNTH_REGIONS, type SynthRegion } from './painter.js';
 /** A weight per region; a region not named weighs 1. */
 export type RegionWeights = Partial<Record<SynthRegion, number>>;
 
+/** Options of {@link regionPixelWeights}. */
+export interface PixelWeightOptions {
+  /**
+   * Width of a close-up's border, as a fraction of the image side, whose pixels weigh 0
+   * (default 0). A full figure has background all along its border; a close-up fills it with
+   * hair, hats and bows, and taught the demo's generator to paint their colours into the corners
+   * of full figures whatever the line art shows (docs/results.md, tenth round).
+   */
+  closeUpBorder?: number;
+}
+
 /** Checks region weights: known regions, each a finite number ≥ 0. `option` names them in errors. */
 export function checkRegionWeights(weights: RegionWeights, option = 'regionWeights'): void {
   for (const [region, w] of Object.entries(weights)) {
@@ -20,6 +31,13 @@ export function checkRegionWeights(weights: RegionWeights, option = 'regionWeigh
   }
 }
 
+/** Checks a close-up border width: a fraction in [0, 0.5). `option` names it in errors. */
+export function checkCloseUpBorder(border: number, option = 'closeUpBorder'): void {
+  if (!(typeof border === 'number' && border >= 0 && border < 0.5)) {
+    throw new Error(`${option} must be a fraction of the image side in [0, 0.5), got ${String(border)}.`);
+  }
+}
+
 /**
  * `[N, S, S, 1]` weights: at each pixel, the regions' weights averaged by their coverage there
  * (the masks sum to 1 at every pixel), so a pixel wholly in one region of a full figure gets that
@@ -28,10 +46,12 @@ export function checkRegionWeights(weights: RegionWeights, option = 'regionWeigh
  * adds `zoom` times what it adds in the full figure, not zoom² times. Weighted in full, the bows of
  * face close-ups, at the top of the frame, made the demo's generator paint speckled bow colours
  * there in full figures, where it is background; divided by zoom² instead, bows learned too late
- * (docs/results.md, ninth round).
+ * (docs/results.md, ninth round). With `closeUpBorder`, a close-up's border weighs nothing.
  */
-export function regionPixelWeights(samples: readonly SynthSample[], weights: RegionWeights): tf.Tensor4D {
+export function regionPixelWeights(samples: readonly SynthSample[], weights: RegionWeights, options: PixelWeightOptions = {}): tf.Tensor4D {
   checkRegionWeights(weights);
+  const border = options.closeUpBorder ?? 0;
+  checkCloseUpBorder(border);
   if (samples.length === 0) throw new Error('regionPixelWeights: no samples.');
   const size = samples[0]!.size;
   const n = size * size;
@@ -44,6 +64,14 @@ export function regionPixelWeights(samples: readonly SynthSample[], weights: Reg
       const mask = s.masks[region];
       const extra = (w - 1) / zoom;
       for (let p = 0; p < n; p++) out[i * n + p] += extra * mask[p]!;
+    }
+    const band = Math.round(border * size);
+    if (zoom > 1 && band > 0) {
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          if (y < band || y >= size - band || x < band || x >= size - band) out[i * n + y * size + x] = 0;
+        }
+      }
     }
   });
   return tf.tensor4d(out, [samples.length, size, size, 1]);
