@@ -25,8 +25,8 @@ export function lineArtFeatures(lineArt: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * The batch of `samples` with its CIT features and, when `regionWeights` names any region, the
- * `pixelWeights` of G's reconstruction loss.
+ * The batch of `samples` with its CIT features and, when `regionWeights` names any region or a
+ * close-up's border is left out, the `pixelWeights` of G's reconstruction loss.
  */
 function trainingBatch(
   samples: readonly SynthSample[],
@@ -105,9 +105,8 @@ export interface FreshSynthOptions {
   closeUpPlacement?: CloseUpPlacement;
   /**
    * Probability that a line art (with its colourings) is drawn mirrored left to right (default
-   * 0), as the published training flips half its images. Close-ups of the unmirrored characters
-   * put bows only at the left edge, where the full figures have background; the generator then
-   * painted a speckle there in full figures (docs/results.md, tenth round).
+   * 0), as the published training flips half its images. It did not stop the demo's generator
+   * painting a speckle at its own left edge (docs/results.md, tenth round).
    */
   flipProbability?: number;
   /**

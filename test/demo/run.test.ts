@@ -185,6 +185,26 @@ describe('demo training on synthetic characters', () => {
     expect(() => freshSynthBatches({ ...options, flipProbability: -0.1 })).toThrow(/flipProbability must be between 0 and 1, got -0.1/);
   });
 
+  it('fresh source: closeUpBorder gives close-ups pixel weights with a zero border, even with no region weights', async () => {
+    const options = { batchSize: 4, batchesPerEpoch: 1, seed: 2, size: 32, colorChoices: DEMO_PALETTE, closeUpShare: 0.5, citFeatures: lineArtFeatures };
+    const firstBatch = async (source: ReturnType<typeof freshSynthSource>) => {
+      for await (const b of source.epoch(1)) return b;
+      throw new Error('no batch');
+    };
+    const plain = await firstBatch(freshSynthSource(options));
+    expect(plain.pixelWeights).toBeUndefined();
+    tf.dispose([plain.lineArt, plain.color, plain.cit, plain.cvt, plain.citFeatures!]);
+    const bordered = await firstBatch(freshSynthSource({ ...options, closeUpBorder: 0.25 }));
+    const w = (await bordered.pixelWeights!.array()) as number[][][][];
+    // Samples 0 and 1 are close-ups: an 8-pixel border at 0, ones inside; 2 and 3 all ones.
+    expect(w[0]![0]![16]![0]).toBe(0);
+    expect(w[1]![16]![31]![0]).toBe(0);
+    expect(w[0]![16]![16]![0]).toBe(1);
+    expect(w[2]![0]![0]![0]).toBe(1);
+    tf.dispose([bordered.lineArt, bordered.color, bordered.cit, bordered.cvt, bordered.citFeatures!, bordered.pixelWeights!]);
+    expect(() => freshSynthSource({ ...options, closeUpBorder: 0.6 })).toThrow(/closeUpBorder must be a fraction of the image side in \[0, 0.5\), got 0.6/);
+  });
+
   it('plans the epochs that fit the budget, an adversarial epoch costing 2.5 warm-up ones', () => {
     const plan = { epoch: 2, elapsedSeconds: 46, epochSeconds: 23, epochs: 17, warmupEpochs: 15 };
     // Epochs 3–15: 13 × 23 s → 345 s; 16 and 17: 57.5 s each → 402.5 s, 460 s.

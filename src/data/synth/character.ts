@@ -47,8 +47,8 @@ export interface CharacterSpec {
      */
     zoom?: number;
     /**
-     * Drawn mirrored left to right (pixels, line art and masks flipped): the published training
-     * flips half its images, and the demo's training characters too. Absent: as sampled.
+     * Drawn mirrored left to right (pixels, line art and masks flipped), as the published
+     * training flips half its images (the demo's `flipProbability`). Absent: as sampled.
      */
     mirrored?: boolean;
   };

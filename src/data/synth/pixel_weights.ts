@@ -13,8 +13,8 @@ export interface PixelWeightOptions {
   /**
    * Width of a close-up's border, as a fraction of the image side, whose pixels weigh 0
    * (default 0). A full figure has background all along its border; a close-up fills it with
-   * hair, hats and bows, and taught the demo's generator to paint their colours into the corners
-   * of full figures whatever the line art shows (docs/results.md, tenth round).
+   * hair, hats and bows. Tried against the demo's patches at the generator's left edge, it
+   * removed one seed's and not another's (docs/results.md, tenth round).
    */
   closeUpBorder?: number;
 }
