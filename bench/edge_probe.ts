@@ -28,8 +28,7 @@ const features = citExtractor!.predict(lineArt) as tf.Tensor4D;
 const colour = (line: tf.Tensor4D, cit: tf.Tensor4D) => (generator.predict([line, cit, cvt]) as tf.Tensor[])[0] as tf.Tensor4D;
 
 /** Mean |output − truth| (RGB in [-1, 1]) over the background pixels that `where` accepts. */
-function backgroundError(out: tf.Tensor4D, where: (x: number, y: number) => boolean): number {
-  const o = out.dataSync();
+function backgroundError(o: Float32Array, where: (x: number, y: number) => boolean): number {
   let sum = 0;
   let count = 0;
   samples.forEach((s, i) => {
@@ -45,13 +44,16 @@ function backgroundError(out: tf.Tensor4D, where: (x: number, y: number) => bool
 }
 
 const plain = colour(lineArt, features);
+const plainData = plain.dataSync() as Float32Array;
 console.log(`${dir}: mean |error| × 1000 on the background pixels of ${n} full figures, per 8×8 cell (– : no background):`);
 for (let r = 0; r < size / 8; r++) {
-  const row = Array.from({ length: size / 8 }, (_, c) => backgroundError(plain, (x, y) => y >> 3 === r && x >> 3 === c));
+  const row = Array.from({ length: size / 8 }, (_, c) => backgroundError(plainData, (x, y) => y >> 3 === r && x >> 3 === c));
   console.log(row.map((e) => (Number.isNaN(e) ? '–' : String(Math.round(e * 1000))).padStart(5)).join(''));
 }
-const bands = (out: tf.Tensor4D): string =>
-  `left ${(backgroundError(out, (x, y) => x < 6 && y >= 8 && y < 26) * 1000).toFixed(0)}, right ${(backgroundError(out, (x, y) => x >= size - 6 && y >= 8 && y < 26) * 1000).toFixed(0)}`;
+const bands = (out: tf.Tensor4D): string => {
+  const o = out.dataSync() as Float32Array;
+  return `left ${(backgroundError(o, (x, y) => x < 6 && y >= 8 && y < 26) * 1000).toFixed(0)}, right ${(backgroundError(o, (x, y) => x >= size - 6 && y >= 8 && y < 26) * 1000).toFixed(0)}`;
+};
 const mirroredLine = tf.reverse(lineArt, 2) as tf.Tensor4D;
 const mirrored = tf.reverse(colour(mirroredLine, citExtractor!.predict(mirroredLine) as tf.Tensor4D), 2) as tf.Tensor4D;
 const swapped = tf.tidy(() => {
