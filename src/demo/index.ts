@@ -4,7 +4,7 @@ export { DEMO_DEFAULTS, DEMO_GRID_ROWS, DEMO_PALETTE, DEMO_QUICK, demoPalette, h
 export type { DemoConfig, DemoDefaults, DemoOptions, DiscriminatorBlocks } from './config.js';
 export { CLOSE_UP_PLACEMENTS, CLOSE_UP_ZOOM, freshSynthBatches, freshSynthSource, lineArtFeatures, synthTrainingSource } from './sources.js';
 export type { CitFeatureFn, CloseUpPlacement, FreshSynthOptions, SynthCursor } from './sources.js';
-export { decayFactor, expectedEpochSeconds, plannedDemoEpochs } from './plan.js';
+export { decayFactor, expectedEpochSeconds, plannedDemoEpochs, rampFactor } from './plan.js';
 export { demoReport, demoSummaryJson } from './report.js';
 export type { DemoEpoch, DemoResult } from './report.js';
 export { figure8Grid } from './grid.js';

@@ -35,6 +35,14 @@ export function expectedEpochSeconds(epoch: number, measured: { epoch: number; s
   return (measured.seconds * cost(epoch)) / cost(measured.epoch);
 }
 
+/**
+ * The factor of the demo's learning rate at step `step` (0-based) of a linear ramp over
+ * `rampSteps` steps: from 1 / rampSteps up to 1 (1 throughout when `rampSteps` is 0).
+ */
+export function rampFactor(step: number, rampSteps: number): number {
+  return rampSteps > 0 ? Math.min(1, (step + 1) / rampSteps) : 1;
+}
+
 /** The demo's learning-rate factor in `epoch` of `planned`: 1 for the first half, then linear. */
 export function decayFactor(epoch: number, planned: number): number {
   const flat = Math.ceil(planned / 2);

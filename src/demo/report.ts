@@ -16,6 +16,8 @@ export interface DemoEpoch {
   eyes: number;
   background: number;
   l1: number;
+  /** G's learning rate in the epoch's last step. */
+  learningRate: number;
 }
 
 /** What {@link runDemo} measured and wrote. */

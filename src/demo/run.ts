@@ -27,7 +27,7 @@ import { pretrainTagClassifier } from './tag_guide_pretrain.js';
 import { Tag2PixTrainer } from '../training/trainer.js';
 import { demoPalette, heldOutPairs, isHeldOut, resolveDemoOptions, type DemoOptions } from './config.js';
 import { figure8Grid } from './grid.js';
-import { decayFactor, expectedEpochSeconds, plannedDemoEpochs } from './plan.js';
+import { decayFactor, expectedEpochSeconds, plannedDemoEpochs, rampFactor } from './plan.js';
 import { demoReport, demoSummaryJson, pct, type DemoEpoch, type DemoResult } from './report.js';
 import { freshSynthBatches, freshSynthSource, synthTrainingSource, type CitFeatureFn, type SynthCursor } from './sources.js';
 import type { TrainingDataSource } from '../training/batch.js';
@@ -57,6 +57,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   checkRegionWeights(c.regionWeights);
   if (!Number.isInteger(c.tagGuideSteps) || c.tagGuideSteps < 0) {
     throw new Error(`runDemo: tagGuideSteps must be an integer >= 0 (0: no tag guide), got ${String(c.tagGuideSteps)}.`);
+  }
+  if (!Number.isInteger(c.learningRateRamp) || c.learningRateRamp < 0) {
+    throw new Error(`runDemo: learningRateRamp must be an integer >= 0 (0: no ramp), got ${String(c.learningRateRamp)}.`);
   }
   const print = c.print ?? ((line: string) => console.log(line));
   const printResult = c.printResult ?? print;
@@ -206,21 +209,26 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const runConfig = {
     size, trainingData: c.trainingData, colorsPerLineArt: k, trainCount, testCount, batchSize, epochs, warmupEpochs,
     twoStepEpoch: c.twoStepEpoch, widthMultiplier, discriminatorWidth: c.discriminatorWidth, discriminatorBlocks: c.discriminatorBlocks,
-    decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, classificationWeight: c.classificationWeight,
+    decoderLayers, decoderBlock, seReduction, tagEncoderWidth: c.tagEncoderWidth, learningRate, learningRateRamp: c.learningRateRamp, classificationWeight: c.classificationWeight,
     extractorSteps: c.extractorSteps, extractorFeatures: c.extractorFeatures, closeUpShare: c.closeUpShare, closeUpZoom: c.closeUpZoom, closeUpPlacement: c.closeUpPlacement,
     flipProbability: c.flipProbability, closeUpBorder: c.closeUpBorder, regionWeights: c.regionWeights, tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times.
+  // It also rises linearly over the first `learningRateRamp` steps.
   let plannedEpochs = epochs;
-  const setLearningRate = (epoch: number) => {
-    const lr = learningRate * (c.learningRateDecay ? decayFactor(epoch, plannedEpochs) : 1);
+  let lrEpoch = 1;
+  // The rate the last step used, for the epoch's report line.
+  let lastStepRate = learningRate;
+  const setLearningRate = (epoch: number, step: number) => {
+    lrEpoch = epoch;
+    const lr = learningRate * (c.learningRateDecay ? decayFactor(epoch, plannedEpochs) : 1) * rampFactor(step, c.learningRateRamp);
     trainer.generatorOptimizer.setLearningRate(lr);
     trainer.discriminatorOptimizer.setLearningRate(lr);
   };
   let epochStart = performance.now();
   let stepsSoFar = 0;
-  setLearningRate(1);
+  setLearningRate(1, 0);
   let result: Awaited<ReturnType<typeof runTrainingInFolder>>;
   try {
     result = await runTrainingInFolder({
@@ -234,6 +242,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       progress: c.progress ?? 'auto',
       print,
       skipImages: c.skipImages,
+      onStep: (record) => {
+        lastStepRate = trainer.generatorOptimizer.options.learningRate;
+        if (record.globalStep + 1 <= c.learningRateRamp) setLearningRate(lrEpoch, record.globalStep + 1);
+      },
       // After each epoch: measure, plan the budget, set the next epoch's learning rate.
       onEpochEnd: async (end) => {
         const epoch = end.epoch + 1;
@@ -241,10 +253,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         const probe = await tagAccuracy(colorize, test.slice(0, Math.min(test.length, 64)), { families: palette });
         const seconds = (performance.now() - trainStart) / 1000;
         const family = (f: string): number => probe.perFamily[f]?.accuracy ?? NaN;
-        history.push({ epoch, steps: stepsSoFar, seconds, cpuSeconds: cpuSeconds(), overall: probe.overall, hair: family('hair'), eyes: family('eyes'), background: family('background'), l1: probe.l1 });
+        history.push({ epoch, steps: stepsSoFar, seconds, cpuSeconds: cpuSeconds(), overall: probe.overall, hair: family('hair'), eyes: family('eyes'), background: family('background'), l1: probe.l1, learningRate: lastStepRate });
         print(
           `after epoch ${epoch}: tag accuracy ${pct(probe.overall)} (hair ${pct(family('hair'))}, eyes ${pct(family('eyes'))}, background ${pct(family('background'))}), ` +
-            `L1 ${probe.l1.toFixed(3)}, lr ${trainer.generatorOptimizer.options.learningRate.toExponential(2)}, ${seconds.toFixed(0)} s`,
+            `L1 ${probe.l1.toFixed(3)}, lr ${history[history.length - 1]!.learningRate.toExponential(2)}, ${seconds.toFixed(0)} s`,
         );
         const epochSeconds = (performance.now() - epochStart) / 1000;
         // Planned again after epoch 2, whose time is free of the first epoch's start-up costs.
@@ -255,7 +267,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           print(`stopping after epoch ${epoch} of ${epochs}: another epoch would pass the training budget of ${budget} s (--budget).`);
           return 'stop';
         }
-        setLearningRate(epoch + 1);
+        setLearningRate(epoch + 1, stepsSoFar);
         epochStart = performance.now();
         return undefined;
       },

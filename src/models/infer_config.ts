@@ -55,6 +55,7 @@ export function inferSynthCitExtractorConfig(stateDict: StateDictShapes, inputSi
     inputSize,
     widths: [outChannels('stage1.0.weight'), outChannels('stage2.0.weight'), outChannels('stage3.0.weight')],
     featureChannels: outChannels('features.weight'),
+    featureNorm: Object.prototype.hasOwnProperty.call(stateDict, 'featureNorm.running_mean'),
     heads: false,
   };
 }

@@ -25,6 +25,14 @@ export interface SynthCitExtractorConfig {
    * then ignored.
    */
   heads?: boolean;
+  /**
+   * Standardise the features with a BatchNorm, `featureNorm` (default true):
+   * centred features, so that where the generator's convolutions read zero padding it looks like
+   * an average cell. Unnormalised, the features are ReLU outputs with an rms of 5–12 and the
+   * generator painted a patch where its stride-2 convolutions read the padding, at the left and
+   * top edges (docs/results.md, eleventh round). Files saved without it load without it.
+   */
+  featureNorm?: boolean;
   /** Model name. Default `'synth_cit_extractor'`. */
   name?: string;
 }
@@ -39,7 +47,7 @@ export interface SynthCitExtractorConfig {
  */
 export function buildSynthCitExtractor(config: SynthCitExtractorConfig): tfl.LayersModel {
   const owner = 'buildSynthCitExtractor';
-  const known = new Set(['inputSize', 'widths', 'featureChannels', 'regions', 'citCount', 'seed', 'heads', 'name']);
+  const known = new Set(['inputSize', 'widths', 'featureChannels', 'regions', 'citCount', 'seed', 'heads', 'featureNorm', 'name']);
   for (const key of Object.keys(config)) {
     if (!known.has(key)) throw new Error(`${owner}: unknown option '${key}'; the options are ${[...known].join(', ')}.`);
   }
@@ -76,7 +84,10 @@ export function buildSynthCitExtractor(config: SynthCitExtractorConfig): tfl.Lay
   x = conv('stage3.0', widths[2], 2).apply(x) as tfl.SymbolicTensor;
   x = conv('stage3.1', widths[2], 1).apply(x) as tfl.SymbolicTensor;
   x = conv('stage4.0', featureChannels, 2).apply(x) as tfl.SymbolicTensor;
-  const features = conv('features', featureChannels, 1).apply(x) as tfl.SymbolicTensor;
+  let features = conv('features', featureChannels, 1).apply(x) as tfl.SymbolicTensor;
+  if (config.featureNorm !== false) {
+    features = tfl.layers.batchNormalization({ name: 'featureNorm', momentum: 0.9 }).apply(features) as tfl.SymbolicTensor;
+  }
   const name = config.name ?? 'synth_cit_extractor';
   if (config.heads === false) return tfl.model({ name, inputs: lineArt, outputs: features });
   const regionLogits = conv('regionHead', regions, 1, 'linear', 1).apply(features) as tfl.SymbolicTensor;

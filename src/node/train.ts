@@ -23,7 +23,7 @@ import { renderSvgToPng } from './svg.js';
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'silent';
 
 /** Options of {@link runTrainingInFolder}: those of `runTraining` (its own sinks aside), and the folder's. */
-export interface RunTrainingInFolderOptions extends Omit<RunTrainingOptions, 'onEpochStart' | 'onStep' | 'saveCheckpoint'> {
+export interface RunTrainingInFolderOptions extends Omit<RunTrainingOptions, 'onEpochStart' | 'saveCheckpoint'> {
   /** Run folder: `checkpoint.safetensors`, `log.jsonl`, `loss-curve.png`, `samples/`. */
   out: string;
   /** Samples of the sample grid (default: up to 4 of the first batch of epoch 0). */
@@ -84,7 +84,7 @@ export async function runTrainingInFolder(o: RunTrainingInFolderOptions): Promis
   const perEpoch = data.batchesPerEpoch;
   const samples = o.skipImages ? undefined : (o.samples ? cloneSamples(o.samples) : await firstSamples(data));
   let bar: cliProgress.SingleBar | undefined;
-  const { out: _out, samples: _samples, progress: _progress, lineEvery: _lineEvery, print: _print, skipImages: _skip, ...loop } = o;
+  const { out: _out, samples: _samples, progress: _progress, lineEvery: _lineEvery, print: _print, skipImages: _skip, onStep: _onStep, ...loop } = o;
   try {
     const result = await runTraining({
       ...loop,
@@ -93,8 +93,9 @@ export async function runTrainingInFolder(o: RunTrainingInFolderOptions): Promis
         else print(`epoch ${epoch + 1}/${o.epochs}: resuming at step ${startStep + 1}/${perEpoch}`);
         if (mode === 'bar') bar = startBar(epoch, o.epochs, perEpoch, startStep);
       },
-      onStep: async (record) => {
+      onStep: async (record, stepResult) => {
         await fs.appendFile(files.log, JSON.stringify(record) + '\n');
+        await o.onStep?.(record, stepResult);
         if (bar) bar.update(Math.min(record.step + 1, perEpoch), barPayload(record));
         else if (mode === 'lines' && ((record.step + 1) % lineEvery === 0 || record.step + 1 === perEpoch)) {
           print(progressLine(record, o.epochs, perEpoch));

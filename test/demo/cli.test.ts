@@ -36,7 +36,7 @@ describe('tag2pix demo (CLI)', () => {
     const out = await fs.mkdtemp(path.join(os.tmpdir(), 'tag2pix-demo-cli-'));
     dirs.push(out);
     quickOut = out;
-    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1', '--region-weights', 'eyes=4, bow=2', '--close-up-border', '0.25', '--flip-probability', '1']);
+    const { stdout, stderr } = await run(['--quick', '--size', '32', '--out', out, '--d-blocks', '1,1,1,1+1', '--region-weights', 'eyes=4, bow=2', '--close-up-border', '0.25', '--flip-probability', '1', '--lr-ramp', '3']);
     // Progress on stderr (no terminal: lines, not a bar); the results and the files written on stdout.
     expect(stderr).toMatch(/^backend: wasm/m);
     expect(stderr).toMatch(/reconstruction warm-up \(G alone\) for epochs 1–1/);
@@ -52,6 +52,9 @@ describe('tag2pix demo (CLI)', () => {
     expect(report.history).toHaveLength(2);
     // The framing options reach the run and its report.
     expect(await fs.readFile(path.join(out, 'report.md'), 'utf8')).toMatch(/"flipProbability":1,"closeUpBorder":0.25,"regionWeights":\{"eyes":4,"bow":2\}/);
+    // So does the ramp: a third of the rate in step 1, all of it from step 3 on (4 steps an epoch).
+    expect(await fs.readFile(path.join(out, 'report.md'), 'utf8')).toMatch(/"learningRateRamp":3,/);
+    expect((report.history as Array<{ learningRate: number }>).map((h) => h.learningRate)).toEqual([2e-3, 1e-3]);
     const log = await readStepLog(path.join(out, 'run', 'log.jsonl'));
     expect(new Set(log.map((r) => r.stage))).toEqual(new Set(['warm-up', 'colourisation']));
     expect(log).toHaveLength(report.steps);
@@ -122,6 +125,7 @@ describe('tag2pix demo (CLI)', () => {
     for (const [flag, bad, message] of [
       ['--close-up-border', '0.5', /^tag2pix: --close-up-border must be a fraction of the image side in \[0, 0.5\), got '?0.5/m],
       ['--flip-probability', '2', /^tag2pix: --flip-probability must be a probability in \[0, 1\], got '?2/m],
+      ['--lr-ramp', '1.5', /^tag2pix: --lr-ramp must be an integer >= 0, got '1.5'/m],
     ] as const) {
       const err = await run(['--quick', flag, bad]).catch((e: { stderr: string; code: number }) => e);
       expect((err as { code: number }).code).toBe(1);

@@ -7,7 +7,7 @@ import { defaultVocabulary } from '../../src/index.js';
 import { generateCharacter, renderSample, synthBatch } from '../../src/data/synth/index.js';
 import { initBackend } from '../../src/node/index.js';
 import { readStepLog } from '../../src/node/train.js';
-import { DEMO_PALETTE, decayFactor, freshSynthBatches, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
+import { DEMO_PALETTE, decayFactor, rampFactor, freshSynthBatches, freshSynthSource, heldOutPairs, lineArtFeatures, plannedDemoEpochs, runDemo, synthTrainingSource } from '../../src/demo/index.js';
 import type { CharacterSpec } from '../../src/data/synth/character.js';
 import { faceCloseUp } from '../../src/data/synth/close_up.js';
 import { maskCentroid } from '../helpers/masks.js';
@@ -225,6 +225,12 @@ describe('demo training on synthetic characters', () => {
     expect(decayFactor(9, 7)).toBe(0.25);
   });
 
+  it('ramps the learning rate up linearly over the first steps', () => {
+    expect([0, 1, 2, 3, 4, 100].map((step) => rampFactor(step, 4))).toEqual([0.25, 0.5, 0.75, 1, 1, 1]);
+    expect(rampFactor(0, 0)).toBe(1);
+    expect(rampFactor(0, 1)).toBe(1);
+  });
+
   it('keeps held-out tag pairs out of training', () => {
     expect(heldOutPairs().length).toBeGreaterThan(0);
   });
@@ -247,6 +253,8 @@ describe('demo training on synthetic characters', () => {
         twoStepEpoch: 1,
         widthMultiplier: 0.125,
         learningRate: 2e-3,
+        // Rising over the first 4 of the 12 steps (the default's 128 would keep this run slow).
+        learningRateRamp: 4,
         // A token pretraining of a narrow synthetic CIT extractor.
         extractorSteps: 2,
         extractorFeatures: 8,
@@ -257,6 +265,9 @@ describe('demo training on synthetic characters', () => {
       const result = await runDemo({ ...options, out });
       expect(result.steps).toBe(12);
       expect(result.history.map((h) => h.steps)).toEqual([2, 4, 6, 8, 10, 12]);
+      // The rate of each epoch's last step: 2/4 of it, then all of it, then the decay over the
+      // second half (×3/4, ×2/4, ×1/4).
+      expect(result.history.map((h) => h.learningRate / 2e-3)).toEqual([0.5, 1, 1, 0.75, 0.5, 0.25].map((f) => expect.closeTo(f, 6)));
       const l1 = result.l1PerStep;
       const first = (l1[0]! + l1[1]! + l1[2]!) / 3;
       const last = (l1[9]! + l1[10]! + l1[11]!) / 3;

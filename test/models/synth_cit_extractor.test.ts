@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { buildSynthCitExtractor } from '../../src/models/synth_cit_extractor.js';
+import { inferSynthCitExtractorConfig } from '../../src/models/infer_config.js';
+import { exportTorchStateDict } from '../../src/io/torch_state_dict.js';
 import { maxAbsDiff, saveAndLoad } from '../helpers/roundtrip.js';
 
 describe('buildSynthCitExtractor', () => {
@@ -29,6 +31,27 @@ describe('buildSynthCitExtractor', () => {
     tf.dispose([...ya, ...yb]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(x);
+  });
+
+  it('standardises its features with featureNorm unless told not to; the state dict says which', () => {
+    const withNorm = buildSynthCitExtractor({ inputSize: 16, featureChannels: 6 });
+    const without = buildSynthCitExtractor({ inputSize: 16, featureChannels: 6, featureNorm: false });
+    expect(withNorm.getLayer('featureNorm').getClassName()).toBe('BatchNormalization');
+    expect(() => without.getLayer('featureNorm')).toThrow();
+    // The key shapes, as a saved file's header gives them to the loader.
+    const dictShapes = (m: typeof withNorm) => {
+      const dict = exportTorchStateDict(m);
+      const out = Object.fromEntries(Object.entries(dict).map(([k, t]) => [k, { shape: t.shape }]));
+      tf.dispose(Object.values(dict));
+      return out;
+    };
+    const [a, b] = [Object.keys(dictShapes(withNorm)), Object.keys(dictShapes(without))];
+    expect(a).toEqual(expect.arrayContaining(['featureNorm.weight', 'featureNorm.bias', 'featureNorm.running_mean', 'featureNorm.running_var']));
+    expect(b.filter((k) => k.startsWith('featureNorm'))).toEqual([]);
+    expect(inferSynthCitExtractorConfig(dictShapes(withNorm), 16).featureNorm).toBe(true);
+    expect(inferSynthCitExtractorConfig(dictShapes(without), 16).featureNorm).toBe(false);
+    withNorm.dispose();
+    without.dispose();
   });
 
   it('names the bad option and the fix', () => {

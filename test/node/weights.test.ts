@@ -160,6 +160,15 @@ describe('loadColorizer on damaged weight files', () => {
   });
 });
 
+/** The extractor with featureNorm's scale, offset and statistics away from their initial 1, 0, 0, 1, as after pretraining. */
+function pretrainedLooking(model: ReturnType<typeof buildSynthCitExtractor>): ReturnType<typeof buildSynthCitExtractor> {
+  const norm = model.getLayer('featureNorm');
+  const values = norm.getWeights().map((w, k) => tf.tidy(() => tf.add(tf.mul(tf.reshape(tf.range(0, w.size), w.shape), 0.1), [0.5, 0.2, 1.5, 2][k]!)));
+  norm.setWeights(values);
+  tf.dispose(values);
+  return model;
+}
+
 describe("loadColorizer with the demo's synthetic CIT extractor", () => {
   // A 16 px generator taking 8 CIT feature channels and the synthetic extractor giving them, as
   // `tag2pix demo` writes them (generator.safetensors, cit_extractor.safetensors).
@@ -169,7 +178,7 @@ describe("loadColorizer with the demo's synthetic CIT extractor", () => {
   let narrowCitDict: ReturnType<typeof exported>;
   beforeAll(() => {
     synthGeneratorDict = exported(() => buildTag2PixGenerator({ ...GENERATOR, citChannels: 8, seReduction: 4 }));
-    synthCitDict = exported(() => buildSynthCitExtractor(SYNTH));
+    synthCitDict = exported(() => pretrainedLooking(buildSynthCitExtractor(SYNTH)));
     narrowCitDict = exported(() => buildSynthCitExtractor({ ...SYNTH, featureChannels: 4 }));
   });
 
@@ -186,7 +195,7 @@ describe("loadColorizer with the demo's synthetic CIT extractor", () => {
     // Without its pretraining heads: one output, the features G takes.
     expect(c.citExtractor!.outputs.map((o) => o.shape)).toEqual([[null, 2, 2, 8]]);
     // The original extractor (heads included) gives the same features on a line art.
-    const original = buildSynthCitExtractor(SYNTH);
+    const original = pretrainedLooking(buildSynthCitExtractor(SYNTH));
     const lineArt = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', 5);
     const outputs = original.predict(lineArt) as tf.Tensor[];
     const loaded = c.citExtractor!.predict(lineArt) as tf.Tensor;
@@ -194,6 +203,27 @@ describe("loadColorizer with the demo's synthetic CIT extractor", () => {
     const rgb = colorizeTensor({ lineArt, tags: 'blue_hair,red_eyes', generator: c.generator, citExtractor: c.citExtractor });
     expect(rgb.shape).toEqual([16, 16, 3]);
     tf.dispose([lineArt, ...outputs, loaded, rgb]);
+    original.dispose();
+    c.generator.dispose();
+    c.citExtractor!.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('loads an extractor saved before featureNorm (0.2.x demo outputs) as it was: no normalisation', async () => {
+    const folder = path.join(dir, 'demo-output-0.2');
+    fs.mkdirSync(folder, { recursive: true });
+    writeEdited('demo-output-0.2/generator.safetensors', synthGeneratorDict);
+    const oldDict = exported(() => buildSynthCitExtractor({ ...SYNTH, featureNorm: false }));
+    writeEdited('demo-output-0.2/cit_extractor.safetensors', oldDict);
+    const before = tf.memory().numTensors;
+    const c = await loadColorizer(folder);
+    expect(() => c.citExtractor!.getLayer('featureNorm')).toThrow();
+    const original = buildSynthCitExtractor({ ...SYNTH, featureNorm: false });
+    const lineArt = tf.randomUniform([1, 16, 16, 1], 0, 1, 'float32', 6);
+    const outputs = original.predict(lineArt) as tf.Tensor[];
+    const loaded = c.citExtractor!.predict(lineArt) as tf.Tensor;
+    expect(Array.from(await loaded.data())).toEqual(Array.from(await outputs[0]!.data()));
+    tf.dispose([lineArt, ...outputs, loaded]);
     original.dispose();
     c.generator.dispose();
     c.citExtractor!.dispose();

@@ -21,6 +21,7 @@ interface DemoCliOptions {
   decoderBlock: DecoderBlockKind;
   lr: number;
   lrDecay: boolean;
+  lrRamp: number;
   seReduction: number;
   extractorSteps: number;
   extractorFeatures: number;
@@ -107,6 +108,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--tag-guide-weight <w>', "weight of the tag classifier's loss beside 1000 x L1", positive('--tag-guide-weight'), D.tagGuideWeight)
     .option('--lr <rate>', 'Adam learning rate (published: 2e-4)', positive('--lr'), D.learningRate)
     .option('--no-lr-decay', 'keep the learning rate constant (default: lower it linearly over the second half of the epochs that fit the budget)')
+    .option('--lr-ramp <steps>', 'steps over which the learning rate rises linearly to --lr at the start (0: none)', integer('--lr-ramp', 0), D.learningRateRamp)
     .option('--classification-weight <w>', 'CIT/CVT loss weight after the two-step epoch', positive('--classification-weight'), D.classificationWeight)
     .option('--palette <name>', 'demo (a few colours per family) or full (every colour tag)', oneOf('--palette', ['demo', 'full'] as const), D.palette)
     .option('--seed <n>', 'seed', integer('--seed', 0), D.seed)
@@ -144,6 +146,7 @@ export function registerDemoCommand(program: Command): void {
         decoderBlock: opts.decoderBlock,
         learningRate: opts.lr,
         learningRateDecay: opts.lrDecay,
+        learningRateRamp: opts.lrRamp,
         seReduction: opts.seReduction,
         extractorSteps: opts.extractorSteps,
         extractorFeatures: opts.extractorFeatures,
