@@ -5,25 +5,18 @@
 // that stays at the generator's left edge when the input is mirrored comes from the position, not
 // from what is drawn (docs/results.md, tenth round).
 // Usage: npx tsx bench/edge_probe.ts <demo output folder> [seed of its run, 1]
-import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadColorizer } from '../src/io/colorizer.js';
 import { initBackend } from '../src/node/index.js';
-import { demoTrainingBatches } from './util.js';
+import { loadDemoRun, unseenFullFigures } from './util.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('Usage: npx tsx bench/edge_probe.ts <demo output folder> [seed]');
 const seed = Number(process.argv[3] ?? 1);
 await initBackend('cpu');
-const read = async (file: string) => ({ name: file, bytes: await fs.readFile(`${dir}/${file}`) });
-const { generator, citExtractor } = await loadColorizer([await read('generator.safetensors'), await read('cit_extractor.safetensors')]);
-// Full figures the run did not train on (another data seed), with its palette and held-out pairs.
-const batchAt = demoTrainingBatches(seed + 100, { closeUpShare: 0, flipProbability: 0 });
-const samples = [...batchAt(0), ...batchAt(1)];
+const { generator, citExtractor } = await loadDemoRun(dir);
+const { samples, lineArt, cvt } = unseenFullFigures(seed);
 const n = samples.length;
 const size = samples[0]!.size;
-const lineArt = tf.tensor4d(Float32Array.from(samples.flatMap((s) => Array.from(s.lineArt.data))), [n, size, size, 1]);
-const cvt = tf.tensor2d(samples.map((s) => Array.from(s.multiHot.cvt)), [n, samples[0]!.multiHot.cvt.length]);
 const features = citExtractor!.predict(lineArt) as tf.Tensor4D;
 const colour = (line: tf.Tensor4D, cit: tf.Tensor4D) => (generator.predict([line, cit, cvt]) as tf.Tensor[])[0] as tf.Tensor4D;
 

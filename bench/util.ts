@@ -1,5 +1,7 @@
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadColorizer } from '../src/io/colorizer.js';
 import type { TagAccuracyReport } from '../src/eval/tag_accuracy.js';
 import type { SynthSample } from '../src/data/synth/dataset.js';
 import { DEMO_DEFAULTS, DEMO_PALETTE, heldOutPairs, isHeldOut } from '../src/demo/config.js';
@@ -66,4 +68,25 @@ export function demoTrainingBatches(
     batchSize: d.batchSize, seed, size: d.size, colorChoices: DEMO_PALETTE, reject: (s) => isHeldOut(s, pairs),
     closeUpShare, closeUpZoom: d.closeUpZoom, closeUpPlacement: d.closeUpPlacement, flipProbability,
   });
+}
+
+/** The generator and CIT extractor a demo wrote to `dir` (what `tag2pix colorize --weights dir` reads). */
+export async function loadDemoRun(dir: string): Promise<Awaited<ReturnType<typeof loadColorizer>>> {
+  const read = async (file: string) => ({ name: file, bytes: await fs.readFile(`${dir}/${file}`) });
+  return loadColorizer([await read('generator.safetensors'), await read('cit_extractor.safetensors')]);
+}
+
+/**
+ * 32 full figures (no close-ups, none mirrored) that a demo run of `seed` did not train on
+ * (another data seed, its palette and held-out pairs), with their line arts `[32, S, S, 1]` and
+ * colour tags `[32, cvtCount]` as tensors (the caller disposes them).
+ */
+export function unseenFullFigures(seed: number): { samples: SynthSample[]; lineArt: tf.Tensor4D; cvt: tf.Tensor2D } {
+  const batchAt = demoTrainingBatches(seed + 100, { closeUpShare: 0, flipProbability: 0 });
+  const samples = [...batchAt(0), ...batchAt(1)];
+  const n = samples.length;
+  const size = samples[0]!.size;
+  const lineArt = tf.tensor4d(Float32Array.from(samples.flatMap((s) => Array.from(s.lineArt.data))), [n, size, size, 1]);
+  const cvt = tf.tensor2d(samples.map((s) => Array.from(s.multiHot.cvt)), [n, samples[0]!.multiHot.cvt.length]);
+  return { samples, lineArt, cvt };
 }

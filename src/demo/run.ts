@@ -214,8 +214,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     flipProbability: c.flipProbability, closeUpBorder: c.closeUpBorder, regionWeights: c.regionWeights, tagGuideSteps: c.tagGuideSteps, tagGuideWeight: c.tagGuideWeight, seed,
   };
   // The learning rate decays over the second half of the epochs that fit the budget, planned
-  // from the first epochs' times.
-  // It also rises linearly over the first `learningRateRamp` steps.
+  // from the first epochs' times, and rises linearly over the first `learningRateRamp` steps.
   let plannedEpochs = epochs;
   let lrEpoch = 1;
   // The rate the last step used, for the epoch's report line.

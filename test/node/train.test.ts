@@ -256,6 +256,20 @@ describe('runTrainingInFolder: guard rails and outputs', () => {
     expect(lines.some((l) => l.startsWith('epoch 2/2 done'))).toBe(true);
   });
 
+  it("hands each step to the caller's onStep after logging it", async () => {
+    const out = await tempDir();
+    const seen: Array<{ step: number; logged: number; total: number }> = [];
+    await runTrainingInFolder({
+      ...common, epochs: 1, trainer: freshTrainer(), data: syntheticData(5), out,
+      onStep: async (record, result) => {
+        const logged = (await fs.readFile(path.join(out, RUN_FILES.log), 'utf8')).trim().split('\n').length;
+        seen.push({ step: record.globalStep, logged, total: result.generator.total });
+      },
+    });
+    expect(seen.map((s) => [s.step, s.logged])).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(seen.every((s) => Number.isFinite(s.total))).toBe(true);
+  });
+
   it('stops cleanly on abort with a checkpoint to resume from', async () => {
     const out = await tempDir();
     const controller = new AbortController();
