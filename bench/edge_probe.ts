@@ -3,7 +3,9 @@
 // 6-pixel side bands (rows 8–25) with the line art as it is, mirrored (output mirrored back), and
 // with the left column of the extractor's feature cells replaced by the right column's. A patch
 // that stays at the generator's left edge when the input is mirrored comes from the position, not
-// from what is drawn (docs/results.md, tenth round).
+// from what is drawn (docs/results.md, tenth round); the eleventh round found which position: where
+// G's stride-2 convolutions read zero padding beside uncentred CIT features, which the column swap
+// keeps (bench/cell_probe.ts).
 // Usage: npx tsx bench/edge_probe.ts <demo output folder> [seed of its run, 1]
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/node/index.js';
