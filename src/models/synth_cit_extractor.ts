@@ -28,7 +28,7 @@ export interface SynthCitExtractorConfig {
   /**
    * Standardise the features with a BatchNorm, `featureNorm` (default true):
    * centred features, so that where the generator's convolutions read zero padding it looks like
-   * an average cell. Unnormalised, the features are ReLU outputs with an rms of 5–12 and the
+   * an average cell. Unnormalised, the features are ReLU outputs with an rms of 3–12 and the
    * generator painted a patch where its stride-2 convolutions read the padding, at the left and
    * top edges (docs/results.md, eleventh round). Files saved without it load without it.
    */
