@@ -216,11 +216,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // The learning rate decays over the second half of the epochs that fit the budget, planned
   // from the first epochs' times, and rises linearly over the first `learningRateRamp` steps.
   let plannedEpochs = epochs;
-  let lrEpoch = 1;
   // The rate the last step used, for the epoch's report line.
   let lastStepRate = learningRate;
   const setLearningRate = (epoch: number, step: number) => {
-    lrEpoch = epoch;
     const lr = learningRate * (c.learningRateDecay ? decayFactor(epoch, plannedEpochs) : 1) * rampFactor(step, c.learningRateRamp);
     trainer.generatorOptimizer.setLearningRate(lr);
     trainer.discriminatorOptimizer.setLearningRate(lr);
@@ -243,7 +241,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       skipImages: c.skipImages,
       onStep: (record) => {
         lastStepRate = trainer.generatorOptimizer.options.learningRate;
-        if (record.globalStep + 1 <= c.learningRateRamp) setLearningRate(lrEpoch, record.globalStep + 1);
+        if (record.globalStep + 1 <= c.learningRateRamp) setLearningRate(record.epoch + 1, record.globalStep + 1);
       },
       // After each epoch: measure, plan the budget, set the next epoch's learning rate.
       onEpochEnd: async (end) => {
